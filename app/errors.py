@@ -1,0 +1,152 @@
+"""Error codes and the mapping of exceptions to GraphQL errors.
+
+Expected failures of a mutation are `userErrors` in its payload. Everything else surfaces as a
+top-level GraphQL error whose ``extensions.code`` says what happened. An exception we did not
+expect is masked: the client sees INTERNAL_SERVER_ERROR and a trace id, the log line with the
+same trace id has the traceback.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from enum import Enum
+from typing import Any
+
+import structlog
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
+
+log = structlog.get_logger("parley.errors")
+
+
+class ErrorCode(str, Enum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    RATE_LIMITED = "RATE_LIMITED"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+class AppError(Exception):
+    """An error the client is meant to see, with its code and optional extensions."""
+
+    code: ErrorCode = ErrorCode.INTERNAL_SERVER_ERROR
+    default_message = "Something went wrong."
+
+    def __init__(self, message: str | None = None, **extensions: Any) -> None:
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+        self.extensions = extensions
+
+
+class Unauthenticated(AppError):
+    code = ErrorCode.UNAUTHENTICATED
+    default_message = "You must be signed in."
+
+
+class Forbidden(AppError):
+    code = ErrorCode.FORBIDDEN
+    default_message = "You are not allowed to do this."
+
+
+class NotFound(AppError):
+    code = ErrorCode.NOT_FOUND
+    default_message = "Not found."
+
+
+class BadUserInput(AppError):
+    code = ErrorCode.BAD_USER_INPUT
+    default_message = "The input is not valid."
+
+
+class RateLimited(AppError):
+    code = ErrorCode.RATE_LIMITED
+    default_message = "Too many requests; retry later."
+
+    def __init__(self, retry_after: float, message: str | None = None) -> None:
+        super().__init__(message, retryAfter=max(1, round(retry_after + 0.499)))
+        self.retry_after = retry_after
+
+
+def _is_validation_error(error: GraphQLError) -> bool:
+    # Parse and validation errors are raised before execution: no path, no original error.
+    return error.original_error is None and error.path is None
+
+
+def classify(error: GraphQLError) -> GraphQLError:
+    """Return ``error`` with ``extensions.code`` set, masked when it is not ours to show."""
+    original = error.original_error
+    extensions = dict(error.extensions or {})
+    if isinstance(original, AppError):
+        extensions.update(original.extensions)
+        extensions["code"] = original.code.value
+        return _copy(error, original.message, extensions)
+    if "code" in extensions:
+        return error
+    if isinstance(error, GraphQLSyntaxError) or (
+        original is None and error.message.startswith("Syntax Error")
+    ):
+        extensions["code"] = ErrorCode.GRAPHQL_PARSE_FAILED.value
+        return _copy(error, error.message, extensions)
+    if original is None and _is_validation_error(error):
+        extensions["code"] = ErrorCode.GRAPHQL_VALIDATION_FAILED.value
+        return _copy(error, error.message, extensions)
+    if original is None:
+        # Argument coercion and similar errors raised by graphql-core during execution.
+        extensions["code"] = ErrorCode.BAD_USER_INPUT.value
+        return _copy(error, error.message, extensions)
+
+    trace_id = uuid.uuid4().hex
+    log.error(
+        "unhandled_error",
+        trace_id=trace_id,
+        path=".".join(str(p) for p in error.path or ()),
+        exc_info=original,
+    )
+    return _copy(
+        error,
+        "Internal server error.",
+        {"code": ErrorCode.INTERNAL_SERVER_ERROR.value, "traceId": trace_id},
+        keep_original=False,
+    )
+
+
+def _copy(
+    error: GraphQLError,
+    message: str,
+    extensions: dict[str, Any],
+    keep_original: bool = True,
+) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error if keep_original else None,
+        extensions=extensions,
+    )
+
+
+class ErrorCodesExtension(SchemaExtension):
+    """Give every error a code and mask the unexpected ones (queries, mutations, events)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if (
+            isinstance(result, (GraphQLExecutionResult, StrawberryExecutionResult))
+            and result.errors
+        ):
+            result.errors = [classify(e) for e in result.errors]
+        pre = self.execution_context.pre_execution_errors
+        if pre:
+            self.execution_context.pre_execution_errors = [classify(e) for e in pre]

@@ -1,0 +1,110 @@
+"""The GraphQL endpoint: strawberry's ASGI view with Parley's context, auth and JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import strawberry
+from cross_web import HTTPException
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.extensions import SchemaExtension
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from app.authentication import authenticate
+from app.context import Context
+from app.errors import AppError
+from app.runtime import Runtime
+
+
+class RefuseBadCredentials(SchemaExtension):
+    """An operation sent with a bad token is refused before any resolver runs."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context.context
+        error = getattr(context, "auth_error", None)
+        if error is not None:
+            self.execution_context.result = GraphQLExecutionResult(
+                data=None, errors=[GraphQLError(str(error), original_error=error)]
+            )
+        yield
+
+
+class GraphQLView(GraphQL[Context, None]):
+    def __init__(self, schema: strawberry.Schema, runtime: Runtime, **kwargs: Any) -> None:
+        super().__init__(schema, **kwargs)
+        self.runtime = runtime
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        context = Context(request=request, response=response, runtime=self.runtime)
+        if isinstance(request, Request):
+            # A bad token on HTTP is an error of the whole operation (UNAUTHENTICATED);
+            # resolving it here lets `process_result` report it without executing anything.
+            try:
+                context.viewer = await authenticate(
+                    self.runtime,
+                    request.headers.get("authorization"),
+                    request.headers.get("x-organization-id"),
+                )
+            except AppError as error:
+                context.auth_error = error
+        return context
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as error:
+            # Strawberry answers these in plain text; clients expect a GraphQL error body.
+            code = "METHOD_NOT_ALLOWED" if error.status_code == 405 else "BAD_REQUEST"
+            response = Response(
+                orjson.dumps({"errors": [{"message": error.reason, "extensions": {"code": code}}]}),
+                status_code=error.status_code,
+                media_type="application/json",
+            )
+        await response(scope, receive, send)
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        params = context.connection_params or {}
+        authorization = params.get("authorization") or params.get("Authorization")
+        if authorization is None:
+            return None
+        try:
+            context.viewer = await authenticate(
+                self.runtime, str(authorization), params.get("organizationId")
+            )
+        except AppError:
+            raise ConnectionRejectionError() from None
+        return None
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response: GraphQLHTTPResponse = {"data": result.data}
+        if result.errors:
+            response["errors"] = [e.formatted for e in result.errors]
+        if result.extensions:
+            response["extensions"] = result.extensions
+        return response
+
+    def encode_json(self, data: object) -> str:
+        # A str, because WebSocket frames must be text frames for GraphQL clients.
+        return orjson.dumps(data).decode()
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+
+__all__ = ["GraphQLView", "Response"]

@@ -1,0 +1,115 @@
+"""structlog set-up: JSON lines in production, a readable console in development.
+
+Every line logged while a request is handled carries its request id (bound through
+``structlog.contextvars``). The redaction processor runs last before rendering, so no
+processor or caller can put a password, token or secret into a line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+_SENSITIVE_KEY = re.compile(
+    r"pass(word)?|secret|token|authorization|otp|recovery|api[_-]?key|cookie|credential",
+    re.IGNORECASE,
+)
+# Values that look like secrets wherever they appear in a string: bearer tokens, JWTs and
+# URL credentials (`redis://:pw@host`, `postgres://user:pw@host`).
+_SENSITIVE_VALUE = re.compile(
+    r"(?P<bearer>Bearer\s+)[A-Za-z0-9._~+/=-]+"
+    r"|(?P<jwt>eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"
+    r"|(?P<url>://[^/\s:@]*:)[^@\s/]+@"
+)
+REDACTED = "[redacted]"
+
+
+def _redact_string(value: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        if match.group("bearer"):
+            return match.group("bearer") + REDACTED
+        if match.group("url"):
+            return match.group("url") + REDACTED + "@"
+        return REDACTED
+
+    return _SENSITIVE_VALUE.sub(replace, value)
+
+
+def redact(value: Any, key: str | None = None) -> Any:
+    if key is not None and _SENSITIVE_KEY.search(key) and value not in (None, "", False, True):
+        return REDACTED
+    if isinstance(value, str):
+        return _redact_string(value)
+    if isinstance(value, Mapping):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    return value
+
+
+def redact_processor(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key in list(event_dict):
+        if key in ("event", "exception"):
+            event_dict[key] = redact(event_dict[key])
+        else:
+            event_dict[key] = redact(event_dict[key], key)
+    return event_dict
+
+
+def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any
+    if json_lines:
+        tail: list[Any] = [structlog.processors.format_exc_info, redact_processor]
+        renderer = structlog.processors.JSONRenderer()
+    else:
+        tail = [structlog.processors.format_exc_info, redact_processor]
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+
+    structlog.configure(
+        processors=[
+            *shared,
+            *tail,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            # Lines from the standard library (uvicorn, tortoise, saq) get the same treatment.
+            foreign_pre_chain=[
+                *shared,
+                structlog.processors.format_exc_info,
+                redact_processor,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    # Replace our own handler on reconfiguration; leave handlers others attached (pytest's).
+    root.handlers[:] = [h for h in root.handlers if not getattr(h, "_parley", False)]
+    handler._parley = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # uvicorn's own access log is replaced by ours (one line per request, with its ids).
+    logging.getLogger("uvicorn.access").disabled = True
+    for noisy in ("tortoise", "aiosqlite", "asyncio", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

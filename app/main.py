@@ -1,0 +1,96 @@
+"""The Starlette application: GraphQL over HTTP and WebSocket, webhooks, health, metrics."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import timedelta
+
+import structlog
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from strawberry.extensions import AddValidationRules, SchemaExtension
+
+from app import health
+from app.config import Settings, get_settings
+from app.graphql import GraphQLView, RefuseBadCredentials
+from app.logging import configure_logging
+from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.runtime import start_runtime
+from app.schema import build_schema
+
+log = structlog.get_logger("parley.app")
+
+
+class BindLogContext(SchemaExtension):
+    """Puts the operation name and the user id on every log line of the operation."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        viewer = getattr(context, "viewer", None)
+        structlog.contextvars.bind_contextvars(
+            operation=self.execution_context.operation_name,
+            user_id=viewer.user.id if viewer is not None else None,
+        )
+        yield
+
+
+def schema_extensions(
+    settings: Settings,
+) -> list[type[SchemaExtension] | SchemaExtension]:
+    extensions: list[type[SchemaExtension] | SchemaExtension] = [
+        BindLogContext,
+        RefuseBadCredentials,
+    ]
+    if not settings.introspection_enabled:
+        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return extensions
+
+
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    extra_routes: Sequence[BaseRoute] = (),
+    extra_query_types: Sequence[type] = (),
+) -> Starlette:
+    settings = settings or get_settings()
+    configure_logging(json_lines=settings.json_logs, level=settings.log_level)
+    schema = build_schema(schema_extensions(settings), extra_query_types)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with start_runtime(settings, run_workers_here=settings.worker_in_process) as runtime:
+            app.state.runtime = runtime
+            graphql.runtime = runtime
+            log.info("started", env=settings.env, embedded_redis=settings.embedded_redis)
+            yield
+
+    graphql = GraphQLView(
+        schema,
+        runtime=None,  # type: ignore[arg-type] - set by the lifespan before any request
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        keep_alive=True,
+        keep_alive_interval=15,
+        connection_init_wait_timeout=timedelta(seconds=10),
+    )
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/health", health.health),
+        Route("/health/live", health.live),
+        Route("/health/ready", health.ready),
+        Route("/metrics", metrics),
+        *extra_routes,
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,117 @@
+"""Events across processes: published to Redis, fanned out in-process.
+
+Whichever process causes an event (an API process or a worker) publishes it to a Redis
+channel. Each API process holds ONE Redis subscription per channel, however many local
+subscribers it has, and hands each event to them through bounded queues: a subscriber that
+falls behind is dropped (its iterator raises :class:`SubscriberTooSlow`) instead of growing
+memory without end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+import structlog
+
+log = structlog.get_logger("parley.pubsub")
+
+
+class SubscriberTooSlow(Exception):
+    pass
+
+
+class _Subscriber:
+    __slots__ = ("overflowed", "queue")
+
+    def __init__(self, maxsize: int) -> None:
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize)
+        self.overflowed = False
+
+    def offer(self, event: dict[str, Any]) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+
+class Broker:
+    def __init__(self, redis: aioredis.Redis, *, queue_size: int = 1000) -> None:
+        self._redis = redis
+        self._queue_size = queue_size
+        self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        self._subscribers: dict[str, set[_Subscriber]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def publish(self, channel: str, event: dict[str, Any]) -> None:
+        await self._redis.publish(channel, orjson.dumps(event))
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, *channels: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        subscriber = _Subscriber(self._queue_size)
+        async with self._lock:
+            new = [c for c in channels if c not in self._subscribers]
+            for channel in channels:
+                self._subscribers.setdefault(channel, set()).add(subscriber)
+            if new:
+                await self._pubsub.subscribe(*new)
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.create_task(self._read(), name="pubsub-reader")
+        try:
+            yield self._events(subscriber)
+        finally:
+            async with self._lock:
+                gone = []
+                for channel in channels:
+                    members = self._subscribers.get(channel)
+                    if members is not None:
+                        members.discard(subscriber)
+                        if not members:
+                            del self._subscribers[channel]
+                            gone.append(channel)
+                if gone:
+                    with contextlib.suppress(aioredis.RedisError, OSError):
+                        await self._pubsub.unsubscribe(*gone)
+
+    async def _events(self, subscriber: _Subscriber) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            if subscriber.overflowed and subscriber.queue.empty():
+                raise SubscriberTooSlow
+            yield await subscriber.queue.get()
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                if not self._subscribers:
+                    await asyncio.sleep(0.05)
+                    continue
+                message = await self._pubsub.get_message(timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except (aioredis.RedisError, OSError) as error:
+                log.warning("pubsub_read_failed", error=str(error))
+                await asyncio.sleep(0.5)
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            channel = message["channel"]
+            if isinstance(channel, bytes):
+                channel = channel.decode()
+            event = orjson.loads(message["data"])
+            for subscriber in tuple(self._subscribers.get(channel, ())):
+                subscriber.offer(event)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        with contextlib.suppress(aioredis.RedisError, OSError):
+            await self._pubsub.aclose()

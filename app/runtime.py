@@ -1,0 +1,80 @@
+"""What one Parley process holds while it runs: database, Redis, queues, the event broker.
+
+The API lifespan and ``parley worker`` both start a :class:`Runtime`; embedded mode also starts
+the Redis server and runs the job workers inside the API process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from saq import Worker
+from tortoise import Tortoise
+
+from app.config import Settings, tortoise_config
+from app.pubsub import Broker
+from app.redis import EmbeddedRedis, connect, redis_url
+from app.workers import Queues, build_workers, run_workers, stop_workers
+
+log = structlog.get_logger("parley.runtime")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis: aioredis.Redis
+    queues: Queues
+    broker: Broker
+    workers: list[Worker] = field(default_factory=list)
+
+    def job_context(self, ctx: dict[str, Any]) -> None:
+        ctx["runtime"] = self
+
+
+@contextlib.asynccontextmanager
+async def start_runtime(settings: Settings, *, run_workers_here: bool) -> AsyncIterator[Runtime]:
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    embedded = EmbeddedRedis(settings.redis_socket_path) if settings.embedded_redis else None
+    if embedded is not None:
+        await embedded.start()
+    url = redis_url(settings)
+    # The global fallback makes the ORM visible to every task, including uvicorn's and SAQ's.
+    await Tortoise.init(
+        config=tortoise_config(settings.resolved_database_url),
+        _enable_global_fallback=True,
+    )
+    redis = connect(url)
+    queues = Queues(url)
+    await queues.connect()
+    broker = Broker(redis)
+    runtime = Runtime(settings=settings, redis=redis, queues=queues, broker=broker)
+    worker_task: asyncio.Task[None] | None = None
+    if run_workers_here:
+        runtime.workers = build_workers(
+            queues,
+            concurrency=settings.worker_concurrency,
+            startup=runtime.job_context,
+            in_process=True,
+        )
+        worker_task = asyncio.create_task(run_workers(runtime.workers), name="saq-workers")
+    try:
+        yield runtime
+    finally:
+        await stop_workers(runtime.workers)
+        if worker_task is not None:
+            worker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await worker_task
+        await broker.close()
+        await queues.disconnect()
+        await redis.aclose()
+        await Tortoise.close_connections()
+        if embedded is not None:
+            await embedded.stop()
+        log.info("runtime_stopped")

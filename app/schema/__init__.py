@@ -1,0 +1,41 @@
+"""The root schema: each domain contributes its Query/Mutation/Subscription types."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import strawberry
+from strawberry.extensions import SchemaExtension
+from strawberry.tools import merge_types
+
+from app.errors import ErrorCodesExtension
+from app.schema.system import SystemQuery
+
+QUERY_TYPES: tuple[type, ...] = (SystemQuery,)
+MUTATION_TYPES: tuple[type, ...] = ()
+SUBSCRIPTION_TYPES: tuple[type, ...] = ()
+
+
+class ParleySchema(strawberry.Schema):
+    def process_errors(self, errors: Any, execution_context: Any = None) -> None:
+        # ErrorCodesExtension logs unexpected errors once, with their trace id.
+        return None
+
+
+def build_schema(
+    extra_extensions: Sequence[Any] = (),
+    extra_query_types: Sequence[type] = (),
+) -> strawberry.Schema:
+    query = merge_types("Query", (*QUERY_TYPES, *extra_query_types))
+    mutation = merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None
+    subscription = merge_types("Subscription", SUBSCRIPTION_TYPES) if SUBSCRIPTION_TYPES else None
+    return ParleySchema(
+        query=query,
+        mutation=mutation,
+        subscription=subscription,
+        extensions=[ErrorCodesExtension, *extra_extensions],
+    )
+
+
+schema = build_schema()

@@ -1,0 +1,145 @@
+"""Relay cursor connections over keyset pagination.
+
+Pages are cut on an indexed, unique, monotonic column (``id`` by default): ``first``/``after``
+reads ``id > cursor ORDER BY id LIMIT first + 1``; ``last``/``before`` reads in reverse and
+flips the page. No offset is ever used and no list larger than one page (+1) is ever loaded.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from tortoise.queryset import QuerySet
+
+from app.errors import BadUserInput
+
+T = TypeVar("T")
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+@strawberry.type(description="Where a page sits in the whole list.")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type(description="One item of a page with its cursor.")
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type(description="A page of items; ask for the next with `after: pageInfo.endCursor`.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+
+    @strawberry.field(description="The items of this page, without cursors.")
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+
+def encode_cursor(value: int) -> str:
+    return base64.urlsafe_b64encode(f"k:{value}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *, field: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
+        prefix, _, value = raw.partition(":")
+        if prefix != "k":
+            raise ValueError(cursor)
+        return int(value)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadUserInput(f"'{cursor}' is not a valid cursor.", field=field) from None
+
+
+@dataclass(frozen=True, slots=True)
+class PageArgs:
+    """Validated ``first``/``after``/``last``/``before``."""
+
+    first: int | None
+    after: int | None
+    last: int | None
+    before: int | None
+
+    @property
+    def limit(self) -> int:
+        return self.last if self.last is not None else (self.first or DEFAULT_PAGE_SIZE)
+
+    @property
+    def backwards(self) -> bool:
+        return self.last is not None
+
+
+def page_args(
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> PageArgs:
+    for name, value in (("first", first), ("last", last)):
+        if value is not None and not 0 <= value <= MAX_PAGE_SIZE:
+            raise BadUserInput(f"`{name}` must be between 0 and {MAX_PAGE_SIZE}.", field=name)
+    if first is not None and last is not None:
+        raise BadUserInput("Pass `first` or `last`, not both.", field="last")
+    if first is None and last is None:
+        first = DEFAULT_PAGE_SIZE
+    return PageArgs(
+        first=first,
+        after=decode_cursor(after, field="after") if after else None,
+        last=last,
+        before=decode_cursor(before, field="before") if before else None,
+    )
+
+
+def build_connection(
+    rows: Sequence[Any],
+    args: PageArgs,
+    to_node: Callable[[Any], T],
+    key: Callable[[Any], int] = lambda row: int(row.id),
+) -> Connection[T]:
+    """Turn ``limit + 1`` rows read in keyset order into a connection page."""
+    has_more = len(rows) > args.limit
+    page = list(rows[: args.limit])
+    if args.backwards:
+        page.reverse()
+    edges = [Edge(cursor=encode_cursor(key(row)), node=to_node(row)) for row in page]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_more if not args.backwards else args.before is not None,
+            has_previous_page=has_more if args.backwards else args.after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
+
+
+async def paginate(
+    queryset: QuerySet[Any], args: PageArgs, to_node: Callable[[Any], T]
+) -> Connection[T]:
+    """Keyset-paginate ``queryset`` (already scoped to the organization) on ``id``."""
+    if args.limit == 0:
+        return build_connection([], args, to_node)
+    if args.backwards:
+        if args.before is not None:
+            queryset = queryset.filter(id__lt=args.before)
+        if args.after is not None:
+            queryset = queryset.filter(id__gt=args.after)
+        rows = await queryset.order_by("-id").limit(args.limit + 1)
+    else:
+        if args.after is not None:
+            queryset = queryset.filter(id__gt=args.after)
+        if args.before is not None:
+            queryset = queryset.filter(id__lt=args.before)
+        rows = await queryset.order_by("id").limit(args.limit + 1)
+    return build_connection(rows, args, to_node)

@@ -1,0 +1,134 @@
+"""Access tokens (JWT via authlib) and secrets at rest.
+
+Access tokens are short-lived HS256 JWTs with ``sub`` (user id), ``org``, ``jti``, ``iat``,
+``exp``, issuer and audience. Decoding accepts only the configured algorithm: ``alg: none`` and
+any other algorithm are rejected before the signature is even looked at.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+import uuid
+import warnings
+from dataclasses import dataclass
+
+from cryptography.fernet import Fernet, InvalidToken
+
+with warnings.catch_warnings():
+    # authlib points at joserfc for the future; authlib.jose is what DESIGN.md fixes for now.
+    warnings.simplefilter("ignore")
+    from authlib.jose import JsonWebToken
+    from authlib.jose.errors import JoseError
+
+from app.config import Settings
+
+ISSUER = "parley"
+AUDIENCE = "parley-api"
+
+
+class InvalidAccessToken(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: int
+    organization_id: int | None
+    jti: str
+    expires_at: int
+    session_id: int | None
+
+
+def issue_access_token(
+    settings: Settings,
+    *,
+    user_id: int,
+    organization_id: int | None,
+    session_id: int | None = None,
+    ttl_seconds: int | None = None,
+) -> tuple[str, AccessClaims]:
+    now = int(time.time())
+    ttl = ttl_seconds if ttl_seconds is not None else settings.access_token_ttl_seconds
+    claims = AccessClaims(
+        user_id=user_id,
+        organization_id=organization_id,
+        jti=uuid.uuid4().hex,
+        expires_at=now + ttl,
+        session_id=session_id,
+    )
+    payload: dict[str, object] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(user_id),
+        "jti": claims.jti,
+        "iat": now,
+        "exp": claims.expires_at,
+    }
+    if organization_id is not None:
+        payload["org"] = str(organization_id)
+    if session_id is not None:
+        payload["sid"] = str(session_id)
+    jwt = JsonWebToken([settings.jwt_algorithm])
+    token = jwt.encode(
+        {"alg": settings.jwt_algorithm, "typ": "JWT"}, payload, _signing_key(settings)
+    )
+    return token.decode(), claims
+
+
+def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    jwt = JsonWebToken([settings.jwt_algorithm])
+    try:
+        claims = jwt.decode(
+            token,
+            _signing_key(settings),
+            claims_options={
+                "iss": {"essential": True, "value": ISSUER},
+                "aud": {"essential": True, "value": AUDIENCE},
+                "sub": {"essential": True},
+                "jti": {"essential": True},
+                "exp": {"essential": True},
+                "iat": {"essential": True},
+            },
+        )
+        claims.validate(leeway=5)
+        return AccessClaims(
+            user_id=int(claims["sub"]),
+            organization_id=int(claims["org"]) if claims.get("org") else None,
+            jti=str(claims["jti"]),
+            expires_at=int(claims["exp"]),
+            session_id=int(claims["sid"]) if claims.get("sid") else None,
+        )
+    except (JoseError, ValueError, KeyError, TypeError) as error:
+        raise InvalidAccessToken(type(error).__name__) from None
+
+
+def _signing_key(settings: Settings) -> bytes:
+    return hashlib.sha256(b"parley-jwt:" + settings.secret_key.get_secret_value().encode()).digest()
+
+
+def _fernet(settings: Settings) -> Fernet:
+    key = hashlib.sha256(b"parley-at-rest:" + settings.secret_key.get_secret_value().encode())
+    return Fernet(base64.urlsafe_b64encode(key.digest()))
+
+
+def encrypt_secret(settings: Settings, plaintext: str) -> str:
+    return _fernet(settings).encrypt(plaintext.encode()).decode()
+
+
+def decrypt_secret(settings: Settings, ciphertext: str) -> str:
+    try:
+        return _fernet(settings).decrypt(ciphertext.encode()).decode()
+    except InvalidToken:
+        raise ValueError("the secret cannot be decrypted with the configured key") from None
+
+
+def new_opaque_token(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def hash_token(token: str) -> str:
+    """Opaque tokens (refresh, reset, invitation) are stored only as this hash."""
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,19 @@
+"""Which job functions and cron jobs run on which queue. Each domain adds its own here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from saq import CronJob
+
+from app.workers import maintenance
+
+FUNCTIONS: dict[str, list[Any]] = {
+    "default": [maintenance.ping],
+    "campaigns": [],
+    "ai": [],
+}
+
+CRON_JOBS: dict[str, list[CronJob[Any]]] = {
+    "default": [],
+}

@@ -1,0 +1,115 @@
+"""A real Parley server under uvicorn on a free loopback port, in the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from app.config import Settings
+from app.main import create_app
+from app.migrations import apply_migrations
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_settings(var_dir: Path, **overrides: Any) -> Settings:
+    """Embedded stack by default; PARLEY_TEST_DATABASE_URL / PARLEY_TEST_REDIS_URL switch."""
+    values: dict[str, Any] = {
+        "env": "test",
+        "var_dir": var_dir,
+        "database_url": os.environ.get("PARLEY_TEST_DATABASE_URL") or None,
+        "redis_url": os.environ.get("PARLEY_TEST_REDIS_URL") or None,
+        "run_worker_in_process": True,
+        "log_level": "INFO",
+        "log_json": True,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def reset_stores(settings: Settings) -> None:
+    """Start from empty stores: a dropped PostgreSQL schema, a flushed Redis database."""
+    url = settings.database_url
+    if url and url.startswith(("postgres://", "postgresql://")):
+        connection = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+        try:
+            await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        finally:
+            await connection.close()
+    if settings.redis_url:
+        client = aioredis.from_url(settings.redis_url)
+        try:
+            await client.flushdb()
+        finally:
+            await client.aclose()
+
+
+@dataclass
+class RunningServer:
+    url: str
+    settings: Settings
+    app: Starlette
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self.url}/graphql"
+
+    @property
+    def ws_url(self) -> str:
+        return self.graphql_url.replace("http://", "ws://", 1)
+
+    @property
+    def runtime(self) -> Any:
+        return self.app.state.runtime
+
+
+@contextlib.asynccontextmanager
+async def run_server(
+    settings: Settings,
+    *,
+    extra_routes: Sequence[BaseRoute] = (),
+    extra_query_types: Sequence[type] = (),
+    migrate: bool = True,
+) -> AsyncIterator[RunningServer]:
+    if migrate:
+        await apply_migrations(settings.resolved_database_url)
+    app = create_app(settings, extra_routes=extra_routes, extra_query_types=extra_query_types)
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        ws_per_message_deflate=False,
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("the server stopped during start-up")
+        await asyncio.sleep(0.02)
+    try:
+        yield RunningServer(url=f"http://127.0.0.1:{port}", settings=settings, app=app)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=30)

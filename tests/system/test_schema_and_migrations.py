@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from app.migrations import pending_model_changes
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _parley(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_committed_schema_matches_the_code() -> None:
+    result = _parley("check-schema")
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_breaking_changes_are_found_against_an_older_schema() -> None:
+    from graphql import build_schema, find_breaking_changes
+
+    from app.schema import schema
+
+    older = build_schema("interface Node { id: ID! }\ntype Query { node(id: ID!): Node\n gone: String }")
+
+    breaking = find_breaking_changes(older, build_schema(schema.as_str()))
+
+    assert [c.description for c in breaking] == ["Query.gone was removed."]
+
+
+def test_check_schema_against_head_passes_when_nothing_broke() -> None:
+    result = _parley("check-schema", "--against", "HEAD")
+
+    assert result.returncode == 0, result.stderr
+
+
+async def test_models_and_migrations_agree() -> None:
+    assert await pending_model_changes() == {}
