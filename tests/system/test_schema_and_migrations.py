@@ -30,7 +30,7 @@ def test_breaking_changes_are_found_against_an_older_schema() -> None:
 
     breaking = find_breaking_changes(older, build_schema(schema.as_str()))
 
-    assert [c.description for c in breaking] == ["Query.gone was removed."]
+    assert [c.description for c in breaking] == ["Field Query.gone was removed."]
 
 
 def test_check_schema_against_head_passes_when_nothing_broke() -> None:
