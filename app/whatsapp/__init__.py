@@ -1,0 +1,1 @@
+"""WhatsApp providers (sandbox, Cloud API) and webhook verification/parsing."""

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from typing import Protocol
+
+from app.whatsapp.types import OutboundMessage, SendResult
+
+
+class Provider(Protocol):
+    """What the messaging pipeline needs from a WhatsApp number, whoever carries the messages.
+
+    ``send`` and ``mark_read`` raise ``ProviderError``; its ``retryable`` says whether a later job
+    run may succeed.
+    """
+
+    async def send(self, message: OutboundMessage) -> SendResult: ...
+
+    async def mark_read(self, provider_message_id: str) -> None: ...
+
+    async def close(self) -> None: ...

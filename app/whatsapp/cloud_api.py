@@ -1,0 +1,208 @@
+"""The provider that speaks Meta's WhatsApp Cloud API (contract: CLOUD_API.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+
+from app.whatsapp.errors import FailureReason, ProviderError
+from app.whatsapp.http_pool import shared_client
+from app.whatsapp.payloads import build_mark_read_body, build_send_body
+from app.whatsapp.types import OutboundMessage, SendResult
+
+DEFAULT_BASE_URL = "https://graph.facebook.com"
+DEFAULT_API_VERSION = "v21.0"
+
+log = structlog.get_logger("parley.whatsapp")
+
+Sleep = Callable[[float], Awaitable[None]]
+
+# Failing to connect means the request never left, so even a send is safe to repeat.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounded in-call retries; anything longer belongs to the job queue, not a held request."""
+
+    max_attempts: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (counting from 1)."""
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
+        # Half fixed, half jitter: spreads a burst of 429s without ever retrying at once.
+        delay = ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.max_delay))
+        return delay
+
+
+class _Secret:
+    """Keeps the token out of reprs, tracebacks with locals, and log lines."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+class CloudApiProvider:
+    def __init__(
+        self,
+        *,
+        phone_number_id: str,
+        access_token: str,
+        base_url: str = DEFAULT_BASE_URL,
+        api_version: str = DEFAULT_API_VERSION,
+        client: httpx.AsyncClient | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.phone_number_id = phone_number_id
+        self.base_url = base_url.rstrip("/")
+        self.api_version = api_version if api_version.startswith("v") else f"v{api_version}"
+        self.retry = retry or RetryPolicy()
+        self._token = _Secret(access_token)
+        self._client = client
+        self._sleep = sleep
+        self._url = f"{self.base_url}/{self.api_version}/{phone_number_id}/messages"
+
+    def __repr__(self) -> str:
+        return (
+            f"CloudApiProvider(phone_number_id={self.phone_number_id!r}, "
+            f"base_url={self.base_url!r}, api_version={self.api_version!r})"
+        )
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        data = await self._post(build_send_body(message), idempotent=False)
+        provider_message_id = _first(data, "messages", "id")
+        if provider_message_id is None:
+            # Meta accepted something, so repeating the call could send it twice.
+            raise ProviderError(
+                "Graph API answered the send without a message id",
+                failure=FailureReason.UNKNOWN,
+                retryable=False,
+                http_status=200,
+            )
+        return SendResult(provider_message_id, _first(data, "contacts", "wa_id"))
+
+    async def mark_read(self, provider_message_id: str) -> None:
+        await self._post(build_mark_read_body(provider_message_id), idempotent=True)
+
+    async def close(self) -> None:
+        # Nothing owned: an injected client belongs to the caller, the shared one to the pool.
+        return None
+
+    async def _post(self, body: dict[str, Any], *, idempotent: bool) -> dict[str, Any]:
+        client = self._client or shared_client(self.base_url)
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after: float | None = None
+            try:
+                response = await client.post(
+                    self._url,
+                    json=body,
+                    # httpx.Headers masks Authorization in its repr, so tracebacks that show
+                    # locals (rich, sentry) print "[secure]" instead of the token.
+                    headers=httpx.Headers({"Authorization": f"Bearer {self._token.reveal()}"}),
+                )
+            except httpx.TransportError as exc:
+                error = ProviderError(
+                    f"{type(exc).__name__} while calling the Graph API",
+                    failure=FailureReason.TRANSIENT,
+                    retryable=True,
+                )
+                if not idempotent and not isinstance(exc, _NOT_SENT):
+                    # The request may have reached Meta: retrying here could deliver it twice,
+                    # so let the caller decide (it can check for a status webhook first).
+                    raise error from exc
+            else:
+                if response.status_code < 400:
+                    return _json_object(response)
+                error = self._error_from(response)
+                retry_after = _retry_after(response)
+
+            # A pair rate limit lasts longer than a held request should wait: hand it back.
+            inline = error.retryable and error.failure is not FailureReason.PAIR_RATE_LIMITED
+            if not inline or attempt >= self.retry.max_attempts:
+                raise error
+            delay = self.retry.delay(attempt, retry_after)
+            log.warning(
+                "whatsapp.cloud_api.retry",
+                phone_number_id=self.phone_number_id,
+                failure=str(error.failure),
+                code=error.code,
+                http_status=error.http_status,
+                attempt=attempt,
+                delay=round(delay, 3),
+            )
+            await self._sleep(delay)
+
+    def _error_from(self, response: httpx.Response) -> ProviderError:
+        status = response.status_code
+        payload = _json_object(response, strict=False)
+        error = payload.get("error")
+        if not isinstance(error, dict):
+            return ProviderError.from_code(
+                f"HTTP {status} from the Graph API", code=None, http_status=status
+            )
+        code = error.get("code")
+        data = error.get("error_data")
+        details = data.get("details") if isinstance(data, dict) else None
+        return ProviderError.from_code(
+            self._scrub(str(error.get("message") or f"HTTP {status}")),
+            code=code if isinstance(code, int) else None,
+            http_status=status,
+            details=self._scrub(details) if isinstance(details, str) else None,
+        )
+
+    def _scrub(self, text: str) -> str:
+        token = self._token.reveal()
+        return text.replace(token, "***") if token else text
+
+
+def _json_object(response: httpx.Response, *, strict: bool = True) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        return data
+    if strict:
+        raise ProviderError(
+            f"Graph API answered HTTP {response.status_code} with a body that is not a JSON object",
+            failure=FailureReason.UNKNOWN,
+            retryable=False,
+            http_status=response.status_code,
+        )
+    return {}
+
+
+def _first(data: dict[str, Any], key: str, field: str) -> str | None:
+    """``data[key][0][field]`` when the response has that shape."""
+    items = data.get(key)
+    first = items[0] if isinstance(items, list) and items else None
+    value = first.get(field) if isinstance(first, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers["retry-after"])
+    except (KeyError, ValueError):
+        return None

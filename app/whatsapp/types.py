@@ -1,0 +1,155 @@
+"""Provider-neutral messages, results and webhook events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from app.whatsapp.errors import FailureReason, ProviderError, classify
+
+__all__ = [
+    "DeliveryStatus",
+    "FailureReason",
+    "InboundMedia",
+    "InboundMessage",
+    "InboundType",
+    "InteractiveReply",
+    "Location",
+    "MessageType",
+    "OutboundMessage",
+    "ProviderError",
+    "Reaction",
+    "SendResult",
+    "StatusUpdate",
+    "WebhookBatch",
+]
+
+
+class MessageType(StrEnum):
+    TEXT = "text"
+    TEMPLATE = "template"
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+    LOCATION = "location"
+    REACTION = "reaction"
+    INTERACTIVE = "interactive"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One message to send; ``payload`` is the type's object (see app.whatsapp.payloads)."""
+
+    to: str
+    type: MessageType
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    context_message_id: str | None = None
+    biz_opaque_callback_data: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    provider_message_id: str
+    # Meta may normalise the number it was given (e.g. Brazilian mobiles); this is the one it used.
+    wa_id: str | None = None
+
+
+class InboundType(StrEnum):
+    TEXT = "text"
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+    LOCATION = "location"
+    INTERACTIVE = "interactive"
+    BUTTON = "button"
+    REACTION = "reaction"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMedia:
+    id: str
+    mime_type: str | None = None
+    sha256: str | None = None
+    caption: str | None = None
+    filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InteractiveReply:
+    """A tapped reply button, list row or template quick-reply button."""
+
+    id: str
+    title: str
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    message_id: str
+    emoji: str  # empty when the customer removed their reaction
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    phone_number_id: str
+    from_wa_id: str
+    provider_message_id: str
+    timestamp: datetime
+    type: InboundType
+    profile_name: str | None = None
+    # What an inbox shows as the message text: the body, a caption, a reply's title or an emoji.
+    text: str | None = None
+    context_message_id: str | None = None
+    media: InboundMedia | None = None
+    reply: InteractiveReply | None = None
+    reaction: Reaction | None = None
+    location: Location | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+class DeliveryStatus(StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    phone_number_id: str
+    provider_message_id: str
+    status: DeliveryStatus
+    timestamp: datetime
+    recipient_id: str | None = None
+    biz_opaque_callback_data: str | None = None
+    error_code: int | None = None
+    error_title: str | None = None
+    error_message: str | None = None
+
+    @property
+    def failure(self) -> FailureReason | None:
+        if self.status is not DeliveryStatus.FAILED:
+            return None
+        return classify(self.error_code).failure
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookBatch:
+    messages: tuple[InboundMessage, ...] = ()
+    statuses: tuple[StatusUpdate, ...] = ()

@@ -1,0 +1,270 @@
+"""Inbound webhooks from Meta: subscription challenge, signature check, and parsing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import structlog
+
+from app.whatsapp.errors import MalformedWebhook
+from app.whatsapp.types import (
+    DeliveryStatus,
+    InboundMedia,
+    InboundMessage,
+    InboundType,
+    InteractiveReply,
+    Location,
+    Reaction,
+    StatusUpdate,
+    WebhookBatch,
+)
+
+__all__ = [
+    "MalformedWebhook",
+    "SignatureResult",
+    "parse_webhook",
+    "parse_webhook_body",
+    "verify_challenge",
+    "verify_signature",
+]
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+
+log = structlog.get_logger("parley.whatsapp")
+
+_MEDIA_TYPES = {
+    InboundType.IMAGE,
+    InboundType.VIDEO,
+    InboundType.AUDIO,
+    InboundType.DOCUMENT,
+    InboundType.STICKER,
+}
+
+
+class SignatureResult(StrEnum):
+    MISSING = "MISSING"  # answer 401
+    INVALID = "INVALID"  # answer 403
+    VALID = "VALID"
+
+
+def verify_signature(app_secret: str, raw_body: bytes, header: str | None) -> SignatureResult:
+    if not header:
+        return SignatureResult.MISSING
+    scheme, _, provided = header.strip().partition("=")
+    # An empty secret would let anyone sign; fail closed rather than accept.
+    if not app_secret or scheme.lower() != "sha256" or not provided:
+        return SignatureResult.INVALID
+    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
+    if hmac.compare_digest(expected.encode(), provided.strip().lower().encode()):
+        return SignatureResult.VALID
+    return SignatureResult.INVALID
+
+
+def verify_challenge(params: Mapping[str, str], verify_token: str) -> str | None:
+    """The ``hub.challenge`` to echo back with 200, or None to answer 403."""
+    token = params.get("hub.verify_token") or ""
+    challenge = params.get("hub.challenge")
+    if params.get("hub.mode") != "subscribe" or not challenge or not verify_token:
+        return None
+    if not hmac.compare_digest(token.encode(), verify_token.encode()):
+        return None
+    return challenge
+
+
+def parse_webhook_body(raw_body: bytes) -> WebhookBatch:
+    try:
+        payload = json.loads(raw_body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedWebhook("webhook body is not JSON") from exc
+    return parse_webhook(payload)
+
+
+def parse_webhook(payload: Any) -> WebhookBatch:
+    """Messages and statuses of a webhook delivery.
+
+    The envelope must be well formed (else MalformedWebhook); inside it, unknown fields and
+    message types are tolerated, and a single unusable item is logged and skipped so that it
+    cannot hold back the rest of the batch.
+    """
+    if not isinstance(payload, Mapping) or payload.get("object") != "whatsapp_business_account":
+        raise MalformedWebhook("not a whatsapp_business_account webhook")
+    entries = payload.get("entry")
+    if not isinstance(entries, list):
+        raise MalformedWebhook("`entry` must be a list")
+    messages: list[InboundMessage] = []
+    statuses: list[StatusUpdate] = []
+    for entry in entries:
+        changes = entry.get("changes") if isinstance(entry, Mapping) else None
+        if not isinstance(changes, list):
+            raise MalformedWebhook("each entry needs a `changes` list")
+        for change in changes:
+            if not isinstance(change, Mapping):
+                raise MalformedWebhook("each change must be an object")
+            # Other fields (template status, account updates, ...) are not message traffic.
+            if change.get("field") != "messages":
+                continue
+            value = change.get("value")
+            if not isinstance(value, Mapping):
+                raise MalformedWebhook("a messages change needs a `value` object")
+            _parse_value(value, messages, statuses)
+    return WebhookBatch(tuple(messages), tuple(statuses))
+
+
+class _Skip(Exception):
+    pass
+
+
+def _parse_value(
+    value: Mapping[str, Any],
+    messages: list[InboundMessage],
+    statuses: list[StatusUpdate],
+) -> None:
+    metadata = _obj(value, "metadata")
+    phone_number_id = metadata.get("phone_number_id")
+    if isinstance(phone_number_id, int) and not isinstance(phone_number_id, bool):
+        phone_number_id = str(phone_number_id)
+    if not isinstance(phone_number_id, str) or not phone_number_id:
+        raise MalformedWebhook("`metadata.phone_number_id` is required")
+    names = {
+        contact.get("wa_id"): _str(_obj(contact, "profile"), "name")
+        for contact in _list(value, "contacts")
+        if isinstance(contact, Mapping)
+    }
+    for raw in _list(value, "messages"):
+        try:
+            messages.append(_message(phone_number_id, raw, names))
+        except _Skip as exc:
+            log.warning(
+                "whatsapp.webhook.message_skipped",
+                phone_number_id=phone_number_id,
+                reason=str(exc),
+            )
+    for raw in _list(value, "statuses"):
+        try:
+            statuses.append(_status(phone_number_id, raw))
+        except _Skip as exc:
+            log.info(
+                "whatsapp.webhook.status_skipped",
+                phone_number_id=phone_number_id,
+                reason=str(exc),
+            )
+
+
+def _message(phone_number_id: str, raw: Any, names: Mapping[Any, str | None]) -> InboundMessage:
+    if not isinstance(raw, Mapping):
+        raise _Skip("message is not an object")
+    sender = _required(raw, "from")
+    raw_type = _str(raw, "type") or ""
+    try:
+        kind = InboundType(raw_type)
+    except ValueError:
+        kind = InboundType.UNSUPPORTED
+    body = _obj(raw, raw_type)
+    text: str | None = None
+    media = reply = reaction = location = None
+    if kind is InboundType.TEXT:
+        text = _str(body, "body")
+    elif kind in _MEDIA_TYPES and (media_id := _str(body, "id")):
+        text = _str(body, "caption")
+        media = InboundMedia(
+            media_id,
+            _str(body, "mime_type"),
+            _str(body, "sha256"),
+            text,
+            _str(body, "filename"),
+        )
+    elif kind is InboundType.INTERACTIVE:
+        picked = (
+            _obj(body, body.get("type"))
+            if body.get("type") in ("button_reply", "list_reply")
+            else {}
+        )
+        if (reply_id := _str(picked, "id")) and (title := _str(picked, "title")):
+            reply = InteractiveReply(reply_id, title, _str(picked, "description"))
+            text = title
+    elif kind is InboundType.BUTTON and (title := _str(body, "text")):
+        reply = InteractiveReply(_str(body, "payload") or title, title)
+        text = title
+    elif kind is InboundType.REACTION and (reacted_to := _str(body, "message_id")):
+        reaction = Reaction(reacted_to, _str(body, "emoji") or "")
+        text = reaction.emoji or None
+    elif kind is InboundType.LOCATION:
+        lat, lon = body.get("latitude"), body.get("longitude")
+        if isinstance(lat, int | float) and isinstance(lon, int | float):
+            location = Location(float(lat), float(lon), _str(body, "name"), _str(body, "address"))
+            text = location.name
+    return InboundMessage(
+        phone_number_id=phone_number_id,
+        from_wa_id=sender,
+        provider_message_id=_required(raw, "id"),
+        timestamp=_timestamp(raw),
+        type=kind,
+        profile_name=names.get(sender),
+        text=text,
+        context_message_id=_str(_obj(raw, "context"), "id"),
+        media=media,
+        reply=reply,
+        reaction=reaction,
+        location=location,
+        raw=dict(raw),
+    )
+
+
+def _status(phone_number_id: str, raw: Any) -> StatusUpdate:
+    if not isinstance(raw, Mapping):
+        raise _Skip("status is not an object")
+    try:
+        status = DeliveryStatus(_str(raw, "status") or "")
+    except ValueError:
+        raise _Skip(f"status {raw.get('status')!r} is not tracked") from None
+    errors = _list(raw, "errors")
+    error = errors[0] if errors and isinstance(errors[0], Mapping) else {}
+    code = error.get("code")
+    return StatusUpdate(
+        phone_number_id=phone_number_id,
+        provider_message_id=_required(raw, "id"),
+        status=status,
+        timestamp=_timestamp(raw),
+        recipient_id=_str(raw, "recipient_id"),
+        biz_opaque_callback_data=_str(raw, "biz_opaque_callback_data"),
+        error_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+        error_title=_str(error, "title"),
+        # `details` says what actually went wrong; `message` often just repeats the title.
+        error_message=_str(_obj(error, "error_data"), "details") or _str(error, "message"),
+    )
+
+
+def _timestamp(raw: Mapping[str, Any]) -> datetime:
+    value: Any = raw.get("timestamp")
+    try:
+        return datetime.fromtimestamp(int(value), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise _Skip(f"bad timestamp {value!r}") from None
+
+
+def _obj(parent: Mapping[str, Any], key: Any) -> Mapping[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(parent: Mapping[str, Any], key: str) -> list[Any]:
+    value = parent.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _str(parent: Mapping[str, Any], key: str) -> str | None:
+    value = parent.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _required(raw: Mapping[str, Any], key: str) -> str:
+    value = _str(raw, key)
+    if value is None:
+        raise _Skip(f"`{key}` is missing")
+    return value

@@ -1,0 +1,79 @@
+from typing import Any
+
+import pytest
+
+from app.whatsapp.errors import FailureReason, ProviderError
+from app.whatsapp.payloads import build_send_body
+from app.whatsapp.types import MessageType, OutboundMessage
+
+
+def test_a_plain_type_string_and_a_plus_prefixed_number_are_accepted() -> None:
+    message = OutboundMessage("+16505555555", "text", {"body": "Hi"})  # type: ignore[arg-type]
+
+    body = build_send_body(message)
+
+    assert (body["to"], body["type"], body["text"]) == (
+        "16505555555",
+        "text",
+        {"body": "Hi", "preview_url": False},
+    )
+
+
+def test_template_parameters_join_the_header_and_button_components_given() -> None:
+    header = {
+        "type": "header",
+        "parameters": [{"type": "image", "image": {"link": "https://a.b/c.png"}}],
+    }
+    payload = {
+        "name": "promo",
+        "language": "en",
+        "components": [header],
+        "parameters": ["Ana", "10%"],
+    }
+
+    body = build_send_body(OutboundMessage("16505555555", MessageType.TEMPLATE, payload))
+
+    assert body["template"]["components"] == [
+        header,
+        {
+            "type": "body",
+            "parameters": [{"type": "text", "text": "Ana"}, {"type": "text", "text": "10%"}],
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "to"),
+    [
+        (MessageType.TEXT, {}, "16505555555"),
+        (MessageType.TEXT, {"body": "Hi"}, "not-a-number"),
+        (MessageType.TEXT, {"body": "x" * 4097}, "16505555555"),
+        (MessageType.IMAGE, {"id": "1", "link": "https://a.b/c.png"}, "16505555555"),
+        (MessageType.IMAGE, {"link": "ftp://a.b/c.png"}, "16505555555"),
+        (MessageType.TEMPLATE, {"name": "welcome"}, "16505555555"),
+        (
+            MessageType.TEMPLATE,
+            {"name": "x", "language": "en", "parameters": ["a"], "components": [{"type": "body"}]},
+            "16505555555",
+        ),
+        (MessageType.LOCATION, {"latitude": 91, "longitude": 0}, "16505555555"),
+        (MessageType.REACTION, {"message_id": "wamid.x"}, "16505555555"),
+        (
+            MessageType.INTERACTIVE,
+            {"body": "Pick", "buttons": [{"id": str(i), "title": "t"} for i in range(4)]},
+            "16505555555",
+        ),
+        (MessageType.INTERACTIVE, {"body": "Pick"}, "16505555555"),
+        ("carrier_pigeon", {}, "16505555555"),
+    ],
+)
+def test_payloads_meta_would_reject_are_refused_as_invalid_parameters(
+    kind: Any, payload: dict[str, Any], to: str
+) -> None:
+    with pytest.raises(ProviderError) as caught:
+        build_send_body(OutboundMessage(to, kind, payload))
+
+    assert (caught.value.failure, caught.value.retryable) == (
+        FailureReason.INVALID_PARAMETER,
+        False,
+    )
