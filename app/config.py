@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     introspection: bool | None = Field(
         None, description="Allow schema introspection (default: off in production)."
     )
+    query_max_cost: int = Field(1000, description="Largest static cost of one operation.")
+    cost_budget_maximum: int = Field(1000, description="Cost points a caller's bucket holds.")
+    cost_budget_restore_rate: float = Field(
+        50.0, description="Cost points per second restored to a caller's bucket."
+    )
+    cost_analysis: bool = Field(True, description="Cost analysis and budgets (off only to measure).")
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool | None = Field(None, description="JSON log lines (default: in production).")
     public_url: str = Field(

@@ -17,6 +17,8 @@ from strawberry.extensions import AddValidationRules, SchemaExtension
 
 from app import health
 from app.config import Settings, get_settings
+from app.cost import QueryCostExtension
+from app.cost.budget import CostBudgetExtension
 from app.graphql import GraphQLView, RefuseBadCredentials
 from app.logging import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -46,6 +48,9 @@ def schema_extensions(
         BindLogContext,
         RefuseBadCredentials,
     ]
+    if settings.cost_analysis:
+        maximum = settings.query_max_cost
+        extensions += [lambda: QueryCostExtension(maximum=maximum), CostBudgetExtension]
     if not settings.introspection_enabled:
         extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return extensions

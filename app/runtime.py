@@ -18,6 +18,7 @@ from saq import Worker
 from tortoise import Tortoise
 
 from app.config import Settings, tortoise_config
+from app.cost.budget import CostBudget
 from app.pubsub import Broker
 from app.redis import EmbeddedRedis, connect, redis_url
 from app.workers import Queues, build_workers, run_workers, stop_workers
@@ -31,6 +32,7 @@ class Runtime:
     redis: aioredis.Redis
     queues: Queues
     broker: Broker
+    cost_budget: CostBudget | None = None
     workers: list[Worker] = field(default_factory=list)
 
     def job_context(self, ctx: dict[str, Any]) -> None:
@@ -54,6 +56,12 @@ async def start_runtime(settings: Settings, *, run_workers_here: bool) -> AsyncI
     await queues.connect()
     broker = Broker(redis)
     runtime = Runtime(settings=settings, redis=redis, queues=queues, broker=broker)
+    if settings.cost_analysis:
+        runtime.cost_budget = CostBudget(
+            redis,
+            maximum=settings.cost_budget_maximum,
+            restore_rate=settings.cost_budget_restore_rate,
+        )
     worker_task: asyncio.Task[None] | None = None
     if run_workers_here:
         runtime.workers = build_workers(

@@ -10,9 +10,10 @@ from strawberry.extensions import SchemaExtension
 from strawberry.tools import merge_types
 
 from app.errors import ErrorCodesExtension
+from app.schema.limits import LimitsQuery
 from app.schema.system import SystemQuery
 
-QUERY_TYPES: tuple[type, ...] = (SystemQuery,)
+QUERY_TYPES: tuple[type, ...] = (SystemQuery, LimitsQuery)
 MUTATION_TYPES: tuple[type, ...] = ()
 SUBSCRIPTION_TYPES: tuple[type, ...] = ()
 

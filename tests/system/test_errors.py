@@ -19,7 +19,8 @@ async def test_a_resolver_that_raises_is_masked_with_a_trace_id_that_is_in_the_l
     tmp_path: Path,
     log_lines,  # type: ignore[no-untyped-def]
 ) -> None:
-    settings = make_settings(tmp_path / "var", redis_url=None, database_url=None)
+    # Its own embedded Redis; the database is the suite's (one SQL dialect per test process).
+    settings = make_settings(tmp_path / "var", redis_url=None)
 
     async with (
         run_server(settings, extra_query_types=[_BrokenQuery]) as server,

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import strawberry
+
+from app.context import Info
+from app.cost.budget import budget_key
+
+
+@strawberry.type(description="Your query cost budget: a bucket refilled at `restoreRate` points per second.")
+class RateLimit:
+    maximum_available: int = strawberry.field(description="Points the bucket holds when full.")
+    currently_available: int = strawberry.field(description="Points available now.")
+    restore_rate: float = strawberry.field(description="Points restored per second.")
+    reset_at: datetime = strawberry.field(description="When the bucket will be full again.")
+
+
+@strawberry.type
+class LimitsQuery:
+    @strawberry.field(description="The caller's query cost budget (see `extensions.cost`).")
+    async def rate_limit(self, info: Info) -> RateLimit:
+        budget = info.context.runtime.cost_budget
+        settings = info.context.settings
+        if budget is None:
+            now = datetime.now(UTC)
+            return RateLimit(
+                maximum_available=settings.cost_budget_maximum,
+                currently_available=settings.cost_budget_maximum,
+                restore_rate=settings.cost_budget_restore_rate,
+                reset_at=now,
+            )
+        state = await budget.peek(budget_key(info.context))
+        missing = budget.maximum - state.available
+        return RateLimit(
+            maximum_available=budget.maximum,
+            currently_available=int(state.available),
+            restore_rate=budget.restore_rate,
+            reset_at=datetime.now(UTC) + timedelta(seconds=missing / budget.restore_rate),
+        )

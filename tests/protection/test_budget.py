@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+
+from tests.support.server import make_settings, run_server
+
+async def _post(http: httpx.AsyncClient, url: str, query: str) -> dict:  # type: ignore[type-arg]
+    response = await http.post(url, json={"query": query})
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def test_every_response_carries_its_cost_and_the_throttle_status(server) -> None:  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient() as http:
+        body = await _post(http, server.graphql_url, "{ __typename node(id: \"eA\") { id } }")
+
+    cost = body["extensions"]["cost"]
+    assert cost["requestedQueryCost"] == 1
+    assert cost["actualQueryCost"] == 1  # a null object still cost its resolver
+    assert cost["throttleStatus"]["maximumAvailable"] == server.settings.cost_budget_maximum
+    assert cost["throttleStatus"]["restoreRate"] == server.settings.cost_budget_restore_rate
+
+
+async def test_a_client_over_its_budget_is_throttled_then_served_after_retry_after(tmp_path: Path) -> None:
+    # A budget of 600 points restored at 100/s; a query costing 200 (ten aliases of 20).
+    settings = make_settings(
+        tmp_path / "var", redis_url=None,
+        cost_budget_maximum=600, cost_budget_restore_rate=100.0,
+    )
+    expensive = "{ " + " ".join(f'n{i}: node(id: "eA") {{ id }}' for i in range(200)) + " }"
+
+    async with run_server(settings) as server, httpx.AsyncClient() as http:
+        answers = [await _post(http, server.graphql_url, expensive) for _ in range(4)]
+        throttled = answers[3]["errors"][0]
+        await asyncio.sleep(throttled["extensions"]["retryAfter"])
+        after_wait = await _post(http, server.graphql_url, expensive)
+
+    assert [a["extensions"]["cost"]["requestedQueryCost"] for a in answers[:3]] == [200, 200, 200]
+    assert all("errors" not in a for a in answers[:3])
+    assert throttled["extensions"]["code"] == "RATE_LIMITED"
+    assert throttled["extensions"]["retryAfter"] >= 1
+    assert answers[3]["data"] is None
+    assert "errors" not in after_wait
+
+
+async def test_a_query_over_the_maximum_cost_is_refused_unexecuted(server) -> None:  # type: ignore[no-untyped-def]
+    query = "{ " + " ".join(f'n{i}: node(id: "eA") {{ id }}' for i in range(1001)) + " }"
+
+    async with httpx.AsyncClient() as http:
+        body = await _post(http, server.graphql_url, query)
+
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert body["errors"][0]["extensions"]["cost"]["requestedQueryCost"] == 1001
+
+
+async def test_rate_limit_is_queryable(server) -> None:  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient() as http:
+        body = await _post(http, server.graphql_url, "{ rateLimit { maximumAvailable currentlyAvailable restoreRate resetAt } }")
+
+    limit = body["data"]["rateLimit"]
+    assert limit["maximumAvailable"] == server.settings.cost_budget_maximum
+    assert 0 <= limit["currentlyAvailable"] <= limit["maximumAvailable"]
