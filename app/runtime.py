@@ -39,6 +39,25 @@ class Runtime:
         ctx["runtime"] = self
 
 
+_orm_users = 0
+
+
+async def _acquire_orm(database_url: str) -> None:
+    # The ORM's state is per process. The global fallback makes it visible to every task,
+    # uvicorn's and SAQ's included; several runtimes in one process (tests) share it.
+    global _orm_users
+    if _orm_users == 0:
+        await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    _orm_users += 1
+
+
+async def _release_orm() -> None:
+    global _orm_users
+    _orm_users -= 1
+    if _orm_users == 0:
+        await Tortoise.close_connections()
+
+
 @contextlib.asynccontextmanager
 async def start_runtime(settings: Settings, *, run_workers_here: bool) -> AsyncIterator[Runtime]:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -82,7 +101,7 @@ async def start_runtime(settings: Settings, *, run_workers_here: bool) -> AsyncI
         await broker.close()
         await queues.disconnect()
         await redis.aclose()
-        await Tortoise.close_connections()
+        await _release_orm()
         if embedded is not None:
             await embedded.stop()
         log.info("runtime_stopped")
