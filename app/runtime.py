@@ -15,10 +15,10 @@ from typing import Any
 import redis.asyncio as aioredis
 import structlog
 from saq import Worker
-from tortoise import Tortoise
 
-from app.config import Settings, tortoise_config
+from app.config import Settings
 from app.cost.budget import CostBudget
+from app.orm import acquire_orm, release_orm
 from app.pubsub import Broker
 from app.redis import EmbeddedRedis, connect, redis_url
 from app.workers import Queues, build_workers, run_workers, stop_workers
@@ -39,25 +39,6 @@ class Runtime:
         ctx["runtime"] = self
 
 
-_orm_users = 0
-
-
-async def _acquire_orm(database_url: str) -> None:
-    # The ORM's state is per process. The global fallback makes it visible to every task,
-    # uvicorn's and SAQ's included; several runtimes in one process (tests) share it.
-    global _orm_users
-    if _orm_users == 0:
-        await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
-    _orm_users += 1
-
-
-async def _release_orm() -> None:
-    global _orm_users
-    _orm_users -= 1
-    if _orm_users == 0:
-        await Tortoise.close_connections()
-
-
 @contextlib.asynccontextmanager
 async def start_runtime(settings: Settings, *, run_workers_here: bool) -> AsyncIterator[Runtime]:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -65,11 +46,7 @@ async def start_runtime(settings: Settings, *, run_workers_here: bool) -> AsyncI
     if embedded is not None:
         await embedded.start()
     url = redis_url(settings)
-    # The global fallback makes the ORM visible to every task, including uvicorn's and SAQ's.
-    await Tortoise.init(
-        config=tortoise_config(settings.resolved_database_url),
-        _enable_global_fallback=True,
-    )
+    await acquire_orm(settings.resolved_database_url)
     redis = connect(url)
     queues = Queues(url)
     await queues.connect()
@@ -101,7 +78,7 @@ async def start_runtime(settings: Settings, *, run_workers_here: bool) -> AsyncI
         await broker.close()
         await queues.disconnect()
         await redis.aclose()
-        await _release_orm()
+        await release_orm()
         if embedded is not None:
             await embedded.stop()
         log.info("runtime_stopped")

@@ -1,0 +1,42 @@
+"""Starting and stopping Tortoise ORM for a process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+
+from tortoise import Tortoise
+from tortoise.connection import get_connections
+
+from app.config import tortoise_config
+
+_users = 0
+
+
+async def acquire_orm(database_url: str) -> None:
+    """Start the ORM, or share the one already started in this process (tests run several
+    servers). The global fallback makes it visible to every task, uvicorn's and SAQ's too."""
+    global _users
+    if _users == 0:
+        await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    _users += 1
+
+
+async def release_orm() -> None:
+    global _users
+    _users -= 1
+    if _users == 0:
+        await close_all_connections()
+
+
+async def close_all_connections() -> None:
+    # Tortoise keeps connections in a context variable whose default dict is shared by every
+    # task that never set its own (uvicorn's request tasks, aerich's): close those too, or an
+    # open SQLite connection's thread keeps the process from exiting.
+    try:
+        shared = contextvars.Context().run(get_connections()._get_storage)
+    except Exception:  # no ORM context: nothing is open
+        shared = {}
+    await asyncio.gather(*(conn.close() for conn in shared.values()), return_exceptions=True)
+    shared.clear()
+    await Tortoise.close_connections()
