@@ -23,7 +23,7 @@ from aerich.utils import decompress_dict, get_models_describe
 from tortoise import Tortoise
 
 from app.config import tortoise_config
-from app.orm import close_all_connections
+from app.orm import close_all_connections, orm_in_use
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 APP = "models"
@@ -69,7 +69,8 @@ async def apply_migrations(database_url: str) -> list[str]:
         await command.init()
         return await command.upgrade(run_in_transaction=True)
     finally:
-        await close_all_connections()
+        if not orm_in_use():  # a server in this process (tests) keeps using the ORM
+            await close_all_connections()
 
 
 def _load(path: Path) -> ModuleType:

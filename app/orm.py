@@ -22,6 +22,10 @@ async def acquire_orm(database_url: str) -> None:
     _users += 1
 
 
+def orm_in_use() -> bool:
+    return _users > 0
+
+
 async def release_orm() -> None:
     global _users
     _users -= 1
