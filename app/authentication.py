@@ -9,7 +9,12 @@ from app.errors import NotFound, Unauthenticated
 from app.models.accounts import Membership, User
 from app.runtime import Runtime
 from app.schema.node import from_global_id
-from app.security import InvalidAccessToken, decode_access_token
+from app.security import (
+    InvalidAccessToken,
+    decode_access_token,
+    revoked_jti_key,
+    revoked_session_key,
+)
 
 log = structlog.get_logger("parley.auth")
 
@@ -34,12 +39,18 @@ async def authenticate(
         claims = decode_access_token(runtime.settings, token)
     except InvalidAccessToken:
         raise Unauthenticated("The access token is invalid or expired.") from None
-    if await runtime.redis.exists(f"auth:revoked-jti:{claims.jti}"):
+    revoked_keys = [revoked_jti_key(claims.jti)]
+    if claims.session_id is not None:
+        revoked_keys.append(revoked_session_key(claims.session_id))
+    if await runtime.redis.exists(*revoked_keys):
         raise Unauthenticated("The access token has been revoked.")
     user = await User.get_or_none(id=claims.user_id, is_active=True)
     if user is None:
         raise Unauthenticated("The access token is invalid or expired.")
     membership = await _select_membership(user, claims.organization_id, organization_header)
+    if membership is None and claims.organization_id is not None:
+        # The token was issued for an organization the user has since been removed from.
+        raise Unauthenticated("The access token is no longer valid; sign in again.")
     return Viewer(user=user, claims=claims, membership=membership)
 
 
@@ -58,8 +69,7 @@ async def _select_membership(
             raise NotFound("No such organization.")
         return membership
     if token_org is not None:
-        membership = await memberships.filter(organization_id=token_org).first()
-        if membership is not None:
-            return membership
-    # Without a choice, the user's first organization; a removed member has none left.
+        # The token's organization or nothing: a removed member must not slide into another.
+        return await memberships.filter(organization_id=token_org).first()
+    # Without a choice, the user's first organization.
     return await memberships.order_by("id").first()

@@ -48,6 +48,54 @@ class Settings(BaseSettings):
         "HS256", description="Algorithm of access tokens; no other is accepted."
     )
     access_token_ttl_seconds: int = Field(900, description="Lifetime of an access token.")
+    refresh_token_ttl_seconds: int = Field(
+        30 * 24 * 3600, description="Lifetime of a sign-in session (its refresh tokens)."
+    )
+    password_time_cost: int = Field(3, description="argon2id iterations.")
+    password_memory_cost: int = Field(65536, description="argon2id memory in KiB.")
+    password_parallelism: int = Field(4, description="argon2id lanes.")
+    lockout_threshold: int = Field(5, description="Failed logins in a row that lock an account.")
+    lockout_seconds: int = Field(900, description="How long a locked account stays locked.")
+    email_token_ttl_seconds: int = Field(
+        24 * 3600, description="Lifetime of email confirmation and invitation links."
+    )
+    password_reset_ttl_seconds: int = Field(3600, description="Lifetime of password reset links.")
+    rate_limit_login_per_ip: str = Field("10/minute", description="Login attempts per ip.")
+    rate_limit_login_per_account: str = Field(
+        "20/hour", description="Login attempts per account (email)."
+    )
+    rate_limit_refresh_per_ip: str = Field("30/minute", description="Token refreshes per ip.")
+    rate_limit_register_per_ip: str = Field("5/hour", description="Sign-ups per ip.")
+    rate_limit_password_reset_per_account: str = Field(
+        "5/hour", description="Password reset requests per account (email)."
+    )
+    rate_limit_password_reset_per_ip: str = Field(
+        "20/hour", description="Password reset requests per ip."
+    )
+    smtp_host: str | None = Field(None, description="SMTP server; unset: mails go to the log.")
+    smtp_port: int = Field(587, description="SMTP port.")
+    smtp_username: str | None = Field(None, description="SMTP user name.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_use_tls: bool = Field(False, description="Connect to SMTP over implicit TLS.")
+    mail_from: str = Field("Parley <no-reply@localhost>", description="Sender of emails.")
+    graphiql: bool | None = Field(None, description="Serve GraphiQL (default: off in production).")
+    introspection: bool | None = Field(
+        None, description="Allow schema introspection (default: off in production)."
+    )
+    query_max_cost: int = Field(1000, description="Largest static cost of one operation.")
+    cost_budget_maximum: int = Field(1000, description="Cost points a caller's bucket holds.")
+    cost_budget_restore_rate: float = Field(
+        50.0, description="Cost points per second restored to a caller's bucket."
+    )
+    cost_analysis: bool = Field(True, description="Cost analysis and budgets (off only to measure).")
+    log_level: str = Field("INFO", description="Log level.")
+    log_json: bool | None = Field(None, description="JSON log lines (default: in production).")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="Base URL used in links sent by email."
+    )
+    max_body_bytes: int = Field(1_000_000, description="Largest accepted request body.")
+    health_timeout_seconds: float = Field(2.0, description="Budget of each readiness check.")
     graphiql: bool | None = Field(None, description="Serve GraphiQL (default: off in production).")
     introspection: bool | None = Field(
         None, description="Allow schema introspection (default: off in production)."

@@ -5,6 +5,8 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from app.config import Settings
+
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 MIN_LENGTH = 10
@@ -36,7 +38,22 @@ _COMMON = frozenset(
 
 def configure_hasher(*, time_cost: int, memory_cost: int, parallelism: int) -> None:
     global _hasher
+    if (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism) == (
+        time_cost,
+        memory_cost,
+        parallelism,
+    ):
+        return
     _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+
+
+def configure_from(settings: Settings) -> None:
+    """Use the argon2id parameters of ``settings``; older hashes are upgraded at login."""
+    configure_hasher(
+        time_cost=settings.password_time_cost,
+        memory_cost=settings.password_memory_cost,
+        parallelism=settings.password_parallelism,
+    )
 
 
 def hash_password(password: str) -> str:

@@ -31,6 +31,11 @@ class User(TimestampedModel):
     is_staff = fields.BooleanField(default=False)
     is_active = fields.BooleanField(default=True)
     email_verified_at = fields.DatetimeField(null=True)
+    # Fernet-encrypted with the key from settings; set at enrolment, active once confirmed.
+    totp_secret_encrypted = fields.CharField(max_length=400, null=True)
+    totp_enabled_at = fields.DatetimeField(null=True)
+    failed_logins = fields.IntField(default=0)
+    locked_until = fields.DatetimeField(null=True)
 
     memberships: fields.ReverseRelation[Membership]
 
@@ -62,3 +67,106 @@ class Membership(TimestampedModel):
     class Meta:
         table = "memberships"
         unique_together = (("user", "organization"),)
+
+
+class Session(TimestampedModel):
+    """One sign-in: the family of refresh tokens born from one login, rotated on every use."""
+
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="sessions", on_delete=fields.CASCADE
+    )
+    organization: fields.ForeignKeyNullableRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name="sessions", null=True, on_delete=fields.SET_NULL
+    )
+    ip = fields.CharField(max_length=64, default="")
+    user_agent = fields.CharField(max_length=400, default="")
+    last_used_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField()
+    revoked_at = fields.DatetimeField(null=True, index=True)
+    revoked_reason = fields.CharField(max_length=32, default="")
+
+    user_id: int
+    organization_id: int | None
+
+    class Meta:
+        table = "sessions"
+
+
+class RefreshToken(TimestampedModel):
+    """A refresh token, stored only as its hash; ``used_at`` set once it has been rotated."""
+
+    session: fields.ForeignKeyRelation[Session] = fields.ForeignKeyField(
+        "models.Session", related_name="refresh_tokens", on_delete=fields.CASCADE
+    )
+    token_hash = fields.CharField(max_length=64, unique=True)
+    used_at = fields.DatetimeField(null=True)
+
+    session_id: int
+
+    class Meta:
+        table = "refresh_tokens"
+
+
+class TokenPurpose(str, Enum):
+    CONFIRM_EMAIL = "CONFIRM_EMAIL"
+    RESET_PASSWORD = "RESET_PASSWORD"
+    INVITATION = "INVITATION"
+
+
+class OneTimeToken(TimestampedModel):
+    """Email confirmation, password reset and invitation tokens: hashed, expiring, single-use."""
+
+    purpose = fields.CharEnumField(TokenPurpose, max_length=16)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="one_time_tokens", null=True, on_delete=fields.CASCADE
+    )
+    organization: fields.ForeignKeyNullableRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name="invitations", null=True, on_delete=fields.CASCADE
+    )
+    email = fields.CharField(max_length=254, default="")
+    role = fields.CharEnumField(Role, max_length=16, null=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    user_id: int | None
+    organization_id: int | None
+
+    class Meta:
+        table = "one_time_tokens"
+
+
+class RecoveryCode(TimestampedModel):
+    """A single-use MFA recovery code, stored only as its hash."""
+
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="recovery_codes", on_delete=fields.CASCADE
+    )
+    code_hash = fields.CharField(max_length=64)
+    used_at = fields.DatetimeField(null=True)
+
+    user_id: int
+
+    class Meta:
+        table = "recovery_codes"
+
+
+class AuditEvent(TimestampedModel):
+    """A security or administration event: logins, lockouts, token reuse, role changes."""
+
+    kind = fields.CharField(max_length=48, index=True)
+    organization: fields.ForeignKeyNullableRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name="audit_events", null=True, on_delete=fields.CASCADE
+    )
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="audit_events", null=True, on_delete=fields.SET_NULL
+    )
+    subject_user_id = fields.BigIntField(null=True)
+    ip = fields.CharField(max_length=64, default="")
+    data: dict[str, object] = fields.JSONField(default=dict)  # type: ignore[assignment]
+
+    organization_id: int | None
+    actor_id: int | None
+
+    class Meta:
+        table = "audit_events"

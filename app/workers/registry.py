@@ -6,10 +6,10 @@ from typing import Any
 
 from saq import CronJob
 
-from app.workers import maintenance
+from app.workers import email, maintenance
 
 FUNCTIONS: dict[str, list[Any]] = {
-    "default": [maintenance.ping],
+    "default": [maintenance.ping, email.send_email],
     "campaigns": [],
     "ai": [],
 }

@@ -1,0 +1,163 @@
+"""Email confirmation, password reset and password change; the tokens are hashed and single-use."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from app import passwords
+from app.context import Info
+from app.models.accounts import OneTimeToken, TokenPurpose, User
+from app.ratelimit import enforce
+from app.resolvers.accounts.common import audit, client_ip, now, revoke_all_sessions
+from app.schema.accounts.payloads import (
+    AuthPayload,
+    ChangePasswordPayload,
+    ConfirmEmailPayload,
+    RequestPasswordResetPayload,
+)
+from app.schema.accounts.types import UserType
+from app.schema.errors import UserErrorCode, user_error
+from app.security import hash_token, new_opaque_token
+
+
+async def issue_token(info: Info, purpose: TokenPurpose, ttl_seconds: int, **fields: object) -> str:
+    token = new_opaque_token()
+    await OneTimeToken.create(
+        purpose=purpose,
+        token_hash=hash_token(token),
+        expires_at=now() + timedelta(seconds=ttl_seconds),
+        **fields,
+    )
+    return token
+
+
+async def consume_token(token: str, purpose: TokenPurpose) -> OneTimeToken | None:
+    """The token's row, marked used; ``None`` when unknown, expired or already used."""
+    row = await OneTimeToken.get_or_none(token_hash=hash_token(token), purpose=purpose)
+    if row is None or row.used_at is not None or row.expires_at <= now():
+        return None
+    used = await OneTimeToken.filter(id=row.id, used_at=None).update(used_at=now())
+    return row if used else None
+
+
+async def send_mail(info: Info, *, to: str, subject: str, body: str) -> None:
+    await info.context.runtime.queues.enqueue(
+        "default", "send_email", to=to, subject=subject, body=body
+    )
+
+
+async def send_confirmation(info: Info, user: User) -> None:
+    settings = info.context.settings
+    token = await issue_token(
+        info, TokenPurpose.CONFIRM_EMAIL, settings.email_token_ttl_seconds, user_id=user.id
+    )
+    link = f"{settings.public_url}/confirm-email?token={token}"
+    await send_mail(
+        info,
+        to=user.email,
+        subject="Confirm your email address",
+        body=f"Welcome to Parley! Confirm your email address: {link}",
+    )
+
+
+async def confirm_email(info: Info, *, token: str) -> ConfirmEmailPayload:
+    row = await consume_token(token, TokenPurpose.CONFIRM_EMAIL)
+    user = await User.get_or_none(id=row.user_id) if row and row.user_id else None
+    if user is None:
+        return ConfirmEmailPayload(
+            user_errors=[
+                user_error("token", "The link is invalid or expired.", UserErrorCode.INVALID)
+            ]
+        )
+    if user.email_verified_at is None:
+        user.email_verified_at = now()
+        await user.save(update_fields=["email_verified_at", "updated_at"])
+    await audit(info, "EMAIL_CONFIRMED", actor_id=user.id)
+    return ConfirmEmailPayload(user=UserType.from_model(user))
+
+
+async def request_password_reset(info: Info, *, email: str) -> RequestPasswordResetPayload:
+    settings = info.context.settings
+    email = email.strip().lower()
+    ip = client_ip(info)
+    await enforce(settings, settings.rate_limit_password_reset_per_ip, "reset", "ip", ip)
+    await enforce(
+        settings, settings.rate_limit_password_reset_per_account, "reset", "account", email
+    )
+    user = await User.get_or_none(email=email, is_active=True)
+    if user is not None:
+        token = await issue_token(
+            info, TokenPurpose.RESET_PASSWORD, settings.password_reset_ttl_seconds, user_id=user.id
+        )
+        link = f"{settings.public_url}/reset-password?token={token}"
+        await send_mail(
+            info,
+            to=user.email,
+            subject="Reset your password",
+            body=f"Someone asked to reset your Parley password. If it was you: {link}",
+        )
+        await audit(info, "PASSWORD_RESET_REQUESTED", subject_user_id=user.id)
+    # The same answer either way: the response does not reveal who has an account.
+    return RequestPasswordResetPayload(ok=True)
+
+
+async def reset_password(info: Info, *, token: str, password: str) -> AuthPayload:
+    from app.resolvers.accounts.common import start_session
+
+    passwords.configure_from(info.context.settings)
+    row = await OneTimeToken.get_or_none(
+        token_hash=hash_token(token), purpose=TokenPurpose.RESET_PASSWORD
+    )
+    user = await User.get_or_none(id=row.user_id) if row and row.user_id else None
+    if user is not None and (problem := passwords.password_problem(password, user.email)):
+        return AuthPayload(user_errors=[user_error("password", problem, UserErrorCode.INVALID)])
+    if user is None or await consume_token(token, TokenPurpose.RESET_PASSWORD) is None:
+        return AuthPayload(
+            user_errors=[
+                user_error("token", "The link is invalid or expired.", UserErrorCode.INVALID)
+            ]
+        )
+    user.password_hash = passwords.hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    await user.save(update_fields=["password_hash", "failed_logins", "locked_until", "updated_at"])
+    await revoke_all_sessions(info, user.id, "password_reset")
+    await audit(info, "PASSWORD_RESET", actor_id=user.id)
+    pair = await start_session(info, user)
+    return AuthPayload(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+        user=UserType.from_model(user),
+    )
+
+
+async def change_password(
+    info: Info, *, current_password: str, new_password: str
+) -> ChangePasswordPayload:
+    viewer = info.context.viewer
+    assert viewer is not None
+    user = viewer.user
+    passwords.configure_from(info.context.settings)
+    if not passwords.verify_password(user.password_hash, current_password):
+        return ChangePasswordPayload(
+            user_errors=[
+                user_error("currentPassword", "The password is not right.", UserErrorCode.INVALID)
+            ]
+        )
+    if problem := passwords.password_problem(new_password, user.email):
+        return ChangePasswordPayload(
+            user_errors=[user_error("newPassword", problem, UserErrorCode.INVALID)]
+        )
+    user.password_hash = passwords.hash_password(new_password)
+    await user.save(update_fields=["password_hash", "updated_at"])
+    # Every other session ends; the one making the change stays signed in.
+    from app.models.accounts import Session
+    from app.resolvers.accounts.common import revoke_sessions
+
+    others = await Session.filter(user_id=user.id, revoked_at=None).exclude(
+        id=viewer.claims.session_id or 0
+    )
+    await revoke_sessions(info, list(others), "password_changed")
+    await audit(info, "PASSWORD_CHANGED", actor_id=user.id)
+    return ChangePasswordPayload(user=UserType.from_model(user))

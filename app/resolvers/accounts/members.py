@@ -1,0 +1,226 @@
+"""Members of the caller's organization: invitations, roles, removal; audit events; nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tortoise.queryset import QuerySet
+
+from app.context import Info
+from app.errors import Forbidden, NotFound
+from app.models.accounts import AuditEvent, Membership, Organization, Role, TokenPurpose, User
+from app.resolvers.accounts.common import audit
+from app.resolvers.accounts.emails import consume_token, issue_token, send_mail
+from app.schema.accounts.payloads import (
+    AcceptInvitationPayload,
+    InviteMemberPayload,
+    RemoveMemberPayload,
+    UpdateMemberRolePayload,
+)
+from app.schema.accounts.types import AuditEventType, MemberType, OrganizationType, UserType
+from app.schema.errors import UserErrorCode, user_error
+from app.schema.node import decode_id, register_node, to_global_id
+from app.schema.pagination import Connection, page_args, paginate
+
+
+def org_id(info: Info) -> int:
+    """The caller's organization; every org-scoped read and write starts here."""
+    viewer = info.context.viewer
+    if viewer is None or viewer.organization_id is None:
+        raise Forbidden("Select an organization you are a member of.")
+    return viewer.organization_id
+
+
+def in_org(queryset: QuerySet[Membership], info: Info) -> QuerySet[Membership]:
+    return queryset.filter(organization_id=org_id(info))
+
+
+async def _member(info: Info, member_global_id: str) -> Membership:
+    pk = decode_id(member_global_id, "Member", field="memberId")
+    membership = await in_org(Membership.filter(id=pk), info).first()
+    if membership is None:
+        raise NotFound("No such member.")
+    return membership
+
+
+async def _is_last_owner(membership: Membership) -> bool:
+    if membership.role != Role.OWNER:
+        return False
+    owners = await Membership.filter(
+        organization_id=membership.organization_id, role=Role.OWNER
+    ).count()
+    return owners <= 1
+
+
+def _may_manage(info: Info, role: Role) -> bool:
+    # An ADMIN manages AGENTs and VIEWERs and other ADMINs; only an OWNER touches OWNERs.
+    viewer = info.context.viewer
+    assert viewer is not None and viewer.role is not None
+    return viewer.role == Role.OWNER or role != Role.OWNER
+
+
+async def invite_member(info: Info, *, email: str, role: Role) -> InviteMemberPayload:
+    from app.resolvers.accounts.login import email_problem, normalize_email
+
+    organization_id = org_id(info)
+    email = normalize_email(email)
+    if problem := email_problem(email):
+        return InviteMemberPayload(
+            user_errors=[user_error("email", problem, UserErrorCode.INVALID)]
+        )
+    if not _may_manage(info, role):
+        raise Forbidden("Only an OWNER can invite an OWNER.")
+    if await Membership.filter(organization_id=organization_id, user__email=email).exists():
+        return InviteMemberPayload(
+            user_errors=[user_error("email", "Already a member.", UserErrorCode.TAKEN)]
+        )
+    settings = info.context.settings
+    token = await issue_token(
+        info,
+        TokenPurpose.INVITATION,
+        settings.email_token_ttl_seconds,
+        organization_id=organization_id,
+        email=email,
+        role=role,
+    )
+    organization = await Organization.get(id=organization_id)
+    link = f"{settings.public_url}/accept-invitation?token={token}"
+    await send_mail(
+        info,
+        to=email,
+        subject=f"You are invited to {organization.name} on Parley",
+        body=f"Join {organization.name} on Parley (sign up with this email first if needed): "
+        f"{link}",
+    )
+    viewer = info.context.viewer
+    assert viewer is not None
+    await audit(
+        info,
+        "MEMBER_INVITED",
+        actor_id=viewer.user.id,
+        organization_id=organization_id,
+        role=role.value,
+    )
+    return InviteMemberPayload(email=email)
+
+
+async def accept_invitation(info: Info, *, token: str) -> AcceptInvitationPayload:
+    viewer = info.context.viewer
+    assert viewer is not None
+    row = await consume_token(token, TokenPurpose.INVITATION)
+    if row is None or row.organization_id is None or row.email != viewer.user.email:
+        return AcceptInvitationPayload(
+            user_errors=[
+                user_error("token", "The invitation is invalid or expired.", UserErrorCode.INVALID)
+            ]
+        )
+    membership, _ = await Membership.get_or_create(
+        user_id=viewer.user.id,
+        organization_id=row.organization_id,
+        defaults={"role": row.role or Role.VIEWER},
+    )
+    await audit(info, "MEMBER_JOINED", actor_id=viewer.user.id, organization_id=row.organization_id)
+    return AcceptInvitationPayload(member=MemberType.from_model(membership))
+
+
+async def update_member_role(info: Info, *, member_id: str, role: Role) -> UpdateMemberRolePayload:
+    membership = await _member(info, member_id)
+    if not _may_manage(info, Role(membership.role)) or not _may_manage(info, role):
+        raise Forbidden("Only an OWNER can change an OWNER's role or make an OWNER.")
+    if role != Role.OWNER and await _is_last_owner(membership):
+        return UpdateMemberRolePayload(
+            user_errors=[
+                user_error("role", "The last OWNER cannot be demoted.", UserErrorCode.CONFLICT)
+            ]
+        )
+    previous = membership.role
+    membership.role = role
+    await membership.save(update_fields=["role", "updated_at"])
+    viewer = info.context.viewer
+    assert viewer is not None
+    await audit(
+        info,
+        "ROLE_CHANGED",
+        actor_id=viewer.user.id,
+        organization_id=membership.organization_id,
+        subject_user_id=membership.user_id,
+        previous=Role(previous).value,
+        role=role.value,
+    )
+    return UpdateMemberRolePayload(member=MemberType.from_model(membership))
+
+
+async def remove_member(info: Info, *, member_id: str) -> RemoveMemberPayload:
+    membership = await _member(info, member_id)
+    if not _may_manage(info, Role(membership.role)):
+        raise Forbidden("Only an OWNER can remove an OWNER.")
+    if await _is_last_owner(membership):
+        return RemoveMemberPayload(
+            user_errors=[
+                user_error("memberId", "The last OWNER cannot be removed.", UserErrorCode.CONFLICT)
+            ]
+        )
+    global_id = to_global_id("Member", membership.id)
+    await membership.delete()
+    viewer = info.context.viewer
+    assert viewer is not None
+    await audit(
+        info,
+        "MEMBER_REMOVED",
+        actor_id=viewer.user.id,
+        organization_id=membership.organization_id,
+        subject_user_id=membership.user_id,
+    )
+    return RemoveMemberPayload(removed_member_id=global_id)
+
+
+async def audit_events(
+    info: Info, first: int | None, after: str | None
+) -> Connection[AuditEventType]:
+    args = page_args(first, after)
+    queryset = AuditEvent.filter(organization_id=org_id(info))
+    return await paginate(queryset, args, AuditEventType.from_model)
+
+
+# Nodes: each fetcher answers an id of another organization like one that does not exist.
+
+
+async def _fetch_members(info: Info, ids: Sequence[int]) -> list[MemberType | None]:
+    viewer = info.context.viewer
+    if viewer is None or viewer.organization_id is None:
+        return [None] * len(ids)
+    rows = {m.id: m for m in await in_org(Membership.filter(id__in=list(ids)), info)}
+    return [MemberType.from_model(rows[i]) if i in rows else None for i in ids]
+
+
+async def _fetch_users(info: Info, ids: Sequence[int]) -> list[UserType | None]:
+    viewer = info.context.viewer
+    if viewer is None:
+        return [None] * len(ids)
+    visible = {viewer.user.id}
+    if viewer.organization_id is not None:
+        visible |= set(
+            await Membership.filter(
+                organization_id=viewer.organization_id, user_id__in=list(ids)
+            ).values_list("user_id", flat=True)
+        )
+    rows = {u.id: u for u in await User.filter(id__in=[i for i in ids if i in visible])}
+    return [UserType.from_model(rows[i]) if i in rows else None for i in ids]
+
+
+async def _fetch_organizations(info: Info, ids: Sequence[int]) -> list[OrganizationType | None]:
+    viewer = info.context.viewer
+    if viewer is None:
+        return [None] * len(ids)
+    mine = set(
+        await Membership.filter(user_id=viewer.user.id, organization_id__in=list(ids)).values_list(
+            "organization_id", flat=True
+        )
+    )
+    rows = {o.id: o for o in await Organization.filter(id__in=[i for i in ids if i in mine])}
+    return [OrganizationType.from_model(rows[i]) if i in rows else None for i in ids]
+
+
+register_node("Member", _fetch_members)  # type: ignore[arg-type]
+register_node("User", _fetch_users)  # type: ignore[arg-type]
+register_node("Organization", _fetch_organizations)  # type: ignore[arg-type]

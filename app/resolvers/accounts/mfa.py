@@ -1,0 +1,96 @@
+"""TOTP enrolment, confirmation (recovery codes) and removal."""
+
+from __future__ import annotations
+
+from tortoise.transactions import in_transaction
+
+from app import passwords
+from app.context import Info
+from app.models.accounts import RecoveryCode
+from app.resolvers.accounts.common import audit, now
+from app.schema.accounts.payloads import (
+    ConfirmTotpEnrollmentPayload,
+    DisableTotpPayload,
+    TotpEnrollmentPayload,
+)
+from app.schema.accounts.types import UserType
+from app.schema.errors import UserErrorCode, user_error
+from app.security import (
+    decrypt_secret,
+    encrypt_secret,
+    hash_token,
+    new_recovery_code,
+    new_totp_secret,
+    normalize_recovery_code,
+    totp_uri,
+    verify_totp,
+)
+
+RECOVERY_CODES = 10
+
+
+def _wrong_password(field: str = "password") -> list:  # type: ignore[type-arg]
+    return [user_error(field, "The password is not right.", UserErrorCode.INVALID)]
+
+
+async def begin_enrollment(info: Info, *, password: str) -> TotpEnrollmentPayload:
+    viewer = info.context.viewer
+    assert viewer is not None
+    user = viewer.user
+    passwords.configure_from(info.context.settings)
+    if not passwords.verify_password(user.password_hash, password):
+        return TotpEnrollmentPayload(user_errors=_wrong_password())
+    if user.totp_enabled_at is not None:
+        return TotpEnrollmentPayload(
+            user_errors=[user_error(None, "TOTP is already on.", UserErrorCode.CONFLICT)]
+        )
+    secret = new_totp_secret()
+    user.totp_secret_encrypted = encrypt_secret(info.context.settings, secret)
+    await user.save(update_fields=["totp_secret_encrypted", "updated_at"])
+    return TotpEnrollmentPayload(otpauth_uri=totp_uri(secret, email=user.email))
+
+
+async def confirm_enrollment(info: Info, *, otp: str) -> ConfirmTotpEnrollmentPayload:
+    viewer = info.context.viewer
+    assert viewer is not None
+    user = viewer.user
+    if user.totp_enabled_at is not None or user.totp_secret_encrypted is None:
+        return ConfirmTotpEnrollmentPayload(
+            user_errors=[
+                user_error(None, "Call beginTotpEnrollment first.", UserErrorCode.CONFLICT)
+            ]
+        )
+    secret = decrypt_secret(info.context.settings, user.totp_secret_encrypted)
+    if not verify_totp(secret, otp):
+        return ConfirmTotpEnrollmentPayload(
+            user_errors=[user_error("otp", "The code is not valid.", UserErrorCode.INVALID)]
+        )
+    codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
+    async with in_transaction():
+        await RecoveryCode.filter(user_id=user.id).delete()
+        await RecoveryCode.bulk_create(
+            [
+                RecoveryCode(user_id=user.id, code_hash=hash_token(normalize_recovery_code(code)))
+                for code in codes
+            ]
+        )
+        user.totp_enabled_at = now()
+        await user.save(update_fields=["totp_enabled_at", "updated_at"])
+    await audit(info, "MFA_ENABLED", actor_id=user.id)
+    return ConfirmTotpEnrollmentPayload(recovery_codes=codes)
+
+
+async def disable(info: Info, *, password: str) -> DisableTotpPayload:
+    viewer = info.context.viewer
+    assert viewer is not None
+    user = viewer.user
+    passwords.configure_from(info.context.settings)
+    if not passwords.verify_password(user.password_hash, password):
+        return DisableTotpPayload(user_errors=_wrong_password())
+    async with in_transaction():
+        await RecoveryCode.filter(user_id=user.id).delete()
+        user.totp_enabled_at = None
+        user.totp_secret_encrypted = None
+        await user.save(update_fields=["totp_enabled_at", "totp_secret_encrypted", "updated_at"])
+    await audit(info, "MFA_DISABLED", actor_id=user.id)
+    return DisableTotpPayload(user=UserType.from_model(user))

@@ -1,0 +1,57 @@
+"""Listing and revoking sessions, and logging out."""
+
+from __future__ import annotations
+
+import time
+
+from app.context import Info
+from app.errors import NotFound
+from app.models.accounts import RefreshToken, Session
+from app.resolvers.accounts.common import now, revoke_all_sessions, revoke_sessions
+from app.schema.accounts.payloads import RevokeSessionPayload
+from app.schema.errors import UserErrorCode, user_error
+from app.schema.node import decode_id, to_global_id
+from app.security import hash_token, revoked_jti_key
+
+
+async def active_sessions(user_id: int) -> list[Session]:
+    return list(
+        await Session.filter(user_id=user_id, revoked_at=None, expires_at__gt=now()).order_by("-id")
+    )
+
+
+async def logout(info: Info, refresh_token: str | None, all_sessions: bool) -> int:
+    viewer = info.context.viewer
+    assert viewer is not None
+    claims = viewer.claims
+    ttl = max(1, claims.expires_at - int(time.time()))
+    await info.context.runtime.redis.set(revoked_jti_key(claims.jti), "1", ex=ttl)
+    if all_sessions:
+        return await revoke_all_sessions(info, viewer.user.id, "logout_all")
+    sessions: list[Session] = []
+    if claims.session_id is not None:
+        sessions += await Session.filter(id=claims.session_id, user_id=viewer.user.id)
+    if refresh_token:
+        token = await RefreshToken.get_or_none(token_hash=hash_token(refresh_token)).select_related(
+            "session"
+        )
+        if token is not None and token.session.user_id == viewer.user.id:
+            sessions.append(token.session)
+    return await revoke_sessions(info, sessions, "logout")
+
+
+async def revoke_session(info: Info, session_global_id: str) -> RevokeSessionPayload:
+    viewer = info.context.viewer
+    assert viewer is not None
+    session_id = decode_id(session_global_id, "Session", field="sessionId")
+    session = await Session.get_or_none(id=session_id, user_id=viewer.user.id)
+    if session is None:
+        raise NotFound("No such session.")
+    if session.revoked_at is not None:
+        return RevokeSessionPayload(
+            user_errors=[
+                user_error("sessionId", "The session is already revoked.", UserErrorCode.CONFLICT)
+            ]
+        )
+    await revoke_sessions(info, [session], "revoked")
+    return RevokeSessionPayload(revoked_session_id=to_global_id("Session", session.id))
