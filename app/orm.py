@@ -19,6 +19,13 @@ async def acquire_orm(database_url: str) -> None:
     global _users
     if _users == 0:
         await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+        # One storage for every task: Tortoise keeps connections in a context variable whose
+        # default dict is what tasks that never set their own see (uvicorn's request tasks);
+        # make this context use that same dict, so every connection is found and closed.
+        handler = get_connections()
+        shared = contextvars.Context().run(handler._get_storage)
+        shared.update(handler._get_storage())
+        handler._storage_var.set(shared)
     _users += 1
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,44 +41,53 @@ class Runtime:
 
 @contextlib.asynccontextmanager
 async def start_runtime(settings: Settings, *, run_workers_here: bool) -> AsyncIterator[Runtime]:
+    """Start what a process needs; on exit stop it in reverse order, every step even when
+    an earlier one fails (Redis may be gone by then)."""
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    embedded = EmbeddedRedis(settings.redis_socket_path) if settings.embedded_redis else None
-    if embedded is not None:
-        await embedded.start()
-    url = redis_url(settings)
-    await acquire_orm(settings.resolved_database_url)
-    redis = connect(url)
-    queues = Queues(url)
-    await queues.connect()
-    broker = Broker(redis)
-    runtime = Runtime(settings=settings, redis=redis, queues=queues, broker=broker)
-    if settings.cost_analysis:
-        runtime.cost_budget = CostBudget(
-            redis,
-            maximum=settings.cost_budget_maximum,
-            restore_rate=settings.cost_budget_restore_rate,
-        )
-    worker_task: asyncio.Task[None] | None = None
-    if run_workers_here:
-        runtime.workers = build_workers(
-            queues,
-            concurrency=settings.worker_concurrency,
-            startup=runtime.job_context,
-            in_process=True,
-        )
-        worker_task = asyncio.create_task(run_workers(runtime.workers), name="saq-workers")
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.embedded_redis:
+            embedded = EmbeddedRedis(settings.redis_socket_path)
+            await embedded.start()
+            stack.push_async_callback(_logged, "embedded_redis", embedded.stop)
+        url = redis_url(settings)
+        await acquire_orm(settings.resolved_database_url)
+        stack.push_async_callback(_logged, "orm", release_orm)
+        redis = connect(url)
+        stack.push_async_callback(_logged, "redis", redis.aclose)
+        queues = Queues(url)
+        await queues.connect()
+        stack.push_async_callback(_logged, "queues", queues.disconnect)
+        broker = Broker(redis)
+        stack.push_async_callback(_logged, "broker", broker.close)
+        runtime = Runtime(settings=settings, redis=redis, queues=queues, broker=broker)
+        if settings.cost_analysis:
+            runtime.cost_budget = CostBudget(
+                redis,
+                maximum=settings.cost_budget_maximum,
+                restore_rate=settings.cost_budget_restore_rate,
+            )
+        if run_workers_here:
+            runtime.workers = build_workers(
+                queues,
+                concurrency=settings.worker_concurrency,
+                startup=runtime.job_context,
+                in_process=True,
+            )
+            worker_task = asyncio.create_task(run_workers(runtime.workers), name="saq-workers")
+            stack.push_async_callback(_logged, "workers", _stop_worker_task, runtime, worker_task)
         yield runtime
-    finally:
-        await stop_workers(runtime.workers)
-        if worker_task is not None:
-            worker_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await worker_task
-        await broker.close()
-        await queues.disconnect()
-        await redis.aclose()
-        await release_orm()
-        if embedded is not None:
-            await embedded.stop()
-        log.info("runtime_stopped")
+    log.info("runtime_stopped")
+
+
+async def _stop_worker_task(runtime: Runtime, task: asyncio.Task[None]) -> None:
+    await stop_workers(runtime.workers)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+async def _logged(name: str, stop: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    try:
+        await stop(*args)
+    except Exception as error:
+        log.warning("stop_failed", part=name, error=repr(error))
