@@ -113,6 +113,19 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(1_000_000, description="Largest accepted request body.")
     health_timeout_seconds: float = Field(2.0, description="Budget of each readiness check.")
+    whatsapp_graph_url: str = Field(
+        "https://graph.facebook.com", description="Base URL of Meta's Graph API (Cloud API)."
+    )
+    whatsapp_graph_api_version: str = Field("v21.0", description="Graph API version to call.")
+    sandbox_status_delay_seconds: float = Field(
+        0.5, description="Sandbox: seconds between a send's SENT, DELIVERED and READ."
+    )
+    opt_out_keywords: list[str] = Field(
+        ["STOP", "UNSUBSCRIBE"], description="Inbound texts that opt a contact out (JSON list)."
+    )
+    opt_in_keywords: list[str] = Field(
+        ["START"], description="Inbound texts that opt a contact back in (JSON list)."
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -169,6 +182,7 @@ def get_settings() -> Settings:
 
 MODEL_MODULES = [
     "app.models.accounts",
+    "app.models.messaging",
 ]
 
 

@@ -24,6 +24,7 @@ from app.logging import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.runtime import start_runtime
 from app.schema import build_schema
+from app.webhooks import whatsapp_webhook
 
 log = structlog.get_logger("parley.app")
 
@@ -93,6 +94,7 @@ def create_app(
         Route("/health/live", health.live),
         Route("/health/ready", health.ready),
         Route("/metrics", metrics),
+        Route("/webhooks/whatsapp/{device_id}", whatsapp_webhook, methods=["GET", "POST"]),
         *extra_routes,
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

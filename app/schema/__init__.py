@@ -12,11 +12,12 @@ from strawberry.tools import merge_types
 from app.errors import ErrorCodesExtension
 from app.schema.accounts import AccountsMutation, AccountsQuery
 from app.schema.limits import LimitsQuery
+from app.schema.messaging import MessagingMutation, MessagingQuery, MessagingSubscription
 from app.schema.system import SystemQuery
 
-QUERY_TYPES: tuple[type, ...] = (SystemQuery, LimitsQuery, AccountsQuery)
-MUTATION_TYPES: tuple[type, ...] = (AccountsMutation,)
-SUBSCRIPTION_TYPES: tuple[type, ...] = ()
+QUERY_TYPES: tuple[type, ...] = (SystemQuery, LimitsQuery, AccountsQuery, MessagingQuery)
+MUTATION_TYPES: tuple[type, ...] = (AccountsMutation, MessagingMutation)
+SUBSCRIPTION_TYPES: tuple[type, ...] = (MessagingSubscription,)
 
 
 class ParleySchema(strawberry.Schema):

@@ -6,10 +6,16 @@ from typing import Any
 
 from saq import CronJob
 
-from app.workers import email, maintenance
+from app.workers import email, maintenance, messaging
 
 FUNCTIONS: dict[str, list[Any]] = {
-    "default": [maintenance.ping, email.send_email],
+    "default": [
+        maintenance.ping,
+        email.send_email,
+        messaging.send_message,
+        messaging.sandbox_progress,
+        messaging.process_webhook_event,
+    ],
     "campaigns": [],
     "ai": [],
 }

@@ -1,0 +1,299 @@
+"""Devices, contacts, conversations, messages, templates and raw webhook events.
+
+Every row carries its organization so that every query can be scoped with one filter, and the
+lists clients page through have an index that starts with the organization (or the parent)
+and ends with ``id``, the keyset column.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+
+from tortoise import fields
+from tortoise.indexes import Index
+
+from app.models.accounts import Organization, User
+from app.models.base import TimestampedModel
+
+
+class Provider(str, Enum):
+    SANDBOX = "SANDBOX"
+    CLOUD_API = "CLOUD_API"
+
+
+class DeviceStatus(str, Enum):
+    PENDING = "PENDING"
+    QR_REQUIRED = "QR_REQUIRED"
+    CONNECTING = "CONNECTING"
+    CONNECTED = "CONNECTED"
+    DISCONNECTED = "DISCONNECTED"
+    FAILED = "FAILED"
+
+
+# The status machine of a device: which status may follow which.
+DEVICE_TRANSITIONS: dict[DeviceStatus, frozenset[DeviceStatus]] = {
+    DeviceStatus.PENDING: frozenset(
+        {DeviceStatus.CONNECTING, DeviceStatus.QR_REQUIRED, DeviceStatus.CONNECTED}
+    ),
+    DeviceStatus.QR_REQUIRED: frozenset(
+        {DeviceStatus.CONNECTING, DeviceStatus.CONNECTED, DeviceStatus.FAILED}
+    ),
+    DeviceStatus.CONNECTING: frozenset(
+        {DeviceStatus.CONNECTED, DeviceStatus.QR_REQUIRED, DeviceStatus.FAILED}
+    ),
+    DeviceStatus.CONNECTED: frozenset({DeviceStatus.DISCONNECTED, DeviceStatus.FAILED}),
+    DeviceStatus.DISCONNECTED: frozenset(
+        {DeviceStatus.CONNECTING, DeviceStatus.CONNECTED, DeviceStatus.QR_REQUIRED}
+    ),
+    DeviceStatus.FAILED: frozenset({DeviceStatus.CONNECTING, DeviceStatus.CONNECTED}),
+}
+
+
+class Direction(str, Enum):
+    INBOUND = "INBOUND"
+    OUTBOUND = "OUTBOUND"
+
+
+class MessageType(str, Enum):
+    TEXT = "TEXT"
+    TEMPLATE = "TEMPLATE"
+    IMAGE = "IMAGE"
+    DOCUMENT = "DOCUMENT"
+    AUDIO = "AUDIO"
+    VIDEO = "VIDEO"
+    STICKER = "STICKER"
+    LOCATION = "LOCATION"
+    INTERACTIVE = "INTERACTIVE"
+    REACTION = "REACTION"
+    UNSUPPORTED = "UNSUPPORTED"
+
+
+class MessageStatus(str, Enum):
+    QUEUED = "QUEUED"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    READ = "READ"
+    FAILED = "FAILED"
+    RECEIVED = "RECEIVED"
+
+
+# A status may only replace one listed here: statuses never move backwards.
+STATUS_MAY_REPLACE: dict[MessageStatus, tuple[MessageStatus, ...]] = {
+    MessageStatus.SENT: (MessageStatus.QUEUED,),
+    MessageStatus.DELIVERED: (MessageStatus.QUEUED, MessageStatus.SENT),
+    MessageStatus.READ: (MessageStatus.QUEUED, MessageStatus.SENT, MessageStatus.DELIVERED),
+    MessageStatus.FAILED: (MessageStatus.QUEUED, MessageStatus.SENT, MessageStatus.DELIVERED),
+}
+
+
+class ConversationStatus(str, Enum):
+    OPEN = "OPEN"
+    PENDING = "PENDING"
+    CLOSED = "CLOSED"
+
+
+SERVICE_WINDOW = timedelta(hours=24)
+
+
+def service_window_open(last_inbound_at: datetime | None) -> bool:
+    """Free-form messages are allowed within 24 hours of the customer's latest message."""
+    if last_inbound_at is None:
+        return False
+    return datetime.now(UTC) - last_inbound_at < SERVICE_WINDOW
+
+
+class TemplateStatus(str, Enum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    PAUSED = "PAUSED"
+    DISABLED = "DISABLED"
+
+
+class WebhookEventStatus(str, Enum):
+    RECEIVED = "RECEIVED"
+    PROCESSED = "PROCESSED"
+    FAILED = "FAILED"
+
+
+class Device(TimestampedModel):
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=200)
+    phone_number = fields.CharField(max_length=20)
+    provider = fields.CharEnumField(Provider, max_length=16)
+    status = fields.CharEnumField(DeviceStatus, max_length=16, default=DeviceStatus.PENDING)
+    messages_per_second = fields.IntField(default=80)
+    # Cloud API: the number's id at Meta, and credentials encrypted with app.security.
+    phone_number_id = fields.CharField(max_length=64, null=True, db_index=True)
+    access_token_encrypted = fields.TextField(null=True)
+    app_secret_encrypted = fields.TextField(null=True)
+    verify_token = fields.CharField(max_length=128, default="")
+
+    organization_id: int
+
+    class Meta:
+        table = "devices"
+        indexes = (Index(fields=("organization_id", "id")),)
+
+
+class Contact(TimestampedModel):
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    phone_number = fields.CharField(max_length=20)  # E.164, with the leading +
+    name = fields.CharField(max_length=200, null=True)
+    tags = fields.JSONField(default=list)
+    # ",vip,lead," — lets both SQLite and PostgreSQL filter by tag with one LIKE.
+    tags_text = fields.TextField(default="")
+    attributes = fields.JSONField(default=dict)
+    opted_out_at = fields.DatetimeField(null=True)
+
+    organization_id: int
+
+    class Meta:
+        table = "contacts"
+        unique_together = (("organization", "phone_number"),)
+        indexes = (Index(fields=("organization_id", "id")),)
+
+
+class Conversation(TimestampedModel):
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    device: fields.ForeignKeyRelation[Device] = fields.ForeignKeyField(
+        "models.Device", related_name="conversations", on_delete=fields.CASCADE
+    )
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="conversations", on_delete=fields.CASCADE
+    )
+    status = fields.CharEnumField(
+        ConversationStatus, max_length=16, default=ConversationStatus.OPEN
+    )
+    assignee: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    unread_count = fields.IntField(default=0)
+    last_inbound_at = fields.DatetimeField(null=True)
+    last_message_at = fields.DatetimeField(null=True)
+    ai_enabled = fields.BooleanField(default=False)
+
+    organization_id: int
+    device_id: int
+    contact_id: int
+    assignee_id: int | None
+
+    class Meta:
+        table = "conversations"
+        unique_together = (("device", "contact"),)
+        indexes = (
+            Index(fields=("organization_id", "id")),
+            Index(fields=("organization_id", "status", "id")),
+            Index(fields=("device_id", "id")),
+        )
+
+
+class Message(TimestampedModel):
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    conversation: fields.ForeignKeyRelation[Conversation] = fields.ForeignKeyField(
+        "models.Conversation", related_name="messages", on_delete=fields.CASCADE
+    )
+    device: fields.ForeignKeyRelation[Device] = fields.ForeignKeyField(
+        "models.Device", related_name=False, on_delete=fields.CASCADE
+    )
+    direction = fields.CharEnumField(Direction, max_length=8)
+    type = fields.CharEnumField(MessageType, max_length=16, default=MessageType.TEXT)
+    body = fields.TextField(null=True)
+    payload = fields.JSONField(default=dict)
+    status = fields.CharEnumField(MessageStatus, max_length=16)
+    error_code = fields.IntField(null=True)
+    error_message = fields.TextField(null=True)
+    provider_message_id = fields.CharField(max_length=255, null=True)
+    client_message_id = fields.CharField(max_length=255, null=True)
+    author_user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    sent_at = fields.DatetimeField(null=True)
+
+    organization_id: int
+    conversation_id: int
+    device_id: int
+    author_user_id: int | None
+
+    class Meta:
+        table = "messages"
+        # Webhooks are deduplicated on the provider's id; clients' retries on their own key.
+        unique_together = (("device", "provider_message_id"), ("organization", "client_message_id"))
+        indexes = (Index(fields=("conversation_id", "id")),)
+
+
+class UnmatchedStatus(TimestampedModel):
+    """A status for a provider message id we do not know (yet): kept for reconciliation.
+
+    Meta may report a status before the send call that produced the id has been recorded.
+    """
+
+    device: fields.ForeignKeyRelation[Device] = fields.ForeignKeyField(
+        "models.Device", related_name=False, on_delete=fields.CASCADE
+    )
+    provider_message_id = fields.CharField(max_length=255)
+    status = fields.CharEnumField(MessageStatus, max_length=16)
+    error_code = fields.IntField(null=True)
+    error_message = fields.TextField(null=True)
+    occurred_at = fields.DatetimeField()
+
+    device_id: int
+
+    class Meta:
+        table = "unmatched_statuses"
+        indexes = (Index(fields=("device_id", "provider_message_id")),)
+
+
+class Template(TimestampedModel):
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    device: fields.ForeignKeyRelation[Device] = fields.ForeignKeyField(
+        "models.Device", related_name="templates", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=512)
+    language = fields.CharField(max_length=16)
+    category = fields.CharField(max_length=32, default="UTILITY")
+    components = fields.JSONField(default=list)
+    status = fields.CharEnumField(TemplateStatus, max_length=16, default=TemplateStatus.APPROVED)
+
+    organization_id: int
+    device_id: int
+
+    class Meta:
+        table = "templates"
+        unique_together = (("device", "name", "language"),)
+        indexes = (Index(fields=("organization_id", "id")),)
+
+
+class WebhookEvent(TimestampedModel):
+    """A webhook delivery exactly as received, stored before it is processed."""
+
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    device: fields.ForeignKeyRelation[Device] = fields.ForeignKeyField(
+        "models.Device", related_name=False, on_delete=fields.CASCADE
+    )
+    raw_body = fields.TextField()
+    status = fields.CharEnumField(
+        WebhookEventStatus, max_length=16, default=WebhookEventStatus.RECEIVED
+    )
+    error = fields.TextField(null=True)
+    processed_at = fields.DatetimeField(null=True)
+
+    organization_id: int
+    device_id: int
+
+    class Meta:
+        table = "webhook_events"
+        indexes = (Index(fields=("device_id", "id")),)

@@ -1,0 +1,1 @@
+"""The work behind the messaging fields: devices, contacts, the inbox, messages, events."""

@@ -1,0 +1,202 @@
+"""Devices: create, update, delete, connect; the provider a device speaks through."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from app.config import Settings
+from app.context import Info
+from app.models.messaging import Device, DeviceStatus, Provider
+from app.resolvers.messaging.phones import to_e164
+from app.resolvers.messaging.pipeline import set_device_status
+from app.resolvers.messaging.scope import organization_id
+from app.schema.errors import UserError, UserErrorCode, user_error
+from app.schema.node import decode_id
+from app.security import decrypt_secret, encrypt_secret
+from app.whatsapp.base import Provider as WhatsAppProvider
+from app.whatsapp.cloud_api import CloudApiProvider
+from app.whatsapp.sandbox import SandboxProvider
+
+MAX_MESSAGES_PER_SECOND = 1000
+
+
+@dataclass
+class CloudApiCredentials:
+    phone_number_id: str | None = None
+    access_token: str | None = None
+    app_secret: str | None = None
+    verify_token: str | None = None
+
+
+async def find_device(info: Info, device_id: str, field: str = "deviceId") -> Device | None:
+    pk = decode_id(device_id, "Device", field=field)
+    return await Device.get_or_none(id=pk, organization_id=organization_id(info))
+
+
+def not_found(field: str, what: str = "device") -> UserError:
+    return user_error(field, f"No such {what}.", UserErrorCode.NOT_FOUND)
+
+
+async def create_device(
+    info: Info,
+    *,
+    name: str,
+    phone_number: str,
+    provider: Provider,
+    cloud_api: CloudApiCredentials | None,
+    messages_per_second: int | None,
+) -> tuple[Device | None, list[UserError]]:
+    errors: list[UserError] = []
+    e164 = to_e164(phone_number)
+    if e164 is None:
+        errors.append(_bad_phone("phoneNumber"))
+    if not name.strip():
+        errors.append(user_error("name", "Give the device a name.", UserErrorCode.REQUIRED))
+    errors += _check_rate(messages_per_second)
+    if provider is Provider.CLOUD_API:
+        cloud_api = cloud_api or CloudApiCredentials()
+        for key, value in (
+            ("phoneNumberId", cloud_api.phone_number_id),
+            ("accessToken", cloud_api.access_token),
+            ("appSecret", cloud_api.app_secret),
+        ):
+            if not value:
+                errors.append(
+                    user_error(
+                        ["input", "cloudApi", key],
+                        f"`{key}` is required for a CLOUD_API device.",
+                        UserErrorCode.REQUIRED,
+                    )
+                )
+    if errors:
+        return None, errors
+    assert e164 is not None
+    settings = info.context.settings
+    device = Device(
+        organization_id=organization_id(info),
+        name=name.strip(),
+        phone_number=e164,
+        provider=provider,
+        messages_per_second=messages_per_second or 80,
+        verify_token=secrets.token_urlsafe(24),
+    )
+    if cloud_api is not None and provider is Provider.CLOUD_API:
+        _set_credentials(settings, device, cloud_api)
+    await device.save()
+    return device, []
+
+
+async def update_device(
+    info: Info,
+    *,
+    device_id: str,
+    name: str | None,
+    messages_per_second: int | None,
+    cloud_api: CloudApiCredentials | None,
+) -> tuple[Device | None, list[UserError]]:
+    device = await find_device(info, device_id)
+    if device is None:
+        return None, [not_found("deviceId")]
+    errors = _check_rate(messages_per_second)
+    if name is not None and not name.strip():
+        errors.append(user_error("name", "Give the device a name.", UserErrorCode.REQUIRED))
+    if cloud_api is not None and device.provider is not Provider.CLOUD_API:
+        errors.append(
+            user_error(
+                "cloudApi", "Only CLOUD_API devices have credentials.", UserErrorCode.INVALID
+            )
+        )
+    if errors:
+        return None, errors
+    if name is not None:
+        device.name = name.strip()
+    if messages_per_second is not None:
+        device.messages_per_second = messages_per_second
+    if cloud_api is not None:
+        _set_credentials(info.context.settings, device, cloud_api)
+    await device.save()
+    return device, []
+
+
+async def delete_device(info: Info, *, device_id: str) -> tuple[int | None, list[UserError]]:
+    device = await find_device(info, device_id)
+    if device is None:
+        return None, [not_found("deviceId")]
+    await device.delete()
+    return device.id, []
+
+
+async def connect_device(info: Info, *, device_id: str) -> tuple[Device | None, list[UserError]]:
+    device = await find_device(info, device_id)
+    if device is None:
+        return None, [not_found("deviceId")]
+    if device.provider is Provider.CLOUD_API and not device.access_token_encrypted:
+        return None, [
+            user_error("deviceId", "Set the Cloud API credentials first.", UserErrorCode.INVALID)
+        ]
+    # The sandbox connects at once; a Cloud API number is reachable as soon as it has
+    # credentials (a bad token shows up as DISCONNECTED on the first send).
+    broker = info.context.runtime.broker
+    if not await set_device_status(broker, device, DeviceStatus.CONNECTED):
+        return None, [
+            user_error(
+                "deviceId",
+                f"A {device.status.value} device cannot be connected.",
+                UserErrorCode.CONFLICT,
+            )
+        ]
+    return device, []
+
+
+def provider_for(settings: Settings, device: Device) -> WhatsAppProvider:
+    if device.provider is Provider.SANDBOX:
+        return SandboxProvider()
+    if not device.access_token_encrypted or not device.phone_number_id:
+        raise ValueError(f"device {device.id} has no Cloud API credentials")
+    return CloudApiProvider(
+        phone_number_id=device.phone_number_id,
+        access_token=decrypt_secret(settings, device.access_token_encrypted),
+        base_url=settings.whatsapp_graph_url,
+        api_version=settings.whatsapp_graph_api_version,
+    )
+
+
+def app_secret(settings: Settings, device: Device) -> str | None:
+    if not device.app_secret_encrypted:
+        return None
+    return decrypt_secret(settings, device.app_secret_encrypted)
+
+
+def _set_credentials(settings: Settings, device: Device, credentials: CloudApiCredentials) -> None:
+    if credentials.phone_number_id:
+        device.phone_number_id = credentials.phone_number_id
+    if credentials.access_token:
+        device.access_token_encrypted = encrypt_secret(settings, credentials.access_token)
+    if credentials.app_secret:
+        device.app_secret_encrypted = encrypt_secret(settings, credentials.app_secret)
+    if credentials.verify_token:
+        device.verify_token = credentials.verify_token
+
+
+def _check_rate(messages_per_second: int | None) -> list[UserError]:
+    if messages_per_second is None or 1 <= messages_per_second <= MAX_MESSAGES_PER_SECOND:
+        return []
+    return [
+        user_error(
+            "messagesPerSecond",
+            f"Messages per second must be between 1 and {MAX_MESSAGES_PER_SECOND}.",
+            UserErrorCode.INVALID,
+        )
+    ]
+
+
+def _bad_phone(field: str) -> UserError:
+    return user_error(
+        field,
+        f"`{field}` must be a valid phone number in E.164 format, e.g. +16505551234.",
+        UserErrorCode.INVALID,
+    )
+
+
+bad_phone = _bad_phone

@@ -1,0 +1,80 @@
+"""Live events: published on a Redis channel per organization and topic, read per subscriber.
+
+Whichever process causes an event publishes it; the payload holds ids only, so each subscriber
+re-reads the rows with its own, fresh loaders and sees them through its own organization.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from app.context import Info
+from app.models.accounts import Membership
+from app.models.messaging import Conversation, Device, Message
+from app.pubsub import Broker
+from app.resolvers.messaging.scope import organization_id
+
+MESSAGES = "messages"
+CONVERSATIONS = "conversations"
+DEVICES = "devices"
+
+
+def channel(org_id: int, topic: str) -> str:
+    return f"org:{org_id}:{topic}"
+
+
+async def message_event(broker: Broker, message: Message, kind: str) -> None:
+    await broker.publish(
+        channel(message.organization_id, MESSAGES),
+        {
+            "kind": kind,
+            "organization_id": message.organization_id,
+            "message_id": message.id,
+            "conversation_id": message.conversation_id,
+            "device_id": message.device_id,
+        },
+    )
+
+
+async def conversation_event(broker: Broker, conversation: Conversation, kind: str) -> None:
+    await broker.publish(
+        channel(conversation.organization_id, CONVERSATIONS),
+        {
+            "kind": kind,
+            "organization_id": conversation.organization_id,
+            "conversation_id": conversation.id,
+            "device_id": conversation.device_id,
+        },
+    )
+
+
+async def device_event(broker: Broker, device: Device) -> None:
+    await broker.publish(
+        channel(device.organization_id, DEVICES),
+        {
+            "kind": "STATUS_CHANGED",
+            "organization_id": device.organization_id,
+            "device_id": device.id,
+            "status": device.status.value,
+        },
+    )
+
+
+async def stream(
+    info: Info, topic: str, accept: Callable[[dict[str, Any]], bool]
+) -> AsyncIterator[dict[str, Any]]:
+    """The events of the viewer's organization on ``topic`` that ``accept`` lets through."""
+    org_id = organization_id(info)
+    viewer = info.context.viewer
+    assert viewer is not None
+    broker = info.context.runtime.broker
+    async with broker.subscribe(channel(org_id, topic)) as events:
+        async for event in events:
+            if event.get("organization_id") != org_id or not accept(event):
+                continue
+            # Authorized per event: a member removed mid-subscription stops receiving.
+            if not await Membership.exists(user_id=viewer.user.id, organization_id=org_id):
+                return
+            info.context.loaders.clear()
+            yield event

@@ -1,0 +1,60 @@
+"""Inbox actions on a conversation: read, assign, close."""
+
+from __future__ import annotations
+
+from app.context import Info
+from app.models.accounts import Membership
+from app.models.messaging import Conversation, ConversationStatus
+from app.resolvers.messaging import events
+from app.resolvers.messaging.devices import not_found
+from app.resolvers.messaging.scope import organization_id
+from app.schema.errors import UserError, UserErrorCode, user_error
+from app.schema.node import decode_id
+
+Result = tuple[Conversation | None, list[UserError]]
+
+
+async def find_conversation(info: Info, conversation_id: str) -> Conversation | None:
+    pk = decode_id(conversation_id, "Conversation", field="conversationId")
+    return await Conversation.get_or_none(id=pk, organization_id=organization_id(info))
+
+
+async def _changed(info: Info, conversation: Conversation, fields: list[str]) -> Result:
+    await conversation.save(update_fields=[*fields, "updated_at"])
+    await events.conversation_event(info.context.runtime.broker, conversation, "UPDATED")
+    return conversation, []
+
+
+async def mark_read(info: Info, *, conversation_id: str) -> Result:
+    conversation = await find_conversation(info, conversation_id)
+    if conversation is None:
+        return None, [not_found("conversationId", "conversation")]
+    conversation.unread_count = 0
+    return await _changed(info, conversation, ["unread_count"])
+
+
+async def assign(info: Info, *, conversation_id: str, assignee_id: str | None) -> Result:
+    conversation = await find_conversation(info, conversation_id)
+    if conversation is None:
+        return None, [not_found("conversationId", "conversation")]
+    user_pk = None
+    if assignee_id is not None:
+        user_pk = decode_id(assignee_id, "User", field="assigneeId")
+        if not await Membership.exists(
+            user_id=user_pk, organization_id=conversation.organization_id
+        ):
+            return None, [
+                user_error(
+                    "assigneeId", "No such member in this organization.", UserErrorCode.NOT_FOUND
+                )
+            ]
+    conversation.assignee_id = user_pk
+    return await _changed(info, conversation, ["assignee_id"])
+
+
+async def close(info: Info, *, conversation_id: str) -> Result:
+    conversation = await find_conversation(info, conversation_id)
+    if conversation is None:
+        return None, [not_found("conversationId", "conversation")]
+    conversation.status = ConversationStatus.CLOSED
+    return await _changed(info, conversation, ["status"])

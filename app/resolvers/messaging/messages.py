@@ -1,0 +1,197 @@
+"""sendMessage and simulateInboundMessage."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from tortoise.exceptions import IntegrityError
+
+from app.context import Info
+from app.models.messaging import (
+    Conversation,
+    Device,
+    DeviceStatus,
+    Direction,
+    Message,
+    MessageStatus,
+    MessageType,
+    Provider,
+    service_window_open,
+)
+from app.resolvers.messaging import events
+from app.resolvers.messaging.devices import bad_phone, find_device, not_found
+from app.resolvers.messaging.phones import to_e164
+from app.resolvers.messaging.pipeline import contact_for, conversation_for, receive_inbound
+from app.resolvers.messaging.scope import organization_id
+from app.schema.errors import UserError, UserErrorCode, user_error
+from app.schema.node import decode_id
+from app.whatsapp.types import InboundMessage, InboundType
+
+MAX_TEXT = 4096
+SEND_JOB = "send_message"
+
+
+@dataclass
+class TemplateContent:
+    name: str
+    language: str
+    parameters: list[str] = field(default_factory=list)
+
+
+async def send_message(
+    info: Info,
+    *,
+    device_id: str | None,
+    to: str | None,
+    conversation_id: str | None,
+    text: str | None,
+    template: TemplateContent | None,
+    client_message_id: str | None,
+) -> tuple[Message | None, list[UserError]]:
+    org_id = organization_id(info)
+    if client_message_id is not None:
+        existing = await Message.get_or_none(
+            organization_id=org_id, client_message_id=client_message_id
+        )
+        if existing is not None:
+            return existing, []  # the same request again: same message, no second send
+
+    if (text is None) == (template is None):
+        return None, [
+            user_error("text", "Give either `text` or `template`.", UserErrorCode.INVALID)
+        ]
+    if text is not None and not (len(text.strip()) > 0 and len(text) <= MAX_TEXT):
+        return None, [
+            user_error("text", f"Text must be 1 to {MAX_TEXT} characters.", UserErrorCode.INVALID)
+        ]
+
+    conversation, errors = await _resolve_conversation(info, device_id, to, conversation_id)
+    if conversation is None:
+        return None, errors
+    device = await Device.get(id=conversation.device_id)
+    if device.status is not DeviceStatus.CONNECTED:
+        return None, [
+            user_error(
+                "deviceId",
+                f"The device is {device.status.value}; connect it before sending.",
+                UserErrorCode.CONFLICT,
+            )
+        ]
+    if text is not None and not service_window_open(conversation.last_inbound_at):
+        return None, [
+            user_error(
+                "text",
+                "The 24-hour customer service window is closed: a template is needed to "
+                "message this contact.",
+                UserErrorCode.CONFLICT,
+            )
+        ]
+
+    if template is not None:
+        kind = MessageType.TEMPLATE
+        payload = {
+            "name": template.name,
+            "language": template.language,
+            "parameters": list(template.parameters),
+        }
+        body = None
+    else:
+        kind, payload, body = MessageType.TEXT, {"body": text}, text
+    viewer = info.context.viewer
+    assert viewer is not None
+    try:
+        message = await Message.create(
+            organization_id=org_id,
+            conversation_id=conversation.id,
+            device_id=device.id,
+            direction=Direction.OUTBOUND,
+            type=kind,
+            body=body,
+            payload=payload,
+            status=MessageStatus.QUEUED,
+            client_message_id=client_message_id,
+            author_user_id=viewer.user.id,
+        )
+    except IntegrityError:
+        # A concurrent request with the same clientMessageId created it first.
+        return await Message.get(organization_id=org_id, client_message_id=client_message_id), []
+    await Conversation.filter(id=conversation.id).update(last_message_at=message.created_at)
+    runtime = info.context.runtime
+    await events.message_event(runtime.broker, message, "CREATED")
+    await events.conversation_event(runtime.broker, conversation, "UPDATED")
+    await runtime.queues.enqueue(
+        "default",
+        SEND_JOB,
+        key=f"send:{message.id}",
+        message_id=message.id,
+        retries=5,
+        retry_delay=1.0,
+        retry_backoff=True,
+        timeout=120,
+    )
+    return message, []
+
+
+async def _resolve_conversation(
+    info: Info, device_id: str | None, to: str | None, conversation_id: str | None
+) -> tuple[Conversation | None, list[UserError]]:
+    org_id = organization_id(info)
+    if conversation_id is not None:
+        pk = decode_id(conversation_id, "Conversation", field="conversationId")
+        conversation = await Conversation.get_or_none(id=pk, organization_id=org_id)
+        if conversation is None:
+            return None, [not_found("conversationId", "conversation")]
+        return conversation, []
+    if device_id is None or to is None:
+        return None, [
+            user_error(
+                "conversationId",
+                "Give `conversationId`, or `deviceId` and `to`.",
+                UserErrorCode.REQUIRED,
+            )
+        ]
+    device = await find_device(info, device_id)
+    if device is None:
+        return None, [not_found("deviceId")]
+    e164 = to_e164(to)
+    if e164 is None:
+        return None, [bad_phone("to")]
+    contact = await contact_for(org_id, e164)
+    conversation, _ = await conversation_for(info.context.runtime.broker, device, contact)
+    return conversation, []
+
+
+async def simulate_inbound(
+    info: Info, *, device_id: str, sender: str, text: str, name: str | None
+) -> tuple[Message | None, list[UserError]]:
+    device = await find_device(info, device_id)
+    if device is None:
+        return None, [not_found("deviceId")]
+    if device.provider is not Provider.SANDBOX:
+        return None, [
+            user_error(
+                "deviceId", "Only SANDBOX devices can simulate messages.", UserErrorCode.INVALID
+            )
+        ]
+    e164 = to_e164(sender)
+    if e164 is None:
+        return None, [bad_phone("from")]
+    if not text.strip() or len(text) > MAX_TEXT:
+        return None, [
+            user_error("text", f"Text must be 1 to {MAX_TEXT} characters.", UserErrorCode.INVALID)
+        ]
+    inbound = InboundMessage(
+        phone_number_id=device.phone_number_id or "",
+        from_wa_id=e164.removeprefix("+"),
+        provider_message_id=f"wamid.SANDBOX.IN.{uuid.uuid4()}",
+        timestamp=datetime.now(UTC),
+        type=InboundType.TEXT,
+        profile_name=name,
+        text=text,
+        raw={"type": "text", "text": {"body": text}},
+    )
+    runtime = info.context.runtime
+    message = await receive_inbound(runtime.settings, runtime.broker, device, inbound)
+    return message, []

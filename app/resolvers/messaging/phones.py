@@ -1,0 +1,27 @@
+"""Phone numbers in E.164 (``+16505555555``), the only form Parley stores."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+
+def to_e164(raw: str) -> str | None:
+    """``raw`` as E.164, or None when it is not a valid international number."""
+    text = raw.strip()
+    if not text:
+        return None
+    if not text.startswith("+"):
+        # WhatsApp ids are the number without the plus; accept that spelling too.
+        text = "+" + text.lstrip("0") if text.isdigit() else text
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def from_wa_id(wa_id: str) -> str:
+    """A WhatsApp id as E.164; kept as given (with a plus) if phonenumbers does not know it."""
+    return to_e164(wa_id) or "+" + wa_id.lstrip("+")

@@ -1,0 +1,245 @@
+"""The inbound and status pipeline, shared by webhooks, the sandbox and the send job.
+
+Everything here is safe to run twice: an inbound message is stored once per provider message
+id, a status only ever moves forward, and a status for an id we do not know yet is kept until
+the send that produced the id has been recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import structlog
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+
+from app.config import Settings
+from app.models.messaging import (
+    DEVICE_TRANSITIONS,
+    STATUS_MAY_REPLACE,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Device,
+    DeviceStatus,
+    Direction,
+    Message,
+    MessageStatus,
+    MessageType,
+    UnmatchedStatus,
+)
+from app.pubsub import Broker
+from app.resolvers.messaging import events
+from app.resolvers.messaging.phones import from_wa_id
+from app.whatsapp.types import DeliveryStatus, InboundMessage, StatusUpdate
+
+log = structlog.get_logger("parley.messaging")
+
+_DELIVERY_STATUS = {
+    DeliveryStatus.SENT: MessageStatus.SENT,
+    DeliveryStatus.DELIVERED: MessageStatus.DELIVERED,
+    DeliveryStatus.READ: MessageStatus.READ,
+    DeliveryStatus.FAILED: MessageStatus.FAILED,
+}
+_INBOUND_TYPE = {
+    "text": MessageType.TEXT,
+    "image": MessageType.IMAGE,
+    "video": MessageType.VIDEO,
+    "audio": MessageType.AUDIO,
+    "document": MessageType.DOCUMENT,
+    "sticker": MessageType.STICKER,
+    "location": MessageType.LOCATION,
+    "interactive": MessageType.INTERACTIVE,
+    "button": MessageType.INTERACTIVE,
+    "reaction": MessageType.REACTION,
+}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def contact_for(org_id: int, phone_number: str, name: str | None = None) -> Contact:
+    contact = await Contact.get_or_none(organization_id=org_id, phone_number=phone_number)
+    if contact is not None:
+        if name and not contact.name:
+            contact.name = name
+            await contact.save(update_fields=["name", "updated_at"])
+        return contact
+    try:
+        return await Contact.create(organization_id=org_id, phone_number=phone_number, name=name)
+    except IntegrityError:  # created by a concurrent delivery
+        return await Contact.get(organization_id=org_id, phone_number=phone_number)
+
+
+async def conversation_for(
+    broker: Broker, device: Device, contact: Contact
+) -> tuple[Conversation, bool]:
+    conversation = await Conversation.get_or_none(device_id=device.id, contact_id=contact.id)
+    if conversation is not None:
+        return conversation, False
+    try:
+        conversation = await Conversation.create(
+            organization_id=device.organization_id, device_id=device.id, contact_id=contact.id
+        )
+    except IntegrityError:
+        return await Conversation.get(device_id=device.id, contact_id=contact.id), False
+    await events.conversation_event(broker, conversation, "CREATED")
+    return conversation, True
+
+
+async def receive_inbound(
+    settings: Settings, broker: Broker, device: Device, inbound: InboundMessage
+) -> Message | None:
+    """Store a customer's message; None when this provider message id was already stored."""
+    if await Message.exists(device_id=device.id, provider_message_id=inbound.provider_message_id):
+        return None
+    contact = await contact_for(
+        device.organization_id, from_wa_id(inbound.from_wa_id), inbound.profile_name
+    )
+    conversation, _ = await conversation_for(broker, device, contact)
+    try:
+        message = await Message.create(
+            organization_id=device.organization_id,
+            conversation_id=conversation.id,
+            device_id=device.id,
+            direction=Direction.INBOUND,
+            type=_INBOUND_TYPE.get(str(inbound.type), MessageType.UNSUPPORTED),
+            body=inbound.text,
+            payload=dict(inbound.raw),
+            status=MessageStatus.RECEIVED,
+            provider_message_id=inbound.provider_message_id,
+        )
+    except IntegrityError:
+        return None  # a concurrent delivery of the same message won
+    await _apply_opt_keywords(settings, contact, inbound.text)
+    received_at = min(inbound.timestamp, now())
+    await Conversation.filter(id=conversation.id).update(
+        unread_count=F("unread_count") + 1, last_message_at=message.created_at
+    )
+    # The service window runs from the customer's latest message; never move it back.
+    await Conversation.filter(id=conversation.id, last_inbound_at__isnull=True).update(
+        last_inbound_at=received_at
+    )
+    await Conversation.filter(id=conversation.id, last_inbound_at__lt=received_at).update(
+        last_inbound_at=received_at
+    )
+    # A new message from the customer reopens a closed conversation.
+    await Conversation.filter(id=conversation.id, status=ConversationStatus.CLOSED).update(
+        status=ConversationStatus.OPEN
+    )
+    await events.message_event(broker, message, "CREATED")
+    await events.conversation_event(broker, conversation, "UPDATED")
+    return message
+
+
+async def _apply_opt_keywords(settings: Settings, contact: Contact, text: str | None) -> None:
+    keyword = (text or "").strip().upper()
+    if keyword in {k.upper() for k in settings.opt_out_keywords}:
+        if contact.opted_out_at is None:
+            contact.opted_out_at = now()
+            await contact.save(update_fields=["opted_out_at", "updated_at"])
+    elif keyword in {k.upper() for k in settings.opt_in_keywords} and contact.opted_out_at:
+        contact.opted_out_at = None
+        await contact.save(update_fields=["opted_out_at", "updated_at"])
+
+
+async def advance_status(
+    broker: Broker,
+    message: Message,
+    status: MessageStatus,
+    *,
+    error_code: int | None = None,
+    error_message: str | None = None,
+) -> bool:
+    """Move ``message`` forward to ``status``; False when it is already there or beyond."""
+    changes: dict[str, object] = {"status": status, "updated_at": now()}
+    if status is MessageStatus.FAILED:
+        changes |= {"error_code": error_code, "error_message": error_message}
+    if status is MessageStatus.SENT:
+        changes["sent_at"] = now()
+    updated = await Message.filter(id=message.id, status__in=STATUS_MAY_REPLACE[status]).update(
+        **changes
+    )
+    if not updated:
+        return False
+    for name, value in changes.items():
+        setattr(message, name, value)
+    await events.message_event(broker, message, "STATUS_CHANGED")
+    return True
+
+
+async def apply_status(broker: Broker, device: Device, update: StatusUpdate) -> None:
+    status = _DELIVERY_STATUS[update.status]
+    message = await Message.get_or_none(
+        device_id=device.id, provider_message_id=update.provider_message_id
+    )
+    if message is None:
+        await UnmatchedStatus.create(
+            device_id=device.id,
+            provider_message_id=update.provider_message_id,
+            status=status,
+            error_code=update.error_code,
+            error_message=update.error_message or update.error_title,
+            occurred_at=update.timestamp,
+        )
+        log.info(
+            "messaging.status_unmatched",
+            device_id=device.id,
+            provider_message_id=update.provider_message_id,
+            status=status.value,
+        )
+        # The send may have recorded its id meanwhile; whoever writes last reconciles.
+        await reconcile(broker, device, update.provider_message_id)
+        return
+    await advance_status(
+        broker,
+        message,
+        status,
+        error_code=update.error_code,
+        error_message=update.error_message or update.error_title,
+    )
+
+
+async def reconcile(broker: Broker, device: Device, provider_message_id: str) -> None:
+    """Apply statuses that arrived before their message's provider id was recorded."""
+    message = await Message.get_or_none(
+        device_id=device.id, provider_message_id=provider_message_id
+    )
+    if message is None:
+        return
+    pending = await UnmatchedStatus.filter(
+        device_id=device.id, provider_message_id=provider_message_id
+    ).order_by("id")
+    for item in sorted(pending, key=lambda s: _RANK[s.status]):
+        await advance_status(
+            broker,
+            message,
+            item.status,
+            error_code=item.error_code,
+            error_message=item.error_message,
+        )
+    if pending:
+        await UnmatchedStatus.filter(id__in=[item.id for item in pending]).delete()
+
+
+_RANK = {
+    MessageStatus.QUEUED: 0,
+    MessageStatus.SENT: 1,
+    MessageStatus.DELIVERED: 2,
+    MessageStatus.READ: 3,
+    MessageStatus.FAILED: 3,
+    MessageStatus.RECEIVED: 0,
+}
+
+
+async def set_device_status(broker: Broker, device: Device, status: DeviceStatus) -> bool:
+    """Move ``device`` along its status machine; False when the transition is not allowed."""
+    if device.status == status:
+        return True
+    if status not in DEVICE_TRANSITIONS[DeviceStatus(device.status)]:
+        return False
+    device.status = status
+    await device.save(update_fields=["status", "updated_at"])
+    await events.device_event(broker, device)
+    return True

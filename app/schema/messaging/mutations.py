@@ -1,0 +1,338 @@
+"""Messaging mutations: one `input`, a payload with `userErrors`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.context import Info
+from app.models.accounts import Role
+from app.models.messaging import Provider as ProviderModel
+from app.permissions import HasRole
+from app.resolvers.messaging import contacts, devices, inbox, messages
+from app.schema.errors import UserError
+from app.schema.messaging.types import Contact, Conversation, Device, Message, Provider
+from app.schema.node import to_global_id
+
+
+@strawberry.input(description="Meta Cloud API credentials of a number.")
+class CloudApiCredentialsInput:
+    phone_number_id: str | None = strawberry.field(
+        default=None, description="The number's id at Meta."
+    )
+    access_token: str | None = strawberry.field(
+        default=None, description="A system-user access token (stored encrypted)."
+    )
+    app_secret: str | None = strawberry.field(
+        default=None, description="The app secret that signs webhooks (stored encrypted)."
+    )
+    verify_token: str | None = strawberry.field(
+        default=None, description="The webhook verify token; generated when not given."
+    )
+
+    def to_credentials(self) -> devices.CloudApiCredentials:
+        return devices.CloudApiCredentials(
+            self.phone_number_id, self.access_token, self.app_secret, self.verify_token
+        )
+
+
+@strawberry.input(description="A new WhatsApp number.")
+class CreateDeviceInput:
+    name: str = strawberry.field(description="A name for people.")
+    phone_number: str = strawberry.field(description="The number in E.164.")
+    provider: Provider = strawberry.field(description="SANDBOX or CLOUD_API.")
+    cloud_api: CloudApiCredentialsInput | None = strawberry.field(
+        default=None, description="Required for CLOUD_API."
+    )
+    messages_per_second: int | None = strawberry.field(
+        default=None, description="Throughput cap; default 80."
+    )
+
+
+@strawberry.type(description="The result of createDevice.")
+class CreateDevicePayload:
+    device: Device | None = strawberry.field(description="The new device.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was created.")
+
+
+@strawberry.input(description="Changes to a device; fields left out stay as they are.")
+class UpdateDeviceInput:
+    device_id: strawberry.ID = strawberry.field(description="The device.")
+    name: str | None = strawberry.field(default=None, description="A new name.")
+    messages_per_second: int | None = strawberry.field(
+        default=None, description="A new throughput cap."
+    )
+    cloud_api: CloudApiCredentialsInput | None = strawberry.field(
+        default=None, description="Credentials to replace (only those given)."
+    )
+
+
+@strawberry.type(description="The result of updateDevice.")
+class UpdateDevicePayload:
+    device: Device | None = strawberry.field(description="The device as it is now.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed.")
+
+
+@strawberry.input(description="The device to delete, with its conversations and messages.")
+class DeleteDeviceInput:
+    device_id: strawberry.ID = strawberry.field(description="The device.")
+
+
+@strawberry.type(description="The result of deleteDevice.")
+class DeleteDevicePayload:
+    deleted_device_id: strawberry.ID | None = strawberry.field(description="The deleted device.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was deleted.")
+
+
+@strawberry.input(description="The device to connect.")
+class ConnectDeviceInput:
+    device_id: strawberry.ID = strawberry.field(description="The device.")
+
+
+@strawberry.type(description="The result of connectDevice.")
+class ConnectDevicePayload:
+    device: Device | None = strawberry.field(description="The device as it is now.")
+    user_errors: list[UserError] = strawberry.field(description="Why it did not connect.")
+
+
+@strawberry.input(description="A new contact.")
+class CreateContactInput:
+    phone_number: str = strawberry.field(description="The number in E.164.")
+    name: str | None = strawberry.field(default=None, description="Display name.")
+    tags: list[str] | None = strawberry.field(default=None, description="Labels.")
+    attributes: JSON | None = strawberry.field(
+        default=None, description="Custom attributes (a JSON object)."
+    )
+
+
+@strawberry.type(description="The result of createContact.")
+class CreateContactPayload:
+    contact: Contact | None = strawberry.field(description="The new contact.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was created.")
+
+
+@strawberry.input(description="A template message and its body variables.")
+class TemplateMessageInput:
+    name: str = strawberry.field(description="Template name at Meta.")
+    language: str = strawberry.field(description="Language code, e.g. `en_US`.")
+    parameters: list[str] | None = strawberry.field(
+        default=None, description="Values of the body's `{{1}}`, `{{2}}`, ... in order."
+    )
+
+
+@strawberry.input(
+    description="A message to send: to `conversationId`, or to `to` on `deviceId`; "
+    "`text` (inside the 24 h window) or `template`."
+)
+class SendMessageInput:
+    device_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The sending device (with `to`)."
+    )
+    to: str | None = strawberry.field(default=None, description="Recipient in E.164.")
+    conversation_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Reply in this conversation."
+    )
+    text: str | None = strawberry.field(default=None, description="Free-form text.")
+    template: TemplateMessageInput | None = strawberry.field(
+        default=None, description="A template message."
+    )
+    client_message_id: str | None = strawberry.field(
+        default=None,
+        description="Idempotency key: the same key returns the same message, sent once.",
+    )
+
+
+@strawberry.type(description="The result of sendMessage: the message, QUEUED.")
+class SendMessagePayload:
+    message: Message | None = strawberry.field(description="The queued message.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was sent.")
+
+
+@strawberry.input(description="The conversation whose messages were read.")
+class MarkConversationReadInput:
+    conversation_id: strawberry.ID = strawberry.field(description="The conversation.")
+
+
+@strawberry.type(description="The result of markConversationRead.")
+class MarkConversationReadPayload:
+    conversation: Conversation | None = strawberry.field(description="The conversation.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed.")
+
+
+@strawberry.input(description="Who should handle a conversation.")
+class AssignConversationInput:
+    conversation_id: strawberry.ID = strawberry.field(description="The conversation.")
+    assignee_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A member's user id; null unassigns."
+    )
+
+
+@strawberry.type(description="The result of assignConversation.")
+class AssignConversationPayload:
+    conversation: Conversation | None = strawberry.field(description="The conversation.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed.")
+
+
+@strawberry.input(description="The conversation to close.")
+class CloseConversationInput:
+    conversation_id: strawberry.ID = strawberry.field(description="The conversation.")
+
+
+@strawberry.type(description="The result of closeConversation.")
+class CloseConversationPayload:
+    conversation: Conversation | None = strawberry.field(description="The conversation.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed.")
+
+
+@strawberry.input(description="A customer message to inject on a SANDBOX device.")
+class SimulateInboundMessageInput:
+    device_id: strawberry.ID = strawberry.field(description="A SANDBOX device.")
+    from_: str = strawberry.field(name="from", description="The customer's number in E.164.")
+    text: str = strawberry.field(description="What the customer wrote.")
+    name: str | None = strawberry.field(default=None, description="The customer's profile name.")
+
+
+@strawberry.type(description="The result of simulateInboundMessage.")
+class SimulateInboundMessagePayload:
+    message: Message | None = strawberry.field(description="The stored inbound message.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was injected.")
+
+
+def _device(row: Any) -> Device | None:
+    return Device.from_model(row) if row is not None else None
+
+
+def _conversation(row: Any) -> Conversation | None:
+    return Conversation.from_model(row) if row is not None else None
+
+
+def _message(row: Any) -> Message | None:
+    return Message.from_model(row) if row is not None else None
+
+
+ADMIN = [HasRole(Role.ADMIN)]
+AGENT = [HasRole(Role.AGENT)]
+
+
+@strawberry.type
+class MessagingMutation:
+    @strawberry.mutation(description="Add a WhatsApp number (ADMIN+).", permission_classes=ADMIN)
+    async def create_device(self, info: Info, input: CreateDeviceInput) -> CreateDevicePayload:
+        row, errors = await devices.create_device(
+            info,
+            name=input.name,
+            phone_number=input.phone_number,
+            provider=ProviderModel(input.provider.value),
+            cloud_api=input.cloud_api.to_credentials() if input.cloud_api else None,
+            messages_per_second=input.messages_per_second,
+        )
+        return CreateDevicePayload(device=_device(row), user_errors=errors)
+
+    @strawberry.mutation(description="Change a device (ADMIN+).", permission_classes=ADMIN)
+    async def update_device(self, info: Info, input: UpdateDeviceInput) -> UpdateDevicePayload:
+        row, errors = await devices.update_device(
+            info,
+            device_id=input.device_id,
+            name=input.name,
+            messages_per_second=input.messages_per_second,
+            cloud_api=input.cloud_api.to_credentials() if input.cloud_api else None,
+        )
+        return UpdateDevicePayload(device=_device(row), user_errors=errors)
+
+    @strawberry.mutation(description="Delete a device (ADMIN+).", permission_classes=ADMIN)
+    async def delete_device(self, info: Info, input: DeleteDeviceInput) -> DeleteDevicePayload:
+        pk, errors = await devices.delete_device(info, device_id=input.device_id)
+        return DeleteDevicePayload(
+            deleted_device_id=to_global_id("Device", pk) if pk is not None else None,
+            user_errors=errors,
+        )
+
+    @strawberry.mutation(
+        description="Connect a device; SANDBOX devices connect at once (ADMIN+).",
+        permission_classes=ADMIN,
+    )
+    async def connect_device(self, info: Info, input: ConnectDeviceInput) -> ConnectDevicePayload:
+        row, errors = await devices.connect_device(info, device_id=input.device_id)
+        return ConnectDevicePayload(device=_device(row), user_errors=errors)
+
+    @strawberry.mutation(description="Add a contact (AGENT+).", permission_classes=AGENT)
+    async def create_contact(self, info: Info, input: CreateContactInput) -> CreateContactPayload:
+        row, errors = await contacts.create_contact(
+            info,
+            phone_number=input.phone_number,
+            name=input.name,
+            tags=input.tags,
+            attributes=input.attributes,
+        )
+        return CreateContactPayload(
+            contact=Contact.from_model(row) if row is not None else None, user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Queue a message and return at once; statuses follow on messageEvents "
+        "(AGENT+).",
+        permission_classes=AGENT,
+    )
+    async def send_message(self, info: Info, input: SendMessageInput) -> SendMessagePayload:
+        template = input.template
+        row, errors = await messages.send_message(
+            info,
+            device_id=input.device_id,
+            to=input.to,
+            conversation_id=input.conversation_id,
+            text=input.text,
+            template=messages.TemplateContent(
+                template.name, template.language, list(template.parameters or [])
+            )
+            if template is not None
+            else None,
+            client_message_id=input.client_message_id,
+        )
+        return SendMessagePayload(message=_message(row), user_errors=errors)
+
+    @strawberry.mutation(
+        description="Set a conversation's unread count to zero (AGENT+).",
+        permission_classes=AGENT,
+    )
+    async def mark_conversation_read(
+        self, info: Info, input: MarkConversationReadInput
+    ) -> MarkConversationReadPayload:
+        row, errors = await inbox.mark_read(info, conversation_id=input.conversation_id)
+        return MarkConversationReadPayload(conversation=_conversation(row), user_errors=errors)
+
+    @strawberry.mutation(
+        description="Assign a conversation to a member, or unassign it (AGENT+).",
+        permission_classes=AGENT,
+    )
+    async def assign_conversation(
+        self, info: Info, input: AssignConversationInput
+    ) -> AssignConversationPayload:
+        row, errors = await inbox.assign(
+            info, conversation_id=input.conversation_id, assignee_id=input.assignee_id
+        )
+        return AssignConversationPayload(conversation=_conversation(row), user_errors=errors)
+
+    @strawberry.mutation(
+        description="Close a conversation; the customer's next message reopens it (AGENT+).",
+        permission_classes=AGENT,
+    )
+    async def close_conversation(
+        self, info: Info, input: CloseConversationInput
+    ) -> CloseConversationPayload:
+        row, errors = await inbox.close(info, conversation_id=input.conversation_id)
+        return CloseConversationPayload(conversation=_conversation(row), user_errors=errors)
+
+    @strawberry.mutation(
+        description="Inject a customer message on a SANDBOX device, through the same "
+        "pipeline as a webhook (AGENT+).",
+        permission_classes=AGENT,
+    )
+    async def simulate_inbound_message(
+        self, info: Info, input: SimulateInboundMessageInput
+    ) -> SimulateInboundMessagePayload:
+        row, errors = await messages.simulate_inbound(
+            info, device_id=input.device_id, sender=input.from_, text=input.text, name=input.name
+        )
+        return SimulateInboundMessagePayload(message=_message(row), user_errors=errors)

@@ -1,0 +1,113 @@
+"""Messaging lists and node fetchers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import strawberry
+from tortoise.expressions import Q
+
+from app.context import Info
+from app.dataloaders import messaging as loaders
+from app.models import messaging as models
+from app.permissions import IsAuthenticated
+from app.resolvers.messaging.scope import in_organization, organization_id
+from app.schema.messaging.types import (
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Device,
+    Message,
+    Template,
+)
+from app.schema.node import decode_id, register_node
+from app.schema.pagination import Connection, page_args, paginate
+
+
+@strawberry.type
+class MessagingQuery:
+    @strawberry.field(
+        description="The organization's WhatsApp numbers.", permission_classes=[IsAuthenticated]
+    )
+    async def devices(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Device]:
+        queryset = models.Device.filter(organization_id=organization_id(info))
+        return await paginate(queryset, page_args(first, after), Device.from_model)
+
+    @strawberry.field(
+        description="Contacts; `search` matches name or number, `tags` needs all of them.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def contacts(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        search: str | None = None,
+        tags: list[str] | None = None,
+    ) -> Connection[Contact]:
+        queryset = models.Contact.filter(organization_id=organization_id(info))
+        if search and search.strip():
+            term = search.strip()
+            queryset = queryset.filter(Q(name__icontains=term) | Q(phone_number__contains=term))
+        for tag in tags or []:
+            queryset = queryset.filter(tags_text__contains=f",{tag.strip().lower()},")
+        return await paginate(queryset, page_args(first, after), Contact.from_model)
+
+    @strawberry.field(description="The inbox.", permission_classes=[IsAuthenticated])
+    async def conversations(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: ConversationStatus | None = None,
+        device_id: strawberry.ID | None = None,
+        assigned_to_me: bool | None = None,
+    ) -> Connection[Conversation]:
+        args = page_args(first, after)
+        queryset = models.Conversation.filter(organization_id=organization_id(info))
+        if status is not None:
+            queryset = queryset.filter(status=status)
+        if device_id is not None:
+            queryset = queryset.filter(device_id=decode_id(device_id, "Device", field="deviceId"))
+        if assigned_to_me:
+            viewer = info.context.viewer
+            assert viewer is not None
+            queryset = queryset.filter(assignee_id=viewer.user.id)
+        return await paginate(queryset, args, Conversation.from_model)
+
+    @strawberry.field(
+        description="Message templates, optionally of one device.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def templates(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        device_id: strawberry.ID | None = None,
+    ) -> Connection[Template]:
+        queryset = models.Template.filter(organization_id=organization_id(info))
+        if device_id is not None:
+            queryset = queryset.filter(device_id=decode_id(device_id, "Device", field="deviceId"))
+        return await paginate(queryset, page_args(first, after), Template.from_model)
+
+
+def _fetcher(factory: Any, to_node: Any) -> Any:
+    async def fetch(info: Info, pks: Sequence[int]) -> list[Any]:
+        if info.context.viewer is None or info.context.viewer.organization_id is None:
+            return [None for _ in pks]
+        rows = await info.context.loaders.get(factory).load_many(list(pks))
+        scoped = in_organization(rows, organization_id(info))
+        return [to_node(row) if row is not None else None for row in scoped]
+
+    return fetch
+
+
+register_node("Device", _fetcher(loaders.device_by_id, Device.from_model))
+register_node("Contact", _fetcher(loaders.contact_by_id, Contact.from_model))
+register_node("Conversation", _fetcher(loaders.conversation_by_id, Conversation.from_model))
+register_node("Message", _fetcher(loaders.message_by_id, Message.from_model))
+register_node("Template", _fetcher(loaders.template_by_id, Template.from_model))

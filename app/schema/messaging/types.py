@@ -1,0 +1,305 @@
+"""Devices, contacts, conversations, messages and templates as GraphQL types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.context import Info
+from app.dataloaders import messaging as loaders
+from app.models import messaging as models
+from app.models.accounts import Role
+from app.permissions import HasRole
+from app.schema.accounts.types import UserType
+from app.schema.node import Node, to_global_id
+from app.schema.pagination import Connection, build_connection, page_args, paginate
+
+Provider = strawberry.enum(models.Provider, description="Who carries a device's messages.")
+DeviceStatus = strawberry.enum(
+    models.DeviceStatus, description="Where a device stands in its connection life cycle."
+)
+Direction = strawberry.enum(models.Direction, description="Who sent a message.")
+MessageType = strawberry.enum(models.MessageType, description="What a message carries.")
+MessageStatus = strawberry.enum(
+    models.MessageStatus,
+    description="QUEUED → SENT → DELIVERED → READ, or FAILED; RECEIVED for inbound messages.",
+)
+ConversationStatus = strawberry.enum(
+    models.ConversationStatus, description="Where a conversation stands in the inbox."
+)
+TemplateStatus = strawberry.enum(models.TemplateStatus, description="Meta's review status.")
+
+
+@strawberry.type(description="A WhatsApp number of the organization.")
+class Device(Node):
+    id: strawberry.ID = strawberry.field(description="Opaque global id.")
+    name: str = strawberry.field(description="A name for people, e.g. `Support`.")
+    phone_number: str = strawberry.field(description="The number in E.164.")
+    provider: Provider = strawberry.field(description="Who carries this device's messages.")
+    status: DeviceStatus = strawberry.field(description="Connection status.")
+    messages_per_second: int = strawberry.field(description="Sending throughput cap.")
+    created_at: datetime = strawberry.field(description="When the device was added.")
+    row: strawberry.Private[models.Device]
+
+    @classmethod
+    def from_model(cls, row: models.Device) -> Device:
+        return cls(
+            id=to_global_id("Device", row.id),
+            name=row.name,
+            phone_number=row.phone_number,
+            provider=row.provider,
+            status=row.status,
+            messages_per_second=row.messages_per_second,
+            created_at=row.created_at,
+            row=row,
+        )
+
+    @strawberry.field(
+        description="Cloud API: the number's id at Meta (ADMIN+).",
+        permission_classes=[HasRole(Role.ADMIN)],
+    )
+    def phone_number_id(self) -> str | None:
+        return self.row.phone_number_id
+
+    @strawberry.field(
+        description="Whether an access token is stored (ADMIN+); the token is never returned.",
+        permission_classes=[HasRole(Role.ADMIN)],
+    )
+    def has_access_token(self) -> bool:
+        return bool(self.row.access_token_encrypted)
+
+    @strawberry.field(
+        description="Whether an app secret is stored (ADMIN+); the secret is never returned.",
+        permission_classes=[HasRole(Role.ADMIN)],
+    )
+    def has_app_secret(self) -> bool:
+        return bool(self.row.app_secret_encrypted)
+
+    @strawberry.field(
+        description="Path of this device's webhook, relative to the public URL (ADMIN+).",
+        permission_classes=[HasRole(Role.ADMIN)],
+    )
+    def webhook_path(self) -> str:
+        return f"/webhooks/whatsapp/{self.id}"
+
+    @strawberry.field(description="Conversations on this number, oldest first.")
+    async def conversations(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Conversation]:
+        args = page_args(first=first, after=after)
+        queryset = models.Conversation.filter(
+            organization_id=self.row.organization_id, device_id=self.row.id
+        )
+        return await paginate(queryset, args, Conversation.from_model)
+
+
+@strawberry.type(description="A customer the organization talks to.")
+class Contact(Node):
+    id: strawberry.ID = strawberry.field(description="Opaque global id.")
+    phone_number: str = strawberry.field(description="The number in E.164.")
+    name: str | None = strawberry.field(description="Name, as given or as the profile says.")
+    tags: list[str] = strawberry.field(description="Labels used to pick audiences.")
+    attributes: JSON = strawberry.field(description="Custom attributes (a JSON object).")
+    opted_out: bool = strawberry.field(description="Replied STOP: no campaign messages.")
+    created_at: datetime = strawberry.field(description="When the contact was added.")
+
+    @classmethod
+    def from_model(cls, row: models.Contact) -> Contact:
+        return cls(
+            id=to_global_id("Contact", row.id),
+            phone_number=row.phone_number,
+            name=row.name,
+            tags=list(row.tags or []),
+            attributes=dict(row.attributes or {}),
+            opted_out=row.opted_out_at is not None,
+            created_at=row.created_at,
+        )
+
+
+@strawberry.type(description="The thread between one device and one contact.")
+class Conversation(Node):
+    id: strawberry.ID = strawberry.field(description="Opaque global id.")
+    status: ConversationStatus = strawberry.field(description="Inbox status.")
+    unread_count: int = strawberry.field(description="Customer messages not yet read.")
+    last_message_at: datetime | None = strawberry.field(description="Time of the latest message.")
+    last_inbound_at: datetime | None = strawberry.field(
+        description="Time of the customer's latest message (opens the 24 h window)."
+    )
+    ai_enabled: bool = strawberry.field(description="Whether AI agents may answer here.")
+    row: strawberry.Private[models.Conversation]
+
+    @classmethod
+    def from_model(cls, row: models.Conversation) -> Conversation:
+        return cls(
+            id=to_global_id("Conversation", row.id),
+            status=row.status,
+            unread_count=row.unread_count,
+            last_message_at=row.last_message_at,
+            last_inbound_at=row.last_inbound_at,
+            ai_enabled=row.ai_enabled,
+            row=row,
+        )
+
+    @strawberry.field(
+        description="True within 24 hours of the customer's latest message: free-form "
+        "messages are allowed; outside it only templates."
+    )
+    def service_window_open(self) -> bool:
+        return models.service_window_open(self.row.last_inbound_at)
+
+    @strawberry.field(description="The organization's number this conversation is on.")
+    async def device(self, info: Info) -> Device:
+        row = await info.context.loaders.get(loaders.device_by_id).load(self.row.device_id)
+        assert row is not None
+        return Device.from_model(row)
+
+    @strawberry.field(description="The customer.")
+    async def contact(self, info: Info) -> Contact:
+        row = await info.context.loaders.get(loaders.contact_by_id).load(self.row.contact_id)
+        assert row is not None
+        return Contact.from_model(row)
+
+    @strawberry.field(description="The member handling this conversation, if assigned.")
+    async def assignee(self, info: Info) -> UserType | None:
+        if self.row.assignee_id is None:
+            return None
+        row = await info.context.loaders.get(loaders.user_by_id).load(self.row.assignee_id)
+        return UserType.from_model(row) if row is not None else None
+
+    @strawberry.field(description="The latest message, if any.")
+    async def last_message(self, info: Info) -> Message | None:
+        row = await info.context.loaders.get(loaders.last_message_by_conversation).load(self.row.id)
+        return Message.from_model(row) if row is not None else None
+
+    @strawberry.field(
+        description="Messages oldest first; `last: N` gives the latest N, `before` pages back."
+    )
+    async def messages(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Message]:
+        args = page_args(first=first, after=after, last=last, before=before)
+        if args.limit == 0:
+            return build_connection([], args, Message.from_model)
+        rows = await info.context.loaders.get(loaders.messages_by_conversation).load(
+            (self.row.id, args)
+        )
+        return build_connection(rows, args, Message.from_model)
+
+
+@strawberry.type(description="One WhatsApp message, either way.")
+class Message(Node):
+    id: strawberry.ID = strawberry.field(description="Opaque global id.")
+    direction: Direction = strawberry.field(description="INBOUND from the customer, or OUTBOUND.")
+    type: MessageType = strawberry.field(description="What the message carries.")
+    body: str | None = strawberry.field(description="Text, caption, or a reply's title.")
+    payload: JSON = strawberry.field(description="The type's content (template, media, ...).")
+    status: MessageStatus = strawberry.field(description="Delivery status.")
+    error_code: int | None = strawberry.field(description="Provider error code when FAILED.")
+    error_message: str | None = strawberry.field(description="Why it FAILED, in words.")
+    client_message_id: str | None = strawberry.field(
+        description="The idempotency key the sender gave."
+    )
+    created_at: datetime = strawberry.field(description="When Parley stored it.")
+    row: strawberry.Private[models.Message]
+
+    @classmethod
+    def from_model(cls, row: models.Message) -> Message:
+        return cls(
+            id=to_global_id("Message", row.id),
+            direction=row.direction,
+            type=row.type,
+            body=row.body,
+            payload=_public_payload(row),
+            status=row.status,
+            error_code=row.error_code,
+            error_message=row.error_message,
+            client_message_id=row.client_message_id,
+            created_at=row.created_at,
+            row=row,
+        )
+
+    @strawberry.field(description="The conversation it belongs to.")
+    async def conversation(self, info: Info) -> Conversation:
+        row = await info.context.loaders.get(loaders.conversation_by_id).load(
+            self.row.conversation_id
+        )
+        assert row is not None
+        return Conversation.from_model(row)
+
+    @strawberry.field(description="The member who sent it (outbound messages sent by a person).")
+    async def author(self, info: Info) -> UserType | None:
+        if self.row.author_user_id is None:
+            return None
+        row = await info.context.loaders.get(loaders.user_by_id).load(self.row.author_user_id)
+        return UserType.from_model(row) if row is not None else None
+
+
+def _public_payload(row: models.Message) -> dict[str, Any]:
+    return dict(row.payload or {}) if row.direction is models.Direction.OUTBOUND else {}
+
+
+@strawberry.type(description="A message template approved by Meta, with its variables.")
+class Template(Node):
+    id: strawberry.ID = strawberry.field(description="Opaque global id.")
+    name: str = strawberry.field(description="Template name at Meta.")
+    language: str = strawberry.field(description="Language code, e.g. `en_US`.")
+    category: str = strawberry.field(description="MARKETING, UTILITY or AUTHENTICATION.")
+    components: JSON = strawberry.field(description="Meta's components, with `{{n}}` variables.")
+    status: TemplateStatus = strawberry.field(description="Review status at Meta.")
+    row: strawberry.Private[models.Template]
+
+    @classmethod
+    def from_model(cls, row: models.Template) -> Template:
+        return cls(
+            id=to_global_id("Template", row.id),
+            name=row.name,
+            language=row.language,
+            category=row.category,
+            components=list(row.components or []),
+            status=row.status,
+            row=row,
+        )
+
+    @strawberry.field(description="The device the template belongs to.")
+    async def device(self, info: Info) -> Device:
+        row = await info.context.loaders.get(loaders.device_by_id).load(self.row.device_id)
+        assert row is not None
+        return Device.from_model(row)
+
+
+@strawberry.enum(description="What happened to a message.")
+class MessageEventKind(Enum):
+    CREATED = "CREATED"
+    STATUS_CHANGED = "STATUS_CHANGED"
+
+
+@strawberry.type(description="A message was created or its status changed.")
+class MessageEvent:
+    kind: MessageEventKind = strawberry.field(description="What happened.")
+    message: Message = strawberry.field(description="The message as it is now.")
+
+
+@strawberry.enum(description="What happened to a conversation.")
+class ConversationEventKind(Enum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+
+
+@strawberry.type(description="A conversation was created or changed (new message, read, ...).")
+class ConversationEvent:
+    kind: ConversationEventKind = strawberry.field(description="What happened.")
+    conversation: Conversation = strawberry.field(description="The conversation as it is now.")
+
+
+@strawberry.type(description="A device changed status.")
+class DeviceEvent:
+    device: Device = strawberry.field(description="The device as it is now.")

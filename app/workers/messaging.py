@@ -1,0 +1,147 @@
+"""Messaging jobs: send a queued message, play the sandbox's statuses, process a webhook."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from app.models.messaging import (
+    Device,
+    Message,
+    MessageStatus,
+    MessageType,
+    Provider,
+    WebhookEvent,
+    WebhookEventStatus,
+)
+from app.models.messaging import DeviceStatus as DeviceStatusModel
+from app.resolvers.messaging.devices import provider_for
+from app.resolvers.messaging.pipeline import (
+    advance_status,
+    apply_status,
+    receive_inbound,
+    reconcile,
+    set_device_status,
+)
+from app.whatsapp.errors import MalformedWebhook, ProviderError
+from app.whatsapp.types import DeliveryStatus, OutboundMessage, StatusUpdate
+from app.whatsapp.types import MessageType as WireType
+from app.whatsapp.webhooks import parse_webhook_body
+
+log = structlog.get_logger("parley.messaging")
+
+
+class MessageNotFound(Exception):
+    def __init__(self, message_id: int) -> None:
+        super().__init__(f"message {message_id} does not exist")
+
+
+class WebhookEventNotFound(Exception):
+    def __init__(self, event_id: int) -> None:
+        super().__init__(f"webhook event {event_id} does not exist")
+
+
+_WIRE_TYPE = {MessageType.TEXT: WireType.TEXT, MessageType.TEMPLATE: WireType.TEMPLATE}
+
+
+async def send_message(ctx: dict[str, Any], *, message_id: int) -> None:
+    runtime = ctx["runtime"]
+    message = await Message.get_or_none(id=message_id).prefetch_related("conversation__contact")
+    if message is None:
+        raise MessageNotFound(message_id)
+    if message.status is not MessageStatus.QUEUED or message.provider_message_id:
+        return  # already sent by an earlier run
+    device = await Device.get(id=message.device_id)
+    outbound = OutboundMessage(
+        to=message.conversation.contact.phone_number,
+        type=_WIRE_TYPE[message.type],
+        payload=message.payload,
+    )
+    try:
+        result = await provider_for(runtime.settings, device).send(outbound)
+    except ProviderError as error:
+        job = ctx.get("job")
+        last_try = job is None or job.attempts >= job.retries
+        log.warning(
+            "messaging.send_failed",
+            message_id=message.id,
+            failure=str(error.failure),
+            code=error.code,
+            retryable=error.retryable,
+            last_try=last_try,
+        )
+        if error.retryable and not last_try:
+            raise  # the queue tries again later, with backoff
+        await advance_status(
+            runtime.broker,
+            message,
+            MessageStatus.FAILED,
+            error_code=error.code,
+            error_message=f"{error.failure}: {error.details or error.message}",
+        )
+        if error.failure.device_status is not None:
+            await set_device_status(
+                runtime.broker, device, DeviceStatusModel(error.failure.device_status)
+            )
+        return
+    await Message.filter(id=message.id).update(provider_message_id=result.provider_message_id)
+    message.provider_message_id = result.provider_message_id
+    await advance_status(runtime.broker, message, MessageStatus.SENT)
+    await reconcile(runtime.broker, device, result.provider_message_id)
+    if device.provider is Provider.SANDBOX:
+        await runtime.queues.enqueue(
+            "default",
+            "sandbox_progress",
+            key=f"sandbox-progress:{message.id}",
+            message_id=message.id,
+        )
+
+
+async def sandbox_progress(ctx: dict[str, Any], *, message_id: int) -> None:
+    """The sandbox's network: DELIVERED then READ, through the webhook status pipeline."""
+    runtime = ctx["runtime"]
+    delay = runtime.settings.sandbox_status_delay_seconds
+    for status in (DeliveryStatus.DELIVERED, DeliveryStatus.READ):
+        await asyncio.sleep(delay)
+        message = await Message.get_or_none(id=message_id)
+        if message is None or message.provider_message_id is None:
+            return
+        device = await Device.get(id=message.device_id)
+        update = StatusUpdate(
+            phone_number_id=device.phone_number_id or "",
+            provider_message_id=message.provider_message_id,
+            status=status,
+            timestamp=datetime.now(UTC),
+        )
+        await apply_status(runtime.broker, device, update)
+
+
+async def process_webhook_event(ctx: dict[str, Any], *, event_id: int) -> None:
+    runtime = ctx["runtime"]
+    event = await WebhookEvent.get_or_none(id=event_id)
+    if event is None:
+        raise WebhookEventNotFound(event_id)
+    if event.status is WebhookEventStatus.PROCESSED:
+        return
+    device = await Device.get(id=event.device_id)
+    try:
+        batch = parse_webhook_body(event.raw_body.encode())
+    except MalformedWebhook as error:
+        event.status, event.error = WebhookEventStatus.FAILED, str(error)
+        await event.save(update_fields=["status", "error", "updated_at"])
+        return
+    for inbound in batch.messages:
+        if device.phone_number_id and inbound.phone_number_id != device.phone_number_id:
+            log.warning("messaging.webhook_wrong_number", device_id=device.id)
+            continue
+        await receive_inbound(runtime.settings, runtime.broker, device, inbound)
+    for update in batch.statuses:
+        if device.phone_number_id and update.phone_number_id != device.phone_number_id:
+            log.warning("messaging.webhook_wrong_number", device_id=device.id)
+            continue
+        await apply_status(runtime.broker, device, update)
+    event.status, event.processed_at = WebhookEventStatus.PROCESSED, datetime.now(UTC)
+    await event.save(update_fields=["status", "processed_at", "updated_at"])
