@@ -96,23 +96,6 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(1_000_000, description="Largest accepted request body.")
     health_timeout_seconds: float = Field(2.0, description="Budget of each readiness check.")
-    graphiql: bool | None = Field(None, description="Serve GraphiQL (default: off in production).")
-    introspection: bool | None = Field(
-        None, description="Allow schema introspection (default: off in production)."
-    )
-    query_max_cost: int = Field(1000, description="Largest static cost of one operation.")
-    cost_budget_maximum: int = Field(1000, description="Cost points a caller's bucket holds.")
-    cost_budget_restore_rate: float = Field(
-        50.0, description="Cost points per second restored to a caller's bucket."
-    )
-    cost_analysis: bool = Field(True, description="Cost analysis and budgets (off only to measure).")
-    log_level: str = Field("INFO", description="Log level.")
-    log_json: bool | None = Field(None, description="JSON log lines (default: in production).")
-    public_url: str = Field(
-        "http://127.0.0.1:8000", description="Base URL used in links sent by email."
-    )
-    max_body_bytes: int = Field(1_000_000, description="Largest accepted request body.")
-    health_timeout_seconds: float = Field(2.0, description="Budget of each readiness check.")
     whatsapp_graph_url: str = Field(
         "https://graph.facebook.com", description="Base URL of Meta's Graph API (Cloud API)."
     )
