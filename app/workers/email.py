@@ -1,7 +1,13 @@
-"""Sending email: a SAQ job over SMTP (aiosmtplib); without an SMTP host the mail is logged.
+"""Sending email: a SAQ job over SMTP (aiosmtplib).
 
-Only development and test log the body (it carries the link); production without SMTP logs
-that a mail could not be sent, never its content.
+Mail bodies carry single-use links (confirmation, reset, invitation), so the job receives the
+body encrypted with the settings key: the job's arguments sit in Redis and appear in SAQ's own
+log lines (its debug lines and its "Error processing job" traceback print them in full).
+
+Without an SMTP host, development and test write the mail, link included, to the dedicated
+``parley.devmail`` logger, the one place a link token is ever logged. Production without an
+SMTP host refuses: the job fails with :class:`MailNotConfigured` and nothing of the mail is
+logged.
 """
 
 from __future__ import annotations
@@ -13,23 +19,36 @@ import aiosmtplib
 import structlog
 
 from app.config import Settings
+from app.security import decrypt_secret, encrypt_secret
 
 log = structlog.get_logger("parley.email")
+devmail = structlog.get_logger("parley.devmail")
 
 
-async def send_email(ctx: dict[str, Any], *, to: str, subject: str, body: str) -> None:
+class MailNotConfigured(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__(
+            "PARLEY_SMTP_HOST is not set: production sends mail over SMTP and never logs it"
+        )
+
+
+def seal_body(settings: Settings, body: str) -> str:
+    """The body as the job's argument: encrypted, so links never sit in Redis or SAQ's log."""
+    return encrypt_secret(settings, body)
+
+
+async def send_email(ctx: dict[str, Any], *, to: str, subject: str, sealed_body: str) -> None:
     settings: Settings = ctx["runtime"].settings
     if not settings.smtp_host:
         if settings.is_production:
-            log.warning("mail_not_sent", reason="no SMTP host configured", subject=subject)
-        else:
-            log.info("mail", to=to, subject=subject, body=body)
+            raise MailNotConfigured()
+        devmail.info("mail", to=to, subject=subject, body=decrypt_secret(settings, sealed_body))
         return
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = to
     message["Subject"] = subject
-    message.set_content(body)
+    message.set_content(decrypt_secret(settings, sealed_body))
     await aiosmtplib.send(
         message,
         hostname=settings.smtp_host,

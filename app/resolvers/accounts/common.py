@@ -88,11 +88,15 @@ async def next_pair(info: Info, session: Session) -> TokenPair:
 
 
 async def revoke_sessions(info: Info, sessions: list[Session], reason: str) -> int:
-    """Revoke sessions and, through Redis, every access token they issued that is still valid."""
+    """Revoke sessions and, through Redis, every access token they issued that is still valid.
+
+    Returns how many were still active: a session named twice, or already revoked, counts once
+    or not at all.
+    """
     if not sessions:
         return 0
-    ids = [session.id for session in sessions]
-    await Session.filter(id__in=ids, revoked_at=None).update(
+    ids = sorted({session.id for session in sessions})
+    revoked = await Session.filter(id__in=ids, revoked_at=None).update(
         revoked_at=now(), revoked_reason=reason
     )
     ttl = info.context.settings.access_token_ttl_seconds + 60
@@ -101,7 +105,7 @@ async def revoke_sessions(info: Info, sessions: list[Session], reason: str) -> i
         for session_id in ids:
             pipe.set(revoked_session_key(session_id), "1", ex=ttl)
         await pipe.execute()
-    return len(ids)
+    return revoked
 
 
 async def revoke_all_sessions(info: Info, user_id: int, reason: str) -> int:

@@ -18,6 +18,7 @@ from app.schema.accounts.payloads import (
 from app.schema.accounts.types import UserType
 from app.schema.errors import UserErrorCode, user_error
 from app.security import hash_token, new_opaque_token
+from app.workers.email import seal_body
 
 
 async def issue_token(info: Info, purpose: TokenPurpose, ttl_seconds: int, **fields: object) -> str:
@@ -42,7 +43,11 @@ async def consume_token(token: str, purpose: TokenPurpose) -> OneTimeToken | Non
 
 async def send_mail(info: Info, *, to: str, subject: str, body: str) -> None:
     await info.context.runtime.queues.enqueue(
-        "default", "send_email", to=to, subject=subject, body=body
+        "default",
+        "send_email",
+        to=to,
+        subject=subject,
+        sealed_body=seal_body(info.context.settings, body),
     )
 
 
