@@ -37,7 +37,7 @@ class _HasRole(IsAuthenticated):
         return True
 
 
-_ROLE_PERMISSIONS: dict[Role, type[_HasRole]] = {}
+_ROLE_PERMISSIONS: dict[Role, type[BasePermission]] = {}
 
 
 def HasRole(minimum: Role) -> type[_HasRole]:
