@@ -40,7 +40,7 @@ class _HasRole(IsAuthenticated):
 _ROLE_PERMISSIONS: dict[Role, type[BasePermission]] = {}
 
 
-def HasRole(minimum: Role) -> type[_HasRole]:
+def HasRole(minimum: Role) -> type[BasePermission]:  # reads as a class at the use site
     """A permission class requiring at least ``minimum`` in the current organization."""
     permission = _ROLE_PERMISSIONS.get(minimum)
     if permission is None:
