@@ -89,6 +89,31 @@ class Settings(BaseSettings):
         50.0, description="Cost points per second restored to a caller's bucket."
     )
     cost_analysis: bool = Field(True, description="Cost analysis and budgets (off only to measure).")
+    request_limit_anonymous: str = Field(
+        "300/minute", description="GraphQL HTTP requests per client ip without a token."
+    )
+    request_limit_user: str = Field(
+        "1200/minute", description="GraphQL HTTP requests per signed-in user (any ip)."
+    )
+    graphql_max_depth: int = Field(12, description="Deepest field nesting of an operation.")
+    graphql_max_aliases: int = Field(30, description="Most aliases in one document.")
+    graphql_max_tokens: int = Field(5000, description="Most lexical tokens in one document.")
+    graphql_batching: bool = Field(False, description="Accept a JSON array of operations.")
+    graphql_batching_max_operations: int = Field(
+        10, description="Most operations in one batch (when batching is on)."
+    )
+    document_cache_size: int = Field(
+        1000, description="Parsed and validated documents kept in memory per process."
+    )
+    persisted_query_ttl_seconds: int = Field(
+        7 * 24 * 3600, description="How long an automatic persisted query stays registered."
+    )
+    trusted_documents_path: Path | None = Field(
+        None, description="A `persisted-documents.json` manifest (hash → document)."
+    )
+    trusted_documents_only: bool = Field(
+        False, description="Refuse every document that is not in the trusted manifest."
+    )
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool | None = Field(None, description="JSON log lines (default: in production).")
     public_url: str = Field(

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 import strawberry
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
 from starlette.requests import Request
@@ -17,12 +17,13 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import SchemaExtension
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from app.authentication import authenticate
 from app.context import Context
-from app.errors import AppError
+from app.errors import AppError, ErrorCode
+from app.persisted import PersistedDocuments
 from app.runtime import Runtime
 
 
@@ -40,9 +41,16 @@ class RefuseBadCredentials(SchemaExtension):
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, schema: strawberry.Schema, runtime: Runtime, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        runtime: Runtime,
+        persisted_documents: PersistedDocuments | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(schema, **kwargs)
         self.runtime = runtime
+        self.persisted_documents = persisted_documents
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         context = Context(request=request, response=response, runtime=self.runtime)
@@ -69,12 +77,24 @@ class GraphQLView(GraphQL[Context, None]):
         except HTTPException as error:
             # Strawberry answers these in plain text; clients expect a GraphQL error body.
             code = "METHOD_NOT_ALLOWED" if error.status_code == 405 else "BAD_REQUEST"
-            response = Response(
-                orjson.dumps({"errors": [{"message": error.reason, "extensions": {"code": code}}]}),
-                status_code=error.status_code,
-                media_type="application/json",
+            response = _error_response(error.reason, {"code": code}, error.status_code)
+        except AppError as error:
+            # Raised before execution (persisted documents). An unknown hash is a normal
+            # step of APQ, answered 200 like Apollo Server so clients retry with the query.
+            status = 200 if error.code is ErrorCode.PERSISTED_QUERY_NOT_FOUND else 400
+            response = _error_response(
+                error.message, {**error.extensions, "code": error.code.value}, status
             )
         await response(scope, receive, send)
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        parsed = await super().parse_http_body(request)
+        if self.persisted_documents is not None:
+            for item in parsed if isinstance(parsed, list) else [parsed]:
+                await self.persisted_documents.resolve(item, self.runtime.redis)
+        return parsed
 
     async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params or {}
@@ -105,6 +125,14 @@ class GraphQLView(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
+
+
+def _error_response(message: str, extensions: dict[str, Any], status_code: int) -> Response:
+    return Response(
+        orjson.dumps({"errors": [{"message": message, "extensions": extensions}]}),
+        status_code=status_code,
+        media_type="application/json",
+    )
 
 
 __all__ = ["GraphQLView", "Response"]

@@ -5,23 +5,38 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
+from typing import Any
 
 import structlog
+from graphql import ASTValidationRule
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from strawberry.extensions import AddValidationRules, SchemaExtension
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
 
 from app import health
 from app.config import Settings, get_settings
 from app.cost import QueryCostExtension
 from app.cost.budget import CostBudgetExtension
 from app.graphql import GraphQLView, RefuseBadCredentials
+from app.graphql_limits import (
+    ParserCacheKeepingErrors,
+    QueryTooComplexOnTokens,
+    alias_limit,
+    depth_limit,
+)
 from app.logging import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.persisted import PersistedDocuments, TrustedDocumentsOnly
+from app.request_limits import RequestLimitMiddleware
 from app.runtime import start_runtime
 from app.schema import build_schema
 from app.webhooks import whatsapp_webhook
@@ -43,17 +58,32 @@ class BindLogContext(SchemaExtension):
 
 
 def schema_extensions(
-    settings: Settings,
-) -> list[type[SchemaExtension] | SchemaExtension]:
-    extensions: list[type[SchemaExtension] | SchemaExtension] = [
-        BindLogContext,
-        RefuseBadCredentials,
+    settings: Settings, persisted_documents: PersistedDocuments | None = None
+) -> list[Any]:
+    """The schema's extensions, as classes or factories (one instance per operation)."""
+    extensions: list[Any] = [BindLogContext, RefuseBadCredentials]
+    max_tokens, cache_size = settings.graphql_max_tokens, settings.document_cache_size
+    # The rule classes are made once: the validation cache is keyed by them.
+    rules: list[type[ASTValidationRule]] = [
+        depth_limit(settings.graphql_max_depth),
+        alias_limit(settings.graphql_max_aliases),
     ]
+    if not settings.introspection_enabled:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    extensions += [
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        QueryTooComplexOnTokens,
+        lambda: AddValidationRules(rules),
+        # Parsing and validation depend on the text alone; cost is computed per request
+        # (on execute), from the variables too.
+        lambda: ParserCacheKeepingErrors(maxsize=cache_size),
+        lambda: ValidationCache(maxsize=cache_size),
+    ]
+    if persisted_documents is not None and persisted_documents.trusted_only:
+        extensions.append(lambda: TrustedDocumentsOnly(persisted_documents))
     if settings.cost_analysis:
         maximum = settings.query_max_cost
         extensions += [lambda: QueryCostExtension(maximum=maximum), CostBudgetExtension]
-    if not settings.introspection_enabled:
-        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return extensions
 
 
@@ -69,7 +99,10 @@ def create_app(
 ) -> Starlette:
     settings = settings or get_settings()
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
-    schema = build_schema(schema_extensions(settings), extra_query_types)
+    persisted_documents = PersistedDocuments.from_settings(settings)
+    schema = build_schema(schema_extensions(settings, persisted_documents), extra_query_types)
+    if settings.graphql_batching:
+        schema.config.batching_config = {"max_operations": settings.graphql_batching_max_operations}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -81,7 +114,8 @@ def create_app(
 
     graphql = GraphQLView(
         schema,
-        runtime=None,  # type: ignore[arg-type] - set by the lifespan before any request
+        runtime=None,  # type: ignore[arg-type]  # set by the lifespan before any request
+        persisted_documents=persisted_documents,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         keep_alive=True,
         keep_alive_interval=15,
@@ -99,5 +133,6 @@ def create_app(
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLimitMiddleware, settings=settings)
     app.add_middleware(RequestContextMiddleware)
     return app

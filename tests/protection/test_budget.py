@@ -7,6 +7,7 @@ import httpx
 
 from tests.support.server import make_settings, run_server
 
+
 async def _post(http: httpx.AsyncClient, url: str, query: str) -> dict:  # type: ignore[type-arg]
     response = await http.post(url, json={"query": query})
     return response.json()  # type: ignore[no-any-return]
@@ -14,7 +15,7 @@ async def _post(http: httpx.AsyncClient, url: str, query: str) -> dict:  # type:
 
 async def test_every_response_carries_its_cost_and_the_throttle_status(server) -> None:  # type: ignore[no-untyped-def]
     async with httpx.AsyncClient() as http:
-        body = await _post(http, server.graphql_url, "{ __typename node(id: \"eA\") { id } }")
+        body = await _post(http, server.graphql_url, '{ __typename node(id: "eA") { id } }')
 
     cost = body["extensions"]["cost"]
     assert cost["requestedQueryCost"] == 1
@@ -23,11 +24,17 @@ async def test_every_response_carries_its_cost_and_the_throttle_status(server) -
     assert cost["throttleStatus"]["restoreRate"] == server.settings.cost_budget_restore_rate
 
 
-async def test_a_client_over_its_budget_is_throttled_then_served_after_retry_after(tmp_path: Path) -> None:
-    # A budget of 600 points restored at 100/s; a query costing 200 (ten aliases of 20).
+async def test_a_client_over_its_budget_is_throttled_then_served_after_retry_after(
+    tmp_path: Path,
+) -> None:
+    # A budget of 600 points restored at 100/s; a query costing 200 (200 aliased objects,
+    # so that what it returns costs as much as it asked for).
     settings = make_settings(
-        tmp_path / "var", redis_url=None,
-        cost_budget_maximum=600, cost_budget_restore_rate=100.0,
+        tmp_path / "var",
+        redis_url=None,
+        cost_budget_maximum=600,
+        cost_budget_restore_rate=100.0,
+        graphql_max_aliases=200,
     )
     expensive = "{ " + " ".join(f'n{i}: node(id: "eA") {{ id }}' for i in range(200)) + " }"
 
@@ -46,7 +53,12 @@ async def test_a_client_over_its_budget_is_throttled_then_served_after_retry_aft
 
 
 async def test_a_query_over_the_maximum_cost_is_refused_unexecuted(server) -> None:  # type: ignore[no-untyped-def]
-    query = "{ " + " ".join(f'n{i}: node(id: "eA") {{ id }}' for i in range(1001)) + " }"
+    # 1,001 objects within the alias and token limits: fragments of 10 and 100 fields.
+    query = (
+        "fragment Ten on Query { " + 'node(id: "eA") { id } ' * 10 + "} "
+        "fragment Hundred on Query { " + "...Ten " * 10 + "} "
+        "{ " + "...Hundred " * 10 + 'node(id: "eA") { id } }'
+    )
 
     async with httpx.AsyncClient() as http:
         body = await _post(http, server.graphql_url, query)
@@ -58,7 +70,11 @@ async def test_a_query_over_the_maximum_cost_is_refused_unexecuted(server) -> No
 
 async def test_rate_limit_is_queryable(server) -> None:  # type: ignore[no-untyped-def]
     async with httpx.AsyncClient() as http:
-        body = await _post(http, server.graphql_url, "{ rateLimit { maximumAvailable currentlyAvailable restoreRate resetAt } }")
+        body = await _post(
+            http,
+            server.graphql_url,
+            "{ rateLimit { maximumAvailable currentlyAvailable restoreRate resetAt } }",
+        )
 
     limit = body["data"]["rateLimit"]
     assert limit["maximumAvailable"] == server.settings.cost_budget_maximum
