@@ -13,6 +13,7 @@ import math
 import time
 
 import orjson
+import structlog
 from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
@@ -25,6 +26,7 @@ from app.redis import redis_url
 from app.security import InvalidAccessToken, decode_access_token
 
 _PATH = "/graphql"
+log = structlog.get_logger("parley.request_limits")
 
 
 class RequestLimitMiddleware:
@@ -41,10 +43,17 @@ class RequestLimitMiddleware:
             return
         item, caller = self._limit_for(scope)
         limiter = self._get_limiter()
-        if await limiter.hit(item, "graphql", *caller):
+        try:
+            allowed = await limiter.hit(item, "graphql", *caller)
+            stats = None if allowed else await limiter.get_window_stats(item, "graphql", *caller)
+        except Exception as error:
+            # Fail open: the limit protects capacity; an outage of its store must not turn
+            # into an outage of the API (/health/ready reports Redis as failing meanwhile).
+            log.warning("request_limit_unavailable", error=type(error).__name__)
+            stats = None
+        if stats is None:
             await self.app(scope, receive, send)
             return
-        stats = await limiter.get_window_stats(item, "graphql", *caller)
         await _refuse(send, retry_after=max(1, math.ceil(stats.reset_time - time.time())))
 
     def _limit_for(self, scope: Scope) -> tuple[RateLimitItem, tuple[str, str]]:

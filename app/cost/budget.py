@@ -8,18 +8,22 @@ back. One Lua script per step keeps concurrent requests of the same caller exact
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+import structlog
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from app.cost.analysis import actual_cost
 from app.errors import RateLimited
+
+log = structlog.get_logger("parley.cost")
 
 # KEYS[1] bucket; ARGV: maximum, restore rate per second, now, amount to take (may be
 # negative: a refund), ttl. Returns {allowed (1/0), available after, seconds to wait}.
@@ -99,7 +103,13 @@ class CostBudgetExtension(SchemaExtension):
             yield
             return
         key = budget_key(context)
-        state = await budget.take(key, requested)
+        try:
+            state = await budget.take(key, requested)
+        except (aioredis.RedisError, OSError) as error:
+            # Fail open: the budget protects capacity; losing its store must not fail reads.
+            log.warning("cost_budget_unavailable", error=type(error).__name__)
+            yield
+            return
         if not state.allowed:
             self._report = {
                 "requestedQueryCost": requested,
@@ -129,7 +139,8 @@ class CostBudgetExtension(SchemaExtension):
             )
         available = state.available
         if actual < requested:
-            available = (await budget.take(key, actual - requested)).available
+            with contextlib.suppress(aioredis.RedisError, OSError):
+                available = (await budget.take(key, actual - requested)).available
         self._report = {
             "requestedQueryCost": requested,
             "actualQueryCost": actual,

@@ -38,6 +38,9 @@ def make_settings(var_dir: Path, **overrides: Any) -> Settings:
         "run_worker_in_process": True,
         "log_level": "INFO",
         "log_json": True,
+        # The suite's clients all come from 127.0.0.1; tests of the limits set their own.
+        "request_limit_anonymous": "100000/minute",
+        "request_limit_user": "100000/minute",
     }
     values.update(overrides)
     return Settings(**values)

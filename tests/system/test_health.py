@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 
 from app.redis import EmbeddedRedis
-from tests.support.server import RunningServer, run_server, make_settings
+from tests.support.server import RunningServer, make_settings, run_server
 
 
 async def test_health_reports_every_check_ok_with_a_duration(server: RunningServer) -> None:
@@ -46,8 +46,13 @@ async def test_in_production_with_redis_stopped_ready_is_503_naming_redis(tmp_pa
 
         ready = await http.get(f"{server.url}/health/ready")
         live = await http.get(f"{server.url}/health/live")
+        query = await http.post(server.graphql_url, json={"query": "{ __typename }"})
+        query = await http.post(server.graphql_url, json={"query": "{ __typename }"})
 
     assert ready.status_code == 503
     assert "redis" in ready.json()["failing"]
     assert "database" not in ready.json()["failing"]
     assert live.status_code == 200
+    # Limits and budgets fail open: what needs no Redis is still served, never a 500.
+    assert query.status_code == 200
+    assert query.json()["data"] == {"__typename": "Query"}
