@@ -13,7 +13,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from app.errors import BadUserInput
 from app.models.messaging import Device, Provider, WebhookEvent
-from app.resolvers.messaging.devices import app_secret
+from app.resolvers.messaging.providers import app_secret
 from app.schema.node import decode_id
 from app.whatsapp.errors import MalformedWebhook
 from app.whatsapp.webhooks import (

@@ -18,7 +18,6 @@ from app.models.messaging import (
     WebhookEventStatus,
 )
 from app.models.messaging import DeviceStatus as DeviceStatusModel
-from app.resolvers.messaging.devices import provider_for
 from app.resolvers.messaging.pipeline import (
     advance_status,
     apply_status,
@@ -26,6 +25,7 @@ from app.resolvers.messaging.pipeline import (
     reconcile,
     set_device_status,
 )
+from app.resolvers.messaging.providers import provider_for
 from app.whatsapp.errors import MalformedWebhook, ProviderError
 from app.whatsapp.types import DeliveryStatus, OutboundMessage, StatusUpdate
 from app.whatsapp.types import MessageType as WireType

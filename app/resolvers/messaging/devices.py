@@ -13,10 +13,7 @@ from app.resolvers.messaging.pipeline import set_device_status
 from app.resolvers.messaging.scope import organization_id
 from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.node import decode_id
-from app.security import decrypt_secret, encrypt_secret
-from app.whatsapp.base import Provider as WhatsAppProvider
-from app.whatsapp.cloud_api import CloudApiProvider
-from app.whatsapp.sandbox import SandboxProvider
+from app.security import encrypt_secret
 
 MAX_MESSAGES_PER_SECOND = 1000
 
@@ -147,25 +144,6 @@ async def connect_device(info: Info, *, device_id: str) -> tuple[Device | None, 
             )
         ]
     return device, []
-
-
-def provider_for(settings: Settings, device: Device) -> WhatsAppProvider:
-    if device.provider is Provider.SANDBOX:
-        return SandboxProvider()
-    if not device.access_token_encrypted or not device.phone_number_id:
-        raise ValueError(f"device {device.id} has no Cloud API credentials")
-    return CloudApiProvider(
-        phone_number_id=device.phone_number_id,
-        access_token=decrypt_secret(settings, device.access_token_encrypted),
-        base_url=settings.whatsapp_graph_url,
-        api_version=settings.whatsapp_graph_api_version,
-    )
-
-
-def app_secret(settings: Settings, device: Device) -> str | None:
-    if not device.app_secret_encrypted:
-        return None
-    return decrypt_secret(settings, device.app_secret_encrypted)
 
 
 def _set_credentials(settings: Settings, device: Device, credentials: CloudApiCredentials) -> None:
