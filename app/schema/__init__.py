@@ -11,6 +11,7 @@ from strawberry.tools import merge_types
 
 from app.errors import ErrorCodesExtension
 from app.schema.accounts import AccountsMutation, AccountsQuery
+from app.schema.executor import ParleyExecutor
 from app.schema.limits import LimitsQuery
 from app.schema.messaging import MessagingMutation, MessagingQuery, MessagingSubscription
 from app.schema.system import SystemQuery
@@ -38,6 +39,7 @@ def build_schema(
         mutation=mutation,
         subscription=subscription,
         extensions=[ErrorCodesExtension, *extra_extensions],
+        execution_context_class=ParleyExecutor,
     )
 
 
