@@ -111,6 +111,13 @@ class TemplateStatus(str, Enum):
     DISABLED = "DISABLED"
 
 
+class ContactImportStatus(str, Enum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
 class WebhookEventStatus(str, Enum):
     RECEIVED = "RECEIVED"
     PROCESSED = "PROCESSED"
@@ -297,3 +304,33 @@ class WebhookEvent(TimestampedModel):
     class Meta:
         table = "webhook_events"
         indexes = (Index(fields=("device_id", "id")),)
+
+
+class ContactImport(TimestampedModel):
+    """A CSV of contacts, imported by a job; counts and per-row errors are its report."""
+
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    csv_text = fields.TextField()
+    status = fields.CharEnumField(
+        ContactImportStatus, max_length=16, default=ContactImportStatus.QUEUED
+    )
+    total = fields.IntField(default=0)
+    created = fields.IntField(default=0)
+    updated = fields.IntField(default=0)
+    failed = fields.IntField(default=0)
+    # [{"row": 3, "field": "phone_number", "message": "..."}], at most MAX_IMPORT_ERRORS.
+    errors = fields.JSONField(default=list)
+    error = fields.TextField(null=True)  # why the whole import FAILED
+    finished_at = fields.DatetimeField(null=True)
+
+    organization_id: int
+    created_by_id: int | None
+
+    class Meta:
+        table = "contact_imports"
+        indexes = (Index(fields=("organization_id", "id")),)

@@ -18,6 +18,7 @@ from app.models.messaging import (
     WebhookEventStatus,
 )
 from app.models.messaging import DeviceStatus as DeviceStatusModel
+from app.resolvers.messaging.contact_imports import run_import
 from app.resolvers.messaging.pipeline import (
     advance_status,
     apply_status,
@@ -145,3 +146,7 @@ async def process_webhook_event(ctx: dict[str, Any], *, event_id: int) -> None:
         await apply_status(runtime.broker, device, update)
     event.status, event.processed_at = WebhookEventStatus.PROCESSED, datetime.now(UTC)
     await event.save(update_fields=["status", "processed_at", "updated_at"])
+
+
+async def import_contacts(ctx: dict[str, Any], *, import_id: int) -> None:
+    await run_import(import_id)

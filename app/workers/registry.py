@@ -15,6 +15,7 @@ FUNCTIONS: dict[str, list[Any]] = {
         messaging.send_message,
         messaging.sandbox_progress,
         messaging.process_webhook_event,
+        messaging.import_contacts,
     ],
     "campaigns": [],
     "ai": [],

@@ -7,24 +7,13 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from app.context import Info
-from app.models.messaging import Contact
+from app.models.messaging import Contact, ContactImport
+from app.resolvers.messaging import contact_imports
 from app.resolvers.messaging.devices import bad_phone
 from app.resolvers.messaging.phones import to_e164
 from app.resolvers.messaging.scope import organization_id
+from app.resolvers.messaging.tags import normalize_tags, tags_text
 from app.schema.errors import UserError, UserErrorCode, user_error
-
-
-def normalize_tags(tags: list[str] | None) -> list[str]:
-    seen: dict[str, None] = {}
-    for tag in tags or []:
-        clean = tag.strip().lower()
-        if clean:
-            seen[clean] = None
-    return list(seen)
-
-
-def tags_text(tags: list[str]) -> str:
-    return "," + ",".join(tags) + "," if tags else ""
 
 
 async def create_contact(
@@ -59,3 +48,26 @@ async def create_contact(
             user_error("phoneNumber", "A contact with this number exists.", UserErrorCode.TAKEN)
         ]
     return contact, []
+
+
+IMPORT_JOB = "import_contacts"
+
+
+async def start_import(
+    info: Info, *, csv_text: str
+) -> tuple[ContactImport | None, list[UserError]]:
+    """Check the CSV's header now; the rows are imported by a job on the `default` queue."""
+    if not csv_text.strip():
+        return None, [user_error("csv", "Give the CSV text to import.", UserErrorCode.REQUIRED)]
+    problem = contact_imports.header_problem(csv_text)
+    if problem is not None:
+        return None, [user_error("csv", problem, UserErrorCode.INVALID)]
+    viewer = info.context.viewer
+    assert viewer is not None
+    job = await ContactImport.create(
+        organization_id=organization_id(info), created_by_id=viewer.user.id, csv_text=csv_text
+    )
+    await info.context.runtime.queues.enqueue(
+        "default", IMPORT_JOB, key=f"contact-import:{job.id}", import_id=job.id, timeout=600
+    )
+    return job, []

@@ -13,7 +13,14 @@ from app.models.messaging import Provider as ProviderModel
 from app.permissions import HasRole
 from app.resolvers.messaging import contacts, devices, inbox, messages
 from app.schema.errors import UserError
-from app.schema.messaging.types import Contact, Conversation, Device, Message, Provider
+from app.schema.messaging.types import (
+    Contact,
+    ContactImport,
+    Conversation,
+    Device,
+    Message,
+    Provider,
+)
 from app.schema.node import to_global_id
 
 
@@ -111,6 +118,22 @@ class CreateContactInput:
 class CreateContactPayload:
     contact: Contact | None = strawberry.field(description="The new contact.")
     user_errors: list[UserError] = strawberry.field(description="Why nothing was created.")
+
+
+@strawberry.input(
+    description="Contacts as CSV text: columns `phone_number` (required), `name`, `tags` "
+    "(`;`-separated); any other column becomes a custom attribute."
+)
+class ImportContactsInput:
+    csv: str = strawberry.field(description="The CSV, its first line naming the columns.")
+
+
+@strawberry.type(description="The result of importContacts: the queued import.")
+class ImportContactsPayload:
+    contact_import: ContactImport | None = strawberry.field(
+        description="The import; poll it with `node(id:)` until COMPLETED."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was queued.")
 
 
 @strawberry.input(description="A template message and its body variables.")
@@ -268,6 +291,20 @@ class MessagingMutation:
         )
         return CreateContactPayload(
             contact=Contact.from_model(row) if row is not None else None, user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Import contacts from CSV in a job; numbers already known update their "
+        "contact (AGENT+).",
+        permission_classes=AGENT,
+    )
+    async def import_contacts(
+        self, info: Info, input: ImportContactsInput
+    ) -> ImportContactsPayload:
+        row, errors = await contacts.start_import(info, csv_text=input.csv)
+        return ImportContactsPayload(
+            contact_import=ContactImport.from_model(row) if row is not None else None,
+            user_errors=errors,
         )
 
     @strawberry.mutation(

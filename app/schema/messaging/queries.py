@@ -15,6 +15,7 @@ from app.permissions import IsAuthenticated
 from app.resolvers.messaging.scope import in_organization, organization_id
 from app.schema.messaging.types import (
     Contact,
+    ContactImport,
     Conversation,
     ConversationStatus,
     Device,
@@ -111,3 +112,16 @@ register_node("Contact", _fetcher(loaders.contact_by_id, Contact.from_model))
 register_node("Conversation", _fetcher(loaders.conversation_by_id, Conversation.from_model))
 register_node("Message", _fetcher(loaders.message_by_id, Message.from_model))
 register_node("Template", _fetcher(loaders.template_by_id, Template.from_model))
+
+
+async def _contact_imports(info: Info, pks: Sequence[int]) -> list[Any]:
+    if info.context.viewer is None or info.context.viewer.organization_id is None:
+        return [None for _ in pks]
+    rows = await models.ContactImport.filter(
+        id__in=list(pks), organization_id=organization_id(info)
+    )
+    by_id = {row.id: ContactImport.from_model(row) for row in rows}
+    return [by_id.get(pk) for pk in pks]
+
+
+register_node("ContactImport", _contact_imports)

@@ -84,9 +84,7 @@ class MessagingSubscription:
     ) -> AsyncGenerator[DeviceEvent, None]:
         device_pk = decode_id(device_id, "Device", field="deviceId")
         org_id = organization_id(info)
-        async for _ in events.stream(
-            info, events.DEVICES, lambda e: e["device_id"] == device_pk
-        ):
+        async for _ in events.stream(info, events.DEVICES, lambda e: e["device_id"] == device_pk):
             row = await info.context.loaders.get(loaders.device_by_id).load(device_pk)
             row = in_organization([row], org_id)[0]
             if row is not None:

@@ -32,6 +32,10 @@ ConversationStatus = strawberry.enum(
     models.ConversationStatus, description="Where a conversation stands in the inbox."
 )
 TemplateStatus = strawberry.enum(models.TemplateStatus, description="Meta's review status.")
+ContactImportStatus = strawberry.enum(
+    models.ContactImportStatus,
+    description="QUEUED → RUNNING → COMPLETED (with per-row errors), or FAILED as a whole.",
+)
 
 
 @strawberry.type(description="A WhatsApp number of the organization.")
@@ -274,6 +278,47 @@ class Template(Node):
         row = await info.context.loaders.get(loaders.device_by_id).load(self.row.device_id)
         assert row is not None
         return Device.from_model(row)
+
+
+@strawberry.type(description="A CSV row that was not imported, and why.")
+class ContactImportError:
+    row: int = strawberry.field(description="The row in the file; the header is row 1.")
+    field: str | None = strawberry.field(description="The column at fault, e.g. `phone_number`.")
+    message: str = strawberry.field(description="What is wrong, in a sentence.")
+
+
+@strawberry.type(description="A CSV import of contacts, run by a job; poll it with `node(id:)`.")
+class ContactImport(Node):
+    id: strawberry.ID = strawberry.field(description="Opaque global id.")
+    status: ContactImportStatus = strawberry.field(description="Where the import stands.")
+    total: int = strawberry.field(description="Rows in the file (blank lines excluded).")
+    created: int = strawberry.field(description="Contacts created.")
+    updated: int = strawberry.field(description="Existing contacts updated.")
+    failed: int = strawberry.field(description="Rows not imported (see `errors`).")
+    errors: list[ContactImportError] = strawberry.field(
+        description="Why rows were not imported (the first 1,000)."
+    )
+    error: str | None = strawberry.field(description="Why the import FAILED as a whole.")
+    created_at: datetime = strawberry.field(description="When the import was requested.")
+    finished_at: datetime | None = strawberry.field(description="When the job finished.")
+
+    @classmethod
+    def from_model(cls, row: models.ContactImport) -> ContactImport:
+        return cls(
+            id=to_global_id("ContactImport", row.id),
+            status=row.status,
+            total=row.total,
+            created=row.created,
+            updated=row.updated,
+            failed=row.failed,
+            errors=[
+                ContactImportError(row=e["row"], field=e.get("field"), message=e["message"])
+                for e in row.errors or []
+            ],
+            error=row.error,
+            created_at=row.created_at,
+            finished_at=row.finished_at,
+        )
 
 
 @strawberry.enum(description="What happened to a message.")

@@ -1,0 +1,181 @@
+"""Importing contacts from CSV: the header check done at once, the rows done by a job.
+
+Columns: ``phone_number`` (required), ``name``, ``tags`` (``;``-separated); any other column
+becomes a custom attribute. A number already in the organization updates that contact (name
+replaced when given, tags added, attributes merged) instead of creating a second one.
+
+Rows are numbered as a spreadsheet shows them: the header is row 1. The job is safe to run
+again: it recounts from the start, and contacts created by an interrupted run are updated.
+Importing this module must not build the GraphQL schema (the worker process imports it).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from tortoise.exceptions import IntegrityError
+
+from app.models.messaging import Contact, ContactImport, ContactImportStatus
+from app.resolvers.messaging.phones import to_e164
+from app.resolvers.messaging.tags import normalize_tags, tags_text
+
+log = structlog.get_logger("parley.messaging")
+
+PHONE, NAME, TAGS = "phone_number", "name", "tags"
+MAX_ROWS = 50_000
+MAX_IMPORT_ERRORS = 1000
+CHUNK = 500
+
+
+class ContactImportNotFound(Exception):
+    def __init__(self, import_id: int) -> None:
+        super().__init__(f"contact import {import_id} does not exist")
+
+
+def header_problem(csv_text: str) -> str | None:
+    """Why this CSV cannot be imported at all, or None."""
+    header = next(csv.reader(io.StringIO(csv_text)), None)
+    columns = [column.strip().lower() for column in header or []]
+    if PHONE not in columns:
+        return f"The first line must name the columns and include `{PHONE}`."
+    duplicated = sorted({c for c in columns if c and columns.count(c) > 1})
+    if duplicated:
+        return f"Column `{duplicated[0]}` appears more than once."
+    return None
+
+
+@dataclass
+class _Report:
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    failed: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def fail(self, row: int, column: str | None, message: str) -> None:
+        self.failed += 1
+        if len(self.errors) < MAX_IMPORT_ERRORS:
+            self.errors.append({"row": row, "field": column, "message": message})
+
+
+@dataclass
+class _Row:
+    number: int
+    phone_number: str
+    name: str | None
+    tags: list[str]
+    attributes: dict[str, str]
+
+
+async def run_import(import_id: int) -> None:
+    job = await ContactImport.get_or_none(id=import_id)
+    if job is None:
+        raise ContactImportNotFound(import_id)
+    if job.status in (ContactImportStatus.COMPLETED, ContactImportStatus.FAILED):
+        return
+    job.status = ContactImportStatus.RUNNING
+    await job.save(update_fields=["status", "updated_at"])
+    report = _Report()
+    try:
+        rows = _parse(job.csv_text, report)
+        for start in range(0, len(rows), CHUNK):
+            await _store(job.organization_id, rows[start : start + CHUNK], report)
+    except Exception as error:
+        log.exception("messaging.contact_import_failed", import_id=import_id)
+        job.status, job.error = ContactImportStatus.FAILED, f"{type(error).__name__}: {error}"
+    else:
+        job.status = ContactImportStatus.COMPLETED
+    job.total, job.created, job.updated = report.total, report.created, report.updated
+    job.failed, job.errors, job.finished_at = report.failed, report.errors, datetime.now(UTC)
+    await job.save()
+
+
+def _parse(csv_text: str, report: _Report) -> list[_Row]:
+    reader = csv.reader(io.StringIO(csv_text))
+    columns = [column.strip().lower() for column in next(reader, [])]
+    rows: list[_Row] = []
+    first_seen: dict[str, int] = {}
+    for number, values in enumerate(reader, start=2):
+        if not any(value.strip() for value in values):
+            continue  # blank lines are not rows
+        report.total += 1
+        if report.total > MAX_ROWS:
+            report.fail(number, None, f"Only the first {MAX_ROWS} rows are imported.")
+            continue
+        if len(values) > len(columns):
+            report.fail(
+                number, None, f"The row has {len(values)} values for {len(columns)} columns."
+            )
+            continue
+        cells = {column: value.strip() for column, value in zip(columns, values, strict=False)}
+        e164 = to_e164(cells.get(PHONE, ""))
+        if e164 is None:
+            report.fail(
+                number, PHONE, f"`{PHONE}` must be a phone number in E.164, e.g. +16505551234."
+            )
+            continue
+        if e164 in first_seen:
+            report.fail(number, PHONE, f"{e164} is already on row {first_seen[e164]}.")
+            continue
+        first_seen[e164] = number
+        raw_tags = cells.get(TAGS, "")
+        if "," in raw_tags:
+            report.fail(number, TAGS, "Separate tags with `;`; a tag cannot contain a comma.")
+            continue
+        attributes = {
+            column: value
+            for column, value in cells.items()
+            if column not in (PHONE, NAME, TAGS) and column and value
+        }
+        rows.append(
+            _Row(
+                number,
+                e164,
+                cells.get(NAME) or None,
+                normalize_tags(raw_tags.split(";")),
+                attributes,
+            )
+        )
+    return rows
+
+
+async def _store(org_id: int, rows: list[_Row], report: _Report) -> None:
+    existing = {
+        contact.phone_number: contact
+        for contact in await Contact.filter(
+            organization_id=org_id, phone_number__in=[row.phone_number for row in rows]
+        )
+    }
+    for row in rows:
+        contact = existing.get(row.phone_number)
+        if contact is None:
+            try:
+                await Contact.create(
+                    organization_id=org_id,
+                    phone_number=row.phone_number,
+                    name=row.name,
+                    tags=row.tags,
+                    tags_text=tags_text(row.tags),
+                    attributes=row.attributes,
+                )
+            except IntegrityError:  # created meanwhile (an inbound message): update it
+                contact = await Contact.get(organization_id=org_id, phone_number=row.phone_number)
+            else:
+                report.created += 1
+                continue
+        _merge(contact, row)
+        await contact.save(update_fields=["name", "tags", "tags_text", "attributes", "updated_at"])
+        report.updated += 1
+
+
+def _merge(contact: Contact, row: _Row) -> None:
+    if row.name:
+        contact.name = row.name
+    contact.tags = normalize_tags([*(contact.tags or []), *row.tags])
+    contact.tags_text = tags_text(contact.tags)
+    contact.attributes = {**(contact.attributes or {}), **row.attributes}
