@@ -3,16 +3,22 @@ subscriptions) through ``info.context.loaders.get(factory)``.
 
 Loaders fetch by key only; the organization check happens where an id comes from a client
 (``app.resolvers.messaging.scope``), since rows reached through a relation are already scoped.
+
+They are on the hot path of every inbox read, so they send parameterized SQL through
+Tortoise's connection and build models with ``_init_from_db`` (what a queryset does with its
+rows) instead of composing a queryset per batch: one statement per loader, however many keys.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 from app.models.accounts import User
@@ -22,10 +28,42 @@ from app.schema.pagination import PageArgs
 M = TypeVar("M", bound=Model)
 
 
+@cache
+def _columns(model: type[Model], alias: str | None = None) -> str:
+    # Read once Tortoise is initialized: foreign key columns are only known from then on.
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f'{prefix}"{column}"' for column in model._meta.fields_db_projection.values())
+
+
+class _Binder:
+    """Placeholders in the connection's style (``$n`` for PostgreSQL, ``?`` for SQLite)."""
+
+    def __init__(self, connection: BaseDBAsyncClient) -> None:
+        self.postgres = connection.capabilities.dialect == "postgres"
+        self.params: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}" if self.postgres else "?"
+
+    def ids(self, values: Sequence[int]) -> str:
+        """``= ANY($n)`` for one array parameter, or ``IN (?, ...)``: a membership test."""
+        if self.postgres:
+            return f"= ANY({self(list(values))}::bigint[])"
+        return f"IN ({', '.join(self(value) for value in values)})"
+
+
 def _by_id(model: type[M]) -> Any:
     async def load(keys: Sequence[int]) -> list[M | None]:
-        rows = {row.pk: row for row in await model.filter(id__in=list(set(keys)))}
-        return [rows.get(key) for key in keys]
+        connection = connections.get("default")
+        bind = _Binder(connection)
+        sql = (
+            f'SELECT {_columns(model)} FROM "{model._meta.db_table}"'
+            f' WHERE "id" {bind.ids(list(set(keys)))}'
+        )
+        rows = await connection.execute_query_dict(sql, bind.params)
+        by_id = {row["id"]: model._init_from_db(**row) for row in rows}
+        return [by_id.get(key) for key in keys]
 
     return load
 
@@ -62,28 +100,57 @@ def user_by_id() -> DataLoader[int, User | None]:
     return DataLoader(load_fn=_load_users)
 
 
-def _placeholders(dialect: str) -> Any:
-    params: list[Any] = []
+def prime_conversation_parties(loaders: Any, conversations: Iterable[Conversation]) -> None:
+    """Conversations read with ``select_related("contact", "device")`` hand their contact and
+    device to this operation's loaders: the inbox reads them in the same statement."""
+    contacts = loaders.get(contact_by_id)
+    devices = loaders.get(device_by_id)
+    for conversation in conversations:
+        contacts.prime(conversation.contact_id, conversation.contact)
+        devices.prime(conversation.device_id, conversation.device)
 
-    def bind(value: Any) -> str:
-        params.append(value)
-        return "?" if dialect == "sqlite" else f"${len(params)}"
 
-    return params, bind
+def _page_sql(bind: _Binder, conversation_ids: Sequence[int], args: PageArgs, limit: int) -> str:
+    """``limit`` messages of each conversation in keyset order, in one statement.
+
+    PostgreSQL walks the ``(conversation_id, id)`` index once per conversation and stops
+    after ``limit`` rows (``LATERAL … LIMIT``); SQLite ranks with ``ROW_NUMBER()``.
+    """
+    order = "DESC" if args.backwards else "ASC"
+    columns = _columns(Message)
+    # Placeholders are bound in the order they appear: SQLite's `?` are positional.
+    if bind.postgres:
+        parents = f"unnest({bind(list(conversation_ids))}::bigint[]) AS c(id)"
+        bounds = _bounds(bind, args)
+        return (
+            f"SELECT {_columns(Message, 'm')} FROM {parents} CROSS JOIN LATERAL"
+            f' (SELECT {columns} FROM "messages" WHERE "conversation_id" = c.id{bounds}'
+            f' ORDER BY "id" {order} LIMIT {bind(limit)}) AS m'
+        )
+    parents = f'"conversation_id" {bind.ids(list(conversation_ids))}'
+    bounds = _bounds(bind, args)
+    return (
+        f"SELECT {columns} FROM (SELECT {columns}, ROW_NUMBER() OVER"
+        f' (PARTITION BY "conversation_id" ORDER BY "id" {order}) AS "_rank" FROM "messages"'
+        f' WHERE {parents}{bounds}) AS ranked WHERE "_rank" <= {bind(limit)}'
+    )
+
+
+def _bounds(bind: _Binder, args: PageArgs) -> str:
+    bounds = ""
+    if args.after is not None:
+        bounds += f' AND "id" > {bind(args.after)}'
+    if args.before is not None:
+        bounds += f' AND "id" < {bind(args.before)}'
+    return bounds
 
 
 async def _load_last_messages(keys: Sequence[int]) -> list[Message | None]:
-    connection = connections.get("default")
-    params, bind = _placeholders(connection.capabilities.dialect)
-    ids = ", ".join(bind(key) for key in set(keys))
-    rows = await connection.execute_query_dict(
-        f"SELECT MAX(id) AS id FROM messages WHERE conversation_id IN ({ids}) "
-        "GROUP BY conversation_id",
-        params,
-    )
-    messages = await Message.filter(id__in=[row["id"] for row in rows])
-    by_conversation = {message.conversation_id: message for message in messages}
-    return [by_conversation.get(key) for key in keys]
+    pages = await _load_message_pages([(key, _LAST_ONE) for key in keys])
+    return [page[0] if page else None for page in pages]
+
+
+_LAST_ONE = PageArgs(first=None, after=None, last=1, before=None)
 
 
 def last_message_by_conversation() -> DataLoader[int, Message | None]:
@@ -93,32 +160,21 @@ def last_message_by_conversation() -> DataLoader[int, Message | None]:
 async def _load_message_pages(
     keys: Sequence[tuple[int, PageArgs]],
 ) -> list[list[Message]]:
-    """``limit + 1`` messages of each conversation in keyset order: two statements per
-    distinct page shape, however many conversations."""
+    """``limit + 1`` messages of each conversation in keyset order (newest first for
+    ``last``): one statement per distinct page shape, however many conversations."""
     by_args: dict[PageArgs, set[int]] = defaultdict(set)
     for conversation_id, args in keys:
         by_args[args].add(conversation_id)
     pages: dict[tuple[int, PageArgs], list[Message]] = {}
     connection = connections.get("default")
+    init = Message._init_from_db
     for args, conversation_ids in by_args.items():
-        params, bind = _placeholders(connection.capabilities.dialect)
-        where = [f"conversation_id IN ({', '.join(bind(c) for c in conversation_ids)})"]
-        if args.after is not None:
-            where.append(f"id > {bind(args.after)}")
-        if args.before is not None:
-            where.append(f"id < {bind(args.before)}")
-        order = "DESC" if args.backwards else "ASC"
-        rows = await connection.execute_query_dict(
-            "SELECT id FROM (SELECT id, ROW_NUMBER() OVER "
-            f"(PARTITION BY conversation_id ORDER BY id {order}) AS rn "
-            f"FROM messages WHERE {' AND '.join(where)}) AS ranked WHERE rn <= {bind(args.limit + 1)}",
-            params,
-        )
-        messages = await Message.filter(id__in=[row["id"] for row in rows])
-        messages.sort(key=lambda m: m.id, reverse=args.backwards)
+        bind = _Binder(connection)
+        sql = _page_sql(bind, sorted(conversation_ids), args, args.limit + 1)
+        rows = await connection.execute_query_dict(sql, bind.params)
         grouped: dict[int, list[Message]] = defaultdict(list)
-        for message in messages:
-            grouped[message.conversation_id].append(message)
+        for row in sorted(rows, key=lambda row: row["id"], reverse=args.backwards):
+            grouped[row["conversation_id"]].append(init(**row))
         for conversation_id in conversation_ids:
             pages[(conversation_id, args)] = grouped.get(conversation_id, [])
     return [pages[key] for key in keys]

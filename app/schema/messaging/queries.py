@@ -77,7 +77,14 @@ class MessagingQuery:
             viewer = info.context.viewer
             assert viewer is not None
             queryset = queryset.filter(assignee_id=viewer.user.id)
-        return await paginate(queryset, args, Conversation.from_model)
+        # Contact and device come in the same statement, ready for their loaders.
+        page = await paginate(
+            queryset.select_related("contact", "device"), args, Conversation.from_model
+        )
+        loaders.prime_conversation_parties(
+            info.context.loaders, (edge.node.row for edge in page.edges)
+        )
+        return page
 
     @strawberry.field(
         description="Message templates, optionally of one device.",
