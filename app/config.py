@@ -134,6 +134,18 @@ class Settings(BaseSettings):
     opt_in_keywords: list[str] = Field(
         ["START"], description="Inbound texts that opt a contact back in (JSON list)."
     )
+    ai_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible endpoint, e.g. `http://localhost:11434/v1` (Ollama); "
+        "unset with a key: OpenAI.",
+    )
+    ai_api_key: SecretStr | None = Field(None, description="API key of the AI endpoint.")
+    ai_model: str = Field("gpt-4o-mini", description="Model of agents that name none.")
+    ai_timeout_seconds: float = Field(30.0, description="Budget of one model request.")
+    ai_max_retries: int = Field(2, description="Retries of a model request on 429/5xx/timeout.")
+    ai_debounce_seconds: float = Field(
+        3.0, description="Inbound messages this close together get one auto-reply run."
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -191,6 +203,7 @@ def get_settings() -> Settings:
 MODEL_MODULES = [
     "app.models.accounts",
     "app.models.messaging",
+    "app.models.ai",
 ]
 
 

@@ -11,14 +11,21 @@ from strawberry.tools import merge_types
 
 from app.errors import ErrorCodesExtension
 from app.schema.accounts import AccountsMutation, AccountsQuery
+from app.schema.ai import AIMutation, AIQuery, AISubscription
 from app.schema.executor import ParleyExecutor
 from app.schema.limits import LimitsQuery
 from app.schema.messaging import MessagingMutation, MessagingQuery, MessagingSubscription
 from app.schema.system import SystemQuery
 
-QUERY_TYPES: tuple[type, ...] = (SystemQuery, LimitsQuery, AccountsQuery, MessagingQuery)
-MUTATION_TYPES: tuple[type, ...] = (AccountsMutation, MessagingMutation)
-SUBSCRIPTION_TYPES: tuple[type, ...] = (MessagingSubscription,)
+QUERY_TYPES: tuple[type, ...] = (
+    SystemQuery,
+    LimitsQuery,
+    AccountsQuery,
+    MessagingQuery,
+    AIQuery,
+)
+MUTATION_TYPES: tuple[type, ...] = (AccountsMutation, MessagingMutation, AIMutation)
+SUBSCRIPTION_TYPES: tuple[type, ...] = (MessagingSubscription, AISubscription)
 
 
 class ParleySchema(strawberry.Schema):

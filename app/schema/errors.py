@@ -14,6 +14,7 @@ class UserErrorCode(Enum):
     FORBIDDEN = "FORBIDDEN"
     CONFLICT = "CONFLICT"
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+    AI_NOT_CONFIGURED = "AI_NOT_CONFIGURED"
 
 
 @strawberry.type(description="An expected failure of a mutation, shown to the user.")

@@ -6,7 +6,7 @@ from typing import Any
 
 from saq import CronJob
 
-from app.workers import email, maintenance, messaging
+from app.workers import ai, email, maintenance, messaging
 
 FUNCTIONS: dict[str, list[Any]] = {
     "default": [
@@ -18,7 +18,7 @@ FUNCTIONS: dict[str, list[Any]] = {
         messaging.import_contacts,
     ],
     "campaigns": [],
-    "ai": [],
+    "ai": [ai.run_agent],
 }
 
 CRON_JOBS: dict[str, list[CronJob[Any]]] = {

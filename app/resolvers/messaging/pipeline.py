@@ -13,6 +13,7 @@ import structlog
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
+from app.ai.triggers import on_inbound_message as ai_on_inbound_message
 from app.config import Settings
 from app.models.messaging import (
     DEVICE_TRANSITIONS,
@@ -130,6 +131,7 @@ async def receive_inbound(
     )
     await events.message_event(broker, message, "CREATED")
     await events.conversation_event(broker, conversation, "UPDATED")
+    await ai_on_inbound_message(settings, broker, message)
     return message
 
 
