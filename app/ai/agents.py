@@ -73,7 +73,9 @@ async def run_single_agent(
 
     async def record_tool(
         context: AutoFunctionInvocationContext,
-        next: Callable[[AutoFunctionInvocationContext], Awaitable[None]],  # noqa: A002 (SK's name)
+        next: Callable[
+            [AutoFunctionInvocationContext], Awaitable[None]
+        ],  # SK passes it by this name
     ) -> None:
         await flush()
         await next(context)

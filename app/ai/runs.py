@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -93,18 +94,17 @@ async def _work(runtime: Runtime, run: AgentRun, agent: AIAgent, recorder: Recor
         await Conversation.get(id=run.conversation_id) if run.conversation_id is not None else None
     )
     if run.task is AgentTask.CAMPAIGN_COPY:
-        from app.ai.teams import draft_campaign_copy
-
-        return await draft_campaign_copy(config, agent, run.input, recorder)
+        raise RunFailed("campaign copy teams are not available yet")
     if (
         run.task is AgentTask.REPLY
         and conversation is not None
         and await _handoff_keyword(runtime, agent, conversation, recorder)
     ):
         return f"Handed off: {recorder.handoff_reason}"
-    from app.ai.agents import run_single_agent
-
-    text = await run_single_agent(runtime, config, agent, conversation, run.task, recorder)
+    # Semantic Kernel takes a second or more to import: do it off the event loop, which keeps
+    # serving the worker's other jobs meanwhile.
+    agents = await asyncio.to_thread(importlib.import_module, "app.ai.agents")
+    text = await agents.run_single_agent(runtime, config, agent, conversation, run.task, recorder)
     if recorder.handoff_reason is not None:
         await recorder.step(StepKind.HANDOFF, reason=recorder.handoff_reason)
         return f"Handed off: {recorder.handoff_reason}"
