@@ -8,6 +8,8 @@ Every operation is costed before it runs and refused when it asks for too much
 - a connection field (its type's name ends with ``Connection``) costs
   2 + N × (cost of its selection), N being its ``first`` or ``last`` argument (the larger
   when both are given, 20 when neither is), so nested connections multiply;
+- a connection's ``edges`` and ``pageInfo`` cost nothing themselves: each row is counted
+  once, as its edge's ``node`` (or as an item of ``nodes``);
 - a root mutation field costs 10 plus its payload;
 - ``@cost(weight: n)`` on a field definition replaces that field's own cost (1, 2, 10
   or 0); its selection still adds and, on a connection, is still multiplied by N;

@@ -40,7 +40,12 @@ def field_costs(schema: GraphQLSchema) -> FieldCosts:
     if costs is None:
         costs = {
             type_.name: {
-                name: _field_cost(field, is_mutation_root=type_ is schema.mutation_type)
+                name: _field_cost(
+                    field,
+                    is_mutation_root=type_ is schema.mutation_type,
+                    is_connection_plumbing=type_.name.endswith("Connection")
+                    and name in _CONNECTION_PLUMBING,
+                )
                 for name, field in type_.fields.items()
             }
             for type_ in schema.type_map.values()
@@ -51,7 +56,14 @@ def field_costs(schema: GraphQLSchema) -> FieldCosts:
     return costs
 
 
-def _field_cost(field: GraphQLField, *, is_mutation_root: bool) -> FieldCost:
+# A connection's `edges` and `pageInfo` are wrappers around its rows: each row is already
+# counted once, as the edge's `node` (or as an item of `nodes`).
+_CONNECTION_PLUMBING = frozenset({"edges", "pageInfo"})
+
+
+def _field_cost(
+    field: GraphQLField, *, is_mutation_root: bool, is_connection_plumbing: bool = False
+) -> FieldCost:
     type_ = get_named_type(field.type)
     is_connection = isinstance(type_, GraphQLObjectType) and type_.name.endswith("Connection")
     weight = _declared_weight(field)
@@ -61,6 +73,8 @@ def _field_cost(field: GraphQLField, *, is_mutation_root: bool) -> FieldCost:
         base = MUTATION_COST
     elif is_connection:
         base = CONNECTION_COST
+    elif is_connection_plumbing:
+        base = 0
     else:
         base = OBJECT_COST if is_composite_type(type_) else 0
     return FieldCost(base=base, is_connection=is_connection, type_name=type_.name)

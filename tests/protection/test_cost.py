@@ -248,19 +248,19 @@ COSTS = [
         """{ organization { conversations(first: 10) {
              edges { cursor node { id status } } pageInfo { hasNextPage } } } }""",
         None,
-        1 + 2 + 10 * (1 + 1 + 1),
+        1 + 2 + 10 * 1,  # edges and pageInfo are free wrappers; each node costs 1
         id="connection with edges and page info",
     ),
     pytest.param(
         "{ organization { conversations { edges { node { id } } } } }",
         None,
-        1 + 2 + 20 * 2,
+        1 + 2 + 20 * 1,
         id="default page size",
     ),
     pytest.param(
         "{ organization { conversations(last: 5) { edges { node { contact { name } } } } } }",
         None,
-        1 + 2 + 5 * 3,
+        1 + 2 + 5 * 2,
         id="last",
     ),
     pytest.param(
@@ -273,19 +273,19 @@ COSTS = [
         """{ organization { conversations(first: 10) { edges { node {
              messages(first: 50) { edges { node { body } } } } } } } }""",
         None,
-        1 + 2 + 10 * (1 + 1 + (2 + 50 * 2)),
+        1 + 2 + 10 * (1 + (2 + 50 * 1)),
         id="nested connections multiply",
     ),
     pytest.param(
         "query ($n: Int!) { organization { conversations(first: $n) { edges { node { id } } } } }",
         {"n": 7},
-        1 + 2 + 7 * 2,
+        1 + 2 + 7 * 1,
         id="first from a variable",
     ),
     pytest.param(
         "query ($n: Int = 3) { organization { conversations(first: $n) { edges { node { id } } } } }",
         None,
-        1 + 2 + 3 * 2,
+        1 + 2 + 3 * 1,
         id="first from a variable default",
     ),
     pytest.param(
@@ -301,7 +301,7 @@ COSTS = [
              node(id: "conversation-1") { ... on Conversation { ...ConversationParts } } }"""
         + CONVERSATION_PARTS,
         None,
-        (1 + 2 + 2 * (1 + 1 + 7)) + (1 + 7),
+        (1 + 2 + 2 * (1 + 7)) + (1 + 7),
         id="named fragment spread twice",
     ),
     pytest.param(
@@ -323,7 +323,7 @@ COSTS = [
         """query ($withMessages: Boolean!) { node(id: "conversation-1") { ... on Conversation {
              messages(first: 10) @include(if: $withMessages) { edges { node { id } } } } } }""",
         {"withMessages": True},
-        1 + 2 + 10 * 2,
+        1 + 2 + 10 * 1,
         id="include variable true",
     ),
     pytest.param(
@@ -351,7 +351,7 @@ COSTS = [
         """{ organization { searchMessages(query: "refund", first: 10) {
              edges { node { id } } } } }""",
         None,
-        1 + 5 + 10 * 2,
+        1 + 5 + 10 * 1,
         id="cost directive on a connection is still multiplied",
     ),
     pytest.param(
@@ -406,7 +406,7 @@ def test_compute_cost_costs_the_named_operation() -> None:
     cheap = compute_cost(SCHEMA._schema, document, None, "Cheap")
     expensive = compute_cost(SCHEMA._schema, document, None, "Expensive")
 
-    assert (cheap, expensive) == (1, 1 + 2 + 100 * 2)
+    assert (cheap, expensive) == (1, 1 + 2 + 100 * 1)
 
 
 def test_page_size_error_carries_what_was_requested_and_the_maximum() -> None:
@@ -463,12 +463,12 @@ async def test_over_the_maximum_is_refused_without_running_a_resolver() -> None:
 
     result = await schema.execute(NESTED_FIVE_CONNECTIONS, context_value=context)
 
-    # 20 items (the default) at each of the 5 levels, each item adding its edge and node.
-    connection = 2 + 20 * 2
+    # 20 items (the default) at each of the 5 levels, each item adding its node.
+    connection = 2 + 20 * 1
     for _ in range(4):
-        connection = 2 + 20 * (2 + connection)
+        connection = 2 + 20 * (1 + connection)
     requested = 1 + connection
-    assert requested == 7_073_683
+    assert requested == 3_705_263
     assert result.data is None
     assert result.errors is not None
     [error] = result.errors
@@ -476,7 +476,7 @@ async def test_over_the_maximum_is_refused_without_running_a_resolver() -> None:
         "code": "QUERY_TOO_COMPLEX",
         "cost": {"requestedQueryCost": requested, "maximum": 1000},
     }
-    assert error.message.startswith("Query cost 7073683 exceeds the maximum of 1000.")
+    assert error.message.startswith("Query cost 3705263 exceeds the maximum of 1000.")
     assert context.resolver_calls == 0
 
 
@@ -542,7 +542,7 @@ async def test_within_the_maximum_runs_and_leaves_the_cost_on_the_context() -> N
     )
 
     assert result.errors is None
-    assert context.cost == QueryCost(requested=1 + 2 + 10 * 2, maximum=50)
+    assert context.cost == QueryCost(requested=1 + 2 + 10 * 1, maximum=50)
     assert context.resolver_calls > 0
 
 
@@ -617,11 +617,11 @@ async def test_actual_cost_counts_the_items_returned() -> None:
 
     result = await SCHEMA.execute(query, context_value=Context())
 
-    # 3 conversations of 2 messages each: messages = 2 + 2 × (edge + node + pageInfo).
-    messages = 2 + 2 * (1 + 1 + 1)
+    # 3 conversations of 2 messages each: messages = 2 + 2 × node (edges, pageInfo are free).
+    messages = 2 + 2 * 1
     assert result.errors is None
-    assert actual_cost(result.data, document, SCHEMA._schema) == 1 + 2 + 3 * (1 + 1 + messages)
-    assert compute_cost(SCHEMA._schema, document) == 1 + 2 + 10 * (1 + 1 + 2 + 50 * 3)
+    assert actual_cost(result.data, document, SCHEMA._schema) == 1 + 2 + 3 * (1 + messages)
+    assert compute_cost(SCHEMA._schema, document) == 1 + 2 + 10 * (1 + 2 + 50 * 1)
 
 
 async def test_actual_cost_equals_the_requested_cost_for_full_pages() -> None:
@@ -642,4 +642,4 @@ async def test_actual_cost_equals_the_requested_cost_for_full_pages() -> None:
     assert result.errors is None
     requested = compute_cost(SCHEMA._schema, document, variables)
     actual = actual_cost(result.data, document, SCHEMA._schema, variables=variables)
-    assert actual == requested == 1 + 2 + 3 * (1 + 1 + 5 + 1)
+    assert actual == requested == 1 + 2 + 3 * (1 + 5)
