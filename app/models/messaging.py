@@ -7,6 +7,7 @@ and ends with ``id``, the keyset column.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
@@ -135,6 +136,7 @@ class Device(TimestampedModel):
     messages_per_second = fields.IntField(default=80)
     # Cloud API: the number's id at Meta, and credentials encrypted with app.security.
     phone_number_id = fields.CharField(max_length=64, null=True, db_index=True)
+    waba_id = fields.CharField(max_length=64, null=True)  # its WhatsApp Business Account
     access_token_encrypted = fields.TextField(null=True)
     app_secret_encrypted = fields.TextField(null=True)
     verify_token = fields.CharField(max_length=128, default="")
@@ -276,10 +278,27 @@ class Template(TimestampedModel):
     organization_id: int
     device_id: int
 
+    def variables(self) -> list[str]:
+        """The ``{{n}}`` placeholders of the body, in order: what a send must fill."""
+        return body_variables(self.components)
+
     class Meta:
         table = "templates"
         unique_together = (("device", "name", "language"),)
         indexes = (Index(fields=("organization_id", "id")),)
+
+
+_VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+def body_variables(components: object) -> list[str]:
+    names: list[str] = []
+    for component in components if isinstance(components, list) else []:
+        if isinstance(component, dict) and str(component.get("type", "")).upper() == "BODY":
+            for name in _VARIABLE.findall(str(component.get("text", ""))):
+                if name not in names:
+                    names.append(name)
+    return names
 
 
 class WebhookEvent(TimestampedModel):

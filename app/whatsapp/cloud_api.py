@@ -39,7 +39,7 @@ class RetryPolicy:
         """Seconds to wait after failed attempt number ``attempt`` (counting from 1)."""
         ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         # Half fixed, half jitter: spreads a burst of 429s without ever retrying at once.
-        delay = ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311
+        delay = ceiling / 2 + random.uniform(0, ceiling / 2)
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.max_delay))
         return delay
@@ -99,6 +99,37 @@ class CloudApiProvider:
                 http_status=200,
             )
         return SendResult(provider_message_id, _first(data, "contacts", "wa_id"))
+
+    async def list_templates(self, waba_id: str) -> list[dict[str, Any]]:
+        """Every message template of a WhatsApp Business Account, following Meta's paging."""
+        client = self._client or shared_client(self.base_url)
+        url: str | None = f"{self.base_url}/{self.api_version}/{waba_id}/message_templates"
+        params: dict[str, Any] | None = {"limit": 100}
+        templates: list[dict[str, Any]] = []
+        while url is not None:
+            try:
+                response = await client.get(
+                    url,
+                    params=params,
+                    headers=httpx.Headers({"Authorization": f"Bearer {self._token.reveal()}"}),
+                )
+            except httpx.TransportError as exc:
+                raise ProviderError(
+                    f"{type(exc).__name__} while calling the Graph API",
+                    failure=FailureReason.TRANSIENT,
+                    retryable=True,
+                ) from exc
+            if response.status_code >= 400:
+                raise self._error_from(response)
+            data = _json_object(response)
+            page = data.get("data")
+            templates += [t for t in page if isinstance(t, dict)] if isinstance(page, list) else []
+            paging = data.get("paging")
+            following = paging.get("next") if isinstance(paging, dict) else None
+            # The token only ever goes to the Graph API, whatever a response says.
+            same_host = isinstance(following, str) and following.startswith(self.base_url + "/")
+            url, params = (following, None) if same_host else (None, None)
+        return templates
 
     async def mark_read(self, provider_message_id: str) -> None:
         await self._post(build_mark_read_body(provider_message_id), idempotent=True)

@@ -27,6 +27,7 @@ from app.resolvers.messaging.pipeline import (
     set_device_status,
 )
 from app.resolvers.messaging.providers import provider_for
+from app.resolvers.messaging.template_sync import run_sync
 from app.whatsapp.errors import MalformedWebhook, ProviderError
 from app.whatsapp.types import DeliveryStatus, OutboundMessage, StatusUpdate
 from app.whatsapp.types import MessageType as WireType
@@ -150,3 +151,8 @@ async def process_webhook_event(ctx: dict[str, Any], *, event_id: int) -> None:
 
 async def import_contacts(ctx: dict[str, Any], *, import_id: int) -> None:
     await run_import(import_id)
+
+
+async def sync_templates(ctx: dict[str, Any], *, device_id: int) -> None:
+    count = await run_sync(ctx["runtime"].settings, device_id)
+    log.info("messaging.templates_synced", device_id=device_id, templates=count)

@@ -16,6 +16,7 @@ FUNCTIONS: dict[str, list[Any]] = {
         messaging.sandbox_progress,
         messaging.process_webhook_event,
         messaging.import_contacts,
+        messaging.sync_templates,
     ],
     "campaigns": [],
     "ai": [ai.run_agent],

@@ -233,7 +233,11 @@ class FakeGraphApi:
         self.deliveries: list[WebhookDelivery] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
-        routes = [Route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"])]
+        self._wabas: dict[str, tuple[str, list[dict[str, Any]]]] = {}  # id: (token, templates)
+        routes = [
+            Route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"]),
+            Route("/{version}/{waba_id}/message_templates", self._templates, methods=["GET"]),
+        ]
         self._server = LoopbackServer(Starlette(routes=routes, lifespan=self._lifespan))
         self.base_url = self._server.base_url
 
@@ -250,6 +254,30 @@ class FakeGraphApi:
         """Accept ``access_token`` for this number; ``throughput`` caps sends a second (130429)."""
         with self._lock:
             self._numbers[phone_number_id] = _Number(access_token, webhook_url, throughput)
+
+    def add_template(
+        self,
+        waba_id: str,
+        access_token: str,
+        *,
+        name: str,
+        language: str = "en_US",
+        category: str = "UTILITY",
+        status: str = "APPROVED",
+        components: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """A template of the WhatsApp Business Account ``waba_id``, listed by
+        ``GET /{version}/{waba_id}/message_templates`` to callers with ``access_token``."""
+        template = {
+            "id": str(uuid.uuid4().int % 10**15),
+            "name": name,
+            "language": language,
+            "category": category,
+            "status": status,
+            "components": components or [{"type": "BODY", "text": "Hello {{1}}"}],
+        }
+        with self._lock:
+            self._wabas.setdefault(waba_id, (access_token, []))[1].append(template)
 
     def fail_next(
         self,
@@ -412,6 +440,34 @@ class FakeGraphApi:
             "messages": [{"id": send.wamid}],
         }
         return JSONResponse(ok), None, send
+
+    async def _templates(self, request: Request) -> Response:
+        """Meta's template list: ``{"data": [template...], "paging": {"cursors": {"before",
+        "after"}, "next"?}}``, ``limit`` (default 25) per page, ``after`` a cursor from the last
+        page; ``next`` is only present when more pages follow."""
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        waba_id = request.path_params["waba_id"]
+        with self._lock:
+            waba = self._wabas.get(waba_id)
+            if waba is None:
+                return _error(100, f"Object with ID '{waba_id}' does not exist")
+            if waba[0] != token:
+                return _error(190)
+            templates = list(waba[1])
+        try:
+            limit = int(request.query_params.get("limit", "25"))
+            start = int(request.query_params.get("after", "0") or 0)
+        except ValueError:
+            return _error(100, "limit and after must be numbers")
+        page = templates[start : start + limit]
+        paging: dict[str, Any] = {
+            "cursors": {"before": str(start), "after": str(start + len(page))}
+        }
+        if start + len(page) < len(templates):
+            paging["next"] = str(
+                request.url.include_query_params(limit=limit, after=start + len(page))
+            )
+        return JSONResponse({"data": page, "paging": paging})
 
     # -- status webhooks --------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ class CloudApiCredentials:
     access_token: str | None = None
     app_secret: str | None = None
     verify_token: str | None = None
+    waba_id: str | None = None
 
 
 async def find_device(info: Info, device_id: str, field: str = "deviceId") -> Device | None:
@@ -155,6 +156,8 @@ def _set_credentials(settings: Settings, device: Device, credentials: CloudApiCr
         device.app_secret_encrypted = encrypt_secret(settings, credentials.app_secret)
     if credentials.verify_token:
         device.verify_token = credentials.verify_token
+    if credentials.waba_id:
+        device.waba_id = credentials.waba_id
 
 
 def _check_rate(messages_per_second: int | None) -> list[UserError]:

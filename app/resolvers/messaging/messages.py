@@ -18,6 +18,8 @@ from app.models.messaging import (
     MessageStatus,
     MessageType,
     Provider,
+    Template,
+    TemplateStatus,
     service_window_open,
 )
 from app.resolvers.messaging import events
@@ -79,6 +81,8 @@ async def send_message(
                 UserErrorCode.CONFLICT,
             )
         ]
+    if template is not None and (problem := await _template_problem(device, template)):
+        return None, [problem]
     if text is not None and not service_window_open(conversation.last_inbound_at):
         return None, [
             user_error(
@@ -132,6 +136,30 @@ async def send_message(
         timeout=120,
     )
     return message, []
+
+
+async def _template_problem(device: Device, template: TemplateContent) -> UserError | None:
+    """Checked against the device's stored template when there is one; an unknown name goes
+    through (Meta's `hello_world`, or a template not synced yet: Meta answers 132001)."""
+    stored = await Template.get_or_none(
+        device_id=device.id, name=template.name, language=template.language
+    )
+    if stored is None:
+        return None
+    if stored.status is not TemplateStatus.APPROVED:
+        return user_error(
+            ["input", "template", "name"],
+            f"The template is {stored.status.value}; only APPROVED templates can be sent.",
+            UserErrorCode.CONFLICT,
+        )
+    expected = len(stored.variables())
+    if len(template.parameters) != expected:
+        return user_error(
+            ["input", "template", "parameters"],
+            f"The template takes {expected} parameter(s), {len(template.parameters)} given.",
+            UserErrorCode.INVALID,
+        )
+    return None
 
 
 async def _resolve_conversation(

@@ -11,7 +11,7 @@ from app.context import Info
 from app.models.accounts import Role
 from app.models.messaging import Provider as ProviderModel
 from app.permissions import HasRole
-from app.resolvers.messaging import contacts, devices, inbox, messages
+from app.resolvers.messaging import contacts, devices, inbox, messages, templates
 from app.schema.errors import UserError
 from app.schema.messaging.types import (
     Contact,
@@ -20,6 +20,7 @@ from app.schema.messaging.types import (
     Device,
     Message,
     Provider,
+    Template,
 )
 from app.schema.node import to_global_id
 
@@ -38,10 +39,18 @@ class CloudApiCredentialsInput:
     verify_token: str | None = strawberry.field(
         default=None, description="The webhook verify token; generated when not given."
     )
+    waba_id: str | None = strawberry.field(
+        default=None,
+        description="The WhatsApp Business Account id, whose templates syncTemplates pulls.",
+    )
 
     def to_credentials(self) -> devices.CloudApiCredentials:
         return devices.CloudApiCredentials(
-            self.phone_number_id, self.access_token, self.app_secret, self.verify_token
+            self.phone_number_id,
+            self.access_token,
+            self.app_secret,
+            self.verify_token,
+            self.waba_id,
         )
 
 
@@ -134,6 +143,34 @@ class ImportContactsPayload:
         description="The import; poll it with `node(id:)` until COMPLETED."
     )
     user_errors: list[UserError] = strawberry.field(description="Why nothing was queued.")
+
+
+@strawberry.input(description="A message template of one device.")
+class CreateTemplateInput:
+    device_id: strawberry.ID = strawberry.field(description="The device it belongs to.")
+    name: str = strawberry.field(description="Lower-case letters, digits and `_`.")
+    language: str = strawberry.field(description="Language code, e.g. `en_US`.")
+    category: str = strawberry.field(description="MARKETING, UTILITY or AUTHENTICATION.")
+    components: JSON = strawberry.field(
+        description='Meta\'s components, e.g. `[{"type": "BODY", "text": "Hi {{1}}"}]`.'
+    )
+
+
+@strawberry.type(description="The result of createTemplate.")
+class CreateTemplatePayload:
+    template: Template | None = strawberry.field(description="The new template.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was created.")
+
+
+@strawberry.input(description="The CLOUD_API device whose templates to pull from Meta.")
+class SyncTemplatesInput:
+    device_id: strawberry.ID = strawberry.field(description="The device.")
+
+
+@strawberry.type(description="The result of syncTemplates: the sync job is queued.")
+class SyncTemplatesPayload:
+    device: Device | None = strawberry.field(description="The device being synced.")
+    user_errors: list[UserError] = strawberry.field(description="Why no sync was queued.")
 
 
 @strawberry.input(description="A template message and its body variables.")
@@ -292,6 +329,33 @@ class MessagingMutation:
         return CreateContactPayload(
             contact=Contact.from_model(row) if row is not None else None, user_errors=errors
         )
+
+    @strawberry.mutation(
+        description="Add a message template to a device (ADMIN+).", permission_classes=ADMIN
+    )
+    async def create_template(
+        self, info: Info, input: CreateTemplateInput
+    ) -> CreateTemplatePayload:
+        row, errors = await templates.create_template(
+            info,
+            device_id=input.device_id,
+            name=input.name,
+            language=input.language,
+            category=input.category,
+            components=input.components,
+        )
+        return CreateTemplatePayload(
+            template=Template.from_model(row) if row is not None else None, user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Pull a CLOUD_API device's templates from its WhatsApp Business Account, "
+        "in a job (ADMIN+).",
+        permission_classes=ADMIN,
+    )
+    async def sync_templates(self, info: Info, input: SyncTemplatesInput) -> SyncTemplatesPayload:
+        row, errors = await templates.start_sync(info, device_id=input.device_id)
+        return SyncTemplatesPayload(device=_device(row), user_errors=errors)
 
     @strawberry.mutation(
         description="Import contacts from CSV in a job; numbers already known update their "

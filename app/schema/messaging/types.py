@@ -70,6 +70,13 @@ class Device(Node):
         return self.row.phone_number_id
 
     @strawberry.field(
+        description="Cloud API: the WhatsApp Business Account id (ADMIN+).",
+        permission_classes=[HasRole(Role.ADMIN)],
+    )
+    def waba_id(self) -> str | None:
+        return self.row.waba_id
+
+    @strawberry.field(
         description="Whether an access token is stored (ADMIN+); the token is never returned.",
         permission_classes=[HasRole(Role.ADMIN)],
     )
@@ -272,6 +279,12 @@ class Template(Node):
             status=row.status,
             row=row,
         )
+
+    @strawberry.field(
+        description="The body's `{{n}}` placeholders in order: a send gives one parameter each."
+    )
+    def variables(self) -> list[str]:
+        return self.row.variables()
 
     @strawberry.field(description="The device the template belongs to.")
     async def device(self, info: Info) -> Device:
