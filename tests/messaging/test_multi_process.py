@@ -149,8 +149,10 @@ def _spawn(stores: Stores, name: str) -> Process:
 
 
 async def _started(process: Process) -> None:
+    # Generous: importing the app takes seconds, far more on a busy CI machine.
+    deadline = asyncio.get_running_loop().time() + 120
     async with httpx.AsyncClient() as client:
-        for _ in range(300):
+        while asyncio.get_running_loop().time() < deadline:
             assert process.popen.poll() is None, f"{process.name} exited:\n{process.output()}"
             with contextlib.suppress(httpx.HTTPError):
                 if (await client.get(f"{process.url}/health/live")).status_code == 200:
