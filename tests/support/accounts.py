@@ -10,10 +10,13 @@ per-ip rate limits of sign-up and login do not spill between tests.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
+import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from app.models.accounts import Membership, Role
 from app.schema.node import from_global_id, to_global_id
@@ -139,3 +142,30 @@ async def register_user(
 async def login(api: Api, email: str, password: str, otp: str | None = None) -> dict:  # type: ignore[type-arg]
     data = await api.data(LOGIN, {"input": {"email": email, "password": password, "otp": otp}})
     return data["login"]  # type: ignore[no-any-return]
+
+
+async def mailed_token(log_lines: Any, email: str, path: str, *, nth: int = 0) -> str:
+    """The token of the ``nth`` ``/path?token=…`` link mailed to ``email`` (dev mail log)."""
+    for _ in range(200):
+        tokens = [
+            match.group(1)
+            for event in log_lines.events()
+            if event.get("event") == "mail" and event.get("to") == email
+            if (match := re.search(rf"/{path}\?token=([A-Za-z0-9_-]+)", event["body"]))
+        ]
+        if len(tokens) > nth:
+            return tokens[nth]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no {path} mail for {email} in the log")
+
+
+def mails_to(log_lines: Any, email: str) -> list[dict[str, Any]]:
+    return [e for e in log_lines.events() if e.get("event") == "mail" and e.get("to") == email]
+
+
+def with_organization(user: SignedUp, organization_id: str | None) -> Api:
+    """``user``'s client, choosing ``organization_id`` with the X-Organization-Id header."""
+    headers = {k: v for k, v in user.api.headers.items() if k != "X-Organization-Id"}
+    if organization_id is not None:
+        headers["X-Organization-Id"] = organization_id
+    return Api(user.api.graphql_url, user.access_token, headers)

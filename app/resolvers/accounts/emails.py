@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from app import passwords
 from app.context import Info
-from app.models.accounts import OneTimeToken, TokenPurpose, User
+from app.models.accounts import OneTimeToken, Role, TokenPurpose, User
 from app.ratelimit import enforce
 from app.resolvers.accounts.common import audit, client_ip, now, revoke_all_sessions
 from app.schema.accounts.payloads import (
@@ -21,13 +21,25 @@ from app.security import hash_token, new_opaque_token
 from app.workers.email import seal_body
 
 
-async def issue_token(info: Info, purpose: TokenPurpose, ttl_seconds: int, **fields: object) -> str:
+async def issue_token(
+    info: Info,
+    purpose: TokenPurpose,
+    ttl_seconds: int,
+    *,
+    user_id: int | None = None,
+    organization_id: int | None = None,
+    email: str = "",
+    role: Role | None = None,
+) -> str:
     token = new_opaque_token()
     await OneTimeToken.create(
         purpose=purpose,
         token_hash=hash_token(token),
         expires_at=now() + timedelta(seconds=ttl_seconds),
-        **fields,
+        user_id=user_id,
+        organization_id=organization_id,
+        email=email,
+        role=role,
     )
     return token
 
@@ -35,7 +47,12 @@ async def issue_token(info: Info, purpose: TokenPurpose, ttl_seconds: int, **fie
 async def consume_token(token: str, purpose: TokenPurpose) -> OneTimeToken | None:
     """The token's row, marked used; ``None`` when unknown, expired or already used."""
     row = await OneTimeToken.get_or_none(token_hash=hash_token(token), purpose=purpose)
-    if row is None or row.used_at is not None or row.expires_at <= now():
+    return await consume_token_row(row) if row is not None else None
+
+
+async def consume_token_row(row: OneTimeToken) -> OneTimeToken | None:
+    """Mark ``row`` used; ``None`` when expired or already used (by a concurrent request too)."""
+    if row.used_at is not None or row.expires_at <= now():
         return None
     used = await OneTimeToken.filter(id=row.id, used_at=None).update(used_at=now())
     return row if used else None

@@ -24,6 +24,7 @@ from app.resolvers.accounts.common import (
     user_agent,
 )
 from app.resolvers.accounts.emails import send_confirmation
+from app.resolvers.accounts.members import INVALID_INVITATION, join, open_invitation
 from app.schema.accounts.payloads import AuthPayload
 from app.schema.accounts.types import UserType
 from app.schema.errors import UserError, UserErrorCode, user_error
@@ -55,7 +56,13 @@ def _authenticated(pair: TokenPair, user: User) -> AuthPayload:
 
 
 async def register(
-    info: Info, *, email: str, password: str, name: str, organization_name: str
+    info: Info,
+    *,
+    email: str,
+    password: str,
+    name: str,
+    organization_name: str,
+    invitation_token: str | None = None,
 ) -> AuthPayload:
     settings = info.context.settings
     await enforce(settings, settings.rate_limit_register_per_ip, "register", "ip", client_ip(info))
@@ -68,7 +75,12 @@ async def register(
         errors.append(user_error("password", problem, UserErrorCode.INVALID))
     if not name.strip():
         errors.append(user_error("name", "Enter your name.", UserErrorCode.REQUIRED))
-    if not organization_name.strip():
+    invitation = None
+    if invitation_token:
+        invitation = await open_invitation(invitation_token, email)
+        if invitation is None:
+            errors.append(user_error("invitationToken", INVALID_INVITATION, UserErrorCode.INVALID))
+    elif not organization_name.strip():
         errors.append(
             user_error("organizationName", "Name your organization.", UserErrorCode.REQUIRED)
         )
@@ -77,19 +89,40 @@ async def register(
     try:
         async with in_transaction():
             user = await User.create(
-                email=email, name=name.strip(), password_hash=passwords.hash_password(password)
+                email=email,
+                name=name.strip(),
+                password_hash=passwords.hash_password(password),
+                # The invitation link reached this address: that confirms it.
+                email_verified_at=now() if invitation else None,
             )
-            organization = await Organization.create(name=organization_name.strip())
-            await Membership.create(user=user, organization=organization, role=Role.OWNER)
+            if invitation is not None:
+                membership = await join(info, user, invitation)
+                if membership is None:
+                    raise _InvitationGone()
+                organization_id = membership.organization_id
+            else:
+                organization = await Organization.create(name=organization_name.strip())
+                await Membership.create(user=user, organization=organization, role=Role.OWNER)
+                organization_id = organization.id
     except IntegrityError:
         return AuthPayload(
             user_errors=[
                 user_error("email", "An account with this email exists.", UserErrorCode.TAKEN)
             ]
         )
-    await audit(info, "USER_REGISTERED", actor_id=user.id, organization_id=organization.id)
-    await send_confirmation(info, user)
-    return _authenticated(await start_session(info, user, organization.id), user)
+    except _InvitationGone:
+        # Used by a concurrent request between the check and the transaction.
+        return AuthPayload(
+            user_errors=[user_error("invitationToken", INVALID_INVITATION, UserErrorCode.INVALID)]
+        )
+    await audit(info, "USER_REGISTERED", actor_id=user.id, organization_id=organization_id)
+    if invitation is None:
+        await send_confirmation(info, user)
+    return _authenticated(await start_session(info, user, organization_id), user)
+
+
+class _InvitationGone(Exception):
+    pass
 
 
 async def login(info: Info, *, email: str, password: str, otp: str | None) -> AuthPayload:

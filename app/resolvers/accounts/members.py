@@ -8,9 +8,17 @@ from tortoise.queryset import QuerySet
 
 from app.context import Info
 from app.errors import Forbidden, NotFound
-from app.models.accounts import AuditEvent, Membership, Organization, Role, TokenPurpose, User
-from app.resolvers.accounts.common import audit
-from app.resolvers.accounts.emails import consume_token, issue_token, send_mail
+from app.models.accounts import (
+    AuditEvent,
+    Membership,
+    OneTimeToken,
+    Organization,
+    Role,
+    TokenPurpose,
+    User,
+)
+from app.resolvers.accounts.common import audit, now
+from app.resolvers.accounts.emails import consume_token_row, issue_token, send_mail
 from app.schema.accounts.payloads import (
     AcceptInvitationPayload,
     InviteMemberPayload,
@@ -21,6 +29,7 @@ from app.schema.accounts.types import AuditEventType, MemberType, OrganizationTy
 from app.schema.errors import UserErrorCode, user_error
 from app.schema.node import decode_id, register_node, to_global_id
 from app.schema.pagination import Connection, page_args, paginate
+from app.security import hash_token
 
 
 def org_id(info: Info) -> int:
@@ -89,8 +98,7 @@ async def invite_member(info: Info, *, email: str, role: Role) -> InviteMemberPa
         info,
         to=email,
         subject=f"You are invited to {organization.name} on Parley",
-        body=f"Join {organization.name} on Parley (sign up with this email first if needed): "
-        f"{link}",
+        body=f"Join {organization.name} on Parley: {link}",
     )
     viewer = info.context.viewer
     assert viewer is not None
@@ -104,22 +112,58 @@ async def invite_member(info: Info, *, email: str, role: Role) -> InviteMemberPa
     return InviteMemberPayload(email=email)
 
 
+INVALID_INVITATION = "The invitation is invalid or expired."
+
+
+async def open_invitation(token: str, email: str) -> OneTimeToken | None:
+    """The unused, unexpired invitation ``token`` sent to ``email``; not consumed yet.
+
+    Checking the address before consuming keeps someone else who got hold of the link from
+    burning the invitation of the person it was sent to.
+    """
+    row = await OneTimeToken.get_or_none(
+        token_hash=hash_token(token), purpose=TokenPurpose.INVITATION
+    )
+    if (
+        row is None
+        or row.organization_id is None
+        or row.used_at is not None
+        or row.expires_at <= now()
+        or row.email != email
+    ):
+        return None
+    return row
+
+
+async def join(info: Info, user: User, invitation: OneTimeToken) -> Membership | None:
+    """Consume ``invitation`` and make ``user`` a member with its role; ``None`` if it is gone."""
+    assert invitation.organization_id is not None
+    if await consume_token_row(invitation) is None:
+        return None
+    membership, _ = await Membership.get_or_create(
+        user_id=user.id,
+        organization_id=invitation.organization_id,
+        defaults={"role": invitation.role or Role.VIEWER},
+    )
+    await audit(
+        info,
+        "MEMBER_JOINED",
+        actor_id=user.id,
+        organization_id=invitation.organization_id,
+        role=Role(membership.role).value,
+    )
+    return membership
+
+
 async def accept_invitation(info: Info, *, token: str) -> AcceptInvitationPayload:
     viewer = info.context.viewer
     assert viewer is not None
-    row = await consume_token(token, TokenPurpose.INVITATION)
-    if row is None or row.organization_id is None or row.email != viewer.user.email:
+    invitation = await open_invitation(token, viewer.user.email)
+    membership = await join(info, viewer.user, invitation) if invitation else None
+    if membership is None:
         return AcceptInvitationPayload(
-            user_errors=[
-                user_error("token", "The invitation is invalid or expired.", UserErrorCode.INVALID)
-            ]
+            user_errors=[user_error("token", INVALID_INVITATION, UserErrorCode.INVALID)]
         )
-    membership, _ = await Membership.get_or_create(
-        user_id=viewer.user.id,
-        organization_id=row.organization_id,
-        defaults={"role": row.role or Role.VIEWER},
-    )
-    await audit(info, "MEMBER_JOINED", actor_id=viewer.user.id, organization_id=row.organization_id)
     return AcceptInvitationPayload(member=MemberType.from_model(membership))
 
 

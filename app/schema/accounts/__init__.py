@@ -74,14 +74,18 @@ class AccountsQuery:
 
 @strawberry.type
 class AccountsMutation:
-    @strawberry.mutation(description="Create an account and its first organization.")
+    @strawberry.mutation(
+        description="Create an account and its first organization, or join the organization "
+        "of an invitation (`invitationToken`)."
+    )
     async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
         return await login.register(
             info,
             email=input.email,
             password=input.password,
             name=input.name,
-            organization_name=input.organization_name,
+            organization_name=input.organization_name or "",
+            invitation_token=input.invitation_token,
         )
 
     @strawberry.mutation(
@@ -169,7 +173,8 @@ class AccountsMutation:
         return await members.invite_member(info, email=input.email, role=input.role)
 
     @strawberry.mutation(
-        description="Join the organization of an invitation sent to your email.",
+        description="Join the organization of an invitation sent to your email (signed in); "
+        "without an account, `register` with the `invitationToken` instead.",
         permission_classes=[IsAuthenticated],
     )
     async def accept_invitation(

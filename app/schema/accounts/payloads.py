@@ -8,14 +8,28 @@ from app.schema.accounts.types import MemberType, Role, UserType
 from app.schema.errors import UserError
 
 
-@strawberry.input(description="Create an account and its first organization (you become OWNER).")
+@strawberry.input(
+    description="Create an account and its first organization (you become OWNER), or, with an "
+    "invitation token, join the inviting organization with the invited role."
+)
 class RegisterInput:
-    email: str = strawberry.field(description="Email address; also the sign-in name.")
+    email: str = strawberry.field(
+        description="Email address; also the sign-in name. With an invitation token it must be "
+        "the address the invitation was sent to."
+    )
     password: str = strawberry.field(
         description="At least 10 characters, not the email, not a common password."
     )
     name: str = strawberry.field(description="Your display name.")
-    organization_name: str = strawberry.field(description="Name of your business.")
+    organization_name: str | None = strawberry.field(
+        default=None,
+        description="Name of your business; required unless `invitationToken` is given.",
+    )
+    invitation_token: str | None = strawberry.field(
+        default=None,
+        description="Token from an invitation link: join that organization instead of "
+        "creating one. The email counts as confirmed.",
+    )
 
 
 @strawberry.input(description="Sign in with email and password (and a TOTP code when enrolled).")
