@@ -72,7 +72,11 @@ class Settings(BaseSettings):
     rate_limit_password_reset_per_ip: str = Field(
         "20/hour", description="Password reset requests per ip."
     )
-    smtp_host: str | None = Field(None, description="SMTP server; unset: mails go to the log.")
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server; unset: development writes mails to the log, production "
+        "fails the mail job.",
+    )
     smtp_port: int = Field(587, description="SMTP port.")
     smtp_username: str | None = Field(None, description="SMTP user name.")
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
