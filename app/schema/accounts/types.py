@@ -204,7 +204,7 @@ class AuditEventType(Node):
             model=event,
             kind=event.kind,
             ip=event.ip,
-            data=event.data,
+            data=JSON(event.data),
             created_at=event.created_at,
         )
 
