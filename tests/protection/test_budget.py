@@ -39,16 +39,23 @@ async def test_a_client_over_its_budget_is_throttled_then_served_after_retry_aft
     expensive = "{ " + " ".join(f'n{i}: node(id: "eA") {{ id }}' for i in range(200)) + " }"
 
     async with run_server(settings) as server, httpx.AsyncClient() as http:
-        answers = [await _post(http, server.graphql_url, expensive) for _ in range(4)]
-        throttled = answers[3]["errors"][0]
+        # A client that keeps sending: bounded, and robust to a slow machine refilling a bit.
+        answers = []
+        for _ in range(12):
+            answers.append(await _post(http, server.graphql_url, expensive))
+            if "errors" in answers[-1]:
+                break
+        throttled = answers[-1]["errors"][0]
         await asyncio.sleep(throttled["extensions"]["retryAfter"])
         after_wait = await _post(http, server.graphql_url, expensive)
 
-    assert [a["extensions"]["cost"]["requestedQueryCost"] for a in answers[:3]] == [200, 200, 200]
-    assert all("errors" not in a for a in answers[:3])
+    served = answers[:-1]
+    assert len(served) >= 3
+    assert all(a["extensions"]["cost"]["requestedQueryCost"] == 200 for a in served)
+    assert all("errors" not in a for a in served)
     assert throttled["extensions"]["code"] == "RATE_LIMITED"
     assert throttled["extensions"]["retryAfter"] >= 1
-    assert answers[3]["data"] is None
+    assert answers[-1]["data"] is None
     assert "errors" not in after_wait
 
 
