@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import difflib
 import subprocess
-import sys
 from pathlib import Path
 from typing import Annotated
 

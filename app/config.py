@@ -92,7 +92,9 @@ class Settings(BaseSettings):
     cost_budget_restore_rate: float = Field(
         50.0, description="Cost points per second restored to a caller's bucket."
     )
-    cost_analysis: bool = Field(True, description="Cost analysis and budgets (off only to measure).")
+    cost_analysis: bool = Field(
+        True, description="Cost analysis and budgets (off only to measure)."
+    )
     request_limit_anonymous: str = Field(
         "300/minute", description="GraphQL HTTP requests per client ip without a token."
     )

@@ -10,7 +10,7 @@ import pytest
 import structlog
 
 from tests.support.client import Api
-from tests.support.server import RunningServer, reset_stores, run_server, make_settings
+from tests.support.server import RunningServer, make_settings, reset_stores, run_server
 
 
 @pytest.fixture(scope="session")

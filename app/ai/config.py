@@ -73,9 +73,11 @@ def autogen_model_client(config: ModelConfig) -> Any:
     (``llama3.1``, ``qwen2.5``) get a generic capability description."""
     from autogen_ext.models.openai import OpenAIChatCompletionClient
 
+    # Without a base URL the client talks to OpenAI itself.
+    endpoint: dict[str, Any] = {"base_url": config.base_url} if config.base_url else {}
     return OpenAIChatCompletionClient(
         model=config.model,
-        base_url=config.base_url,
+        **endpoint,
         api_key=config.api_key,
         timeout=config.timeout,
         max_retries=config.max_retries,

@@ -152,7 +152,7 @@ async def _watch_for_cancel(run_id: int, work: asyncio.Task[Any]) -> None:
 def _reason(error: BaseException) -> str:
     """The most telling error of the chain: the endpoint's, not the framework's wrapper."""
     seen: BaseException | None = error
-    chain = []
+    chain: list[BaseException] = []
     while seen is not None and len(chain) < 10:
         chain.append(seen)
         seen = seen.__cause__ or seen.__context__

@@ -116,13 +116,13 @@ class CostBudgetExtension(SchemaExtension):
                 "actualQueryCost": 0,
                 "throttleStatus": budget.throttle_status(state.available),
             }
-            error = RateLimited(
+            refusal = RateLimited(
                 state.retry_after,
                 f"This operation costs {requested} points and {int(state.available)} are left.",
             )
             # A result set before execution means nothing is executed.
             self.execution_context.result = GraphQLExecutionResult(
-                data=None, errors=[GraphQLError(error.message, original_error=error)]
+                data=None, errors=[GraphQLError(refusal.message, original_error=refusal)]
             )
             yield
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from tortoise import fields
 from tortoise.indexes import Index
@@ -42,14 +43,16 @@ class AIAgent(TimestampedModel):
     name = fields.CharField(max_length=200)
     instructions = fields.TextField()
     model = fields.CharField(max_length=200, null=True)  # None: the configured default
-    tools = fields.JSONField(default=list)  # names of enabled plugin functions
+    tools: fields.JSONField[list[Any]] = fields.JSONField(
+        default=list
+    )  # names of enabled plugin functions
     # Auto-reply: inbound messages on this device are answered by this agent.
     device: fields.ForeignKeyNullableRelation[Device] = fields.ForeignKeyField(
         "models.Device", related_name=False, null=True, on_delete=fields.SET_NULL
     )
-    handoff_keywords = fields.JSONField(default=list)
+    handoff_keywords: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     # {"timezone": "Europe/Berlin", "hours": {"mon": "09:00-17:00", ...}, "note": "..."}
-    business_hours = fields.JSONField(default=dict)
+    business_hours: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     max_tool_calls = fields.IntField(default=5)
     timeout_seconds = fields.IntField(default=60)
     enabled = fields.BooleanField(default=True)
@@ -78,8 +81,10 @@ class AgentRun(TimestampedModel):
     trigger = fields.CharEnumField(AgentTrigger, max_length=16)
     task = fields.CharEnumField(AgentTask, max_length=16)
     status = fields.CharEnumField(AgentRunStatus, max_length=16, default=AgentRunStatus.QUEUED)
-    input = fields.JSONField(default=dict)  # task parameters, e.g. a campaign brief
-    steps = fields.JSONField(default=list)
+    input: fields.JSONField[dict[str, Any]] = fields.JSONField(
+        default=dict
+    )  # task parameters, e.g. a campaign brief
+    steps: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     output = fields.TextField(null=True)
     prompt_tokens = fields.IntField(default=0)
     completion_tokens = fields.IntField(default=0)

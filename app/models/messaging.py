@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from typing import Any
 
 from tortoise import fields
 from tortoise.indexes import Index
@@ -154,10 +155,10 @@ class Contact(TimestampedModel):
     )
     phone_number = fields.CharField(max_length=20)  # E.164, with the leading +
     name = fields.CharField(max_length=200, null=True)
-    tags = fields.JSONField(default=list)
+    tags: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     # ",vip,lead," — lets both SQLite and PostgreSQL filter by tag with one LIKE.
     tags_text = fields.TextField(default="")
-    attributes = fields.JSONField(default=dict)
+    attributes: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     opted_out_at = fields.DatetimeField(null=True)
 
     organization_id: int
@@ -217,7 +218,7 @@ class Message(TimestampedModel):
     direction = fields.CharEnumField(Direction, max_length=8)
     type = fields.CharEnumField(MessageType, max_length=16, default=MessageType.TEXT)
     body = fields.TextField(null=True)
-    payload = fields.JSONField(default=dict)
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     status = fields.CharEnumField(MessageStatus, max_length=16)
     error_code = fields.IntField(null=True)
     error_message = fields.TextField(null=True)
@@ -272,7 +273,7 @@ class Template(TimestampedModel):
     name = fields.CharField(max_length=512)
     language = fields.CharField(max_length=16)
     category = fields.CharField(max_length=32, default="UTILITY")
-    components = fields.JSONField(default=list)
+    components: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     status = fields.CharEnumField(TemplateStatus, max_length=16, default=TemplateStatus.APPROVED)
 
     organization_id: int
@@ -343,7 +344,7 @@ class ContactImport(TimestampedModel):
     updated = fields.IntField(default=0)
     failed = fields.IntField(default=0)
     # [{"row": 3, "field": "phone_number", "message": "..."}], at most MAX_IMPORT_ERRORS.
-    errors = fields.JSONField(default=list)
+    errors: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     error = fields.TextField(null=True)  # why the whole import FAILED
     finished_at = fields.DatetimeField(null=True)
 

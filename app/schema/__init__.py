@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import strawberry
-from strawberry.extensions import SchemaExtension
 from strawberry.tools import merge_types
 
 from app.errors import ErrorCodesExtension

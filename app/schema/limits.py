@@ -8,7 +8,9 @@ from app.context import Info
 from app.cost.budget import budget_key
 
 
-@strawberry.type(description="Your query cost budget: a bucket refilled at `restoreRate` points per second.")
+@strawberry.type(
+    description="Your query cost budget: a bucket refilled at `restoreRate` points per second."
+)
 class RateLimit:
     maximum_available: int = strawberry.field(description="Points the bucket holds when full.")
     currently_available: int = strawberry.field(description="Points available now.")

@@ -5,7 +5,7 @@ from pathlib import Path
 import httpx
 import strawberry
 
-from tests.support.server import run_server, make_settings
+from tests.support.server import make_settings, run_server
 
 
 @strawberry.type

@@ -36,7 +36,8 @@ async def test_in_production_with_redis_stopped_ready_is_503_naming_redis(tmp_pa
         tmp_path / "var",
         env="production",
         secret_key="a-production-secret-that-is-long-enough-123",
-        database_url=os.environ.get("PARLEY_TEST_DATABASE_URL") or f"sqlite://{tmp_path / 'prod.sqlite3'}",
+        database_url=os.environ.get("PARLEY_TEST_DATABASE_URL")
+        or f"sqlite://{tmp_path / 'prod.sqlite3'}",
         redis_url=redis_server.url,
         run_worker_in_process=False,
         health_timeout_seconds=0.5,

@@ -4,13 +4,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _parley(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -25,7 +28,9 @@ def test_breaking_changes_are_found_against_an_older_schema() -> None:
 
     from app.schema import schema
 
-    older = build_schema("interface Node { id: ID! }\ntype Query { node(id: ID!): Node\n gone: String }")
+    older = build_schema(
+        "interface Node { id: ID! }\ntype Query { node(id: ID!): Node\n gone: String }"
+    )
 
     breaking = find_breaking_changes(older, build_schema(schema.as_str()))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
@@ -95,7 +96,7 @@ async def send_message(
 
     if template is not None:
         kind = MessageType.TEMPLATE
-        payload = {
+        payload: dict[str, Any] = {
             "name": template.name,
             "language": template.language,
             "parameters": list(template.parameters),

@@ -40,7 +40,7 @@ async def _upsert(device: Device, item: dict[str, Any]) -> None:
     if not isinstance(name, str) or not isinstance(language, str):
         return
     status = str(item.get("status", "")).upper()
-    values = {
+    values: dict[str, Any] = {
         "category": str(item.get("category") or "UTILITY").upper(),
         "components": item.get("components") if isinstance(item.get("components"), list) else [],
         "status": TemplateStatus(status)

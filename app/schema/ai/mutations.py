@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import strawberry
 from strawberry.scalars import JSON
 
@@ -149,7 +151,7 @@ def _fields(data: CreateAIAgentInput | UpdateAIAgentInput) -> resolvers.AgentFie
         device_id=data.device_id,
         clear_device=bool(getattr(data, "clear_device", False)),
         handoff_keywords=data.handoff_keywords,
-        business_hours=data.business_hours,
+        business_hours=cast("dict[str, Any] | None", data.business_hours),
         max_tool_calls=data.max_tool_calls,
         timeout_seconds=data.timeout_seconds,
         enabled=data.enabled,

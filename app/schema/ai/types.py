@@ -17,15 +17,18 @@ from app.models.ai import AIAgent as AIAgentModel
 from app.schema.messaging.types import Conversation, Device
 from app.schema.node import Node, to_global_id
 
-AgentRunStatus = strawberry.enum(
+AgentRunStatus = models.AgentRunStatus
+strawberry.enum(
     models.AgentRunStatus, description="QUEUED → RUNNING → SUCCEEDED, FAILED or CANCELLED."
 )
-AgentTask = strawberry.enum(
+AgentTask = models.AgentTask
+strawberry.enum(
     models.AgentTask,
     description="REPLY sends the answer, DRAFT_REPLY only returns it, SUMMARIZE summarizes "
     "the conversation, CAMPAIGN_COPY is the copywriter/reviewer team.",
 )
-AgentTrigger = strawberry.enum(models.AgentTrigger, description="What started a run.")
+AgentTrigger = models.AgentTrigger
+strawberry.enum(models.AgentTrigger, description="What started a run.")
 
 
 @strawberry.type(description="An AI agent: instructions, model, tools and handoff rules.")
@@ -57,7 +60,7 @@ class AIAgent(Node):
             model=row.model,
             tools=list(row.tools or []),
             handoff_keywords=list(row.handoff_keywords or []),
-            business_hours=dict(row.business_hours or {}),
+            business_hours=JSON(dict(row.business_hours or {})),
             max_tool_calls=row.max_tool_calls,
             timeout_seconds=row.timeout_seconds,
             enabled=row.enabled,
@@ -98,7 +101,7 @@ class AgentStep:
             content=step.get("content"),
             arguments=step.get("arguments"),
             result=step.get("result"),
-            data=step,
+            data=JSON(step),
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -324,7 +324,7 @@ class MessagingMutation:
             phone_number=input.phone_number,
             name=input.name,
             tags=input.tags,
-            attributes=input.attributes,
+            attributes=cast("dict[str, Any] | None", input.attributes),
         )
         return CreateContactPayload(
             contact=Contact.from_model(row) if row is not None else None, user_errors=errors

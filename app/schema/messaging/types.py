@@ -18,21 +18,27 @@ from app.schema.accounts.types import UserType
 from app.schema.node import Node, to_global_id
 from app.schema.pagination import Connection, build_connection, page_args, paginate
 
-Provider = strawberry.enum(models.Provider, description="Who carries a device's messages.")
-DeviceStatus = strawberry.enum(
+Provider = models.Provider
+strawberry.enum(models.Provider, description="Who carries a device's messages.")
+DeviceStatus = models.DeviceStatus
+strawberry.enum(
     models.DeviceStatus, description="Where a device stands in its connection life cycle."
 )
-Direction = strawberry.enum(models.Direction, description="Who sent a message.")
-MessageType = strawberry.enum(models.MessageType, description="What a message carries.")
-MessageStatus = strawberry.enum(
+Direction = models.Direction
+strawberry.enum(models.Direction, description="Who sent a message.")
+MessageType = models.MessageType
+strawberry.enum(models.MessageType, description="What a message carries.")
+MessageStatus = models.MessageStatus
+strawberry.enum(
     models.MessageStatus,
     description="QUEUED → SENT → DELIVERED → READ, or FAILED; RECEIVED for inbound messages.",
 )
-ConversationStatus = strawberry.enum(
-    models.ConversationStatus, description="Where a conversation stands in the inbox."
-)
-TemplateStatus = strawberry.enum(models.TemplateStatus, description="Meta's review status.")
-ContactImportStatus = strawberry.enum(
+ConversationStatus = models.ConversationStatus
+strawberry.enum(models.ConversationStatus, description="Where a conversation stands in the inbox.")
+TemplateStatus = models.TemplateStatus
+strawberry.enum(models.TemplateStatus, description="Meta's review status.")
+ContactImportStatus = models.ContactImportStatus
+strawberry.enum(
     models.ContactImportStatus,
     description="QUEUED → RUNNING → COMPLETED (with per-row errors), or FAILED as a whole.",
 )
@@ -125,7 +131,7 @@ class Contact(Node):
             phone_number=row.phone_number,
             name=row.name,
             tags=list(row.tags or []),
-            attributes=dict(row.attributes or {}),
+            attributes=JSON(dict(row.attributes or {})),
             opted_out=row.opted_out_at is not None,
             created_at=row.created_at,
         )
@@ -229,7 +235,7 @@ class Message(Node):
             direction=row.direction,
             type=row.type,
             body=row.body,
-            payload=_public_payload(row),
+            payload=JSON(_public_payload(row)),
             status=row.status,
             error_code=row.error_code,
             error_message=row.error_message,
@@ -275,7 +281,7 @@ class Template(Node):
             name=row.name,
             language=row.language,
             category=row.category,
-            components=list(row.components or []),
+            components=JSON(list(row.components or [])),
             status=row.status,
             row=row,
         )
