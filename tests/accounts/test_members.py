@@ -258,3 +258,23 @@ async def test_audit_events_are_for_owners_and_admins_and_forbidden_to_agents(ap
     assert as_admin == as_owner
     assert _code(as_agent) == "FORBIDDEN" and as_agent["data"] is None
     assert "ROLE_CHANGED" not in [e["node"]["kind"] for e in other_org["auditEvents"]["edges"]]
+
+
+async def test_a_members_sign_in_failures_show_in_the_audit_log_of_their_organization_only(api):
+    owner = await register_user(api)
+    agent = await register_user(api, role=Role.AGENT, organization_of=owner)
+    stranger = await register_user(api)
+    refused = await api.call(
+        "mutation($input: LoginInput!) { login(input: $input) { userErrors { code } } }",
+        {"input": {"email": agent.email, "password": "not-the-password-1"}},
+    )
+    assert not refused["errors"]
+
+    as_owner = await owner.api.data(AUDIT)
+    as_stranger = await stranger.api.data(AUDIT)
+
+    failures = [
+        e["node"] for e in as_owner["auditEvents"]["edges"] if e["node"]["kind"] == "LOGIN_FAILED"
+    ]
+    assert len(failures) == 1
+    assert "LOGIN_FAILED" not in [e["node"]["kind"] for e in as_stranger["auditEvents"]["edges"]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from app.context import Info
@@ -222,7 +223,17 @@ async def audit_events(
     info: Info, first: int | None, after: str | None
 ) -> Connection[AuditEventType]:
     args = page_args(first, after)
-    queryset = AuditEvent.filter(organization_id=org_id(info))
+    organization = org_id(info)
+    # Events of the organization, and a member's own security events (sign-ins, lockouts,
+    # token reuse, MFA and password changes), which belong to the user, not to one org.
+    members = Membership.filter(organization_id=organization).values("user_id")
+    queryset = AuditEvent.filter(
+        Q(organization_id=organization)
+        | (
+            Q(organization_id=None)
+            & (Q(actor_id__in=Subquery(members)) | Q(subject_user_id__in=Subquery(members)))
+        )
+    )
     return await paginate(queryset, args, AuditEventType.from_model)
 
 
