@@ -134,6 +134,13 @@ class Settings(BaseSettings):
     sandbox_status_delay_seconds: float = Field(
         0.5, description="Sandbox: seconds between a send's SENT, DELIVERED and READ."
     )
+    campaign_lease_seconds: float = Field(
+        60.0, description="Campaigns: how long a worker holds recipients it claimed."
+    )
+    campaign_batch_size: int = Field(10, description="Campaigns: recipients claimed at once.")
+    campaign_batch_jobs: int = Field(
+        4, description="Campaigns: batch jobs a campaign is split into (shared by workers)."
+    )
     opt_out_keywords: list[str] = Field(
         ["STOP", "UNSUBSCRIBE"], description="Inbound texts that opt a contact out (JSON list)."
     )
@@ -210,6 +217,7 @@ MODEL_MODULES = [
     "app.models.accounts",
     "app.models.messaging",
     "app.models.ai",
+    "app.models.campaigns",
 ]
 
 

@@ -11,6 +11,7 @@ from strawberry.tools import merge_types
 from app.errors import ErrorCodesExtension
 from app.schema.accounts import AccountsMutation, AccountsQuery
 from app.schema.ai import AIMutation, AIQuery, AISubscription
+from app.schema.campaigns import CampaignsMutation, CampaignsQuery, CampaignsSubscription
 from app.schema.executor import ParleyExecutor
 from app.schema.limits import LimitsQuery
 from app.schema.messaging import MessagingMutation, MessagingQuery, MessagingSubscription
@@ -22,9 +23,19 @@ QUERY_TYPES: tuple[type, ...] = (
     AccountsQuery,
     MessagingQuery,
     AIQuery,
+    CampaignsQuery,
 )
-MUTATION_TYPES: tuple[type, ...] = (AccountsMutation, MessagingMutation, AIMutation)
-SUBSCRIPTION_TYPES: tuple[type, ...] = (MessagingSubscription, AISubscription)
+MUTATION_TYPES: tuple[type, ...] = (
+    AccountsMutation,
+    MessagingMutation,
+    AIMutation,
+    CampaignsMutation,
+)
+SUBSCRIPTION_TYPES: tuple[type, ...] = (
+    MessagingSubscription,
+    AISubscription,
+    CampaignsSubscription,
+)
 
 
 class ParleySchema(strawberry.Schema):

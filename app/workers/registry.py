@@ -6,7 +6,7 @@ from typing import Any
 
 from saq import CronJob
 
-from app.workers import ai, email, maintenance, messaging
+from app.workers import ai, campaigns, email, maintenance, messaging
 
 FUNCTIONS: dict[str, list[Any]] = {
     "default": [
@@ -18,7 +18,11 @@ FUNCTIONS: dict[str, list[Any]] = {
         messaging.import_contacts,
         messaging.sync_templates,
     ],
-    "campaigns": [],
+    "campaigns": [
+        campaigns.run_campaign,
+        campaigns.send_campaign_batch,
+        campaigns.start_scheduled_campaign,
+    ],
     "ai": [ai.run_agent],
 }
 

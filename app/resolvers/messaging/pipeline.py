@@ -30,6 +30,7 @@ from app.models.messaging import (
     UnmatchedStatus,
 )
 from app.pubsub import Broker
+from app.resolvers.campaigns import statuses as campaign_statuses
 from app.resolvers.messaging import events
 from app.resolvers.messaging.phones import from_wa_id
 from app.whatsapp.types import DeliveryStatus, InboundMessage, StatusUpdate
@@ -173,6 +174,7 @@ async def advance_status(
 
 async def apply_status(broker: Broker, device: Device, update: StatusUpdate) -> None:
     status = _DELIVERY_STATUS[update.status]
+    await campaign_statuses.on_status_update(broker, device, update)
     message = await Message.get_or_none(
         device_id=device.id, provider_message_id=update.provider_message_id
     )

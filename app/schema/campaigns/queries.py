@@ -1,0 +1,95 @@
+"""Campaign lists, node fetchers and live progress."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
+
+import strawberry
+
+from app.context import Info
+from app.dataloaders import campaigns as loaders
+from app.models import campaigns as models
+from app.models.accounts import Role
+from app.permissions import HasRole
+from app.resolvers.campaigns import progress
+from app.resolvers.messaging import events
+from app.resolvers.messaging.scope import in_organization, organization_id
+from app.schema.campaigns.types import Campaign, CampaignRecipient, CampaignStatus
+from app.schema.node import decode_id, register_node
+from app.schema.pagination import Connection, page_args, paginate
+
+AGENT = [HasRole(Role.AGENT)]
+
+
+@strawberry.type
+class CampaignsQuery:
+    @strawberry.field(
+        description="The organization's campaigns, oldest first (AGENT+).", permission_classes=AGENT
+    )
+    async def campaigns(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: CampaignStatus | None = None,
+    ) -> Connection[Campaign]:
+        queryset = models.Campaign.filter(organization_id=organization_id(info))
+        if status is not None:
+            queryset = queryset.filter(status=status)
+        return await paginate(queryset, page_args(first, after), Campaign.from_model)
+
+
+@strawberry.type
+class CampaignsSubscription:
+    @strawberry.subscription(
+        description="A campaign now, then again at each status change and as its counts move "
+        "(a few times a second at most), up to and including its final state (AGENT+).",
+        permission_classes=AGENT,
+    )
+    async def campaign_progress(
+        self, info: Info, campaign_id: strawberry.ID
+    ) -> AsyncGenerator[Campaign, None]:
+        pk = decode_id(campaign_id, "Campaign", field="campaignId")
+        org_id = organization_id(info)
+        row = await models.Campaign.get_or_none(id=pk, organization_id=org_id)
+        if row is None:
+            return
+        yield Campaign.from_model(row)
+        async for _ in events.stream(info, progress.TOPIC, lambda e: e["campaign_id"] == pk):
+            found = in_organization(
+                [await info.context.loaders.get(loaders.campaign_by_id).load(pk)], org_id
+            )[0]
+            if found is not None:
+                yield Campaign.from_model(found)
+
+
+async def _fetch_campaigns(info: Info, pks: Sequence[int]) -> Sequence[Any | None]:
+    if not _may_read(info):
+        return [None] * len(pks)
+    rows = await info.context.loaders.get(loaders.campaign_by_id).load_many(list(pks))
+    return [
+        Campaign.from_model(r) if r else None for r in in_organization(rows, organization_id(info))
+    ]
+
+
+async def _fetch_recipients(info: Info, pks: Sequence[int]) -> Sequence[Any | None]:
+    if not _may_read(info):
+        return [None] * len(pks)
+    org_id = organization_id(info)
+    rows = {
+        r.id: r
+        for r in await models.CampaignRecipient.filter(
+            id__in=list(pks), campaign__organization_id=org_id
+        )
+    }
+    return [CampaignRecipient.from_model(rows[pk]) if pk in rows else None for pk in pks]
+
+
+def _may_read(info: Info) -> bool:
+    viewer = info.context.viewer
+    return viewer is not None and viewer.role is not None and viewer.role.at_least(Role.AGENT)
+
+
+register_node("Campaign", _fetch_campaigns)
+register_node("CampaignRecipient", _fetch_recipients)

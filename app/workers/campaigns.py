@@ -1,0 +1,169 @@
+"""Campaign jobs on the `campaigns` queue.
+
+``run_campaign`` (the coordinator) resolves the audience once and fans the campaign out into a
+few ``send_campaign_batch`` jobs; any worker process may run any of them. Each batch job claims
+recipients in small leased batches until none are left, checking at least twice a second
+whether the campaign was paused or cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import structlog
+
+from app.models.campaigns import UNFINISHED, Campaign, CampaignRecipient, CampaignStatus
+from app.models.messaging import Contact, Device, DeviceStatus
+from app.resolvers.campaigns import audience, runs, sending
+from app.resolvers.campaigns.pacing import DeviceLimiter
+from app.resolvers.messaging.pipeline import set_device_status
+from app.resolvers.messaging.providers import provider_for
+from app.whatsapp.errors import FailureReason
+
+log = structlog.get_logger("parley.campaigns")
+
+BATCH_JOB = "send_campaign_batch"
+STATUS_CHECK_SECONDS = 0.5
+
+
+class CampaignNotFound(Exception):
+    def __init__(self, campaign_id: int) -> None:
+        super().__init__(f"campaign {campaign_id} does not exist")
+
+
+async def _campaign(campaign_id: int) -> Campaign:
+    campaign = await Campaign.get_or_none(id=campaign_id)
+    if campaign is None:
+        raise CampaignNotFound(campaign_id)
+    return campaign
+
+
+async def start_scheduled_campaign(ctx: dict[str, Any], *, campaign_id: int) -> None:
+    runtime = ctx["runtime"]
+    campaign = await _campaign(campaign_id)
+    if campaign.status is not CampaignStatus.SCHEDULED:
+        return  # started by hand, cancelled, or another worker was first
+    device = await Device.get(id=campaign.device_id)
+    if device.status is not DeviceStatus.CONNECTED:
+        await Campaign.filter(id=campaign.id, status=CampaignStatus.SCHEDULED).update(
+            status=CampaignStatus.RUNNING
+        )
+        await runs.finish(
+            runtime.broker, campaign, CampaignStatus.FAILED, f"The device is {device.status.value}."
+        )
+        return
+    await runs.begin_run(
+        runtime.broker, runtime.queues, campaign.id, allowed=(CampaignStatus.SCHEDULED,)
+    )
+
+
+async def run_campaign(ctx: dict[str, Any], *, campaign_id: int) -> None:
+    runtime = ctx["runtime"]
+    campaign = await _campaign(campaign_id)
+    if campaign.status is not CampaignStatus.RUNNING:
+        return
+    if campaign.audience_resolved_at is None:
+        total = await audience.resolve(campaign)
+        log.info("campaigns.audience_resolved", campaign_id=campaign.id, recipients=total)
+    for slot in range(max(1, runtime.settings.campaign_batch_jobs)):
+        await runtime.queues.enqueue(
+            "campaigns",
+            BATCH_JOB,
+            key=f"campaign:{campaign.id}:run:{campaign.run_generation}:batch:{slot}",
+            campaign_id=campaign.id,
+            generation=campaign.run_generation,
+            timeout=0,  # runs as long as the campaign does; stops on pause, cancel or the end
+            retries=3,
+        )
+
+
+async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generation: int) -> None:
+    runtime = ctx["runtime"]
+    settings = runtime.settings
+    campaign = await _campaign(campaign_id)
+    device = await Device.get(id=campaign.device_id)
+    owner = sending.new_owner()
+    sender = sending.Sender(
+        broker=runtime.broker,
+        campaign=campaign,
+        device=device,
+        provider=provider_for(settings, device),
+        limiter=DeviceLimiter(runtime.redis),
+        owner=owner,
+        lease=settings.campaign_lease_seconds,
+        still_running=lambda: _still_running(campaign_id),
+    )
+    try:
+        while True:
+            current = await Campaign.get(id=campaign_id)
+            if current.status is not CampaignStatus.RUNNING or current.run_generation != generation:
+                return
+            await sending.reconcile_expired(runtime.broker, campaign, device)
+            batch = await sending.claim(
+                campaign_id, owner, settings.campaign_batch_size, settings.campaign_lease_seconds
+            )
+            if not batch:
+                if not await CampaignRecipient.filter(
+                    campaign_id=campaign_id, status__in=UNFINISHED
+                ).exists():
+                    await runs.finish(runtime.broker, campaign, CampaignStatus.COMPLETED)
+                    return
+                await sending.pause_briefly()  # others hold leases, or retries wait their turn
+                continue
+            contacts = {
+                c.id: c
+                for c in await Contact.filter(id__in=[r.contact_id for r in batch if r.contact_id])
+            }
+            # A batch goes out concurrently; the device's limiter sets the pace.
+            results = await asyncio.gather(
+                *(
+                    _send_unless_stopped(sender, campaign_id, r, contacts.get(r.contact_id or 0))
+                    for r in batch
+                )
+            )
+            failure = next((f for f in results if f is not None), None)
+            if failure is not None and failure.device_status is not None:
+                await set_device_status(runtime.broker, device, DeviceStatus(failure.device_status))
+                await runs.finish(
+                    runtime.broker,
+                    campaign,
+                    CampaignStatus.FAILED,
+                    f"The device can no longer send ({failure}).",
+                )
+                return
+            await sending.release(owner)
+    finally:
+        status = (await Campaign.get(id=campaign_id)).status
+        if status is CampaignStatus.CANCELLED:
+            await sending.release(owner, sending.RecipientStatus.CANCELLED)
+            # A send that failed retryably after the cancel went back to PENDING: settle it.
+            await CampaignRecipient.filter(
+                campaign_id=campaign_id, status=sending.RecipientStatus.PENDING
+            ).update(status=sending.RecipientStatus.CANCELLED, lease_expires_at=None)
+        else:
+            await sending.release(owner)
+
+
+_status_seen: dict[int, tuple[float, CampaignStatus]] = {}
+
+
+async def _still_running(campaign_id: int) -> bool:
+    """The campaign's status, read at most every STATUS_CHECK_SECONDS per process."""
+    seen = _status_seen.get(campaign_id)
+    if seen is None or time.monotonic() - seen[0] > STATUS_CHECK_SECONDS:
+        seen = (time.monotonic(), (await Campaign.get(id=campaign_id)).status)
+        _status_seen[campaign_id] = seen
+    return seen[1] is CampaignStatus.RUNNING
+
+
+async def _send_unless_stopped(
+    sender: sending.Sender,
+    campaign_id: int,
+    recipient: CampaignRecipient,
+    contact: Contact | None,
+) -> FailureReason | None:
+    if not await _still_running(campaign_id):
+        return None  # released to PENDING (pause) or CANCELLED when the job ends
+    return await sender.send(recipient, contact)

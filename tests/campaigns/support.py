@@ -1,0 +1,150 @@
+"""Factories for campaign tests: a Cloud API device on the fake Graph API, an audience."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from app.models.messaging import Contact
+from tests.fakes.graph_api import FakeGraphApi
+from tests.support.messaging import CONNECT_DEVICE, CREATE_DEVICE, Member, eventually, unique_phone
+from tests.support.server import RunningServer
+
+APP_SECRET = "campaign-app-secret"
+
+CAMPAIGN_FIELDS = """
+id name status startedAt finishedAt
+stats { total pending sent delivered read failed skipped cancelled }
+"""
+CREATE = f"""
+mutation($input: CreateCampaignInput!) {{
+  createCampaign(input: $input) {{ campaign {{ {CAMPAIGN_FIELDS} }} variables userErrors {{ field message code }} }}
+}}
+"""
+ACTION = """
+mutation($input: CampaignIdInput!) {{
+  {name}(input: $input) {{ campaign {{ id status }} userErrors {{ field message code }} }}
+}}
+"""
+CAMPAIGN = f"query($id: ID!) {{ node(id: $id) {{ ... on Campaign {{ {CAMPAIGN_FIELDS} }} }} }}"
+RECIPIENTS = """
+query($id: ID!, $status: RecipientStatus, $after: String) {
+  node(id: $id) { ... on Campaign {
+    recipients(first: 100, status: $status, after: $after) {
+      nodes { phoneNumber status reason attempts }
+      pageInfo { hasNextPage endCursor }
+    }
+  } }
+}
+"""
+PROGRESS = f"subscription($id: ID!) {{ campaignProgress(campaignId: $id) {{ {CAMPAIGN_FIELDS} }} }}"
+
+
+@dataclass
+class CloudDevice:
+    id: str
+    phone_number_id: str
+
+
+async def fake_graph_api(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[FakeGraphApi]:
+    async with FakeGraphApi(app_secret=APP_SECRET, status_delay=0.01) as graph:
+        monkeypatch.setattr(server.settings, "whatsapp_graph_url", graph.base_url)
+        yield graph
+
+
+async def cloud_device(
+    server: RunningServer, fake: FakeGraphApi, owner: Member, *, per_second: int = 80
+) -> CloudDevice:
+    phone_number_id = str(uuid.uuid4().int % 10**12)
+    token = f"token-{uuid.uuid4().hex}"
+    data = await owner.api.data(
+        CREATE_DEVICE,
+        {
+            "input": {
+                "name": "Cloud",
+                "phoneNumber": unique_phone(),
+                "provider": "CLOUD_API",
+                "messagesPerSecond": per_second,
+                "cloudApi": {
+                    "phoneNumberId": phone_number_id,
+                    "accessToken": token,
+                    "appSecret": APP_SECRET,
+                },
+            }
+        },
+    )
+    device_id = data["createDevice"]["device"]["id"]
+    await owner.api.data(CONNECT_DEVICE, {"input": {"deviceId": device_id}})
+    url = f"{server.url}/webhooks/whatsapp/{device_id}"
+    # The fake refuses (130429) whatever goes over the device's own limit.
+    fake.register(phone_number_id, token, webhook_url=url, throughput=per_second)
+    return CloudDevice(device_id, phone_number_id)
+
+
+async def contacts(
+    owner: Member, count: int, *, tag: str, prefix: str = "+1650555", **fields: Any
+) -> list[Contact]:
+    rows = [
+        Contact(
+            organization_id=owner.organization_id,
+            phone_number=f"{prefix}{i:04d}",
+            name=f"Person {i}",
+            tags=[tag],
+            tags_text=f",{tag},",
+            attributes={"city": f"City {i}"},
+            **fields,
+        )
+        for i in range(count)
+    ]
+    await Contact.bulk_create(rows)
+    return list(await Contact.filter(organization_id=owner.organization_id).order_by("id"))
+
+
+async def act(owner: Member, name: str, campaign_id: str) -> dict[str, Any]:
+    data = await owner.api.data(ACTION.format(name=name), {"input": {"campaignId": campaign_id}})
+    payload: dict[str, Any] = data[name]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    return payload
+
+
+async def campaign_of(owner: Member, campaign_id: str) -> dict[str, Any]:
+    node: dict[str, Any] = (await owner.api.data(CAMPAIGN, {"id": campaign_id}))["node"]
+    return node
+
+
+async def until_status(
+    owner: Member, campaign_id: str, *wanted: str, within: float = 30
+) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        node = await campaign_of(owner, campaign_id)
+        return node if node["status"] in wanted else None
+
+    result: dict[str, Any] = await eventually(check, within=within)
+    return result
+
+
+async def recipients(
+    owner: Member, campaign_id: str, status: str | None = None
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    after = None
+    while True:
+        data = await owner.api.data(
+            RECIPIENTS, {"id": campaign_id, "status": status, "after": after}
+        )
+        page = data["node"]["recipients"]
+        rows += page["nodes"]
+        if not page["pageInfo"]["hasNextPage"]:
+            return rows
+        after = page["pageInfo"]["endCursor"]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

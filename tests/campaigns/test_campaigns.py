@@ -1,0 +1,250 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from gql import gql
+
+from app.models.accounts import Role
+from app.models.messaging import Contact
+from tests.campaigns.support import (
+    CREATE,
+    PROGRESS,
+    act,
+    campaign_of,
+    cloud_device,
+    contacts,
+    fake_graph_api,
+    now,
+    recipients,
+    until_status,
+)
+from tests.fakes.graph_api import FakeGraphApi
+from tests.support.client import Api
+from tests.support.messaging import eventually, member
+from tests.support.server import RunningServer
+
+AUDIENCE = int(os.environ.get("PARLEY_CAMPAIGN_AUDIENCE", "120"))
+
+
+@pytest.fixture
+async def fake(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[FakeGraphApi]:
+    async for graph in fake_graph_api(server, monkeypatch):
+        yield graph
+
+
+def _template(*parameters: str) -> dict[str, Any]:
+    return {"name": "welcome", "language": "en_US", "parameters": list(parameters)}
+
+
+async def _create(owner: Any, device_id: str, **fields: Any) -> dict[str, Any]:
+    data = await owner.api.data(
+        CREATE, {"input": {"name": "Spring", "deviceId": device_id, **fields}}
+    )
+    assert data["createCampaign"]["userErrors"] == []
+    campaign: dict[str, Any] = data["createCampaign"]["campaign"]
+    return campaign
+
+
+async def test_everyone_in_the_audience_gets_exactly_one_message_with_their_own_variables(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    device = await cloud_device(server, fake, owner)
+    opted_out, duplicates, missing = AUDIENCE // 20, AUDIENCE // 40, 3
+    people = await contacts(owner, AUDIENCE - duplicates, tag="spring")
+    for person in people[:opted_out]:
+        person.opted_out_at = now()
+        await person.save(update_fields=["opted_out_at"])
+    for person in people[opted_out : opted_out + missing]:
+        person.attributes = {}
+        await person.save(update_fields=["attributes"])
+    # Legacy rows: the same numbers as others, written the way an old import kept them.
+    for person in people[-duplicates:]:
+        digits = person.phone_number.removeprefix("+1")
+        await Contact.create(
+            organization_id=owner.organization_id,
+            phone_number=f"+1 ({digits[:3]}) {digits[3:6]}-{digits[6:]}",
+            name="Legacy",
+            tags=["spring"],
+            tags_text=",spring,",
+            attributes={"city": "Elsewhere"},
+        )
+    campaign = await _create(
+        owner, device.id, template=_template("{{name}}", "{{city}}"), tags=["spring"]
+    )
+
+    await act(owner, "startCampaign", campaign["id"])
+    done = await until_status(owner, campaign["id"], "COMPLETED", within=120)
+
+    reached = people[opted_out + missing :]
+    counts = fake.send_counts()
+    assert {p.phone_number.removeprefix("+") for p in reached} == set(counts)
+    assert set(counts.values()) == {1}
+    for send in fake.sends:
+        person = next(p for p in reached if p.phone_number == f"+{send.to}")
+        parameters = send.body["template"]["components"][0]["parameters"]
+        assert [p["text"] for p in parameters] == [person.name, person.attributes["city"]]
+    skipped = await recipients(owner, campaign["id"], "SKIPPED")
+    reasons = sorted(r["reason"] for r in skipped)
+    assert sum("opted out" in r for r in reasons) == opted_out
+    assert sum("same phone number" in r for r in reasons) == duplicates
+    assert sum("`city`" in r for r in reasons) == missing
+    stats = done["stats"]
+    assert stats["total"] == AUDIENCE
+    assert stats["skipped"] == opted_out + duplicates + missing
+    assert stats["pending"] == stats["failed"] == stats["cancelled"] == 0
+    assert stats["sent"] + stats["delivered"] + stats["read"] == len(reached)
+    assert fake.max_sends_per_second(device.phone_number_id) <= 80
+
+
+async def _statuses(session: Any, campaign_id: str, into: list[dict[str, Any]]) -> None:
+    async for event in session.subscribe(gql(PROGRESS), variable_values={"id": campaign_id}):
+        into.append(event["campaignProgress"])
+
+
+async def test_pause_resume_and_cancel_reach_a_live_subscriber_in_order(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api, Role.ADMIN)
+    device = await cloud_device(server, fake, owner, per_second=20)
+    await contacts(owner, 120, tag="slow")
+    campaign = await _create(owner, device.id, template=_template(), tags=["slow"])
+    seen: list[dict[str, Any]] = []
+
+    async with owner.api.websocket() as session:
+        listener = asyncio.create_task(_statuses(session, campaign["id"], seen))
+        await eventually(lambda: _truthy(seen))
+        await act(owner, "startCampaign", campaign["id"])
+        await eventually(_sent_at_least(fake, 20), within=60)
+        await act(owner, "pauseCampaign", campaign["id"])
+        await asyncio.sleep(1.0)
+        sent_while_paused = len(fake.sends)
+        await asyncio.sleep(1.0)
+        paused_for_a_second = len(fake.sends) == sent_while_paused
+        await act(owner, "resumeCampaign", campaign["id"])
+        await eventually(_sent_at_least(fake, sent_while_paused + 20), within=60)
+        await act(owner, "cancelCampaign", campaign["id"])
+        await eventually(lambda: _truthy([e for e in seen if e["status"] == "CANCELLED"]))
+        await asyncio.sleep(0.5)
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+
+    states = [e["status"] for e in seen]
+    assert [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s] == [
+        "DRAFT",
+        "RUNNING",
+        "PAUSED",
+        "RUNNING",
+        "CANCELLED",
+    ]
+    assert paused_for_a_second
+    stats = await eventually(lambda: _settled(owner, campaign["id"]), within=30)
+    assert stats["cancelled"] > 0
+    assert stats["cancelled"] + stats["sent"] + stats["delivered"] + stats["read"] == 120
+    assert set(fake.send_counts().values()) == {1}
+    assert len(fake.sends) == 120 - stats["cancelled"]
+
+
+async def _settled(owner: Any, campaign_id: str) -> dict[str, Any] | None:
+    """The stats once no send is in flight any more."""
+    stats: dict[str, Any] = (await campaign_of(owner, campaign_id))["stats"]
+    return stats if stats["pending"] == 0 else None
+
+
+def _sent_at_least(fake: FakeGraphApi, n: int) -> Any:
+    async def check() -> bool:
+        return len(fake.sends) >= n
+
+    return check
+
+
+async def _truthy(items: list[Any]) -> bool:
+    return bool(items)
+
+
+async def test_a_scheduled_campaign_starts_by_itself_and_runs_to_completion(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    device = await cloud_device(server, fake, owner)
+    await contacts(owner, 5, tag="later")
+    at = now() + timedelta(seconds=2)
+    campaign = await _create(
+        owner, device.id, template=_template(), tags=["later"], scheduledAt=at.isoformat()
+    )
+    seen: list[dict[str, Any]] = []
+
+    async with owner.api.websocket() as session:
+        listener = asyncio.create_task(_statuses(session, campaign["id"], seen))
+        await eventually(
+            lambda: _truthy([e for e in seen if e["status"] == "COMPLETED"]), within=20
+        )
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+
+    states = [e["status"] for e in seen]
+    assert [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s] == [
+        "SCHEDULED",
+        "RUNNING",
+        "COMPLETED",
+    ]
+    started = next(e for e in seen if e["status"] == "RUNNING")["startedAt"]
+    assert started >= at.isoformat()[:19]
+    assert len(fake.sends) == 5
+
+
+async def test_an_agent_sees_campaigns_but_only_an_admin_may_start_one(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    agent = await member(server, api, Role.AGENT, organization_id=owner.organization_id)
+    device = await cloud_device(server, fake, owner)
+    await contacts(owner, 3, tag="vip")
+    campaign = await _create(owner, device.id, text="Hi {{name}}", tags=["vip"])
+
+    refused = await agent.api.call(
+        "mutation($input: CampaignIdInput!) { startCampaign(input: $input) { campaign { id } } }",
+        {"input": {"campaignId": campaign["id"]}},
+    )
+    listed = await agent.api.data("{ campaigns { nodes { id status } } }")
+
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert listed["campaigns"]["nodes"] == [{"id": campaign["id"], "status": "DRAFT"}]
+    assert fake.sends == []
+
+
+async def test_a_text_campaign_skips_contacts_whose_service_window_is_closed(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    device = await cloud_device(server, fake, owner)
+    people = await contacts(owner, 2, tag="chat")
+    await fake.deliver_inbound(
+        device.phone_number_id, people[0].phone_number.removeprefix("+"), text="Hello"
+    )
+    await eventually(lambda: _conversation_open(people[0].id))
+    campaign = await _create(owner, device.id, text="Hi {{name}}", tags=["chat"])
+
+    await act(owner, "startCampaign", campaign["id"])
+    await until_status(owner, campaign["id"], "COMPLETED")
+
+    assert [s.body["text"]["body"] for s in fake.sends] == ["Hi Person 0"]
+    skipped = await recipients(owner, campaign["id"], "SKIPPED")
+    assert [r["phoneNumber"] for r in skipped] == [people[1].phone_number]
+    assert "templates are the way to reach them" in skipped[0]["reason"]
+
+
+async def _conversation_open(contact_id: int) -> bool:
+    from app.models.messaging import Conversation
+
+    return await Conversation.filter(contact_id=contact_id, last_inbound_at__isnull=False).exists()
