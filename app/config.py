@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     trusted_documents_only: bool = Field(
         False, description="Refuse every document that is not in the trusted manifest."
     )
+    subscription_auth_check_seconds: float = Field(
+        5.0, description="How often an idle subscription re-checks that its session is valid."
+    )
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool | None = Field(None, description="JSON log lines (default: in production).")
     public_url: str = Field(

@@ -150,3 +150,9 @@ class ErrorCodesExtension(SchemaExtension):
         pre = self.execution_context.pre_execution_errors
         if pre:
             self.execution_context.pre_execution_errors = [classify(e) for e in pre]
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        # Each event of a subscription (and each streamed result) gets the same treatment.
+        if getattr(result, "errors", None):
+            result.errors = [classify(e) for e in result.errors]
+        yield None

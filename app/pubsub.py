@@ -54,7 +54,11 @@ class Broker:
         await self._redis.publish(channel, orjson.dumps(event))
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, *channels: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+    async def subscribe(
+        self, *channels: str, idle_seconds: float | None = None
+    ) -> AsyncIterator[AsyncIterator[dict[str, Any] | None]]:
+        """Events of ``channels``; with ``idle_seconds``, ``None`` after that long without
+        one, so a subscriber can re-check its authorization while nothing happens."""
         subscriber = _Subscriber(self._queue_size)
         async with self._lock:
             new = [c for c in channels if c not in self._subscribers]
@@ -65,7 +69,7 @@ class Broker:
             if self._reader is None or self._reader.done():
                 self._reader = asyncio.create_task(self._read(), name="pubsub-reader")
         try:
-            yield self._events(subscriber)
+            yield self._events(subscriber, idle_seconds)
         finally:
             async with self._lock:
                 gone = []
@@ -80,11 +84,19 @@ class Broker:
                     with contextlib.suppress(aioredis.RedisError, OSError):
                         await self._pubsub.unsubscribe(*gone)
 
-    async def _events(self, subscriber: _Subscriber) -> AsyncIterator[dict[str, Any]]:
+    async def _events(
+        self, subscriber: _Subscriber, idle_seconds: float | None
+    ) -> AsyncIterator[dict[str, Any] | None]:
         while True:
             if subscriber.overflowed and subscriber.queue.empty():
                 raise SubscriberTooSlow
-            yield await subscriber.queue.get()
+            if idle_seconds is None:
+                yield await subscriber.queue.get()
+                continue
+            try:
+                yield await asyncio.wait_for(subscriber.queue.get(), idle_seconds)
+            except TimeoutError:
+                yield None
 
     async def _read(self) -> None:
         while True:

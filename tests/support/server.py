@@ -41,6 +41,7 @@ def make_settings(var_dir: Path, **overrides: Any) -> Settings:
         # The suite's clients all come from 127.0.0.1; tests of the limits set their own.
         "request_limit_anonymous": "100000/minute",
         "request_limit_user": "100000/minute",
+        "subscription_auth_check_seconds": 0.5,
     }
     values.update(overrides)
     return Settings(**values)

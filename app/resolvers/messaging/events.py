@@ -10,10 +10,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from app.context import Info
+from app.errors import Unauthenticated
 from app.models.accounts import Membership
 from app.models.messaging import Conversation, Device, Message
 from app.pubsub import Broker
 from app.resolvers.messaging.scope import organization_id
+from app.security import revoked_jti_key, revoked_session_key
 
 MESSAGES = "messages"
 CONVERSATIONS = "conversations"
@@ -68,10 +70,18 @@ async def stream(
     org_id = organization_id(info)
     viewer = info.context.viewer
     assert viewer is not None
-    broker = info.context.runtime.broker
-    async with broker.subscribe(channel(org_id, topic)) as events:
+    runtime = info.context.runtime
+    revoked_keys = [revoked_jti_key(viewer.claims.jti)]
+    if viewer.claims.session_id is not None:
+        revoked_keys.append(revoked_session_key(viewer.claims.session_id))
+    async with runtime.broker.subscribe(
+        channel(org_id, topic), idle_seconds=runtime.settings.subscription_auth_check_seconds
+    ) as events:
         async for event in events:
-            if event.get("organization_id") != org_id or not accept(event):
+            # A revoked session or token ends its subscriptions, even while nothing happens.
+            if await runtime.redis.exists(*revoked_keys):
+                raise Unauthenticated("The session has been revoked.")
+            if event is None or event.get("organization_id") != org_id or not accept(event):
                 continue
             # Authorized per event: a member removed mid-subscription stops receiving.
             if not await Membership.exists(user_id=viewer.user.id, organization_id=org_id):
