@@ -8,6 +8,7 @@ happened to each contact.
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from tortoise import fields
 from tortoise.indexes import Index
@@ -68,9 +69,9 @@ class Campaign(TimestampedModel):
     text = fields.TextField(null=True)
     template_name = fields.CharField(max_length=512, null=True)
     template_language = fields.CharField(max_length=16, null=True)
-    template_parameters = fields.JSONField(default=list)
-    audience_contact_ids = fields.JSONField(default=list)
-    audience_tags = fields.JSONField(default=list)
+    template_parameters: fields.JSONField[list[Any]] = fields.JSONField(default=list)
+    audience_contact_ids: fields.JSONField[list[Any]] = fields.JSONField(default=list)
+    audience_tags: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     status = fields.CharEnumField(CampaignStatus, max_length=16, default=CampaignStatus.DRAFT)
     scheduled_at = fields.DatetimeField(null=True)
     started_at = fields.DatetimeField(null=True)
@@ -104,7 +105,9 @@ class CampaignRecipient(TimestampedModel):
     # The phone again for the one recipient that may be messaged at that number, NULL for a
     # SKIPPED duplicate: the unique key makes "never two sends to one number" a constraint.
     send_phone = fields.CharField(max_length=20, null=True)
-    variables = fields.JSONField(default=dict)  # rendered: {"text": ...} or {"parameters": [...]}
+    variables: fields.JSONField[dict[str, Any]] = fields.JSONField(
+        default=dict
+    )  # rendered: {"text": ...} or {"parameters": [...]}
     status = fields.CharEnumField(RecipientStatus, max_length=16, default=RecipientStatus.PENDING)
     reason = fields.TextField(null=True)
     error_code = fields.IntField(null=True)

@@ -17,7 +17,9 @@ LOGOUT = "mutation { logout(input: {}) { revokedSessions userErrors { code } } }
 
 async def test_a_bad_token_in_connection_init_is_closed_with_4403(server: RunningServer) -> None:
     async with connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
-        await socket.send('{"type": "connection_init", "payload": {"authorization": "Bearer nope"}}')
+        await socket.send(
+            '{"type": "connection_init", "payload": {"authorization": "Bearer nope"}}'
+        )
 
         with pytest.raises(Exception):  # noqa: B017 - the server closes the socket
             await asyncio.wait_for(socket.recv(), 5)

@@ -16,11 +16,13 @@ from app.schema.messaging.types import Contact, Device, Message
 from app.schema.node import Node, to_global_id
 from app.schema.pagination import Connection, page_args, paginate
 
-CampaignStatus = strawberry.enum(
+CampaignStatus = models.CampaignStatus
+strawberry.enum(
     models.CampaignStatus,
     description="DRAFT → (SCHEDULED →) RUNNING ⇄ PAUSED → COMPLETED, or CANCELLED / FAILED.",
 )
-RecipientStatus = strawberry.enum(
+RecipientStatus = models.RecipientStatus
+strawberry.enum(
     models.RecipientStatus,
     description="PENDING → CLAIMED → SENDING → SENT → DELIVERED → READ, or FAILED / SKIPPED / "
     "CANCELLED.",
@@ -60,7 +62,7 @@ class CampaignRecipient(Node):
             reason=row.reason,
             error_code=row.error_code,
             attempts=row.attempts,
-            variables=dict(row.variables or {}),
+            variables=JSON(dict(row.variables or {})),
             sent_at=row.sent_at,
             row=row,
         )
