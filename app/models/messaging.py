@@ -38,11 +38,23 @@ DEVICE_TRANSITIONS: dict[DeviceStatus, frozenset[DeviceStatus]] = {
     DeviceStatus.PENDING: frozenset(
         {DeviceStatus.CONNECTING, DeviceStatus.QR_REQUIRED, DeviceStatus.CONNECTED}
     ),
+    # Unscanned QR codes run out: the pairing ends DISCONNECTED until it is started again.
     DeviceStatus.QR_REQUIRED: frozenset(
-        {DeviceStatus.CONNECTING, DeviceStatus.CONNECTED, DeviceStatus.FAILED}
+        {
+            DeviceStatus.CONNECTING,
+            DeviceStatus.CONNECTED,
+            DeviceStatus.DISCONNECTED,
+            DeviceStatus.FAILED,
+        }
     ),
+    # A credentials check that Meta refuses (190) or cannot answer ends DISCONNECTED.
     DeviceStatus.CONNECTING: frozenset(
-        {DeviceStatus.CONNECTED, DeviceStatus.QR_REQUIRED, DeviceStatus.FAILED}
+        {
+            DeviceStatus.CONNECTED,
+            DeviceStatus.QR_REQUIRED,
+            DeviceStatus.DISCONNECTED,
+            DeviceStatus.FAILED,
+        }
     ),
     DeviceStatus.CONNECTED: frozenset({DeviceStatus.DISCONNECTED, DeviceStatus.FAILED}),
     DeviceStatus.DISCONNECTED: frozenset(

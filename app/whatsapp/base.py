@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.whatsapp.types import OutboundMessage, SendResult
 
@@ -15,5 +15,9 @@ class Provider(Protocol):
     async def send(self, message: OutboundMessage) -> SendResult: ...
 
     async def mark_read(self, provider_message_id: str) -> None: ...
+
+    async def verify(self) -> dict[str, Any]:
+        """Check the credentials reach the number; what the provider says of it."""
+        ...
 
     async def close(self) -> None: ...

@@ -100,28 +100,26 @@ class CloudApiProvider:
             )
         return SendResult(provider_message_id, _first(data, "contacts", "wa_id"))
 
+    async def verify(self) -> dict[str, Any]:
+        """Check the access token reaches this phone number id: ``GET /{phone-number-id}``.
+
+        Returns what Meta says of the number (``display_phone_number``, ``verified_name``, ...);
+        raises ProviderError (190: bad token; 100: an id this token cannot see).
+        """
+        return await self._request(
+            "GET",
+            f"{self.base_url}/{self.api_version}/{self.phone_number_id}",
+            params={"fields": "id,display_phone_number,verified_name,quality_rating"},
+            idempotent=True,
+        )
+
     async def list_templates(self, waba_id: str) -> list[dict[str, Any]]:
         """Every message template of a WhatsApp Business Account, following Meta's paging."""
-        client = self._client or shared_client(self.base_url)
         url: str | None = f"{self.base_url}/{self.api_version}/{waba_id}/message_templates"
         params: dict[str, Any] | None = {"limit": 100}
         templates: list[dict[str, Any]] = []
         while url is not None:
-            try:
-                response = await client.get(
-                    url,
-                    params=params,
-                    headers=httpx.Headers({"Authorization": f"Bearer {self._token.reveal()}"}),
-                )
-            except httpx.TransportError as exc:
-                raise ProviderError(
-                    f"{type(exc).__name__} while calling the Graph API",
-                    failure=FailureReason.TRANSIENT,
-                    retryable=True,
-                ) from exc
-            if response.status_code >= 400:
-                raise self._error_from(response)
-            data = _json_object(response)
+            data = await self._request("GET", url, params=params, idempotent=True)
             page = data.get("data")
             templates += [t for t in page if isinstance(t, dict)] if isinstance(page, list) else []
             paging = data.get("paging")
@@ -139,15 +137,28 @@ class CloudApiProvider:
         return None
 
     async def _post(self, body: dict[str, Any], *, idempotent: bool) -> dict[str, Any]:
+        return await self._request("POST", self._url, json=body, idempotent=idempotent)
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        idempotent: bool,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         client = self._client or shared_client(self.base_url)
         attempt = 0
         while True:
             attempt += 1
             retry_after: float | None = None
             try:
-                response = await client.post(
-                    self._url,
-                    json=body,
+                response = await client.request(
+                    method,
+                    url,
+                    json=json,
+                    params=params,
                     # httpx.Headers masks Authorization in its repr, so tracebacks that show
                     # locals (rich, sentry) print "[secure]" instead of the token.
                     headers=httpx.Headers({"Authorization": f"Bearer {self._token.reveal()}"}),

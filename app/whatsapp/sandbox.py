@@ -7,6 +7,7 @@ database; this class only validates and hands out message ids.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from app.whatsapp.payloads import build_send_body
 from app.whatsapp.types import OutboundMessage, SendResult
@@ -20,6 +21,9 @@ class SandboxProvider:
 
     async def mark_read(self, provider_message_id: str) -> None:
         return None
+
+    async def verify(self) -> dict[str, Any]:
+        return {}
 
     async def close(self) -> None:
         return None

@@ -1,4 +1,5 @@
-"""Messaging jobs: send a queued message, play the sandbox's statuses, process a webhook."""
+"""Messaging jobs: send a queued message, mark messages read at the provider, play the sandbox's
+statuses, process a webhook."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from app.models.messaging import (
     WebhookEventStatus,
 )
 from app.models.messaging import DeviceStatus as DeviceStatusModel
+from app.resolvers.campaigns.pacing import DeviceLimiter
 from app.resolvers.messaging.contact_imports import run_import
 from app.resolvers.messaging.pipeline import (
     advance_status,
@@ -62,11 +64,12 @@ async def send_message(ctx: dict[str, Any], *, message_id: int) -> None:
         type=_WIRE_TYPE[message.type],
         payload=message.payload,
     )
+    # The number's throughput is shared with campaigns and every worker process: one pace.
+    await DeviceLimiter(runtime.redis).acquire(device.id, device.messages_per_second)
     try:
         result = await provider_for(runtime.settings, device).send(outbound)
     except ProviderError as error:
-        job = ctx.get("job")
-        last_try = job is None or job.attempts >= job.retries
+        last_try = _last_try(ctx)
         log.warning(
             "messaging.send_failed",
             message_id=message.id,
@@ -100,6 +103,38 @@ async def send_message(ctx: dict[str, Any], *, message_id: int) -> None:
             key=f"sandbox-progress:{message.id}",
             message_id=message.id,
         )
+
+
+async def mark_read_at_provider(ctx: dict[str, Any], *, message_id: int) -> None:
+    """Tell the provider an inbound message (and so everything before it) was read."""
+    runtime = ctx["runtime"]
+    message = await Message.get_or_none(id=message_id)
+    if message is None:
+        raise MessageNotFound(message_id)
+    if message.provider_message_id is None:
+        return
+    device = await Device.get(id=message.device_id)
+    try:
+        await provider_for(runtime.settings, device).mark_read(message.provider_message_id)
+    except ProviderError as error:
+        log.warning(
+            "messaging.mark_read_failed",
+            message_id=message.id,
+            failure=str(error.failure),
+            code=error.code,
+            retryable=error.retryable,
+        )
+        if error.retryable and not _last_try(ctx):
+            raise
+        if error.failure.device_status is not None:
+            await set_device_status(
+                runtime.broker, device, DeviceStatusModel(error.failure.device_status)
+            )
+
+
+def _last_try(ctx: dict[str, Any]) -> bool:
+    job = ctx.get("job")
+    return job is None or job.attempts >= job.retries
 
 
 async def sandbox_progress(ctx: dict[str, Any], *, message_id: int) -> None:

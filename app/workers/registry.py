@@ -13,6 +13,7 @@ FUNCTIONS: dict[str, list[Any]] = {
         maintenance.ping,
         email.send_email,
         messaging.send_message,
+        messaging.mark_read_at_provider,
         messaging.sandbox_progress,
         messaging.process_webhook_event,
         messaging.import_contacts,

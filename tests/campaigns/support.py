@@ -81,10 +81,11 @@ async def cloud_device(
         },
     )
     device_id = data["createDevice"]["device"]["id"]
-    await owner.api.data(CONNECT_DEVICE, {"input": {"deviceId": device_id}})
     url = f"{server.url}/webhooks/whatsapp/{device_id}"
     # The fake refuses (130429) whatever goes over the device's own limit.
     fake.register(phone_number_id, token, webhook_url=url, throughput=per_second)
+    # connectDevice checks the credentials with Meta, so the fake must know them first.
+    await owner.api.data(CONNECT_DEVICE, {"input": {"deviceId": device_id}})
     return CloudDevice(device_id, phone_number_id)
 
 

@@ -230,6 +230,7 @@ class FakeGraphApi:
         self.sends: list[Send] = []
         self.attempts: list[Attempt] = []
         self.reads: list[str] = []
+        self.lookups: list[str] = []  # phone number ids asked about with GET /{id}
         self.deliveries: list[WebhookDelivery] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
@@ -237,6 +238,7 @@ class FakeGraphApi:
         routes = [
             Route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"]),
             Route("/{version}/{waba_id}/message_templates", self._templates, methods=["GET"]),
+            Route("/{version}/{phone_number_id}", self._phone_number, methods=["GET"]),
         ]
         self._server = LoopbackServer(Starlette(routes=routes, lifespan=self._lifespan))
         self.base_url = self._server.base_url
@@ -347,6 +349,7 @@ class FakeGraphApi:
                 self.sends,
                 self.attempts,
                 self.reads,
+                self.lookups,
                 self.deliveries,
             ):
                 records.clear()
@@ -440,6 +443,43 @@ class FakeGraphApi:
             "messages": [{"id": send.wamid}],
         }
         return JSONResponse(ok), None, send
+
+    async def _phone_number(self, request: Request) -> Response:
+        """``GET /{phone-number-id}``: what Meta says of a number, to a token that may use it.
+
+        An unknown token is 190; a number that does not exist or that the token may not use is
+        100, as Meta answers both. A ``fail_next`` fault without a recipient applies here too.
+        """
+        phone_number_id = request.path_params["phone_number_id"]
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        fields = request.query_params.get("fields", "id").split(",")
+        with self._lock:
+            self.lookups.append(phone_number_id)
+            if not token or token not in {n.token for n in self._numbers.values()}:
+                return _error(190)
+            number = self._numbers.get(phone_number_id)
+            if number is None or number.token != token:
+                details = f"Object with ID '{phone_number_id}' does not exist"
+                return _error(100, f"Unsupported get request. {details}")
+            if unknown := sorted(set(fields) - set(_PHONE_NUMBER_FIELDS)):
+                return _error(100, f"Tried accessing nonexisting field ({unknown[0]})")
+            fault = next((f for f in self._faults if f.to is None), None)
+            if fault is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._faults.remove(fault)
+                if fault.code is None:
+                    return PlainTextResponse("Service Unavailable", fault.http_status)
+                return _error(fault.code, status=fault.http_status)
+        facts = {
+            "id": phone_number_id,
+            "display_phone_number": f"+1 555-{phone_number_id[-7:-4]}-{phone_number_id[-4:]}",
+            "verified_name": "Fake Business",
+            "quality_rating": "GREEN",
+            "code_verification_status": "VERIFIED",
+            "platform_type": "CLOUD_API",
+        }
+        return JSONResponse({key: facts[key] for key in fields})
 
     async def _templates(self, request: Request) -> Response:
         """Meta's template list: ``{"data": [template...], "paging": {"cursors": {"before",
@@ -594,6 +634,14 @@ _COMPONENT: _Spec = {
     "sub_type": _opt(),
     "index": _opt((str, int)),
 }
+_PHONE_NUMBER_FIELDS = (
+    "id",
+    "display_phone_number",
+    "verified_name",
+    "quality_rating",
+    "code_verification_status",
+    "platform_type",
+)
 _TEMPLATE_PARAMS = {"text", "currency", "date_time", "image", "video", "document", "payload"}
 
 

@@ -5,17 +5,24 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+import structlog
+
 from app.config import Settings
 from app.context import Info
 from app.models.messaging import Device, DeviceStatus, Provider
+from app.pubsub import Broker
 from app.resolvers.messaging.phones import to_e164
 from app.resolvers.messaging.pipeline import set_device_status
+from app.resolvers.messaging.providers import provider_for
 from app.resolvers.messaging.scope import organization_id
 from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.node import decode_id
 from app.security import encrypt_secret
+from app.whatsapp.errors import FailureReason, ProviderError
 
 MAX_MESSAGES_PER_SECOND = 1000
+
+log = structlog.get_logger("parley.messaging")
 
 
 @dataclass
@@ -133,18 +140,67 @@ async def connect_device(info: Info, *, device_id: str) -> tuple[Device | None, 
         return None, [
             user_error("deviceId", "Set the Cloud API credentials first.", UserErrorCode.INVALID)
         ]
-    # The sandbox connects at once; a Cloud API number is reachable as soon as it has
-    # credentials (a bad token shows up as DISCONNECTED on the first send).
     broker = info.context.runtime.broker
+    if device.provider is Provider.CLOUD_API:
+        return await _connect_cloud_api(info.context.settings, broker, device)
+    # The sandbox connects at once.
     if not await set_device_status(broker, device, DeviceStatus.CONNECTED):
-        return None, [
-            user_error(
-                "deviceId",
-                f"A {device.status.value} device cannot be connected.",
-                UserErrorCode.CONFLICT,
-            )
-        ]
+        return None, [_cannot_connect(device)]
     return device, []
+
+
+async def _connect_cloud_api(
+    settings: Settings, broker: Broker, device: Device
+) -> tuple[Device | None, list[UserError]]:
+    """CONNECTING while Meta is asked about the number, then CONNECTED, or why not."""
+    if device.status is not DeviceStatus.CONNECTED and not await set_device_status(
+        broker, device, DeviceStatus.CONNECTING
+    ):
+        return None, [_cannot_connect(device)]
+    try:
+        await provider_for(settings, device).verify()
+    except ProviderError as error:
+        status, message = _refusal(device, error)
+        log.warning(
+            "messaging.device_connect_refused",
+            device_id=device.id,
+            failure=str(error.failure),
+            code=error.code,
+            http_status=error.http_status,
+        )
+        await set_device_status(broker, device, status)
+        return device, [user_error("deviceId", message, UserErrorCode.INVALID)]
+    await set_device_status(broker, device, DeviceStatus.CONNECTED)
+    return device, []
+
+
+def _refusal(device: Device, error: ProviderError) -> tuple[DeviceStatus, str]:
+    """The status a failed credentials check leaves, and a sentence without any secret."""
+    if error.failure is FailureReason.AUTH_INVALID:
+        return DeviceStatus.DISCONNECTED, (
+            "Meta refused the access token (expired or invalid): set a new `accessToken` with "
+            "updateDevice, then connect again."
+        )
+    if error.retryable:
+        return DeviceStatus.DISCONNECTED, (
+            "Meta's Graph API could not be reached or is busy; try connecting again shortly."
+        )
+    if error.failure is FailureReason.ACCOUNT_RESTRICTED:
+        return DeviceStatus.FAILED, (
+            f"Meta reports the WhatsApp account as restricted or locked (code {error.code})."
+        )
+    return DeviceStatus.FAILED, (
+        f"Meta has no phone number id `{device.phone_number_id}` that this access token may "
+        f"use (code {error.code}): check `phoneNumberId` and the token's permissions."
+    )
+
+
+def _cannot_connect(device: Device) -> UserError:
+    return user_error(
+        "deviceId",
+        f"A {device.status.value} device cannot be connected.",
+        UserErrorCode.CONFLICT,
+    )
 
 
 def _set_credentials(settings: Settings, device: Device, credentials: CloudApiCredentials) -> None:

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from app.context import Info
 from app.models.accounts import Membership
-from app.models.messaging import Conversation, ConversationStatus
+from app.models.messaging import (
+    Conversation,
+    ConversationStatus,
+    Device,
+    Direction,
+    Message,
+    Provider,
+)
 from app.resolvers.messaging import events
 from app.resolvers.messaging.devices import not_found
 from app.resolvers.messaging.scope import organization_id
 from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.node import decode_id
+
+MARK_READ_JOB = "mark_read_at_provider"
 
 Result = tuple[Conversation | None, list[UserError]]
 
@@ -30,7 +39,36 @@ async def mark_read(info: Info, *, conversation_id: str) -> Result:
     if conversation is None:
         return None, [not_found("conversationId", "conversation")]
     conversation.unread_count = 0
+    await _mark_read_at_provider(info, conversation)
     return await _changed(info, conversation, ["unread_count"])
+
+
+async def _mark_read_at_provider(info: Info, conversation: Conversation) -> None:
+    """Meta shows the customer blue ticks up to the latest inbound message; a job tells it."""
+    device = await Device.get(id=conversation.device_id)
+    if device.provider is not Provider.CLOUD_API:
+        return
+    latest = (
+        await Message.filter(
+            conversation_id=conversation.id,
+            direction=Direction.INBOUND,
+            provider_message_id__isnull=False,
+        )
+        .order_by("-id")
+        .first()
+    )
+    if latest is None:
+        return
+    await info.context.runtime.queues.enqueue(
+        "default",
+        MARK_READ_JOB,
+        key=f"mark-read:{latest.id}",
+        message_id=latest.id,
+        retries=5,
+        retry_delay=1.0,
+        retry_backoff=True,
+        timeout=60,
+    )
 
 
 async def assign(info: Info, *, conversation_id: str, assignee_id: str | None) -> Result:
