@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -110,6 +111,10 @@ def create_app(
             app.state.runtime = runtime
             graphql.runtime = runtime
             log.info("started", env=settings.env, embedded_redis=settings.embedded_redis)
+            # What start-up made (modules, the schema, pools) lives as long as the process:
+            # out of the collector's sight, every collection of a request's garbage is
+            # cheaper (about a tenth of the CPU of a large read).
+            gc.freeze()
             yield
 
     graphql = GraphQLView(

@@ -210,17 +210,59 @@ class _StaticCost(_Walk):
 
 
 class _ActualCost(_Walk):
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        variables: Mapping[str, Any] | None,
+        operation_name: str | None,
+    ) -> None:
+        super().__init__(schema, document, variables, operation_name)
+        # The walk visits the same selection set once per returned item (500 messages of
+        # an inbox page): its fields, and whether it can cost anything, are worked out once.
+        self._fields: dict[tuple[int, str], list[tuple[FieldNode, FieldCost, str]]] = {}
+        self._free: dict[tuple[int, str], bool] = {}
+
     def total(self, data: Mapping[str, Any]) -> int:
         return self.selection_set(self.operation.selection_set, self.root_type_name, data)
 
     def selection_set(
         self, selection_set: SelectionSetNode, type_name: str, data: Mapping[str, Any]
     ) -> int:
+        if self.is_free(selection_set, type_name):
+            return 0
         return sum(
             self.field(field, cost, data[key])
-            for field, cost, key in self.fields(selection_set, type_name, frozenset())
+            for field, cost, key in self.included_fields(selection_set, type_name)
             if key in data
         )
+
+    def included_fields(
+        self, selection_set: SelectionSetNode, type_name: str
+    ) -> list[tuple[FieldNode, FieldCost, str]]:
+        memo_key = (id(selection_set), type_name)
+        fields = self._fields.get(memo_key)
+        if fields is None:
+            fields = self._fields[memo_key] = list(
+                self.fields(selection_set, type_name, frozenset())
+            )
+        return fields
+
+    def is_free(self, selection_set: SelectionSetNode, type_name: str) -> bool:
+        """True when nothing under the selection costs anything (scalars only): whatever
+        the response holds there, its cost is 0."""
+        memo_key = (id(selection_set), type_name)
+        free = self._free.get(memo_key)
+        if free is None:
+            free = self._free[memo_key] = all(
+                cost.base == 0
+                and not cost.is_connection
+                and (
+                    field.selection_set is None or self.is_free(field.selection_set, cost.type_name)
+                )
+                for field, cost, _ in self.included_fields(selection_set, type_name)
+            )
+        return free
 
     def field(self, field: FieldNode, cost: FieldCost, value: Any) -> int:
         if cost.is_connection:
@@ -239,9 +281,7 @@ class _ActualCost(_Walk):
             return cost.base
         selected = [
             (child, child_cost, value[key])
-            for child, child_cost, key in self.fields(
-                field.selection_set, cost.type_name, frozenset()
-            )
+            for child, child_cost, key in self.included_fields(field.selection_set, cost.type_name)
             if key in value
         ]
         lengths = [

@@ -1,0 +1,77 @@
+"""The executor's inline path for plain leaf fields answers exactly like graphql-core's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.permission import BasePermission
+
+from app.schema.executor import ParleyExecutor
+
+
+@strawberry.enum
+class Colour(Enum):
+    RED = "RED"
+
+
+class Never(BasePermission):
+    message = "Not for you."
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return False
+
+
+@strawberry.type
+class Item:
+    name: str
+    colour: Colour
+    at: datetime
+    note: str | None
+    secret: str = strawberry.field(permission_classes=[Never])
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item]:
+        at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+        return [
+            Item(name="a", colour=Colour.RED, at=at, note=None, secret="s"),
+            Item(name=None, colour=Colour.RED, at=at, note="n", secret="s"),  # type: ignore[arg-type]
+        ]
+
+
+def _execute(query: str) -> Any:
+    schema = strawberry.Schema(query=Query, execution_context_class=ParleyExecutor)
+    return schema.execute_sync(query)
+
+
+def test_plain_leaves_are_serialized_like_any_other_field() -> None:
+    result = _execute("{ items { colour at note } }")
+
+    assert result.errors is None
+    assert result.data == {
+        "items": [
+            {"colour": "RED", "at": "2026-01-02T03:04:05+00:00", "note": None},
+            {"colour": "RED", "at": "2026-01-02T03:04:05+00:00", "note": "n"},
+        ]
+    }
+
+
+def test_a_null_in_a_non_null_plain_leaf_is_the_usual_located_error() -> None:
+    result = _execute("{ items { name } }")
+
+    [error] = result.errors
+    assert error.message == "Cannot return null for non-nullable field Item.name."
+    assert error.path == ["items", 1, "name"]
+    assert result.data is None
+
+
+def test_a_field_with_permission_classes_still_checks_them() -> None:
+    result = _execute("{ items { colour secret } }")
+
+    assert result.errors is not None
+    assert {error.message for error in result.errors} == {"Not for you."}
