@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import structlog
 
+from app.cache import viewer_key
 from app.context import Viewer
 from app.errors import NotFound, Unauthenticated
 from app.models.accounts import Membership, User
@@ -42,34 +45,55 @@ async def authenticate(
     revoked_keys = [revoked_jti_key(claims.jti)]
     if claims.session_id is not None:
         revoked_keys.append(revoked_session_key(claims.session_id))
+    # Revocation is never cached: a revoked token or session fails its very next request.
     if await runtime.redis.exists(*revoked_keys):
         raise Unauthenticated("The access token has been revoked.")
-    user = await User.get_or_none(id=claims.user_id, is_active=True)
-    if user is None:
+    account = await runtime.cache.get_or_load(
+        viewer_key(claims.user_id), lambda: _load_account(claims.user_id)
+    )
+    if account is None or not account.user.is_active:
         raise Unauthenticated("The access token is invalid or expired.")
-    membership = await _select_membership(user, claims.organization_id, organization_header)
+    membership = _select_membership(account, claims.organization_id, organization_header)
     if membership is None and claims.organization_id is not None:
         # The token was issued for an organization the user has since been removed from.
         raise Unauthenticated("The access token is no longer valid; sign in again.")
-    return Viewer(user=user, claims=claims, membership=membership)
+    return Viewer(user=account.user, claims=claims, membership=membership)
 
 
-async def _select_membership(
-    user: User, token_org: int | None, organization_header: str | None
+@dataclass(frozen=True, slots=True)
+class Account:
+    """What authentication reads of a user, cached as one entry (see ``app.cache``)."""
+
+    user: User
+    memberships: tuple[Membership, ...]  # with their organizations, oldest first
+
+
+async def _load_account(user_id: int) -> Account | None:
+    user = await User.get_or_none(id=user_id)
+    if user is None:
+        return None
+    memberships = await Membership.filter(user_id=user_id).select_related("organization")
+    return Account(user=user, memberships=tuple(sorted(memberships, key=lambda m: m.id)))
+
+
+def _select_membership(
+    account: Account, token_org: int | None, organization_header: str | None
 ) -> Membership | None:
-    memberships = Membership.filter(user_id=user.id).select_related("organization")
     if organization_header:
         type_name, org_id = from_global_id(organization_header)
-        membership = (
-            await memberships.filter(organization_id=org_id).first()
-            if type_name == "Organization"
-            else None
-        )
+        membership = _membership_in(account, org_id) if type_name == "Organization" else None
         if membership is None:
             raise NotFound("No such organization.")
         return membership
     if token_org is not None:
         # The token's organization or nothing: a removed member must not slide into another.
-        return await memberships.filter(organization_id=token_org).first()
+        return _membership_in(account, token_org)
     # Without a choice, the user's first organization.
-    return await memberships.order_by("id").first()
+    return account.memberships[0] if account.memberships else None
+
+
+def _membership_in(account: Account, organization_id: int) -> Membership | None:
+    for membership in account.memberships:
+        if membership.organization_id == organization_id:
+            return membership
+    return None

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     document_cache_size: int = Field(
         1000, description="Parsed and validated documents kept in memory per process."
     )
+    cache_ttl_seconds: int = Field(
+        300,
+        description="Longest life of a cached read (auth lookup, webhook device); "
+        "writes forget their entries at once.",
+    )
     persisted_query_ttl_seconds: int = Field(
         7 * 24 * 3600, description="How long an automatic persisted query stays registered."
     )

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 import structlog
 from saq import Worker
 
+from app.cache import HotCache, activate, deactivate
 from app.config import Settings
 from app.cost.budget import CostBudget
 from app.orm import acquire_orm, release_orm
@@ -32,6 +33,7 @@ class Runtime:
     redis: aioredis.Redis
     queues: Queues
     broker: Broker
+    cache: HotCache
     cost_budget: CostBudget | None = None
     workers: list[Worker] = field(default_factory=list)
 
@@ -59,7 +61,10 @@ async def start_runtime(settings: Settings, *, run_workers_here: bool) -> AsyncI
         stack.push_async_callback(_logged, "queues", queues.disconnect)
         broker = Broker(redis)
         stack.push_async_callback(_logged, "broker", broker.close)
-        runtime = Runtime(settings=settings, redis=redis, queues=queues, broker=broker)
+        cache = HotCache(redis, ttl_seconds=settings.cache_ttl_seconds)
+        activate(cache)
+        stack.callback(deactivate, cache)
+        runtime = Runtime(settings=settings, redis=redis, queues=queues, broker=broker, cache=cache)
         if settings.cost_analysis:
             runtime.cost_budget = CostBudget(
                 redis,

@@ -6,11 +6,14 @@ to a job; the answer goes back before any processing so that Meta never times ou
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import structlog
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from app.cache import device_key
 from app.errors import BadUserInput
 from app.models.messaging import Device, Provider, WebhookEvent
 from app.resolvers.messaging.providers import app_secret
@@ -27,16 +30,19 @@ from app.whatsapp.webhooks import (
 log = structlog.get_logger("parley.webhooks")
 
 
-async def _device(request: Request) -> Device | None:
+async def _device(request: Request, runtime: Any) -> Device | None:
     try:
         pk = decode_id(request.path_params["device_id"], "Device")
     except BadUserInput:
         return None
-    return await Device.get_or_none(id=pk, provider=Provider.CLOUD_API)
+    # Read on every delivery: cached, and forgotten by any write to the device (app.cache).
+    device = await runtime.cache.get_or_load(device_key(pk), lambda: Device.get_or_none(id=pk))
+    return device if device is not None and device.provider is Provider.CLOUD_API else None
 
 
 async def whatsapp_webhook(request: Request) -> Response:
-    device = await _device(request)
+    runtime = request.app.state.runtime
+    device = await _device(request, runtime)
     if device is None:
         return PlainTextResponse("Not found", status_code=404)
     if request.method == "GET":
@@ -45,7 +51,6 @@ async def whatsapp_webhook(request: Request) -> Response:
             return PlainTextResponse("Forbidden", status_code=403)
         return PlainTextResponse(challenge)
 
-    runtime = request.app.state.runtime
     body = await request.body()
     secret = app_secret(runtime.settings, device) or ""
     signature = verify_signature(secret, body, request.headers.get(SIGNATURE_HEADER))
