@@ -219,8 +219,10 @@ class _ActualCost(_Walk):
     ) -> None:
         super().__init__(schema, document, variables, operation_name)
         # The walk visits the same selection set once per returned item (500 messages of
-        # an inbox page): its fields, and whether it can cost anything, are worked out once.
+        # an inbox page): its fields, and which of them can cost anything, are worked out
+        # once per selection set; scalar-only selections are never walked.
         self._fields: dict[tuple[int, str], list[tuple[FieldNode, FieldCost, str]]] = {}
+        self._costly: dict[tuple[int, str], list[tuple[FieldNode, FieldCost, str, bool]]] = {}
         self._free: dict[tuple[int, str], bool] = {}
 
     def total(self, data: Mapping[str, Any]) -> int:
@@ -229,40 +231,18 @@ class _ActualCost(_Walk):
     def selection_set(
         self, selection_set: SelectionSetNode, type_name: str, data: Mapping[str, Any]
     ) -> int:
-        if self.is_free(selection_set, type_name):
-            return 0
-        return sum(
-            self.field(field, cost, data[key])
-            for field, cost, key in self.included_fields(selection_set, type_name)
-            if key in data
-        )
-
-    def included_fields(
-        self, selection_set: SelectionSetNode, type_name: str
-    ) -> list[tuple[FieldNode, FieldCost, str]]:
-        memo_key = (id(selection_set), type_name)
-        fields = self._fields.get(memo_key)
-        if fields is None:
-            fields = self._fields[memo_key] = list(
-                self.fields(selection_set, type_name, frozenset())
-            )
-        return fields
-
-    def is_free(self, selection_set: SelectionSetNode, type_name: str) -> bool:
-        """True when nothing under the selection costs anything (scalars only): whatever
-        the response holds there, its cost is 0."""
-        memo_key = (id(selection_set), type_name)
-        free = self._free.get(memo_key)
-        if free is None:
-            free = self._free[memo_key] = all(
-                cost.base == 0
-                and not cost.is_connection
-                and (
-                    field.selection_set is None or self.is_free(field.selection_set, cost.type_name)
-                )
-                for field, cost, _ in self.included_fields(selection_set, type_name)
-            )
-        return free
+        total = 0
+        for field, cost, key, children_free in self.costly_fields(selection_set, type_name):
+            if key not in data:
+                continue
+            value = data[key]
+            if cost.is_connection:
+                total += self.connection(field, cost, value)
+            elif children_free or value is None:
+                total += cost.base
+            else:
+                total += cost.base + self.children(field, cost, value)
+        return total
 
     def field(self, field: FieldNode, cost: FieldCost, value: Any) -> int:
         if cost.is_connection:
@@ -290,11 +270,57 @@ class _ActualCost(_Walk):
         items = max(lengths) if lengths else self.page_size(field)
         total = cost.base
         for child, child_cost, child_value in selected:
+            if self.costs_nothing(child, child_cost):
+                continue
             if isinstance(child_value, list):
                 total += sum(self.field(child, child_cost, item) for item in child_value)
             else:
                 total += items * self.field(child, child_cost, child_value)
         return total
+
+    def included_fields(
+        self, selection_set: SelectionSetNode, type_name: str
+    ) -> list[tuple[FieldNode, FieldCost, str]]:
+        memo_key = (id(selection_set), type_name)
+        fields = self._fields.get(memo_key)
+        if fields is None:
+            fields = self._fields[memo_key] = list(
+                self.fields(selection_set, type_name, frozenset())
+            )
+        return fields
+
+    def costly_fields(
+        self, selection_set: SelectionSetNode, type_name: str
+    ) -> list[tuple[FieldNode, FieldCost, str, bool]]:
+        """The included fields that can cost something, each with whether its own
+        selection is free (then it costs its base whatever it returned)."""
+        memo_key = (id(selection_set), type_name)
+        costly = self._costly.get(memo_key)
+        if costly is None:
+            costly = self._costly[memo_key] = [
+                (field, cost, key, self.children_free(field, cost))
+                for field, cost, key in self.included_fields(selection_set, type_name)
+                if not self.costs_nothing(field, cost)
+            ]
+        return costly
+
+    def costs_nothing(self, field: FieldNode, cost: FieldCost) -> bool:
+        return cost.base == 0 and not cost.is_connection and self.children_free(field, cost)
+
+    def children_free(self, field: FieldNode, cost: FieldCost) -> bool:
+        return field.selection_set is None or self.is_free(field.selection_set, cost.type_name)
+
+    def is_free(self, selection_set: SelectionSetNode, type_name: str) -> bool:
+        """True when nothing under the selection costs anything (scalars only): whatever
+        the response holds there, its cost is 0."""
+        memo_key = (id(selection_set), type_name)
+        free = self._free.get(memo_key)
+        if free is None:
+            free = self._free[memo_key] = all(
+                self.costs_nothing(field, cost)
+                for field, cost, _ in self.included_fields(selection_set, type_name)
+            )
+        return free
 
     def fields(
         self, selection_set: SelectionSetNode, type_name: str, spread: frozenset[str]

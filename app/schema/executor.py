@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from graphql import (
     GraphQLField,
@@ -44,18 +43,19 @@ class _PlainLeaf:
 
 
 _PlainLeaves = dict[str, _PlainLeaf]
-_plain_leaves_by_type: WeakKeyDictionary[GraphQLObjectType, _PlainLeaves] = WeakKeyDictionary()
+# Kept on the type itself: a lookup per object completed must cost no more than a dict read.
+_ATTRIBUTE = "_parley_plain_leaves"
 
 
 def _plain_leaves(parent_type: GraphQLObjectType) -> _PlainLeaves:
-    leaves = _plain_leaves_by_type.get(parent_type)
+    leaves: _PlainLeaves | None = parent_type.__dict__.get(_ATTRIBUTE)
     if leaves is None:
         leaves = {}
         for name, field in parent_type.fields.items():
             leaf = _plain_leaf(field)
             if leaf is not None:
                 leaves[name] = leaf
-        _plain_leaves_by_type[parent_type] = leaves
+        setattr(parent_type, _ATTRIBUTE, leaves)
     return leaves
 
 
