@@ -13,7 +13,6 @@ from app.models.messaging import (
     Device,
     Message,
     MessageStatus,
-    MessageType,
     Provider,
     WebhookEvent,
     WebhookEventStatus,
@@ -28,11 +27,10 @@ from app.resolvers.messaging.pipeline import (
     reconcile,
     set_device_status,
 )
-from app.resolvers.messaging.providers import provider_for
+from app.resolvers.messaging.providers import provider_for, wire_type
 from app.resolvers.messaging.template_sync import run_sync
 from app.whatsapp.errors import MalformedWebhook, ProviderError
 from app.whatsapp.types import DeliveryStatus, OutboundMessage, StatusUpdate
-from app.whatsapp.types import MessageType as WireType
 from app.whatsapp.webhooks import parse_webhook_body
 
 log = structlog.get_logger("parley.messaging")
@@ -48,9 +46,6 @@ class WebhookEventNotFound(Exception):
         super().__init__(f"webhook event {event_id} does not exist")
 
 
-_WIRE_TYPE = {MessageType.TEXT: WireType.TEXT, MessageType.TEMPLATE: WireType.TEMPLATE}
-
-
 async def send_message(ctx: dict[str, Any], *, message_id: int) -> None:
     runtime = ctx["runtime"]
     message = await Message.get_or_none(id=message_id).prefetch_related("conversation__contact")
@@ -61,7 +56,7 @@ async def send_message(ctx: dict[str, Any], *, message_id: int) -> None:
     device = await Device.get(id=message.device_id)
     outbound = OutboundMessage(
         to=message.conversation.contact.phone_number,
-        type=_WIRE_TYPE[message.type],
+        type=wire_type(message.type),
         payload=message.payload,
     )
     # The number's throughput is shared with campaigns and every worker process: one pace.

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
 from app.context import Info
 from app.models.messaging import (
+    Contact,
     Conversation,
     Device,
     DeviceStatus,
@@ -25,12 +25,24 @@ from app.models.messaging import (
 )
 from app.resolvers.messaging import events
 from app.resolvers.messaging.devices import bad_phone, find_device, not_found
+from app.resolvers.messaging.outbound import (
+    Content,
+    InteractiveContent,
+    MediaContent,
+    ReactionContent,
+    interactive_content,
+    media_content,
+    reaction_content,
+)
 from app.resolvers.messaging.phones import to_e164
 from app.resolvers.messaging.pipeline import contact_for, conversation_for, receive_inbound
+from app.resolvers.messaging.providers import wire_type
 from app.resolvers.messaging.scope import organization_id
 from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.node import decode_id
-from app.whatsapp.types import InboundMessage, InboundType
+from app.whatsapp.errors import ProviderError
+from app.whatsapp.payloads import build_send_body
+from app.whatsapp.types import InboundMessage, InboundType, OutboundMessage
 
 MAX_TEXT = 4096
 SEND_JOB = "send_message"
@@ -52,6 +64,9 @@ async def send_message(
     text: str | None,
     template: TemplateContent | None,
     client_message_id: str | None,
+    media: MediaContent | None = None,
+    reaction: ReactionContent | None = None,
+    interactive: InteractiveContent | None = None,
 ) -> tuple[Message | None, list[UserError]]:
     org_id = organization_id(info)
     if client_message_id is not None:
@@ -61,14 +76,39 @@ async def send_message(
         if existing is not None:
             return existing, []  # the same request again: same message, no second send
 
-    if (text is None) == (template is None):
+    given = [
+        name
+        for name, value in (
+            ("text", text),
+            ("template", template),
+            ("media", media),
+            ("reaction", reaction),
+            ("interactive", interactive),
+        )
+        if value is not None
+    ]
+    if len(given) != 1:
         return None, [
-            user_error("text", "Give either `text` or `template`.", UserErrorCode.INVALID)
+            user_error(
+                given[1] if len(given) > 1 else "text",
+                "Give exactly one of `text`, `template`, `media`, `reaction` or `interactive`.",
+                UserErrorCode.INVALID,
+            )
         ]
+    [kind_field] = given
     if text is not None and not (len(text.strip()) > 0 and len(text) <= MAX_TEXT):
         return None, [
             user_error("text", f"Text must be 1 to {MAX_TEXT} characters.", UserErrorCode.INVALID)
         ]
+    content: Content | None = None
+    if media is not None:
+        content, errors = media_content(media)
+    elif interactive is not None:
+        content, errors = interactive_content(interactive)
+    else:
+        errors = []
+    if errors:
+        return None, errors
 
     conversation, errors = await _resolve_conversation(info, device_id, to, conversation_id)
     if conversation is None:
@@ -84,26 +124,35 @@ async def send_message(
         ]
     if template is not None and (problem := await _template_problem(device, template)):
         return None, [problem]
-    if text is not None and not service_window_open(conversation.last_inbound_at):
+    if template is None and not service_window_open(conversation.last_inbound_at):
         return None, [
             user_error(
-                "text",
+                kind_field,
                 "The 24-hour customer service window is closed: a template is needed to "
                 "message this contact.",
                 UserErrorCode.CONFLICT,
             )
         ]
+    if reaction is not None:
+        content, errors = await reaction_content(conversation, reaction)
+        if content is None:
+            return None, errors
 
     if template is not None:
-        kind = MessageType.TEMPLATE
-        payload: dict[str, Any] = {
-            "name": template.name,
-            "language": template.language,
-            "parameters": list(template.parameters),
-        }
-        body = None
-    else:
-        kind, payload, body = MessageType.TEXT, {"body": text}, text
+        content = Content(
+            MessageType.TEMPLATE,
+            {
+                "name": template.name,
+                "language": template.language,
+                "parameters": list(template.parameters),
+            },
+            None,
+        )
+    elif text is not None:
+        content = Content(MessageType.TEXT, {"body": text}, text)
+    assert content is not None
+    if problem := await _provider_problem(conversation, content, kind_field):
+        return None, [problem]
     viewer = info.context.viewer
     assert viewer is not None
     try:
@@ -112,9 +161,9 @@ async def send_message(
             conversation_id=conversation.id,
             device_id=device.id,
             direction=Direction.OUTBOUND,
-            type=kind,
-            body=body,
-            payload=payload,
+            type=content.type,
+            body=content.body,
+            payload=content.payload,
             status=MessageStatus.QUEUED,
             client_message_id=client_message_id,
             author_user_id=viewer.user.id,
@@ -137,6 +186,21 @@ async def send_message(
         timeout=120,
     )
     return message, []
+
+
+async def _provider_problem(
+    conversation: Conversation, content: Content, kind_field: str
+) -> UserError | None:
+    """The providers' own check of the request body, so nothing is queued that they refuse."""
+    contact = await Contact.get(id=conversation.contact_id)
+    outbound = OutboundMessage(
+        to=contact.phone_number, type=wire_type(content.type), payload=content.payload
+    )
+    try:
+        build_send_body(outbound)
+    except ProviderError as error:
+        return user_error(kind_field, error.message, UserErrorCode.INVALID)
+    return None
 
 
 async def _template_problem(device: Device, template: TemplateContent) -> UserError | None:

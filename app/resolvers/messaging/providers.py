@@ -7,11 +7,12 @@ the schema (a ``parley worker`` process never does).
 from __future__ import annotations
 
 from app.config import Settings
-from app.models.messaging import Device, Provider
+from app.models.messaging import Device, MessageType, Provider
 from app.security import decrypt_secret
 from app.whatsapp.base import Provider as WhatsAppProvider
 from app.whatsapp.cloud_api import CloudApiProvider
 from app.whatsapp.sandbox import SandboxProvider
+from app.whatsapp.types import MessageType as WireType
 
 
 def provider_for(settings: Settings, device: Device) -> WhatsAppProvider:
@@ -31,3 +32,8 @@ def app_secret(settings: Settings, device: Device) -> str | None:
     if not device.app_secret_encrypted:
         return None
     return decrypt_secret(settings, device.app_secret_encrypted)
+
+
+def wire_type(kind: MessageType) -> WireType:
+    """The providers' name for a stored message type (TEXT → ``text``)."""
+    return WireType(kind.value.lower())

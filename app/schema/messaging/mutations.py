@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any, cast
 
 import strawberry
@@ -9,9 +10,10 @@ from strawberry.scalars import JSON
 
 from app.context import Info
 from app.models.accounts import Role
+from app.models.messaging import MessageType as MessageTypeModel
 from app.models.messaging import Provider as ProviderModel
 from app.permissions import HasRole
-from app.resolvers.messaging import contacts, devices, inbox, messages, templates
+from app.resolvers.messaging import contacts, devices, inbox, messages, outbound, templates
 from app.schema.errors import UserError
 from app.schema.messaging.types import (
     Contact,
@@ -182,9 +184,114 @@ class TemplateMessageInput:
     )
 
 
+@strawberry.enum(description="The kind of a media message.")
+class MediaKind(Enum):
+    IMAGE = "IMAGE"
+    DOCUMENT = "DOCUMENT"
+    AUDIO = "AUDIO"
+    VIDEO = "VIDEO"
+    STICKER = "STICKER"
+
+
 @strawberry.input(
-    description="A message to send: to `conversationId`, or to `to` on `deviceId`; "
-    "`text` (inside the 24 h window) or `template`."
+    description="A media message: a public `link` Meta downloads, or the `mediaId` of a file "
+    "uploaded to Meta."
+)
+class MediaMessageInput:
+    kind: MediaKind = strawberry.field(description="IMAGE, DOCUMENT, AUDIO, VIDEO or STICKER.")
+    link: str | None = strawberry.field(default=None, description="An http(s) URL of the file.")
+    media_id: str | None = strawberry.field(
+        default=None, description="The id Meta gave an uploaded file."
+    )
+    caption: str | None = strawberry.field(
+        default=None, description="Text under an IMAGE, VIDEO or DOCUMENT (1,024 characters)."
+    )
+    filename: str | None = strawberry.field(
+        default=None, description="The name a DOCUMENT shows, e.g. `invoice.pdf`."
+    )
+
+    def to_content(self) -> outbound.MediaContent:
+        return outbound.MediaContent(
+            MessageTypeModel(self.kind.value),
+            self.link,
+            self.media_id,
+            self.caption,
+            self.filename,
+        )
+
+
+@strawberry.input(description="An emoji reaction to a message of the conversation.")
+class ReactionMessageInput:
+    message_id: strawberry.ID = strawberry.field(
+        description="The message reacted to (it must have reached WhatsApp)."
+    )
+    emoji: str = strawberry.field(description="One emoji; an empty string removes the reaction.")
+
+
+@strawberry.input(description="A reply button (up to 3 per message).")
+class ReplyButtonInput:
+    id: str = strawberry.field(description="Sent back when tapped (256 characters).")
+    title: str = strawberry.field(description="The button's label (20 characters).")
+
+
+@strawberry.input(description="A row of an interactive list.")
+class ListRowInput:
+    id: str = strawberry.field(description="Sent back when chosen (200 characters).")
+    title: str = strawberry.field(description="The row's label (24 characters).")
+    description: str | None = strawberry.field(
+        default=None, description="A line under the title (72 characters)."
+    )
+
+
+@strawberry.input(description="A section of an interactive list.")
+class ListSectionInput:
+    title: str | None = strawberry.field(
+        default=None, description="Required when there is more than one section (24 characters)."
+    )
+    rows: list[ListRowInput] = strawberry.field(description="Rows; 10 at most in the whole list.")
+
+
+@strawberry.input(
+    description="An interactive message: `body` with either reply `buttons`, or a list "
+    "(`listButton` opens `sections`)."
+)
+class InteractiveMessageInput:
+    body: str = strawberry.field(description="The message text (1,024 characters).")
+    header: str | None = strawberry.field(default=None, description="A text header (60).")
+    footer: str | None = strawberry.field(default=None, description="A text footer (60).")
+    buttons: list[ReplyButtonInput] | None = strawberry.field(
+        default=None, description="1 to 3 reply buttons."
+    )
+    list_button: str | None = strawberry.field(
+        default=None, description="The label of the button that opens the list (20)."
+    )
+    sections: list[ListSectionInput] | None = strawberry.field(
+        default=None, description="The list's sections."
+    )
+
+    def to_content(self) -> outbound.InteractiveContent:
+        return outbound.InteractiveContent(
+            body=self.body,
+            header=self.header,
+            footer=self.footer,
+            buttons=[outbound.ReplyButton(b.id, b.title) for b in self.buttons]
+            if self.buttons is not None
+            else None,
+            list_button=self.list_button,
+            sections=[
+                outbound.ListSection(
+                    [outbound.ListRow(r.id, r.title, r.description) for r in s.rows], s.title
+                )
+                for s in self.sections
+            ]
+            if self.sections is not None
+            else None,
+        )
+
+
+@strawberry.input(
+    description="A message to send: to `conversationId`, or to `to` on `deviceId`; exactly one "
+    "of `text`, `media`, `reaction`, `interactive` (inside the 24 h window) or `template`."
 )
 class SendMessageInput:
     device_id: strawberry.ID | None = strawberry.field(
@@ -197,6 +304,15 @@ class SendMessageInput:
     text: str | None = strawberry.field(default=None, description="Free-form text.")
     template: TemplateMessageInput | None = strawberry.field(
         default=None, description="A template message."
+    )
+    media: MediaMessageInput | None = strawberry.field(
+        default=None, description="An image, document, audio, video or sticker."
+    )
+    reaction: ReactionMessageInput | None = strawberry.field(
+        default=None, description="An emoji reaction to a message."
+    )
+    interactive: InteractiveMessageInput | None = strawberry.field(
+        default=None, description="Reply buttons or a list."
     )
     client_message_id: str | None = strawberry.field(
         default=None,
@@ -389,6 +505,11 @@ class MessagingMutation:
             )
             if template is not None
             else None,
+            media=input.media.to_content() if input.media is not None else None,
+            reaction=outbound.ReactionContent(input.reaction.message_id, input.reaction.emoji)
+            if input.reaction is not None
+            else None,
+            interactive=input.interactive.to_content() if input.interactive is not None else None,
             client_message_id=input.client_message_id,
         )
         return SendMessagePayload(message=_message(row), user_errors=errors)
