@@ -16,7 +16,7 @@ import structlog
 
 from app.models.campaigns import UNFINISHED, Campaign, CampaignRecipient, CampaignStatus
 from app.models.messaging import Contact, Device, DeviceStatus
-from app.resolvers.campaigns import audience, runs, sending
+from app.resolvers.campaigns import audience, liveness, runs, sending
 from app.resolvers.campaigns.pacing import DeviceLimiter
 from app.resolvers.messaging.pipeline import set_device_status
 from app.resolvers.messaging.providers import provider_for
@@ -24,8 +24,9 @@ from app.whatsapp.errors import FailureReason
 
 log = structlog.get_logger("parley.campaigns")
 
-BATCH_JOB = "send_campaign_batch"
+BATCH_JOB = liveness.BATCH_JOB
 STATUS_CHECK_SECONDS = 0.5
+RECONCILE_SECONDS = 1.0
 
 
 class CampaignNotFound(Exception):
@@ -65,18 +66,18 @@ async def run_campaign(ctx: dict[str, Any], *, campaign_id: int) -> None:
     if campaign.status is not CampaignStatus.RUNNING:
         return
     if campaign.audience_resolved_at is None:
-        total = await audience.resolve(campaign)
+        async with liveness.alive(runtime.redis, campaign.id, sending.new_owner(), ctx.get("job")):
+            total = await audience.resolve(campaign)
         log.info("campaigns.audience_resolved", campaign_id=campaign.id, recipients=total)
-    for slot in range(max(1, runtime.settings.campaign_batch_jobs)):
-        await runtime.queues.enqueue(
-            "campaigns",
-            BATCH_JOB,
-            key=f"campaign:{campaign.id}:run:{campaign.run_generation}:batch:{slot}",
-            campaign_id=campaign.id,
-            generation=campaign.run_generation,
-            timeout=0,  # runs as long as the campaign does; stops on pause, cancel or the end
-            retries=3,
-        )
+    await liveness.enqueue_batches(runtime.queues, campaign, runtime.settings.campaign_batch_jobs)
+
+
+async def campaign_watchdog(ctx: dict[str, Any]) -> None:
+    """Cron: queue new work for RUNNING campaigns whose jobs died with their worker."""
+    runtime = ctx["runtime"]
+    await liveness.rescue_orphans(
+        runtime.redis, runtime.queues, runtime.settings.campaign_batch_jobs
+    )
 
 
 async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generation: int) -> None:
@@ -95,45 +96,62 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
         lease=settings.campaign_lease_seconds,
         still_running=lambda: _still_running(campaign_id),
     )
+    reconciled_at = 0.0
     try:
-        while True:
-            current = await Campaign.get(id=campaign_id)
-            if current.status is not CampaignStatus.RUNNING or current.run_generation != generation:
-                return
-            await sending.reconcile_expired(runtime.broker, campaign, device)
-            batch = await sending.claim(
-                campaign_id, owner, settings.campaign_batch_size, settings.campaign_lease_seconds
-            )
-            if not batch:
-                if not await CampaignRecipient.filter(
-                    campaign_id=campaign_id, status__in=UNFINISHED
-                ).exists():
-                    await runs.finish(runtime.broker, campaign, CampaignStatus.COMPLETED)
+        async with liveness.alive(runtime.redis, campaign_id, owner, ctx.get("job")):
+            while True:
+                current = await Campaign.get(id=campaign_id)
+                if (
+                    current.status is not CampaignStatus.RUNNING
+                    or current.run_generation != generation
+                ):
                     return
-                await sending.pause_briefly()  # others hold leases, or retries wait their turn
-                continue
-            contacts = {
-                c.id: c
-                for c in await Contact.filter(id__in=[r.contact_id for r in batch if r.contact_id])
-            }
-            # A batch goes out concurrently; the device's limiter sets the pace.
-            results = await asyncio.gather(
-                *(
-                    _send_unless_stopped(sender, campaign_id, r, contacts.get(r.contact_id or 0))
-                    for r in batch
+                if time.monotonic() - reconciled_at > RECONCILE_SECONDS:
+                    # Leases a dead worker left: settle its sends before anyone sends again.
+                    await sending.reconcile_expired(runtime.broker, campaign, device)
+                    reconciled_at = time.monotonic()
+                batch = await sending.claim(
+                    campaign_id,
+                    owner,
+                    settings.campaign_batch_size,
+                    settings.campaign_lease_seconds,
                 )
-            )
-            failure = next((f for f in results if f is not None), None)
-            if failure is not None and failure.device_status is not None:
-                await set_device_status(runtime.broker, device, DeviceStatus(failure.device_status))
-                await runs.finish(
-                    runtime.broker,
-                    campaign,
-                    CampaignStatus.FAILED,
-                    f"The device can no longer send ({failure}).",
+                if not batch:
+                    if not await CampaignRecipient.filter(
+                        campaign_id=campaign_id, status__in=UNFINISHED
+                    ).exists():
+                        await runs.finish(runtime.broker, campaign, CampaignStatus.COMPLETED)
+                        return
+                    await sending.pause_briefly()  # others hold leases, or retries wait their turn
+                    continue
+                contacts = {
+                    c.id: c
+                    for c in await Contact.filter(
+                        id__in=[r.contact_id for r in batch if r.contact_id]
+                    )
+                }
+                # A batch goes out concurrently; the device's limiter sets the pace.
+                results = await asyncio.gather(
+                    *(
+                        _send_unless_stopped(
+                            sender, campaign_id, r, contacts.get(r.contact_id or 0)
+                        )
+                        for r in batch
+                    )
                 )
-                return
-            await sending.release(owner)
+                failure = next((f for f in results if f is not None), None)
+                if failure is not None and failure.device_status is not None:
+                    await set_device_status(
+                        runtime.broker, device, DeviceStatus(failure.device_status)
+                    )
+                    await runs.finish(
+                        runtime.broker,
+                        campaign,
+                        CampaignStatus.FAILED,
+                        f"The device can no longer send ({failure}).",
+                    )
+                    return
+                await sending.release(owner)
     finally:
         status = (await Campaign.get(id=campaign_id)).status
         if status is CampaignStatus.CANCELLED:

@@ -23,10 +23,13 @@ FUNCTIONS: dict[str, list[Any]] = {
         campaigns.run_campaign,
         campaigns.send_campaign_batch,
         campaigns.start_scheduled_campaign,
+        campaigns.campaign_watchdog,
     ],
     "ai": [ai.run_agent],
 }
 
 CRON_JOBS: dict[str, list[CronJob[Any]]] = {
     "default": [],
+    # Every 5 seconds (croniter's sixth field); SAQ queues one run per tick for all workers.
+    "campaigns": [CronJob(campaigns.campaign_watchdog, cron="* * * * * */5", timeout=30)],
 }

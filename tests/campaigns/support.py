@@ -59,27 +59,26 @@ async def fake_graph_api(
         yield graph
 
 
+def cloud_device_input(per_second: int) -> tuple[dict[str, Any], str, str]:
+    """A createDevice input for a new Cloud API number: (input, phone number id, token)."""
+    phone_number_id = str(uuid.uuid4().int % 10**12)
+    token = f"token-{uuid.uuid4().hex}"
+    cloud = {"phoneNumberId": phone_number_id, "accessToken": token, "appSecret": APP_SECRET}
+    device = {
+        "name": "Cloud",
+        "phoneNumber": unique_phone(),
+        "provider": "CLOUD_API",
+        "messagesPerSecond": per_second,
+        "cloudApi": cloud,
+    }
+    return device, phone_number_id, token
+
+
 async def cloud_device(
     server: RunningServer, fake: FakeGraphApi, owner: Member, *, per_second: int = 80
 ) -> CloudDevice:
-    phone_number_id = str(uuid.uuid4().int % 10**12)
-    token = f"token-{uuid.uuid4().hex}"
-    data = await owner.api.data(
-        CREATE_DEVICE,
-        {
-            "input": {
-                "name": "Cloud",
-                "phoneNumber": unique_phone(),
-                "provider": "CLOUD_API",
-                "messagesPerSecond": per_second,
-                "cloudApi": {
-                    "phoneNumberId": phone_number_id,
-                    "accessToken": token,
-                    "appSecret": APP_SECRET,
-                },
-            }
-        },
-    )
+    device, phone_number_id, token = cloud_device_input(per_second)
+    data = await owner.api.data(CREATE_DEVICE, {"input": device})
     device_id = data["createDevice"]["device"]["id"]
     url = f"{server.url}/webhooks/whatsapp/{device_id}"
     # The fake refuses (130429) whatever goes over the device's own limit.

@@ -213,6 +213,7 @@ class FakeGraphApi:
         duplicate_rate: float = 0.0,
         out_of_order_rate: float = 0.0,
         seed: int = 0,
+        response_delay: float = 0.0,
     ) -> None:
         self.webhook_url = webhook_url
         self.app_secret = app_secret
@@ -221,6 +222,9 @@ class FakeGraphApi:
         self.duplicate_rate = duplicate_rate
         self.out_of_order_rate = out_of_order_rate
         self._rng = random.Random(seed)
+        # Seconds between accepting a send (counted, statuses scheduled) and answering it: a
+        # sender killed meanwhile has sent a message it never learned the id of.
+        self.response_delay = response_delay
         self._generation = 0  # bumped by reset(), so earlier sends stop emitting statuses
         self._lock = threading.Lock()
         self._numbers: dict[str, _Number] = {}
@@ -232,6 +236,8 @@ class FakeGraphApi:
         self.reads: list[str] = []
         self.lookups: list[str] = []  # phone number ids asked about with GET /{id}
         self.deliveries: list[WebhookDelivery] = []
+        # Accepted sends whose caller was gone before the answer (with ``response_delay``).
+        self.unanswered: list[Send] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
         self._wabas: dict[str, tuple[str, list[dict[str, Any]]]] = {}  # id: (token, templates)
@@ -351,6 +357,7 @@ class FakeGraphApi:
                 self.reads,
                 self.lookups,
                 self.deliveries,
+                self.unanswered,
             ):
                 records.clear()
             self._failing_recipients.clear()
@@ -399,6 +406,11 @@ class FakeGraphApi:
                 )
         if send is not None:
             self._schedule_statuses(send)
+            if self.response_delay:
+                await asyncio.sleep(self.response_delay)
+                if await request.is_disconnected():
+                    with self._lock:
+                        self.unanswered.append(send)
         return response
 
     def _handle(

@@ -21,11 +21,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def enqueue_run(queues: Any, campaign: Campaign) -> None:
+async def enqueue_run(queues: Any, campaign: Campaign, *, rescue: str | None = None) -> None:
+    """Queue the coordinator of the campaign's current run (a rescue gets a key of its own)."""
+    key = f"campaign:{campaign.id}:run:{campaign.run_generation}"
     await queues.enqueue(
         "campaigns",
         RUN_JOB,
-        key=f"campaign:{campaign.id}:run:{campaign.run_generation}",
+        key=key if rescue is None else f"{key}:rescue:{rescue}",
         campaign_id=campaign.id,
         retries=5,
         retry_delay=1.0,

@@ -32,7 +32,7 @@ from app.models.messaging import (
     MessageType,
 )
 from app.pubsub import Broker
-from app.resolvers.campaigns import progress
+from app.resolvers.campaigns import progress, statuses
 from app.resolvers.campaigns.pacing import DeviceLimiter
 from app.resolvers.campaigns.statuses import callback_data
 from app.resolvers.messaging.pipeline import advance_status, conversation_for, reconcile
@@ -89,13 +89,27 @@ async def release(owner: str, status: RecipientStatus = RecipientStatus.PENDING)
 
 
 async def reconcile_expired(broker: Broker, campaign: Campaign, device: Device) -> int:
-    """Settle SENDING rows whose worker died; returns how many were found."""
+    """Settle SENDING rows whose worker died; returns how many were found.
+
+    Such a send may have reached Meta before the worker died. Meta echoes our
+    ``biz_opaque_callback_data`` in each status webhook of that message: a processed webhook
+    has already recorded the provider's id on the row (``statuses.on_status_update``), and a
+    webhook received but not processed yet (its job may have died with the same worker) is
+    looked up here. Only a send no webhook mentions is tried again.
+    """
     stale = await CampaignRecipient.filter(
         campaign_id=campaign.id, status=RecipientStatus.SENDING, lease_expires_at__lt=now()
     )
+    if not stale:
+        return 0
+    unheard = [r for r in stale if not r.provider_message_id]
+    if unheard:
+        found = await statuses.lookup_unprocessed(device, unheard)
+        for recipient in unheard:
+            recipient.provider_message_id = found.get(recipient.id)
     for recipient in stale:
         if recipient.provider_message_id:
-            # A status webhook named this recipient: Meta has the message. Never send again.
+            # Meta has the message. Never send it again.
             log.info("campaigns.reconciled_sent", recipient_id=recipient.id)
             await record_sent(broker, campaign, device, recipient, recipient.provider_message_id)
         else:

@@ -7,11 +7,15 @@ the worker that sent it died before recording it, so a reclaimed recipient is ne
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from app.models.campaigns import RECIPIENT_MAY_REPLACE, CampaignRecipient, RecipientStatus
-from app.models.messaging import Device
+from app.models.messaging import Device, WebhookEvent, WebhookEventStatus
 from app.pubsub import Broker
 from app.resolvers.campaigns import progress
+from app.whatsapp.errors import MalformedWebhook
 from app.whatsapp.types import DeliveryStatus, StatusUpdate
+from app.whatsapp.webhooks import parse_webhook_body
 
 CALLBACK_PREFIX = "campaign-recipient:"
 
@@ -61,3 +65,27 @@ async def on_status_update(broker: Broker, device: Device, update: StatusUpdate)
     ).update(**changes)
     if updated:
         await progress.counts_changed(broker, org_id, campaign_id)
+
+
+async def lookup_unprocessed(device: Device, recipients: list[CampaignRecipient]) -> dict[int, str]:
+    """Recipient id → provider message id, from status webhooks of ``device`` stored but not
+    processed yet that name one of ``recipients``."""
+    wanted = {r.id for r in recipients}
+    oldest = min(r.created_at for r in recipients) - timedelta(minutes=1)
+    found: dict[int, str] = {}
+    for recipient_id in wanted:
+        events = await WebhookEvent.filter(
+            device_id=device.id,
+            created_at__gte=oldest,
+            status__in=(WebhookEventStatus.RECEIVED, WebhookEventStatus.FAILED),
+            raw_body__contains=f'"{callback_data(recipient_id)}"',
+        ).values_list("raw_body", flat=True)
+        for raw in events:
+            try:
+                batch = parse_webhook_body(str(raw).encode())
+            except MalformedWebhook:
+                continue
+            for update in batch.statuses:
+                if _recipient_id(update) == recipient_id:
+                    found[recipient_id] = update.provider_message_id
+    return found
