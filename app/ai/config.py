@@ -81,6 +81,8 @@ def autogen_model_client(config: ModelConfig) -> Any:
         api_key=config.api_key,
         timeout=config.timeout,
         max_retries=config.max_retries,
+        # Token counts of streamed answers: AI usage is counted per organization.
+        stream_options={"include_usage": True},
         model_info={
             "vision": False,
             "function_calling": True,

@@ -94,7 +94,12 @@ async def _work(runtime: Runtime, run: AgentRun, agent: AIAgent, recorder: Recor
         await Conversation.get(id=run.conversation_id) if run.conversation_id is not None else None
     )
     if run.task is AgentTask.CAMPAIGN_COPY:
-        raise RunFailed("campaign copy teams are not available yet")
+        # AutoGen, like Semantic Kernel, is imported off the event loop and only here.
+        teams = await asyncio.to_thread(importlib.import_module, "app.ai.teams")
+        copy: str = await teams.run_copy_team(
+            config, agent, run.input, runtime.settings.opt_out_keywords, recorder
+        )
+        return copy
     if (
         run.task is AgentTask.REPLY
         and conversation is not None
