@@ -12,7 +12,7 @@ from typing import Any
 
 import structlog
 
-from app.ai import events
+from app.ai import events, usage
 from app.ai.config import is_configured, model_config
 from app.ai.recorder import Recorder, StepKind
 from app.ai.replies import ReplyNotSent, send_reply
@@ -73,6 +73,13 @@ async def execute(runtime: Runtime, run_id: int) -> None:
         "completion_tokens": recorder.completion_tokens,
         "steps": run.steps,
     }
+    if recorder.prompt_tokens or recorder.completion_tokens:
+        await usage.add(
+            run.organization_id,
+            run.created_at.astimezone(UTC).date(),
+            prompt=recorder.prompt_tokens,
+            completion=recorder.completion_tokens,
+        )
     if status is AgentRunStatus.CANCELLED:
         # cancelAgentRun already set the status; only the bookkeeping is added.
         await AgentRun.filter(id=run.id).update(**changes)

@@ -14,6 +14,7 @@ import uuid
 import structlog
 from saq.queue.redis import RedisQueue
 
+from app.ai import usage
 from app.config import Settings
 from app.models.ai import AgentRun, AgentTask, AgentTrigger, AIAgent
 from app.models.messaging import Conversation, Message
@@ -55,6 +56,10 @@ async def _schedule_auto_reply(settings: Settings, broker: Broker, message: Mess
         f"ai:debounce:{conversation.id}", uuid.uuid4().hex, nx=True, px=int(window * 1000)
     )
     if not first:
+        return
+    refused = await usage.count_run(conversation.organization_id)
+    if refused is not None:
+        log.info("ai.auto_reply_refused", conversation_id=conversation.id, reason=refused)
         return
     run = await AgentRun.create(
         organization_id=conversation.organization_id,

@@ -118,3 +118,36 @@ class KnowledgeEntry(TimestampedModel):
     class Meta:
         table = "knowledge_entries"
         indexes = (Index(fields=("organization_id", "id")),)
+
+
+class AIUsage(TimestampedModel):
+    """AI runs and tokens of one organization on one UTC day; months are sums of days."""
+
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    day = fields.DateField()
+    runs = fields.IntField(default=0)
+    prompt_tokens = fields.BigIntField(default=0)
+    completion_tokens = fields.BigIntField(default=0)
+
+    organization_id: int
+
+    class Meta:
+        table = "ai_usage"
+        unique_together = (("organization", "day"),)
+
+
+class AIUsageLimit(TimestampedModel):
+    """An organization's monthly AI allowance; no row or a null field: unlimited."""
+
+    organization: fields.OneToOneRelation[Organization] = fields.OneToOneField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    runs_per_month = fields.IntField(null=True)
+    tokens_per_month = fields.BigIntField(null=True)
+
+    organization_id: int
+
+    class Meta:
+        table = "ai_usage_limits"

@@ -6,12 +6,14 @@ Nothing here calls a model: a run is a row plus a job on the ``ai`` queue.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-from app.ai import events
+from app.ai import events, usage
 from app.ai.config import is_configured
 from app.ai.triggers import RUN_JOB, job_options
 from app.context import Info
+from app.errors import BadUserInput
 from app.models.ai import (
     FINISHED,
     AgentRun,
@@ -19,6 +21,8 @@ from app.models.ai import (
     AgentTask,
     AgentTrigger,
     AIAgent,
+    AIUsage,
+    AIUsageLimit,
     KnowledgeEntry,
 )
 from app.models.messaging import Conversation, Device
@@ -167,6 +171,9 @@ async def run_agent(
         return None, [
             user_error("conversationId", "This task needs a conversation.", UserErrorCode.REQUIRED)
         ]
+    refused = await usage.count_run(agent.organization_id)
+    if refused is not None:
+        return None, [user_error(None, refused, UserErrorCode.LIMIT_EXCEEDED)]
     viewer = info.context.viewer
     assert viewer is not None
     run = await AgentRun.create(
@@ -254,3 +261,41 @@ async def delete_knowledge(info: Info, entry_id: str) -> list[UserError]:
     pk = decode_id(entry_id, "KnowledgeEntry", field="entryId")
     deleted = await KnowledgeEntry.filter(id=pk, organization_id=organization_id(info)).delete()
     return [] if deleted else [_not_found("entryId", "knowledge entry")]
+
+
+@dataclass(frozen=True)
+class MonthUsage:
+    start: date
+    days: list[AIUsage]
+    totals: usage.Totals
+    limit: AIUsageLimit | None
+
+
+async def month_usage(info: Info, month: str | None) -> MonthUsage:
+    org_id = organization_id(info)
+    if month is None:
+        day = usage.today()
+    else:
+        try:
+            day = datetime.strptime(month, "%Y-%m").date()
+        except ValueError as error:
+            raise BadUserInput("month must look like 2026-11.") from error
+    start, end = usage.month_of(day)
+    rows = await usage.days(org_id, start, end)
+    return MonthUsage(start, rows, usage.total(rows), await usage.limit_of(org_id))
+
+
+async def set_usage_limit(
+    info: Info, runs_per_month: int | None, tokens_per_month: int | None
+) -> tuple[AIUsageLimit | None, list[UserError]]:
+    errors = [
+        user_error(field, "Must be 0 or more; null means unlimited.", UserErrorCode.INVALID)
+        for field, value in (("runsPerMonth", runs_per_month), ("tokensPerMonth", tokens_per_month))
+        if value is not None and value < 0
+    ]
+    if errors:
+        return None, errors
+    limit, _ = await AIUsageLimit.get_or_create(organization_id=organization_id(info))
+    limit.runs_per_month, limit.tokens_per_month = runs_per_month, tokens_per_month
+    await limit.save()
+    return limit, []

@@ -13,6 +13,7 @@ from app.models.ai import AgentTask as AgentTaskModel
 from app.permissions import HasRole
 from app.resolvers import ai as resolvers
 from app.schema.ai.types import AgentRun, AgentTask, AIAgent, KnowledgeEntry
+from app.schema.ai.usage import AIUsageMutation
 from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.messaging.types import Conversation
 
@@ -166,7 +167,7 @@ def _run_payload(row: object, errors: list[UserError]) -> RunAgentPayload:
 
 
 @strawberry.type
-class AIMutation:
+class AIMutation(AIUsageMutation):
     @strawberry.mutation(
         name="createAIAgent",
         description="Create an agent (ADMIN+).",

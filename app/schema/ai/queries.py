@@ -23,12 +23,13 @@ from app.schema.ai.types import (
     AIAgent,
     KnowledgeEntry,
 )
+from app.schema.ai.usage import AIUsageQuery
 from app.schema.node import decode_id, register_node
 from app.schema.pagination import Connection, page_args, paginate
 
 
 @strawberry.type
-class AIQuery:
+class AIQuery(AIUsageQuery):
     @strawberry.field(
         name="aiAgents",
         description="The organization's AI agents.",
