@@ -142,6 +142,13 @@ class Settings(BaseSettings):
     sandbox_status_delay_seconds: float = Field(
         0.5, description="Sandbox: seconds between a send's SENT, DELIVERED and READ."
     )
+    sandbox_qr_ttl_seconds: float = Field(
+        20.0,
+        description="Sandbox pairing: seconds a QR code is valid before a new one replaces it.",
+    )
+    sandbox_qr_codes: int = Field(
+        5, description="Sandbox pairing: QR codes shown before an unscanned pairing gives up."
+    )
     campaign_lease_seconds: float = Field(
         60.0, description="Campaigns: how long a worker holds recipients it claimed."
     )

@@ -153,6 +153,10 @@ class Device(TimestampedModel):
     access_token_encrypted = fields.TextField(null=True)
     app_secret_encrypted = fields.TextField(null=True)
     verify_token = fields.CharField(max_length=128, default="")
+    # Sandbox: connect by a simulated QR scan, and the code shown while QR_REQUIRED.
+    pairing_required = fields.BooleanField(default=False)
+    qr_code = fields.CharField(max_length=256, null=True)
+    qr_expires_at = fields.DatetimeField(null=True)
 
     organization_id: int
 

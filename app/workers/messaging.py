@@ -19,6 +19,7 @@ from app.models.messaging import (
 )
 from app.models.messaging import DeviceStatus as DeviceStatusModel
 from app.resolvers.campaigns.pacing import DeviceLimiter
+from app.resolvers.messaging import pairing
 from app.resolvers.messaging.contact_imports import run_import
 from app.resolvers.messaging.pipeline import (
     advance_status,
@@ -130,6 +131,14 @@ async def mark_read_at_provider(ctx: dict[str, Any], *, message_id: int) -> None
 def _last_try(ctx: dict[str, Any]) -> bool:
     job = ctx.get("job")
     return job is None or job.attempts >= job.retries
+
+
+async def rotate_sandbox_qr(ctx: dict[str, Any], *, device_id: int, code: str, shown: int) -> None:
+    """A pairing device's QR code ran out: show the next, or give up after the last."""
+    runtime = ctx["runtime"]
+    await pairing.rotate(
+        runtime.settings, runtime.broker, runtime.queues, device_id, code=code, shown=shown
+    )
 
 
 async def sandbox_progress(ctx: dict[str, Any], *, message_id: int) -> None:

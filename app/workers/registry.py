@@ -15,6 +15,7 @@ FUNCTIONS: dict[str, list[Any]] = {
         messaging.send_message,
         messaging.mark_read_at_provider,
         messaging.sandbox_progress,
+        messaging.rotate_sandbox_qr,
         messaging.process_webhook_event,
         messaging.import_contacts,
         messaging.sync_templates,

@@ -23,7 +23,7 @@ query($id: ID!) {
 """
 CONVERSATIONS = """
 query($deviceId: ID) {
-  conversations(deviceId: $deviceId) { nodes { id contact { phoneNumber } } }
+  conversations(deviceId: $deviceId) { nodes { id serviceWindowOpen contact { phoneNumber } } }
 }
 """
 
@@ -101,9 +101,11 @@ async def inbound(owner: Member, fake: FakeGraphApi, device: CloudDevice, wa_id:
 
 
 async def conversation_of(owner: Member, device: CloudDevice) -> str:
+    """The device's conversation once its customer message is stored (the window is open)."""
+
     async def conversation() -> str | None:
         data = await owner.api.data(CONVERSATIONS, {"deviceId": device.id})
-        nodes = data["conversations"]["nodes"]
+        nodes = [node for node in data["conversations"]["nodes"] if node["serviceWindowOpen"]]
         return nodes[0]["id"] if nodes else None
 
     conversation_id: str = await eventually(conversation)

@@ -11,6 +11,7 @@ from app.config import Settings
 from app.context import Info
 from app.models.messaging import Device, DeviceStatus, Provider
 from app.pubsub import Broker
+from app.resolvers.messaging import pairing
 from app.resolvers.messaging.phones import to_e164
 from app.resolvers.messaging.pipeline import set_device_status
 from app.resolvers.messaging.providers import provider_for
@@ -51,8 +52,18 @@ async def create_device(
     provider: Provider,
     cloud_api: CloudApiCredentials | None,
     messages_per_second: int | None,
+    requires_pairing: bool = False,
 ) -> tuple[Device | None, list[UserError]]:
     errors: list[UserError] = []
+    if requires_pairing and provider is not Provider.SANDBOX:
+        errors.append(
+            user_error(
+                "requiresPairing",
+                "Only SANDBOX devices pair by QR code; a CLOUD_API number connects with its "
+                "credentials.",
+                UserErrorCode.INVALID,
+            )
+        )
     e164 = to_e164(phone_number)
     if e164 is None:
         errors.append(_bad_phone("phoneNumber"))
@@ -85,6 +96,7 @@ async def create_device(
         provider=provider,
         messages_per_second=messages_per_second or 80,
         verify_token=secrets.token_urlsafe(24),
+        pairing_required=requires_pairing,
     )
     if cloud_api is not None and provider is Provider.CLOUD_API:
         _set_credentials(settings, device, cloud_api)
@@ -143,9 +155,45 @@ async def connect_device(info: Info, *, device_id: str) -> tuple[Device | None, 
     broker = info.context.runtime.broker
     if device.provider is Provider.CLOUD_API:
         return await _connect_cloud_api(info.context.settings, broker, device)
+    if device.pairing_required:
+        runtime = info.context.runtime
+        if not await pairing.start_pairing(runtime.settings, broker, runtime.queues, device):
+            return None, [_cannot_connect(device)]
+        return device, []
     # The sandbox connects at once.
     if not await set_device_status(broker, device, DeviceStatus.CONNECTED):
         return None, [_cannot_connect(device)]
+    return device, []
+
+
+async def simulate_qr_scan(
+    info: Info, *, device_id: str, qr_code: str
+) -> tuple[Device | None, list[UserError]]:
+    """The phone scans the QR code a pairing SANDBOX device shows."""
+    device = await find_device(info, device_id)
+    if device is None:
+        return None, [not_found("deviceId")]
+    if device.provider is not Provider.SANDBOX or not device.pairing_required:
+        return None, [
+            user_error(
+                "deviceId",
+                "Only SANDBOX devices created with `requiresPairing` show a QR code.",
+                UserErrorCode.INVALID,
+            )
+        ]
+    if device.status is not DeviceStatus.QR_REQUIRED:
+        return device, [
+            user_error(
+                "deviceId",
+                f"The device is {device.status.value}, not showing a QR code: connectDevice "
+                "starts the pairing.",
+                UserErrorCode.CONFLICT,
+            )
+        ]
+    try:
+        await pairing.scan(info.context.runtime.broker, device, qr_code)
+    except pairing.PairingRefused as refused:
+        return device, [user_error("qrCode", str(refused), UserErrorCode.INVALID)]
     return device, []
 
 

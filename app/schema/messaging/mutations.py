@@ -67,6 +67,11 @@ class CreateDeviceInput:
     messages_per_second: int | None = strawberry.field(
         default=None, description="Throughput cap; default 80."
     )
+    requires_pairing: bool = strawberry.field(
+        default=False,
+        description="SANDBOX only: connectDevice shows a QR code (QR_REQUIRED) and the device "
+        "connects when simulateQrScan scans it.",
+    )
 
 
 @strawberry.type(description="The result of createDevice.")
@@ -113,6 +118,20 @@ class ConnectDeviceInput:
 class ConnectDevicePayload:
     device: Device | None = strawberry.field(description="The device as it is now.")
     user_errors: list[UserError] = strawberry.field(description="Why it did not connect.")
+
+
+@strawberry.input(description="The phone scanning a pairing SANDBOX device's QR code.")
+class SimulateQrScanInput:
+    device_id: strawberry.ID = strawberry.field(description="A SANDBOX device in QR_REQUIRED.")
+    qr_code: str = strawberry.field(description="The code scanned: the device's `qrCode` now.")
+
+
+@strawberry.type(description="The result of simulateQrScan.")
+class SimulateQrScanPayload:
+    device: Device | None = strawberry.field(description="The device as it is now.")
+    user_errors: list[UserError] = strawberry.field(
+        description="Why it did not pair (a replaced or expired code names `qrCode`)."
+    )
 
 
 @strawberry.input(description="A new contact.")
@@ -403,6 +422,7 @@ class MessagingMutation:
             provider=ProviderModel(input.provider.value),
             cloud_api=input.cloud_api.to_credentials() if input.cloud_api else None,
             messages_per_second=input.messages_per_second,
+            requires_pairing=input.requires_pairing,
         )
         return CreateDevicePayload(device=_device(row), user_errors=errors)
 
@@ -426,12 +446,26 @@ class MessagingMutation:
         )
 
     @strawberry.mutation(
-        description="Connect a device; SANDBOX devices connect at once (ADMIN+).",
+        description="Connect a device (ADMIN+): a SANDBOX device connects at once, or shows a QR "
+        "code when it requires pairing; a CLOUD_API device's credentials are checked with Meta.",
         permission_classes=ADMIN,
     )
     async def connect_device(self, info: Info, input: ConnectDeviceInput) -> ConnectDevicePayload:
         row, errors = await devices.connect_device(info, device_id=input.device_id)
         return ConnectDevicePayload(device=_device(row), user_errors=errors)
+
+    @strawberry.mutation(
+        description="Play the phone scanning the QR code of a SANDBOX device that requires "
+        "pairing: a current code connects it (CONNECTING, then CONNECTED) (ADMIN+).",
+        permission_classes=ADMIN,
+    )
+    async def simulate_qr_scan(
+        self, info: Info, input: SimulateQrScanInput
+    ) -> SimulateQrScanPayload:
+        row, errors = await devices.simulate_qr_scan(
+            info, device_id=input.device_id, qr_code=input.qr_code
+        )
+        return SimulateQrScanPayload(device=_device(row), user_errors=errors)
 
     @strawberry.mutation(description="Add a contact (AGENT+).", permission_classes=AGENT)
     async def create_contact(self, info: Info, input: CreateContactInput) -> CreateContactPayload:

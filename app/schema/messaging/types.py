@@ -97,6 +97,28 @@ class Device(Node):
         return bool(self.row.app_secret_encrypted)
 
     @strawberry.field(
+        description="SANDBOX: whether connecting takes a (simulated) QR code scan, as linking "
+        "a WhatsApp Web session does."
+    )
+    def requires_pairing(self) -> bool:
+        return self.row.pairing_required
+
+    @strawberry.field(
+        description="While QR_REQUIRED: the QR code to show, as the text to render (ADMIN+). "
+        "It is replaced at `qrCodeExpiresAt`; deviceEvents announces each new one.",
+        permission_classes=[HasRole(Role.ADMIN)],
+    )
+    def qr_code(self) -> str | None:
+        return _pairing_qr(self.row)[0]
+
+    @strawberry.field(
+        description="When `qrCode` stops being accepted (ADMIN+).",
+        permission_classes=[HasRole(Role.ADMIN)],
+    )
+    def qr_code_expires_at(self) -> datetime | None:
+        return _pairing_qr(self.row)[1]
+
+    @strawberry.field(
         description="Path of this device's webhook, relative to the public URL (ADMIN+).",
         permission_classes=[HasRole(Role.ADMIN)],
     )
@@ -112,6 +134,12 @@ class Device(Node):
             organization_id=self.row.organization_id, device_id=self.row.id
         )
         return await paginate(queryset, args, Conversation.from_model)
+
+
+def _pairing_qr(row: models.Device) -> tuple[str | None, datetime | None]:
+    if row.status is not models.DeviceStatus.QR_REQUIRED:
+        return None, None
+    return row.qr_code, row.qr_expires_at
 
 
 @strawberry.type(description="A customer the organization talks to.")
@@ -364,6 +392,20 @@ class ConversationEvent:
     conversation: Conversation = strawberry.field(description="The conversation as it is now.")
 
 
-@strawberry.type(description="A device changed status.")
+@strawberry.type(description="A device changed status, or showed a new QR code while pairing.")
 class DeviceEvent:
     device: Device = strawberry.field(description="The device as it is now.")
+
+    @strawberry.field(
+        description="While pairing (QR_REQUIRED): the QR code to show now (ADMIN+).",
+        permission_classes=[HasRole(Role.ADMIN)],
+    )
+    def qr_code(self) -> str | None:
+        return _pairing_qr(self.device.row)[0]
+
+    @strawberry.field(
+        description="When `qrCode` stops being accepted (ADMIN+).",
+        permission_classes=[HasRole(Role.ADMIN)],
+    )
+    def qr_code_expires_at(self) -> datetime | None:
+        return _pairing_qr(self.device.row)[1]
