@@ -6,7 +6,10 @@ import asyncio
 import itertools
 import uuid
 
+import pytest
+
 from app.models.messaging import Message
+from app.schema.node import to_global_id
 from tests.fakes.graph_api import FakeGraphApi
 from tests.support.client import Api
 from tests.support.cloud_api import (
@@ -208,3 +211,67 @@ async def _conversations(owner: Member, device_id: str, count: int) -> list[str]
     query = "query($id: ID) { conversations(deviceId: $id, first: 50) { nodes { id } } }"
     nodes = (await owner.api.data(query, {"id": device_id}))["conversations"]["nodes"]
     return [node["id"] for node in nodes] if len(nodes) == count else []
+
+
+CONTACTS = "query($search: String) { contacts(search: $search) { nodes { optedOut } } }"
+
+
+@pytest.mark.parametrize("where", ["send", "status webhook"])
+async def test_meta_saying_the_customer_stopped_marketing_opts_the_contact_out(
+    server: RunningServer, api: Api, fake: FakeGraphApi, where: str
+) -> None:
+    owner = await member(server, api)
+    device = await cloud_device(server, fake, owner)
+    wa_id = f"1650555{uuid.uuid4().int % 10_000:04d}"
+    conversation_id = await inbound(owner, fake, device, wa_id)
+    if where == "send":
+        fake.fail_next(131050, to=wa_id)
+    else:
+        fake.fail_status(wa_id, 131050)
+    before = await owner.api.data(CONTACTS, {"search": wa_id})
+
+    reply = await owner.api.data(SEND, {"input": {"conversationId": conversation_id, "text": "x"}})
+
+    failed = await status_of(owner, reply["sendMessage"]["message"]["id"], "FAILED")
+    after = await owner.api.data(CONTACTS, {"search": wa_id})
+    assert failed["errorCode"] == 131050
+    assert before["contacts"]["nodes"] == [{"optedOut": False}]
+    assert after["contacts"]["nodes"] == [{"optedOut": True}]
+
+
+async def test_setting_a_devices_credentials_is_audited_without_the_secrets(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    phone_number_id, token = _ids()
+    device_id = await _unconnected_device(owner, phone_number_id, token)
+    new_token = f"token-{uuid.uuid4().hex}"
+
+    await owner.api.data(
+        UPDATE_DEVICE, {"input": {"deviceId": device_id, "cloudApi": {"accessToken": new_token}}}
+    )
+
+    result = await owner.api.call(AUDIT_EVENTS)
+    events = [e for e in result["data"]["auditEvents"]["nodes"] if e["kind"].startswith("DEVICE")]
+    assert [(e["kind"], e["data"], e["actor"]["id"]) for e in events] == [
+        (
+            "DEVICE_CREDENTIALS_CHANGED",
+            {"device_id": device_id, "credentials": ["phoneNumberId", "accessToken", "appSecret"]},
+            to_global_id("User", owner.user_id),
+        ),
+        (
+            "DEVICE_CREDENTIALS_CHANGED",
+            {"device_id": device_id, "credentials": ["accessToken"]},
+            to_global_id("User", owner.user_id),
+        ),
+    ]
+    assert token not in str(result) and new_token not in str(result)
+    assert APP_SECRET not in str(result)
+
+
+UPDATE_DEVICE = """
+mutation($input: UpdateDeviceInput!) {
+  updateDevice(input: $input) { device { id } userErrors { field message } }
+}
+"""
+AUDIT_EVENTS = "{ auditEvents(first: 50) { nodes { kind data actor { id } } } }"

@@ -154,6 +154,22 @@ async def test_reply_buttons_and_lists_go_to_meta_as_interactive_messages(
     }
 
 
+async def test_a_location_goes_to_meta_with_its_name_and_address(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    device = await cloud_device(server, fake, owner)
+    conversation_id = await inbound(owner, fake, device, "16505550504")
+    shop = {"latitude": 38.7223, "longitude": -9.1393, "name": "Our shop", "address": "Rua A 1"}
+
+    sent = await _send(owner, conversation_id, location=shop)
+
+    assert (sent["message"]["type"], sent["message"]["body"]) == ("LOCATION", "Our shop")
+    await status_of(owner, sent["message"]["id"], "SENT", "DELIVERED", "READ")
+    [send] = fake.sends_to("16505550504")
+    assert (send.type, send.body["location"]) == ("location", shop)
+
+
 async def test_the_sandbox_carries_media_reactions_and_lists_to_read(
     server: RunningServer, api: Api
 ) -> None:
@@ -232,6 +248,11 @@ async def test_the_sandbox_carries_media_reactions_and_lists_to_read(
             "INVALID",
         ),
         ({"interactive": {"body": "Pick"}}, ["input", "interactive"], "INVALID"),
+        (
+            {"location": {"latitude": 91.0, "longitude": 0.0}},
+            ["input", "location", "latitude"],
+            "INVALID",
+        ),
         (
             {"interactive": {"body": " ", "buttons": BUTTONS["buttons"]}},
             ["input", "interactive", "body"],

@@ -11,13 +11,14 @@ from app.config import Settings
 from app.context import Info
 from app.models.messaging import Device, DeviceStatus, Provider
 from app.pubsub import Broker
+from app.resolvers.accounts.common import audit
 from app.resolvers.messaging import pairing
 from app.resolvers.messaging.phones import to_e164
 from app.resolvers.messaging.pipeline import set_device_status
 from app.resolvers.messaging.providers import provider_for
 from app.resolvers.messaging.scope import organization_id
 from app.schema.errors import UserError, UserErrorCode, user_error
-from app.schema.node import decode_id
+from app.schema.node import decode_id, to_global_id
 from app.security import encrypt_secret
 from app.whatsapp.errors import FailureReason, ProviderError
 
@@ -101,6 +102,8 @@ async def create_device(
     if cloud_api is not None and provider is Provider.CLOUD_API:
         _set_credentials(settings, device, cloud_api)
     await device.save()
+    if cloud_api is not None and provider is Provider.CLOUD_API:
+        await _audit_credentials(info, device, cloud_api)
     return device, []
 
 
@@ -133,6 +136,8 @@ async def update_device(
     if cloud_api is not None:
         _set_credentials(info.context.settings, device, cloud_api)
     await device.save()
+    if cloud_api is not None:
+        await _audit_credentials(info, device, cloud_api)
     return device, []
 
 
@@ -262,6 +267,32 @@ def _set_credentials(settings: Settings, device: Device, credentials: CloudApiCr
         device.verify_token = credentials.verify_token
     if credentials.waba_id:
         device.waba_id = credentials.waba_id
+
+
+async def _audit_credentials(info: Info, device: Device, credentials: CloudApiCredentials) -> None:
+    """Who set which credentials of which number; the values themselves never."""
+    changed = [
+        name
+        for name, value in (
+            ("phoneNumberId", credentials.phone_number_id),
+            ("accessToken", credentials.access_token),
+            ("appSecret", credentials.app_secret),
+            ("verifyToken", credentials.verify_token),
+            ("wabaId", credentials.waba_id),
+        )
+        if value
+    ]
+    if not changed:
+        return
+    viewer = info.context.viewer
+    await audit(
+        info,
+        "DEVICE_CREDENTIALS_CHANGED",
+        actor_id=viewer.user.id if viewer is not None else None,
+        organization_id=device.organization_id,
+        device_id=to_global_id("Device", device.id),
+        credentials=changed,
+    )
 
 
 def _check_rate(messages_per_second: int | None) -> list[UserError]:

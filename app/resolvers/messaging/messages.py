@@ -28,9 +28,11 @@ from app.resolvers.messaging.devices import bad_phone, find_device, not_found
 from app.resolvers.messaging.outbound import (
     Content,
     InteractiveContent,
+    LocationContent,
     MediaContent,
     ReactionContent,
     interactive_content,
+    location_content,
     media_content,
     reaction_content,
 )
@@ -67,6 +69,7 @@ async def send_message(
     media: MediaContent | None = None,
     reaction: ReactionContent | None = None,
     interactive: InteractiveContent | None = None,
+    location: LocationContent | None = None,
 ) -> tuple[Message | None, list[UserError]]:
     org_id = organization_id(info)
     if client_message_id is not None:
@@ -84,6 +87,7 @@ async def send_message(
             ("media", media),
             ("reaction", reaction),
             ("interactive", interactive),
+            ("location", location),
         )
         if value is not None
     ]
@@ -91,7 +95,8 @@ async def send_message(
         return None, [
             user_error(
                 given[1] if len(given) > 1 else "text",
-                "Give exactly one of `text`, `template`, `media`, `reaction` or `interactive`.",
+                "Give exactly one of `text`, `template`, `media`, `location`, `reaction` or "
+                "`interactive`.",
                 UserErrorCode.INVALID,
             )
         ]
@@ -105,6 +110,8 @@ async def send_message(
         content, errors = media_content(media)
     elif interactive is not None:
         content, errors = interactive_content(interactive)
+    elif location is not None:
+        content, errors = location_content(location)
     else:
         errors = []
     if errors:

@@ -1,5 +1,5 @@
-"""What sendMessage carries besides text and templates: media, a reaction, interactive buttons
-or a list. Each is checked field by field, so a userError names the input at fault; the limits
+"""What sendMessage carries besides text and templates: media, a location, a reaction,
+interactive buttons or a list. Each is checked field by field, so a userError names the input at fault; the limits
 are Meta's (CLOUD_API.md), so what passes here is what the Cloud API accepts.
 """
 
@@ -67,6 +67,14 @@ class InteractiveContent:
     buttons: list[ReplyButton] | None = None
     list_button: str | None = None
     sections: list[ListSection] | None = None
+
+
+@dataclass
+class LocationContent:
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
 
 
 @dataclass
@@ -140,6 +148,25 @@ def media_content(media: MediaContent) -> tuple[Content | None, list[UserError]]
         return None, check.errors
     body = payload.get("caption") or payload.get("filename")
     return Content(media.kind, payload, body), []
+
+
+def location_content(location: LocationContent) -> tuple[Content | None, list[UserError]]:
+    check, at = _Check(), ["input", "location"]
+    for key, value, bound in (
+        ("latitude", location.latitude, 90),
+        ("longitude", location.longitude, 180),
+    ):
+        if not -bound <= value <= bound:
+            check.fail(
+                [*at, key], f"`{key}` is between -{bound} and {bound}.", UserErrorCode.INVALID
+            )
+    payload: dict[str, Any] = {"latitude": location.latitude, "longitude": location.longitude}
+    for key, text in (("name", location.name), ("address", location.address)):
+        if text is not None and check.text([*at, key], text, limit=1000):
+            payload[key] = text
+    if check.errors:
+        return None, check.errors
+    return Content(MessageType.LOCATION, payload, location.name or location.address), []
 
 
 def interactive_content(

@@ -37,6 +37,8 @@ from app.whatsapp.types import DeliveryStatus, InboundMessage, StatusUpdate
 
 log = structlog.get_logger("parley.messaging")
 
+STOPPED_MARKETING = 131050  # Meta: the user stopped marketing messages from this business
+
 _DELIVERY_STATUS = {
     DeliveryStatus.SENT: MessageStatus.SENT,
     DeliveryStatus.DELIVERED: MessageStatus.DELIVERED,
@@ -168,8 +170,18 @@ async def advance_status(
         return False
     for name, value in changes.items():
         setattr(message, name, value)
+    if status is MessageStatus.FAILED and error_code == STOPPED_MARKETING:
+        await _opt_out_of_marketing(message)
     await events.message_event(broker, message, "STATUS_CHANGED")
     return True
+
+
+async def _opt_out_of_marketing(message: Message) -> None:
+    """Meta says the customer stopped marketing messages: campaigns leave them out from now."""
+    conversation = await Conversation.get(id=message.conversation_id)
+    await Contact.filter(id=conversation.contact_id, opted_out_at__isnull=True).update(
+        opted_out_at=now(), updated_at=now()
+    )
 
 
 async def apply_status(broker: Broker, device: Device, update: StatusUpdate) -> None:

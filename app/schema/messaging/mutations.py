@@ -239,6 +239,17 @@ class MediaMessageInput:
         )
 
 
+@strawberry.input(description="A pin on the map.")
+class LocationMessageInput:
+    latitude: float = strawberry.field(description="Degrees, -90 to 90.")
+    longitude: float = strawberry.field(description="Degrees, -180 to 180.")
+    name: str | None = strawberry.field(default=None, description="The place's name.")
+    address: str | None = strawberry.field(default=None, description="The place's address.")
+
+    def to_content(self) -> outbound.LocationContent:
+        return outbound.LocationContent(self.latitude, self.longitude, self.name, self.address)
+
+
 @strawberry.input(description="An emoji reaction to a message of the conversation.")
 class ReactionMessageInput:
     message_id: strawberry.ID = strawberry.field(
@@ -310,7 +321,8 @@ class InteractiveMessageInput:
 
 @strawberry.input(
     description="A message to send: to `conversationId`, or to `to` on `deviceId`; exactly one "
-    "of `text`, `media`, `reaction`, `interactive` (inside the 24 h window) or `template`."
+    "of `text`, `media`, `location`, `reaction`, `interactive` (inside the 24 h window) or "
+    "`template`."
 )
 class SendMessageInput:
     device_id: strawberry.ID | None = strawberry.field(
@@ -326,6 +338,9 @@ class SendMessageInput:
     )
     media: MediaMessageInput | None = strawberry.field(
         default=None, description="An image, document, audio, video or sticker."
+    )
+    location: LocationMessageInput | None = strawberry.field(
+        default=None, description="A location."
     )
     reaction: ReactionMessageInput | None = strawberry.field(
         default=None, description="An emoji reaction to a message."
@@ -544,6 +559,7 @@ class MessagingMutation:
             if input.reaction is not None
             else None,
             interactive=input.interactive.to_content() if input.interactive is not None else None,
+            location=input.location.to_content() if input.location is not None else None,
             client_message_id=input.client_message_id,
         )
         return SendMessagePayload(message=_message(row), user_errors=errors)
