@@ -50,6 +50,11 @@ class Broker:
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
+    @property
+    def redis(self) -> aioredis.Redis:
+        """The process's Redis client the broker publishes on, for other short commands."""
+        return self._redis
+
     async def publish(self, channel: str, event: dict[str, Any]) -> None:
         await self._redis.publish(channel, orjson.dumps(event))
 

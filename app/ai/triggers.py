@@ -50,7 +50,7 @@ async def _schedule_auto_reply(settings: Settings, broker: Broker, message: Mess
         if await Message.filter(conversation_id=conversation.id).count() != 1:
             return
         await Conversation.filter(id=conversation.id).update(ai_enabled=True)
-    redis = broker._redis  # the process's Redis client; the broker only wraps it
+    redis = broker.redis
     window = max(settings.ai_debounce_seconds, 0.1)
     first = await redis.set(
         f"ai:debounce:{conversation.id}", uuid.uuid4().hex, nx=True, px=int(window * 1000)

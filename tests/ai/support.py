@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gql import gql
+
 from app.models.ai import AgentRun, AgentRunStatus
 from app.schema.node import from_global_id
 from tests.support.messaging import Member, eventually
@@ -64,3 +66,15 @@ async def finished_run(run_id: str, within: float = 20) -> AgentRun:
 
     result: AgentRun = await eventually(done, within=within)
     return result
+
+
+async def events_until(
+    session: Any, document: str, variables: dict[str, Any], stop: Any
+) -> list[Any]:
+    """The subscription's events up to and including the first one ``stop`` accepts."""
+    seen = []
+    async for event in session.subscribe(gql(document), variable_values=variables):
+        seen.append(event)
+        if stop(event):
+            return seen
+    return seen

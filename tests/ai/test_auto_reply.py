@@ -1,15 +1,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
-from gql import gql
 
 from app.models.accounts import Role
 from app.models.ai import AgentRun, AgentRunStatus
 from app.models.messaging import Conversation, ConversationStatus, Direction, Message
 from app.schema.node import from_global_id
-from tests.ai.support import RUNS, create_agent
+from tests.ai.support import RUNS, create_agent, events_until
 from tests.fakes.openai_server import FakeOpenAI, text, tool_call
 from tests.support.client import Api
 from tests.support.messaging import (
@@ -32,15 +29,6 @@ subscription { conversationEvents { kind conversation { id status aiEnabled } } 
 """
 
 
-async def _until(session: Any, document: str, variables: dict[str, Any], stop: Any) -> list[Any]:
-    seen = []
-    async for event in session.subscribe(gql(document), variable_values=variables):
-        seen.append(event)
-        if stop(event):
-            return seen
-    return seen
-
-
 async def test_an_inbound_question_about_hours_is_answered_after_a_business_hours_tool_call(
     server: RunningServer, api: Api, llm: FakeOpenAI
 ) -> None:
@@ -54,7 +42,7 @@ async def test_an_inbound_question_about_hours_is_answered_after_a_business_hour
 
     async with owner.api.websocket() as session:
         listening = asyncio.create_task(
-            _until(
+            events_until(
                 session,
                 MESSAGE_EVENTS,
                 {"deviceId": device_id},
@@ -99,7 +87,7 @@ async def test_a_customer_asking_for_a_human_is_handed_off_and_gets_no_ai_reply(
 
     async with colleague.api.websocket() as session:
         listening = asyncio.create_task(
-            _until(
+            events_until(
                 session,
                 CONVERSATION_EVENTS,
                 {},

@@ -3,11 +3,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from gql import gql
-
 from app.models.ai import AgentRun, AgentRunStatus
 from app.schema.node import from_global_id
-from tests.ai.support import CANCEL, create_agent, finished_run
+from tests.ai.support import CANCEL, create_agent, events_until, finished_run
 from tests.fakes.openai_server import FakeOpenAI, error, hang, text
 from tests.support.client import Api
 from tests.support.messaging import Member, eventually, member, wait_for_subscribers
@@ -35,21 +33,16 @@ SECOND_DRAFT = (
 )
 
 
+def _finished(event: dict[str, Any]) -> bool:
+    return event["agentRunEvents"]["kind"] == "STATUS" and event["agentRunEvents"]["run"][
+        "status"
+    ] in ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
 async def _draft(who: Member, agent_id: str, **extra: Any) -> dict[str, Any]:
     data = await who.api.data(DRAFT, {"input": {"agentId": agent_id, "brief": BRIEF, **extra}})
     payload: dict[str, Any] = data["draftCampaignCopy"]
     return payload
-
-
-async def _events_until_finished(session: Any, run_id: str) -> list[dict[str, Any]]:
-    seen = []
-    async for event in session.subscribe(gql(RUN_EVENTS), variable_values={"runId": run_id}):
-        seen.append(event["agentRunEvents"])
-        if event["agentRunEvents"]["kind"] == "STATUS" and event["agentRunEvents"]["run"][
-            "status"
-        ] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            return seen
-    return seen
 
 
 async def test_draft_campaign_copy_revises_until_the_reviewer_approves_and_streams_every_turn(
@@ -69,10 +62,13 @@ async def test_draft_campaign_copy_revises_until_the_reviewer_approves_and_strea
     assert started["userErrors"] == [] and started["run"]["status"] == "QUEUED"
     assert started["run"]["task"] == "CAMPAIGN_COPY"
     async with owner.api.websocket() as session:
-        listening = asyncio.create_task(_events_until_finished(session, started["run"]["id"]))
+        listening = asyncio.create_task(
+            events_until(session, RUN_EVENTS, {"runId": started["run"]["id"]}, _finished)
+        )
         await wait_for_subscribers(server, f"org:{owner.organization_id}:agent_runs")
         seen = await asyncio.wait_for(listening, timeout=90)
 
+    seen = [event["agentRunEvents"] for event in seen]
     turns = [e["step"] for e in seen if e["kind"] == "STEP"]
     assert [(t["kind"], t["name"]) for t in turns] == [
         ("TEAM_TURN", "copywriter"),

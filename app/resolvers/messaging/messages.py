@@ -6,24 +6,17 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from tortoise.exceptions import IntegrityError
-
 from app.context import Info
 from app.models.messaging import (
     Contact,
     Conversation,
     Device,
-    DeviceStatus,
-    Direction,
     Message,
-    MessageStatus,
     MessageType,
     Provider,
     Template,
     TemplateStatus,
-    service_window_open,
 )
-from app.resolvers.messaging import events
 from app.resolvers.messaging.devices import bad_phone, find_device, not_found
 from app.resolvers.messaging.outbound import (
     Content,
@@ -37,7 +30,14 @@ from app.resolvers.messaging.outbound import (
     reaction_content,
 )
 from app.resolvers.messaging.phones import to_e164
-from app.resolvers.messaging.pipeline import contact_for, conversation_for, receive_inbound
+from app.resolvers.messaging.pipeline import (
+    SendRefused,
+    check_sendable,
+    contact_for,
+    conversation_for,
+    queue_outbound,
+    receive_inbound,
+)
 from app.resolvers.messaging.providers import wire_type
 from app.resolvers.messaging.scope import organization_id
 from app.schema.errors import UserError, UserErrorCode, user_error
@@ -47,7 +47,6 @@ from app.whatsapp.payloads import build_send_body
 from app.whatsapp.types import InboundMessage, InboundType, OutboundMessage
 
 MAX_TEXT = 4096
-SEND_JOB = "send_message"
 
 
 @dataclass
@@ -121,25 +120,12 @@ async def send_message(
     if conversation is None:
         return None, errors
     device = await Device.get(id=conversation.device_id)
-    if device.status is not DeviceStatus.CONNECTED:
-        return None, [
-            user_error(
-                "deviceId",
-                f"The device is {device.status.value}; connect it before sending.",
-                UserErrorCode.CONFLICT,
-            )
-        ]
+    try:
+        check_sendable(device, conversation, free_form=template is None, field=kind_field)
+    except SendRefused as refused:
+        return None, [user_error(refused.field, str(refused), UserErrorCode.CONFLICT)]
     if template is not None and (problem := await _template_problem(device, template)):
         return None, [problem]
-    if template is None and not service_window_open(conversation.last_inbound_at):
-        return None, [
-            user_error(
-                kind_field,
-                "The 24-hour customer service window is closed: a template is needed to "
-                "message this contact.",
-                UserErrorCode.CONFLICT,
-            )
-        ]
     if reaction is not None:
         content, errors = await reaction_content(conversation, reaction)
         if content is None:
@@ -162,35 +148,15 @@ async def send_message(
         return None, [problem]
     viewer = info.context.viewer
     assert viewer is not None
-    try:
-        message = await Message.create(
-            organization_id=org_id,
-            conversation_id=conversation.id,
-            device_id=device.id,
-            direction=Direction.OUTBOUND,
-            type=content.type,
-            body=content.body,
-            payload=content.payload,
-            status=MessageStatus.QUEUED,
-            client_message_id=client_message_id,
-            author_user_id=viewer.user.id,
-        )
-    except IntegrityError:
-        # A concurrent request with the same clientMessageId created it first.
-        return await Message.get(organization_id=org_id, client_message_id=client_message_id), []
-    await Conversation.filter(id=conversation.id).update(last_message_at=message.created_at)
-    runtime = info.context.runtime
-    await events.message_event(runtime.broker, message, "CREATED")
-    await events.conversation_event(runtime.broker, conversation, "UPDATED")
-    await runtime.queues.enqueue(
-        "default",
-        SEND_JOB,
-        key=f"send:{message.id}",
-        message_id=message.id,
-        retries=5,
-        retry_delay=1.0,
-        retry_backoff=True,
-        timeout=120,
+    message = await queue_outbound(
+        info.context.runtime,
+        conversation,
+        device,
+        kind=content.type,
+        body=content.body,
+        payload=content.payload,
+        client_message_id=client_message_id,
+        author_user_id=viewer.user.id,
     )
     return message, []
 

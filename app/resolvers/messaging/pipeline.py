@@ -8,6 +8,7 @@ the send that produced the id has been recorded.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from tortoise.exceptions import IntegrityError
@@ -28,6 +29,7 @@ from app.models.messaging import (
     MessageStatus,
     MessageType,
     UnmatchedStatus,
+    service_window_open,
 )
 from app.pubsub import Broker
 from app.resolvers.campaigns import statuses as campaign_statuses
@@ -35,7 +37,11 @@ from app.resolvers.messaging import events
 from app.resolvers.messaging.phones import from_wa_id
 from app.whatsapp.types import DeliveryStatus, InboundMessage, StatusUpdate
 
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+
 log = structlog.get_logger("parley.messaging")
+SEND_JOB = "send_message"
 
 STOPPED_MARKETING = 131050  # Meta: the user stopped marketing messages from this business
 
@@ -259,3 +265,75 @@ async def set_device_status(broker: Broker, device: Device, status: DeviceStatus
     await device.save(update_fields=["status", "updated_at"])
     await events.device_event(broker, device)
     return True
+
+
+class SendRefused(Exception):
+    """Why a message cannot go out now; ``field`` is the sendMessage input at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_sendable(
+    device: Device, conversation: Conversation, *, free_form: bool, field: str = "text"
+) -> None:
+    """The checks every outbound message passes, whoever sends it (sendMessage, AI replies):
+    a connected device and, for anything but a template, the 24-hour window."""
+    if device.status is not DeviceStatus.CONNECTED:
+        raise SendRefused(
+            "deviceId", f"The device is {device.status.value}; connect it before sending."
+        )
+    if free_form and not service_window_open(conversation.last_inbound_at):
+        raise SendRefused(
+            field,
+            "The 24-hour customer service window is closed: a template is needed to "
+            "message this contact.",
+        )
+
+
+async def queue_outbound(
+    runtime: Runtime,
+    conversation: Conversation,
+    device: Device,
+    *,
+    kind: MessageType,
+    body: str | None,
+    payload: dict[str, Any],
+    client_message_id: str | None,
+    author_user_id: int | None = None,
+) -> Message:
+    """Store a checked outbound message, announce it and queue its send job; a second call
+    with the same ``client_message_id`` returns the first message."""
+    try:
+        message = await Message.create(
+            organization_id=conversation.organization_id,
+            conversation_id=conversation.id,
+            device_id=device.id,
+            direction=Direction.OUTBOUND,
+            type=kind,
+            body=body,
+            payload=payload,
+            status=MessageStatus.QUEUED,
+            client_message_id=client_message_id,
+            author_user_id=author_user_id,
+        )
+    except IntegrityError:
+        # A concurrent request with the same clientMessageId created it first.
+        return await Message.get(
+            organization_id=conversation.organization_id, client_message_id=client_message_id
+        )
+    await Conversation.filter(id=conversation.id).update(last_message_at=message.created_at)
+    await events.message_event(runtime.broker, message, "CREATED")
+    await events.conversation_event(runtime.broker, conversation, "UPDATED")
+    await runtime.queues.enqueue(
+        "default",
+        SEND_JOB,
+        key=f"send:{message.id}",
+        message_id=message.id,
+        retries=5,
+        retry_delay=1.0,
+        retry_backoff=True,
+        timeout=120,
+    )
+    return message
