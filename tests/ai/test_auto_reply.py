@@ -5,8 +5,8 @@ import asyncio
 from app.models.accounts import Role
 from app.models.ai import AgentRun, AgentRunStatus
 from app.models.messaging import Conversation, ConversationStatus, Direction, Message
-from app.schema.node import from_global_id
-from tests.ai.support import RUNS, create_agent, events_until
+from app.schema.node import from_global_id, to_global_id
+from tests.ai.support import RUNS, create_agent, events_until, finished_run
 from tests.fakes.openai_server import FakeOpenAI, text, tool_call
 from tests.support.client import Api
 from tests.support.messaging import (
@@ -56,6 +56,9 @@ async def test_an_inbound_question_about_hours_is_answered_after_a_business_hour
     reply = seen[-1]["messageEvents"]
     assert reply["kind"] == "CREATED"
     assert reply["message"]["body"] == "We are open Monday to Friday, 9:00 to 17:00 (UTC)."
+    # The reply is announced before the run records it and ends: wait for the end.
+    auto = await AgentRun.get(conversation_id=from_global_id(inbound["conversation"]["id"])[1])
+    await finished_run(to_global_id("AgentRun", auto.id), within=30)
     runs = await owner.api.data(RUNS, {"conversationId": inbound["conversation"]["id"]})
     [run] = runs["agentRuns"]["nodes"]
     assert (run["status"], run["task"], run["trigger"]) == ("SUCCEEDED", "REPLY", "AUTO_REPLY")

@@ -52,7 +52,7 @@ async def test_draft_campaign_copy_revises_until_the_reviewer_approves_and_strea
     agent_id = await create_agent(owner)
     llm.script(
         # The first answer waits a little, so the subscriber below is listening before it.
-        text(FIRST_DRAFT, delay=2),
+        text(FIRST_DRAFT, delay=3),
         text("REVISE: 'FREE' in capitals reads as pressure; name the shop."),
         text(SECOND_DRAFT),
         text("APPROVED"),
