@@ -157,7 +157,7 @@ async def test_a_team_whose_endpoint_answers_500_fails_after_bounded_retries(
     assert run.steps == []
 
 
-async def test_draft_campaign_copy_needs_a_brief_and_an_agent_of_the_organization(
+async def test_draft_campaign_copy_needs_a_brief_a_sane_turn_limit_and_an_agent_of_the_org(
     server: RunningServer, api: Api, llm: FakeOpenAI
 ) -> None:
     owner = await member(server, api)
@@ -165,9 +165,13 @@ async def test_draft_campaign_copy_needs_a_brief_and_an_agent_of_the_organizatio
     agent_id = await create_agent(owner)
 
     empty = await owner.api.data(DRAFT, {"input": {"agentId": agent_id, "brief": "  "}})
+    endless = await _draft(owner, agent_id, maxTurns=50)
     foreign = await _draft(stranger, agent_id)
 
     assert [e["code"] for e in empty["draftCampaignCopy"]["userErrors"]] == ["REQUIRED"]
+    assert [(e["field"], e["code"]) for e in endless["userErrors"]] == [
+        (["input", "maxTurns"], "INVALID")
+    ]
     assert [e["code"] for e in foreign["userErrors"]] == ["NOT_FOUND"]
     assert foreign["run"] is None and llm.requests == []
 

@@ -222,6 +222,10 @@ class AIMutation(AIUsageMutation):
             return _run_payload(
                 None, [user_error("brief", "A brief is required.", UserErrorCode.REQUIRED)]
             )
+        if not 2 <= input.max_turns <= 12:
+            return _run_payload(
+                None, [user_error("maxTurns", "Between 2 and 12.", UserErrorCode.INVALID)]
+            )
         row, errors = await resolvers.run_agent(
             info,
             agent_id=input.agent_id,
@@ -231,7 +235,7 @@ class AIMutation(AIUsageMutation):
                 "brief": input.brief,
                 "marketing": input.marketing,
                 "variables": list(input.variables or []),
-                "max_turns": max(2, min(input.max_turns, 12)),
+                "max_turns": input.max_turns,
             },
         )
         return _run_payload(row, errors)
