@@ -23,6 +23,7 @@ PortOption = Annotated[int | None, typer.Option(help="Port (PARLEY_PORT).")]
 def _uvicorn(host: str, port: int, *, reload: bool = False, workers: int = 1) -> None:
     import uvicorn
 
+    settings = get_settings()
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -32,8 +33,13 @@ def _uvicorn(host: str, port: int, *, reload: bool = False, workers: int = 1) ->
         workers=workers,
         loop="uvloop",
         http="httptools",
-        ws="websockets",
-        ws_per_message_deflate=False,
+        # The sans-I/O protocol: no tasks of its own per connection, flow control on sends.
+        ws="websockets-sansio",
+        # permessage-deflate about doubles the memory of an idle connection.
+        ws_per_message_deflate=settings.ws_per_message_deflate,
+        # Protocol-level pings find dead TCP peers; the app pings over graphql-transport-ws.
+        ws_ping_interval=settings.ws_keepalive_seconds,
+        ws_ping_timeout=settings.ws_idle_timeout_seconds,
         log_config=None,
         access_log=False,
         proxy_headers=True,

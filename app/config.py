@@ -128,6 +128,40 @@ class Settings(BaseSettings):
     subscription_auth_check_seconds: float = Field(
         5.0, description="How often an idle subscription re-checks that its session is valid."
     )
+    live_shared_execution: bool = Field(
+        True,
+        description="Execute a subscription event once per group of subscribers with the same "
+        "document, variables and authorization scope, and send every member the same frame.",
+    )
+    ws_per_message_deflate: bool = Field(
+        False,
+        description="permessage-deflate on WebSockets (about twice the memory per connection).",
+    )
+    ws_send_queue_frames: int = Field(
+        500,
+        description="Frames a WebSocket may have waiting to be sent; a consumer further behind "
+        "is closed (code 4499).",
+    )
+    ws_send_queue_bytes: int = Field(
+        1_000_000,
+        description="Characters of frames a WebSocket may have waiting to be sent; a consumer "
+        "further behind is closed (code 4499).",
+    )
+    ws_keepalive_seconds: float = Field(
+        15.0, description="Interval of the server's graphql-transport-ws keep-alive pings."
+    )
+    ws_idle_timeout_seconds: float = Field(
+        60.0,
+        description="A WebSocket whose client sends nothing (not even a pong) for this long is "
+        "closed (code 4498).",
+    )
+    ws_connection_init_timeout_seconds: float = Field(
+        10.0, description="A WebSocket must send connection_init within this (else code 4408)."
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token that may read /metrics; unset: only loopback clients may.",
+    )
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool | None = Field(None, description="JSON log lines (default: in production).")
     public_url: str = Field(

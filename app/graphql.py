@@ -23,6 +23,8 @@ from strawberry.types import ExecutionResult
 from app.authentication import authenticate
 from app.context import Context
 from app.errors import AppError, ErrorCode
+from app.live.connection import LiveHandler
+from app.live.groups import Hub
 from app.persisted import PersistedDocuments
 from app.runtime import Runtime
 
@@ -41,6 +43,9 @@ class RefuseBadCredentials(SchemaExtension):
 
 
 class GraphQLView(GraphQL[Context, None]):
+    # graphql-transport-ws: subscriptions executed once per group, bounded sends (app/live).
+    graphql_transport_ws_handler_class = LiveHandler
+
     def __init__(
         self,
         schema: strawberry.Schema,
@@ -51,6 +56,24 @@ class GraphQLView(GraphQL[Context, None]):
         super().__init__(schema, **kwargs)
         self.runtime = runtime
         self.persisted_documents = persisted_documents
+        self._live_hub: Hub | None = None
+
+    @property
+    def live_hub(self) -> Hub:
+        """The process's subscription groups and connections (made on the first socket)."""
+        if self._live_hub is None:
+            settings = self.runtime.settings
+            self._live_hub = Hub(
+                self.schema,
+                shared=settings.live_shared_execution,
+                keepalive=settings.ws_keepalive_seconds,
+                idle=settings.ws_idle_timeout_seconds,
+            )
+        return self._live_hub
+
+    async def close_live(self) -> None:
+        if self._live_hub is not None:
+            await self._live_hub.close()
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         context = Context(request=request, response=response, runtime=self.runtime)

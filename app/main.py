@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hmac
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -89,6 +90,16 @@ def schema_extensions(
 
 
 async def metrics(request: Request) -> Response:
+    """Prometheus text. With PARLEY_METRICS_TOKEN, for `Authorization: Bearer <token>`;
+    without, for loopback clients only (a scraper on the host or a sidecar)."""
+    settings: Settings = request.app.state.runtime.settings
+    if settings.metrics_token is not None:
+        expected = f"Bearer {settings.metrics_token.get_secret_value()}"
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return Response("Forbidden\n", status_code=403, media_type="text/plain")
+    elif request.client is None or request.client.host not in ("127.0.0.1", "::1", "localhost"):
+        return Response("Forbidden\n", status_code=403, media_type="text/plain")
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -116,6 +127,7 @@ def create_app(
             # cheaper (about a tenth of the CPU of a large read).
             gc.freeze()
             yield
+            await graphql.close_live()
 
     graphql = GraphQLView(
         schema,
@@ -123,8 +135,8 @@ def create_app(
         persisted_documents=persisted_documents,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         keep_alive=True,
-        keep_alive_interval=15,
-        connection_init_wait_timeout=timedelta(seconds=10),
+        keep_alive_interval=settings.ws_keepalive_seconds,
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
     )
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),

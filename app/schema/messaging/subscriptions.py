@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import strawberry
 
 from app.context import Info
 from app.dataloaders import messaging as loaders
+from app.models import messaging as models
 from app.permissions import IsAuthenticated
 from app.resolvers.messaging import events
 from app.resolvers.messaging.scope import in_organization, organization_id
@@ -22,13 +23,38 @@ from app.schema.messaging.types import (
     MessageEventKind,
 )
 from app.schema.node import decode_id
+from app.schema.pagination import decode_cursor
+
+REPLAY_PAGE = 200
+
+
+async def _missed_messages(
+    org_id: int, after: int, conversation_id: int | None, device_id: int | None
+) -> AsyncIterator[models.Message]:
+    """The organization's messages after ``after`` (in this conversation or device), oldest
+    first, read a page at a time."""
+    while True:
+        queryset = models.Message.filter(organization_id=org_id, id__gt=after)
+        if conversation_id is not None:
+            queryset = queryset.filter(conversation_id=conversation_id)
+        if device_id is not None:
+            queryset = queryset.filter(device_id=device_id)
+        page = await queryset.order_by("id").limit(REPLAY_PAGE)
+        for row in page:
+            yield row
+        if len(page) < REPLAY_PAGE:
+            return
+        after = page[-1].id
 
 
 @strawberry.type
 class MessagingSubscription:
     @strawberry.subscription(
         description="Messages created and status changes: of one conversation, one device, "
-        "or (no argument) the organization's whole inbox.",
+        "or (no argument) the organization's whole inbox. With `after` (the `cursor` of the "
+        "last event a client saw), the messages created since then are sent first (as "
+        "CREATED, from the database), then the live events, with no gap and no duplicate. "
+        "Per conversation, events arrive in the order they happened.",
         permission_classes=[IsAuthenticated],
     )
     async def message_events(
@@ -36,6 +62,7 @@ class MessagingSubscription:
         info: Info,
         conversation_id: strawberry.ID | None = None,
         device_id: strawberry.ID | None = None,
+        after: str | None = None,
     ) -> AsyncGenerator[MessageEvent, None]:
         conversation_pk = (
             decode_id(conversation_id, "Conversation", field="conversationId")
@@ -43,6 +70,7 @@ class MessagingSubscription:
             else None
         )
         device_pk = decode_id(device_id, "Device", field="deviceId") if device_id else None
+        after_pk = decode_cursor(after, field="after") if after is not None else None
         org_id = organization_id(info)
 
         def accept(event: dict[str, object]) -> bool:
@@ -51,13 +79,31 @@ class MessagingSubscription:
                 event["device_id"],
             )
 
-        async for event in events.stream(info, events.MESSAGES, accept):
-            row = await info.context.loaders.get(loaders.message_by_id).load(event["message_id"])
-            row = in_organization([row], org_id)[0]
-            if row is not None:
-                yield MessageEvent(
-                    kind=MessageEventKind(event["kind"]), message=Message.from_model(row)
+        # Subscribed first: what is published while the database is read waits in the
+        # subscription's queue, and what the replay already sent is skipped after it.
+        async with events.listen(info, events.MESSAGES, accept) as live:
+            replayed = 0
+            if after_pk is not None:
+                if not await events.authorized(info, org_id):
+                    return
+                async for missed in _missed_messages(org_id, after_pk, conversation_pk, device_pk):
+                    replayed = missed.id
+                    yield MessageEvent(
+                        kind=MessageEventKind.CREATED, message=Message.from_model(missed)
+                    )
+            async for event in live:
+                if event["kind"] == MessageEventKind.CREATED.value and (
+                    event["message_id"] <= replayed
+                ):
+                    continue
+                row = await info.context.loaders.get(loaders.message_by_id).load(
+                    event["message_id"]
                 )
+                row = in_organization([row], org_id)[0]
+                if row is not None:
+                    yield MessageEvent(
+                        kind=MessageEventKind(event["kind"]), message=Message.from_model(row)
+                    )
 
     @strawberry.subscription(
         description="Conversations created or changed in the organization's inbox.",

@@ -16,7 +16,13 @@ from app.models.accounts import Role
 from app.permissions import HasRole
 from app.schema.accounts.types import UserType
 from app.schema.node import Node, to_global_id
-from app.schema.pagination import Connection, build_connection, page_args, paginate
+from app.schema.pagination import (
+    Connection,
+    build_connection,
+    encode_cursor,
+    page_args,
+    paginate,
+)
 
 Provider = models.Provider
 strawberry.enum(models.Provider, description="Who carries a device's messages.")
@@ -378,6 +384,10 @@ class MessageEventKind(Enum):
 class MessageEvent:
     kind: MessageEventKind = strawberry.field(description="What happened.")
     message: Message = strawberry.field(description="The message as it is now.")
+
+    @strawberry.field(description="The message's cursor: `messageEvents(after:)` resumes after it.")
+    def cursor(self) -> str:
+        return encode_cursor(self.message.row.id)
 
 
 @strawberry.enum(description="What happened to a conversation.")
