@@ -137,6 +137,9 @@ def create_app(
         keep_alive=True,
         keep_alive_interval=settings.ws_keepalive_seconds,
         connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
+        # importContacts takes a CSV file. Credentials travel in the Authorization header,
+        # never a cookie, so a cross-site form cannot forge an upload (strawberry's concern).
+        multipart_uploads_enabled=True,
     )
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),

@@ -202,9 +202,9 @@ async def test_ordinary_sends_keep_to_the_devices_messages_per_second(
     assert [a.error_code for a in fake.attempts] == [None] * 6  # none refused, none retried
     arrivals = [send.at for send in fake.sends]
     gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
-    # Half a second apart (less what a busy machine's scheduling may shift): no burst.
-    assert min(gaps) > 0.3, gaps
-    assert arrivals[-1] - arrivals[0] >= 2.4
+    # Slots half a second apart; a busy machine may wake a sender late, never early: no burst.
+    assert min(gaps) > 0.15, gaps
+    assert arrivals[-1] - arrivals[0] >= 2.0, gaps
 
 
 async def _conversations(owner: Member, device_id: str, count: int) -> list[str]:

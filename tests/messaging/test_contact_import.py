@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import io
 from typing import Any
+
+from gql import FileVar
 
 from tests.support.client import Api
 from tests.support.messaging import Member, eventually, member, unique_phone
@@ -117,3 +120,39 @@ async def test_a_csv_without_a_phone_number_column_is_refused_before_any_job(
     [error] = result["importContacts"]["userErrors"]
     assert (error["field"], error["code"]) == (["input", "csv"], "INVALID")
     assert "phone_number" in error["message"]
+
+
+async def test_an_import_can_be_an_uploaded_csv_file(server: RunningServer, api: Api) -> None:
+    owner = await member(server, api)
+    phone = unique_phone()
+    # As a spreadsheet saves it: UTF-8 with a byte-order mark, CRLF line ends.
+    data = f"phone_number,name\r\n{phone},Zoë\r\n".encode("utf-8-sig")
+    upload = FileVar(io.BytesIO(data), filename="contacts.csv", content_type="text/csv")
+
+    queued = await owner.api.call(IMPORT, {"input": {"file": upload}}, upload_files=True)
+    report = await _finished(owner, queued["data"]["importContacts"]["contactImport"]["id"])
+    twice = FileVar(io.BytesIO(data), filename="contacts.csv")
+    both = await owner.api.data(
+        IMPORT, {"input": {"file": twice, "csv": "phone_number\n"}}, upload_files=True
+    )
+    neither = await owner.api.data(IMPORT, {"input": {}})
+
+    assert queued["errors"] == []
+    assert (report["status"], report["created"], report["failed"]) == ("COMPLETED", 1, 0)
+    contacts = (await owner.api.data(CONTACTS, {"search": phone}))["contacts"]["nodes"]
+    assert [(c["phoneNumber"], c["name"]) for c in contacts] == [(phone, "Zoë")]
+    assert both["importContacts"]["userErrors"][0]["field"] == ["input", "csv"]
+    assert [e["code"] for e in neither["importContacts"]["userErrors"]] == ["REQUIRED"]
+
+
+async def test_an_uploaded_file_that_is_not_utf8_is_refused(
+    server: RunningServer, api: Api
+) -> None:
+    owner = await member(server, api)
+    upload = FileVar(io.BytesIO("phone_number,name\n+16505550000,Zo\xeb\n".encode("latin-1")))
+
+    result = await owner.api.call(IMPORT, {"input": {"file": upload}}, upload_files=True)
+
+    assert result["data"]["importContacts"]["contactImport"] is None
+    [error] = result["data"]["importContacts"]["userErrors"]
+    assert (error["field"], error["code"]) == (["input", "file"], "INVALID")

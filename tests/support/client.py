@@ -48,9 +48,11 @@ class Api:
                 }
         return {"data": result.data, "errors": [], "extensions": result.extensions}
 
-    async def data(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def data(
+        self, document: str, variables: dict[str, Any] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         """The ``data`` of a document that must succeed."""
-        result = await self.call(document, variables)
+        result = await self.call(document, variables, **kwargs)
         assert not result["errors"], result["errors"]
         assert result["data"] is not None
         return result["data"]

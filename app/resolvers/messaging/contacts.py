@@ -53,6 +53,22 @@ async def create_contact(
 IMPORT_JOB = "import_contacts"
 
 
+async def csv_from(text: str | None, upload: Any) -> tuple[str | None, list[UserError]]:
+    """The CSV text of an import given as text or as an uploaded file (exactly one)."""
+    if (text is None) == (upload is None):
+        return None, [
+            user_error("csv", "Give the CSV as `csv` text or as a `file`.", UserErrorCode.REQUIRED)
+        ]
+    if text is not None:
+        return text, []
+    data = await upload.read()
+    try:
+        # Spreadsheets often save UTF-8 with a byte-order mark; it is not part of the header.
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError:
+        return None, [user_error("file", "The file must be UTF-8 text.", UserErrorCode.INVALID)]
+
+
 async def start_import(
     info: Info, *, csv_text: str
 ) -> tuple[ContactImport | None, list[UserError]]:

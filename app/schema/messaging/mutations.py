@@ -6,6 +6,7 @@ from enum import Enum
 from typing import Any, cast
 
 import strawberry
+from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 
 from app.context import Info
@@ -151,11 +152,19 @@ class CreateContactPayload:
 
 
 @strawberry.input(
-    description="Contacts as CSV text: columns `phone_number` (required), `name`, `tags` "
-    "(`;`-separated); any other column becomes a custom attribute."
+    description="Contacts as CSV, text (`csv`) or an uploaded file (`file`): columns "
+    "`phone_number` (required), `name`, `tags` (`;`-separated); any other column becomes a "
+    "custom attribute."
 )
 class ImportContactsInput:
-    csv: str = strawberry.field(description="The CSV, its first line naming the columns.")
+    csv: str | None = strawberry.field(
+        default=None, description="The CSV as text, its first line naming the columns."
+    )
+    file: Upload | None = strawberry.field(
+        default=None,
+        description="The CSV as an uploaded file (UTF-8; GraphQL multipart request), instead "
+        "of `csv`.",
+    )
 
 
 @strawberry.type(description="The result of importContacts: the queued import.")
@@ -530,7 +539,10 @@ class MessagingMutation:
     async def import_contacts(
         self, info: Info, input: ImportContactsInput
     ) -> ImportContactsPayload:
-        row, errors = await contacts.start_import(info, csv_text=input.csv)
+        csv_text, errors = await contacts.csv_from(input.csv, input.file)
+        if csv_text is None:
+            return ImportContactsPayload(contact_import=None, user_errors=errors)
+        row, errors = await contacts.start_import(info, csv_text=csv_text)
         return ImportContactsPayload(
             contact_import=ContactImport.from_model(row) if row is not None else None,
             user_errors=errors,
