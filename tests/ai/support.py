@@ -20,6 +20,11 @@ mutation($input: RunAgentInput!) {
   runAgent(input: $input) { run { id status } userErrors { field message code } }
 }
 """
+DRAFT = """
+mutation($input: DraftCampaignCopyInput!) {
+  draftCampaignCopy(input: $input) { run { id status task } userErrors { field message code } }
+}
+"""
 CANCEL = """
 mutation($input: AgentRunIdInput!) {
   cancelAgentRun(input: $input) { run { id status error } userErrors { field message code } }

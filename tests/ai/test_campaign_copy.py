@@ -5,17 +5,12 @@ from typing import Any
 
 from app.models.ai import AgentRun, AgentRunStatus
 from app.schema.node import from_global_id
-from tests.ai.support import CANCEL, create_agent, events_until, finished_run
+from tests.ai.support import CANCEL, DRAFT, create_agent, events_until, finished_run
 from tests.fakes.openai_server import FakeOpenAI, error, hang, text
 from tests.support.client import Api
 from tests.support.messaging import Member, eventually, member, wait_for_subscribers
 from tests.support.server import RunningServer
 
-DRAFT = """
-mutation($input: DraftCampaignCopyInput!) {
-  draftCampaignCopy(input: $input) { run { id status task } userErrors { field message code } }
-}
-"""
 RUN_EVENTS = """
 subscription($runId: ID!) {
   agentRunEvents(runId: $runId) {
