@@ -27,6 +27,8 @@ log = structlog.get_logger("parley.campaigns")
 BATCH_JOB = liveness.BATCH_JOB
 STATUS_CHECK_SECONDS = 0.5
 RECONCILE_SECONDS = 1.0
+MAX_BATCH = 200
+BATCHES_IN_FLIGHT = 2
 
 
 class CampaignNotFound(Exception):
@@ -97,6 +99,13 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
         still_running=lambda: _still_running(campaign_id),
     )
     reconciled_at = 0.0
+    in_flight: set[asyncio.Task[FailureReason | None]] = set()
+    # Enough in flight for a fast device (each lane half a second of its rate), small batches
+    # for a slow one, so that a pause wastes few reserved slots.
+    lanes = max(1, settings.campaign_batch_jobs)
+    batch_size = max(
+        settings.campaign_batch_size, min(MAX_BATCH, device.messages_per_second // (2 * lanes))
+    )
     try:
         async with liveness.alive(runtime.redis, campaign_id, owner, ctx.get("job")):
             while True:
@@ -111,10 +120,7 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
                     await sending.reconcile_expired(runtime.broker, campaign, device)
                     reconciled_at = time.monotonic()
                 batch = await sending.claim(
-                    campaign_id,
-                    owner,
-                    settings.campaign_batch_size,
-                    settings.campaign_lease_seconds,
+                    campaign_id, owner, batch_size, settings.campaign_lease_seconds
                 )
                 if not batch:
                     if not await CampaignRecipient.filter(
@@ -130,29 +136,28 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
                         id__in=[r.contact_id for r in batch if r.contact_id]
                     )
                 }
-                # A batch goes out concurrently; the device's limiter sets the pace.
-                results = await asyncio.gather(
-                    *(
-                        _send_unless_stopped(
-                            sender, campaign_id, r, contacts.get(r.contact_id or 0)
+                # A batch goes out concurrently, paced by the device's limiter; the next one is
+                # claimed and prepared while it does, so the pace never waits for the database.
+                in_flight.add(asyncio.create_task(sender.send_batch(batch, contacts)))
+                if len(in_flight) >= BATCHES_IN_FLIGHT:
+                    done, in_flight = await asyncio.wait(
+                        in_flight, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    failure = next((t.result() for t in done if t.result() is not None), None)
+                    if failure is not None and failure.device_status is not None:
+                        await set_device_status(
+                            runtime.broker, device, DeviceStatus(failure.device_status)
                         )
-                        for r in batch
-                    )
-                )
-                failure = next((f for f in results if f is not None), None)
-                if failure is not None and failure.device_status is not None:
-                    await set_device_status(
-                        runtime.broker, device, DeviceStatus(failure.device_status)
-                    )
-                    await runs.finish(
-                        runtime.broker,
-                        campaign,
-                        CampaignStatus.FAILED,
-                        f"The device can no longer send ({failure}).",
-                    )
-                    return
-                await sending.release(owner)
+                        await runs.finish(
+                            runtime.broker,
+                            campaign,
+                            CampaignStatus.FAILED,
+                            f"The device can no longer send ({failure}).",
+                        )
+                        return
     finally:
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)
         status = (await Campaign.get(id=campaign_id)).status
         if status is CampaignStatus.CANCELLED:
             await sending.release(owner, sending.RecipientStatus.CANCELLED)
@@ -174,14 +179,3 @@ async def _still_running(campaign_id: int) -> bool:
         seen = (time.monotonic(), (await Campaign.get(id=campaign_id)).status)
         _status_seen[campaign_id] = seen
     return seen[1] is CampaignStatus.RUNNING
-
-
-async def _send_unless_stopped(
-    sender: sending.Sender,
-    campaign_id: int,
-    recipient: CampaignRecipient,
-    contact: Contact | None,
-) -> FailureReason | None:
-    if not await _still_running(campaign_id):
-        return None  # released to PENDING (pause) or CANCELLED when the job ends
-    return await sender.send(recipient, contact)

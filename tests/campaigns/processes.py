@@ -123,13 +123,14 @@ async def running_cluster(
 
 
 async def owner_with_device(
-    running: Cluster, fake: FakeGraphApi, *, per_second: int
+    running: Cluster, fake: FakeGraphApi, *, per_second: int, api: Api | None = None
 ) -> tuple[Api, str, str]:
-    """A new OWNER's client and a connected CLOUD_API device on the fake: (api, device id,
-    phone number id)."""
+    """A new OWNER's client (or ``api``'s) and a connected CLOUD_API device on the fake:
+    (api, device id, phone number id)."""
     assert running.api_process is not None
-    _, token, _ = await _register(running.api_process)
-    api = running.api(token)
+    if api is None:
+        _, token, _ = await _register(running.api_process)
+        api = running.api(token)
     device, phone_number_id, access_token = cloud_device_input(per_second)
     created = await api.data(CREATE_DEVICE, {"input": device})
     device_id = created["createDevice"]["device"]["id"]

@@ -248,3 +248,67 @@ async def _conversation_open(contact_id: int) -> bool:
     from app.models.messaging import Conversation
 
     return await Conversation.filter(contact_id=contact_id, last_inbound_at__isnull=False).exists()
+
+
+CAMPAIGN_PAGES = """
+query($status: RecipientStatus) {
+  campaigns { nodes { id name recipients(first: 2, status: $status) {
+    nodes { phoneNumber status } pageInfo { hasNextPage endCursor }
+  } } }
+}
+"""
+
+
+async def test_recipients_of_each_campaign_page_and_filter_on_their_own_and_stay_in_the_org(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    outsider = await member(server, api)
+    device = await cloud_device(server, fake, owner)
+    first = await contacts(owner, 5, tag="north")
+    for person in first[:2]:
+        person.opted_out_at = now()
+        await person.save(update_fields=["opted_out_at"])
+    everyone = await contacts(owner, 3, tag="south", prefix="+1650556")
+    second = [c for c in everyone if "south" in c.tags]
+    north = await _create(owner, device.id, template=_template(), tags=["north"])
+    south = await _create(owner, device.id, template=_template(), tags=["south"])
+    for campaign in (north, south):
+        await act(owner, "startCampaign", campaign["id"])
+        await until_status(owner, campaign["id"], "COMPLETED")
+
+    pages = {
+        n["id"]: n["recipients"]
+        for n in (await owner.api.data(CAMPAIGN_PAGES))["campaigns"]["nodes"]
+    }
+    skipped = {
+        n["id"]: n["recipients"]
+        for n in (await owner.api.data(CAMPAIGN_PAGES, {"status": "SKIPPED"}))["campaigns"]["nodes"]
+    }
+    rest = await owner.api.data(
+        RECIPIENTS_AFTER, {"id": north["id"], "after": pages[north["id"]]["pageInfo"]["endCursor"]}
+    )
+    hidden = await outsider.api.data(RECIPIENTS_AFTER, {"id": north["id"], "after": None})
+
+    phones = [c.phone_number for c in first]
+    assert [r["phoneNumber"] for r in pages[north["id"]]["nodes"]] == phones[:2]
+    assert pages[north["id"]]["pageInfo"]["hasNextPage"] is True
+    assert [r["phoneNumber"] for r in rest["node"]["recipients"]["nodes"]] == phones[2:]
+    assert rest["node"]["recipients"]["pageInfo"]["hasNextPage"] is False
+    assert [r["phoneNumber"] for r in pages[south["id"]]["nodes"]] == [
+        c.phone_number for c in second[:2]
+    ]
+    assert [(r["phoneNumber"], r["status"]) for r in skipped[north["id"]]["nodes"]] == [
+        (p, "SKIPPED") for p in phones[:2]
+    ]
+    assert skipped[south["id"]]["nodes"] == []
+    assert hidden["node"] is None
+
+
+RECIPIENTS_AFTER = """
+query($id: ID!, $after: String) {
+  node(id: $id) { ... on Campaign {
+    recipients(first: 10, after: $after) { nodes { phoneNumber } pageInfo { hasNextPage } }
+  } }
+}
+"""

@@ -19,23 +19,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from tortoise.expressions import F, Q
-from tortoise.transactions import in_transaction
+from tortoise.expressions import Case, F, Q, When
 
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.models.messaging import (
     Contact,
+    Conversation,
     Device,
     Direction,
     Message,
     MessageStatus,
     MessageType,
+    UnmatchedStatus,
 )
 from app.pubsub import Broker
 from app.resolvers.campaigns import progress, statuses
 from app.resolvers.campaigns.pacing import DeviceLimiter
 from app.resolvers.campaigns.statuses import callback_data
-from app.resolvers.messaging.pipeline import advance_status, conversation_for, reconcile
+from app.resolvers.messaging import events
+from app.resolvers.messaging.pipeline import advance_status, reconcile
 from app.whatsapp.errors import FailureReason, ProviderError
 from app.whatsapp.types import MessageType as WireType
 from app.whatsapp.types import OutboundMessage
@@ -143,9 +145,63 @@ async def record_sent(
     await progress.counts_changed(broker, campaign.organization_id, campaign.id)
 
 
+def client_key(recipient_id: int) -> str:
+    """The campaign message's idempotency key (``Message.client_message_id``)."""
+    return callback_data(recipient_id)
+
+
+async def record_sent_many(
+    broker: Broker,
+    campaign: Campaign,
+    device: Device,
+    sent: list[tuple[CampaignRecipient, Message, Any]],
+) -> None:
+    """Record sends the provider accepted, in a few statements however many there are."""
+    if not sent:
+        return
+    at = now()
+    ids = {message.id: str(wamid) for _, message, wamid in sent}
+    await Message.filter(id__in=list(ids), status=MessageStatus.QUEUED).update(
+        status=MessageStatus.SENT,
+        sent_at=at,
+        updated_at=at,
+        provider_message_id=Case(
+            *(When(id=pk, then=wamid) for pk, wamid in ids.items()),
+            default=F("provider_message_id"),
+        ),
+    )
+    for _, message, wamid in sent:
+        message.status, message.sent_at, message.provider_message_id = MessageStatus.SENT, at, wamid
+    for _, message, _ in sent:  # one after the other: a batch must not drain the Redis pool
+        await events.message_event(broker, message, "STATUS_CHANGED")
+    rids = {recipient.id: str(wamid) for recipient, _, wamid in sent}
+    await CampaignRecipient.filter(id__in=list(rids)).update(
+        provider_message_id=Case(
+            *(When(id=pk, provider_message_id__isnull=True, then=w) for pk, w in rids.items()),
+            default=F("provider_message_id"),
+        )
+    )
+    await CampaignRecipient.filter(
+        id__in=list(rids), status__in=(RecipientStatus.CLAIMED, RecipientStatus.SENDING)
+    ).update(status=RecipientStatus.SENT, sent_at=at, lease_owner=None, lease_expires_at=None)
+    # Statuses Meta sent before we knew the ids: apply them now.
+    early = set(
+        await UnmatchedStatus.filter(
+            device_id=device.id, provider_message_id__in=list(ids.values())
+        ).values_list("provider_message_id", flat=True)
+    )
+    for wamid in early:
+        await reconcile(broker, device, str(wamid))
+    await progress.counts_changed(broker, campaign.organization_id, campaign.id)
+
+
 @dataclass
 class Sender:
-    """Sends the recipients one worker claimed, paced by the device's shared limiter."""
+    """Sends the recipients one worker claimed, paced by the device's shared limiter.
+
+    A batch costs a handful of statements, not a handful per recipient: its conversations and
+    messages are written in bulk before the sends, and the sends are recorded in bulk after.
+    """
 
     broker: Broker
     campaign: Campaign
@@ -156,23 +212,68 @@ class Sender:
     lease: float
     still_running: Callable[[], Awaitable[bool]]
 
-    async def send(
-        self, recipient: CampaignRecipient, contact: Contact | None
+    async def send_batch(
+        self, batch: list[CampaignRecipient], contacts: dict[int, Contact]
     ) -> FailureReason | None:
-        """Send one recipient; returns a failure that concerns the whole device, if any."""
-        message = await self._message_for(recipient, contact)
-        await self.limiter.acquire(self.device.id, self.device.messages_per_second)
-        if not await self.still_running():
-            return None  # paused or cancelled while waiting for a slot
+        """Send a claimed batch; returns a failure that concerns the whole device, if any."""
+        messages = await self._messages_for(batch, contacts)
+        ids = [r.id for r in batch]
         moved = await CampaignRecipient.filter(
-            id=recipient.id, lease_owner=self.owner, status=RecipientStatus.CLAIMED
+            id__in=ids, lease_owner=self.owner, status=RecipientStatus.CLAIMED
         ).update(
             status=RecipientStatus.SENDING,
             attempts=F("attempts") + 1,
             lease_expires_at=now() + timedelta(seconds=self.lease),
         )
-        if not moved:
-            return None  # paused, cancelled or the lease was lost: someone else decides
+        if moved != len(ids):  # paused, cancelled or a lease lost meanwhile: send only ours
+            ours = set(
+                await CampaignRecipient.filter(
+                    id__in=ids, lease_owner=self.owner, status=RecipientStatus.SENDING
+                ).values_list("id", flat=True)
+            )
+            batch = [r for r in batch if r.id in ours]
+        # One slot after the other on the device's shared timeline (a late wake-up takes a
+        # later slot rather than crowding the next second); each send goes out at its slot
+        # without waiting for the ones before it to be answered.
+        calls: list[tuple[CampaignRecipient, asyncio.Task[str | ProviderError]]] = []
+        for recipient in batch:
+            if not await self.still_running():
+                break
+            await self.limiter.acquire(self.device.id, self.device.messages_per_second)
+            if not await self.still_running():
+                break  # paused or cancelled while waiting for a slot
+            task = asyncio.create_task(self._send(recipient, messages[recipient.id]))
+            calls.append((recipient, task))
+        outcomes = dict(
+            zip(
+                [r.id for r, _ in calls],
+                await asyncio.gather(*(t for _, t in calls)),
+                strict=True,
+            )
+        )
+        sent = [(r, messages[r.id], outcomes.get(r.id)) for r in batch]
+        await record_sent_many(
+            self.broker, self.campaign, self.device, [x for x in sent if isinstance(x[2], str)]
+        )
+        unsent = [r.id for r, _, o in sent if o is None]
+        if unsent:  # stopped before their turn: never handed to the provider
+            await CampaignRecipient.filter(
+                id__in=unsent, lease_owner=self.owner, status=RecipientStatus.SENDING
+            ).update(
+                status=RecipientStatus.PENDING,
+                attempts=F("attempts") - 1,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        device_failure: FailureReason | None = None
+        for recipient, message, outcome in sent:
+            if isinstance(outcome, ProviderError):
+                failure = await self._failed(recipient, message, outcome)
+                device_failure = device_failure or failure
+        return device_failure
+
+    async def _send(self, recipient: CampaignRecipient, message: Message) -> str | ProviderError:
+        """The provider's message id, or its error."""
         outbound = OutboundMessage(
             to=recipient.phone,
             type=WireType.TEXT if message.type is MessageType.TEXT else WireType.TEMPLATE,
@@ -182,17 +283,45 @@ class Sender:
         try:
             result = await self.provider.send(outbound)
         except ProviderError as error:
-            return await self._failed(recipient, message, error)
-        await record_sent(
-            self.broker, self.campaign, self.device, recipient, result.provider_message_id
-        )
-        return None
+            return error
+        return str(result.provider_message_id)
 
-    async def _message_for(self, recipient: CampaignRecipient, contact: Contact | None) -> Message:
-        if recipient.message_id is not None:
-            return await Message.get(id=recipient.message_id)
-        assert contact is not None
-        conversation, _ = await conversation_for(self.broker, self.device, contact)
+    async def _messages_for(
+        self, batch: list[CampaignRecipient], contacts: dict[int, Contact]
+    ) -> dict[int, Message]:
+        """Each recipient's message (QUEUED), created in bulk where missing; by recipient id."""
+        have = {r.id: r.message_id for r in batch if r.message_id is not None}
+        found = {m.id: m for m in await Message.filter(id__in=list(have.values()))}
+        messages = {rid: found[mid] for rid, mid in have.items() if mid in found}
+        missing = [r for r in batch if r.id not in messages]
+        if not missing:
+            return messages
+        conversations = await self._conversations_for(
+            [contacts[r.contact_id] for r in missing if r.contact_id in contacts]
+        )
+        org_id = self.campaign.organization_id
+        keys = {client_key(r.id): r for r in missing}
+        rows = [
+            self._new_message(r, conversations[r.contact_id], key)
+            for key, r in keys.items()
+            if r.contact_id in conversations
+        ]
+        # The key is unique per organization: a retried batch finds the rows it made before.
+        await Message.bulk_create(rows, ignore_conflicts=True)
+        created = await Message.filter(organization_id=org_id, client_message_id__in=list(keys))
+        for message in created:
+            recipient = keys[str(message.client_message_id)]
+            messages[recipient.id] = message
+            recipient.message_id = message.id
+        await CampaignRecipient.filter(id__in=[r.id for r in missing]).update(
+            message_id=Case(
+                *(When(id=r.id, then=r.message_id) for r in missing if r.message_id),  # type: ignore[arg-type]
+                default=F("message_id"),
+            )
+        )
+        return messages
+
+    def _new_message(self, recipient: CampaignRecipient, conversation_id: int, key: str) -> Message:
         if self.campaign.text is not None:
             kind, body = MessageType.TEXT, recipient.variables["text"]
             payload: dict[str, Any] = {"body": body}
@@ -204,21 +333,48 @@ class Sender:
             }
             if parameters := list(recipient.variables.get("parameters", [])):
                 payload["parameters"] = parameters
-        async with in_transaction():
-            message = await Message.create(
-                organization_id=self.campaign.organization_id,
-                conversation_id=conversation.id,
-                device_id=self.device.id,
-                direction=Direction.OUTBOUND,
-                type=kind,
-                body=body,
-                payload=payload,
-                status=MessageStatus.QUEUED,
-                author_user_id=self.campaign.created_by_id,
-            )
-            await CampaignRecipient.filter(id=recipient.id).update(message_id=message.id)
-        recipient.message_id = message.id
-        return message
+        return Message(
+            organization_id=self.campaign.organization_id,
+            conversation_id=conversation_id,
+            device_id=self.device.id,
+            direction=Direction.OUTBOUND,
+            type=kind,
+            body=body,
+            payload=payload,
+            status=MessageStatus.QUEUED,
+            author_user_id=self.campaign.created_by_id,
+            client_message_id=key,
+        )
+
+    async def _conversations_for(self, contacts: list[Contact]) -> dict[int, int]:
+        """Contact id → conversation id on this device, creating the missing ones in bulk."""
+        ids = sorted({c.id for c in contacts})
+
+        async def existing() -> dict[int, int]:
+            rows = await Conversation.filter(
+                device_id=self.device.id, contact_id__in=ids
+            ).values_list("contact_id", "id")
+            return {int(contact_id): int(pk) for contact_id, pk in rows}
+
+        found = await existing()
+        missing = [i for i in ids if i not in found]
+        if not missing:
+            return found
+        await Conversation.bulk_create(
+            [
+                Conversation(
+                    organization_id=self.device.organization_id,
+                    device_id=self.device.id,
+                    contact_id=contact_id,
+                )
+                for contact_id in missing
+            ],
+            ignore_conflicts=True,
+        )
+        found = await existing()
+        for conversation in await Conversation.filter(id__in=[found[i] for i in missing]):
+            await events.conversation_event(self.broker, conversation, "CREATED")
+        return found
 
     async def _failed(
         self, recipient: CampaignRecipient, message: Message, error: ProviderError

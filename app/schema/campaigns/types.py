@@ -14,7 +14,7 @@ from app.models import campaigns as models
 from app.models.campaigns import RecipientStatus as RS
 from app.schema.messaging.types import Contact, Device, Message
 from app.schema.node import Node, to_global_id
-from app.schema.pagination import Connection, page_args, paginate
+from app.schema.pagination import Connection, build_connection, page_args
 
 CampaignStatus = models.CampaignStatus
 strawberry.enum(
@@ -148,7 +148,10 @@ class Campaign(Node):
         after: str | None = None,
         status: RecipientStatus | None = None,
     ) -> Connection[CampaignRecipient]:
-        queryset = models.CampaignRecipient.filter(campaign_id=self.row.id)
-        if status is not None:
-            queryset = queryset.filter(status=status)
-        return await paginate(queryset, page_args(first, after), CampaignRecipient.from_model)
+        args = page_args(first, after)
+        if args.limit == 0:
+            return build_connection([], args, CampaignRecipient.from_model)
+        rows = await info.context.loaders.get(campaign_loaders.recipients_by_campaign).load(
+            (self.row.id, status, args)
+        )
+        return build_connection(rows, args, CampaignRecipient.from_model)
