@@ -120,6 +120,14 @@ def redis_url(settings: Settings) -> str:
 
 
 def connect(url: str) -> aioredis.Redis:
-    return aioredis.from_url(
-        url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+    # Blocking: a burst of more than 100 concurrent commands (hundreds of WebSockets
+    # authenticating at once) waits up to 5 s for a connection instead of failing at once.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=100,
+        timeout=5,
+        socket_connect_timeout=2,
+        socket_timeout=5,
+        health_check_interval=30,
     )
+    return aioredis.Redis.from_pool(pool)

@@ -247,11 +247,17 @@ async def _client_main(pipe: Connection, params: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
     host, port, token = params["host"], params["port"], params["token"]
     clients: list[WSClient] = []
-    semaphore = asyncio.Semaphore(50)
+    semaphore = asyncio.Semaphore(25)
+
+    failed = 0
 
     async def one(document: str, slow: bool) -> None:
+        nonlocal failed
         async with semaphore:
-            clients.append(await _open(host, port, token, document, slow=slow))
+            try:
+                clients.append(await _open(host, port, token, document, slow=slow))
+            except (OSError, TimeoutError):
+                failed += 1  # refused or closed by an overloaded server: reported
 
     await asyncio.gather(*(one(DOCUMENT, False) for _ in range(params["count"])))
     slow_client = None
@@ -259,7 +265,7 @@ async def _client_main(pipe: Connection, params: dict[str, Any]) -> None:
         slow_client = await _open(host, port, token, HEAVY_DOCUMENT, slow=True)
     for client in clients[: params.get("check_ids", 0)]:
         client.keep_ids = True
-    pipe.send("ready")
+    pipe.send(("ready", len(clients), failed))
     await loop.run_in_executor(None, pipe.recv)  # "stop"
     slow_result = None
     if slow_client is not None:
@@ -483,7 +489,7 @@ def run_scenario(
     with serve(stack, shared=shared) as server:
         rss = psutil.Process(server.pid)
         # Warm up: one subscriber gets one event, so the first-use costs are paid.
-        warm = _run_clients(ctx, stack, data, 1, 1, slow=False)
+        warm, _, _ = _run_clients(ctx, stack, data, 1, 1, slow=False)
         _wait_subscribed(stack, 1)
         _publish(ctx, stack, data, rate=20, count=3)
         time.sleep(0.5)
@@ -491,15 +497,15 @@ def run_scenario(
         time.sleep(1.0)
         rss_idle_before = rss.memory_info().rss
         shares = [subscribers // clients + (i < subscribers % clients) for i in range(clients)]
-        procs = _run_clients(ctx, stack, data, clients, shares, slow=slow)
-        _wait_subscribed(stack, subscribers + (1 if slow else 0))
+        procs, connected, failed = _run_clients(ctx, stack, data, clients, shares, slow=slow)
+        _wait_subscribed(stack, connected + (1 if slow else 0))
         time.sleep(2.0)
         rss_idle_after = rss.memory_info().rss
         count = int(rate * seconds)
         rss_start = rss.memory_info().rss
         delivered_before = _delivered_so_far(stack)
         publish_times = _publish(ctx, stack, data, rate=rate, count=count)
-        expected = count * subscribers
+        expected = count * connected
         deadline = time.time() + max(30.0, seconds * 2)
         # Until the server has sent every frame (or the deadline), then a moment to arrive.
         while time.time() < deadline and _delivered_so_far(stack) - delivered_before < expected:
@@ -547,7 +553,8 @@ def run_scenario(
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
         "max_ms": pct(1.0),
-        "kb_per_idle_subscriber": (rss_idle_after - rss_idle_before) / subscribers / 1024,
+        "kb_per_idle_subscriber": (rss_idle_after - rss_idle_before) / max(connected, 1) / 1024,
+        "failed_connections": failed,
         "rss_growth_mb": (rss_end - rss_start) / 2**20,
         "rss_growth_mb_per_100k": (rss_end - rss_start) / 2**20 * 100_000 / max(received, 1),
         "errors": sum(r["errors"] for r in results),
@@ -568,7 +575,7 @@ def _delivered_so_far(stack: Stack) -> float:
 
 def _run_clients(
     ctx: Any, stack: Stack, data: dict[str, Any], clients: int, shares: Any, *, slow: bool
-) -> list[tuple[Any, Connection]]:
+) -> tuple[list[tuple[Any, Connection]], int, int]:
     shares = shares if isinstance(shares, list) else [shares] * clients
     procs = []
     for i, share in enumerate(shares):
@@ -584,11 +591,15 @@ def _run_clients(
         process = ctx.Process(target=client_process, args=(child, params), daemon=True)
         process.start()
         procs.append((process, parent))
+    connected = failed = 0
     for _, pipe in procs:
-        if not pipe.poll(300):
+        if not pipe.poll(600):
             raise RuntimeError("clients did not connect in time")
-        assert pipe.recv() == "ready"
-    return procs
+        ready, ok, not_ok = pipe.recv()
+        assert ready == "ready"
+        connected += ok
+        failed += not_ok
+    return procs, connected, failed
 
 
 def _wait_subscribed(stack: Stack, count: int) -> None:
@@ -641,6 +652,11 @@ def _print(result: dict[str, Any]) -> None:
         f"got {result['received']:,}/{result['expected']:,}  errors {result['errors']}  "
         f"id mismatches {result['mismatches']}"
         + (f"  slow consumer closed: {slow}" if slow is not None else "")
+        + (
+            f"  FAILED TO CONNECT {result['failed_connections']}"
+            if result["failed_connections"]
+            else ""
+        )
         + f"  load {tuple(round(x, 2) for x in result['loadavg'])}",
         flush=True,
     )
@@ -658,6 +674,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="Client processes.")
     parser.add_argument("--no-baseline", action="store_true", help="Skip shared-off runs.")
     parser.add_argument("--no-slow", action="store_true", help="Skip the slow-consumer run.")
+    parser.add_argument(
+        "--capacity",
+        default=None,
+        help="A shared-only run offered more than it can take, for the most deliveries/s "
+        "(default 1000x50; 'none' skips it).",
+    )
     parser.add_argument("--slow-subscribers", type=int, default=None)
     parser.add_argument("--database-url", default=None, help="Default: a fresh SQLite file.")
     parser.add_argument("--redis-url", default=None, help="Default: a Redis server started here.")
@@ -706,6 +728,21 @@ def main() -> None:
                 )
                 _print(result)
                 results.append(result)
+        capacity = args.capacity or ("200x100" if args.quick else "1000x50")
+        if capacity != "none":
+            subscribers, rate = (float(x) for x in capacity.lower().split("x"))
+            print("capacity (offered more than the target):", flush=True)
+            _print(
+                run_scenario(
+                    stack,
+                    data,
+                    subscribers=int(subscribers),
+                    rate=rate,
+                    seconds=seconds,
+                    shared=True,
+                    clients=args.clients,
+                )
+            )
         if not args.no_slow:
             print(
                 f"slow consumer: {slow_subscribers} subscribers + 1 that reads nothing", flush=True

@@ -1,17 +1,19 @@
 """The graphql-transport-ws handler: subscriptions join groups, sends go through a bounded queue.
 
 Strawberry's handler runs one task per operation and awaits each send. Here a subscription is
-a :class:`~app.live.groups.Member` of a group (no task of its own), and every frame to a
-connection goes through that connection's queue, drained by a short-lived task: a client that
-reads slowly only fills its own queue, and when it is more than ``ws_send_queue_frames`` frames
-behind it is closed with code 4499, without slowing anyone else. Queries and mutations sent
-over the socket keep strawberry's path.
+a :class:`~app.live.groups.Member` of a group (no task of its own). A frame to a connection is
+written at once while its socket takes data and nothing waits before it; otherwise it joins
+that connection's queue, drained by a short-lived task. A client that reads slowly only fills
+its own queue, and when it is more than ``ws_send_queue_frames`` frames (or
+``ws_send_queue_bytes``) behind it is closed with code 4499, without slowing anyone else.
+Queries and mutations sent over the socket keep strawberry's path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -30,7 +32,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from app.context import Context
 from app.live import metrics
-from app.live.groups import Hub, Member
+from app.live.groups import TICK_SLICES, Hub, Member
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     from strawberry.schema import BaseSchema
 
 log = structlog.get_logger("parley.live")
+
+_connection_numbers = itertools.count()
 
 CLOSE_TOO_SLOW = 4499
 CLOSE_IDLE = 4498
@@ -75,6 +79,8 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
         self.closing = False
         self.members: dict[str, Member] = {}
         self.last_received = asyncio.get_running_loop().time()
+        # Which tenth of the connections this one is pinged with (app.live.groups.Hub._tick).
+        self.tick_slice = next(_connection_numbers) % TICK_SLICES
         ws = websocket.ws  # type: ignore[attr-defined]
         self._ws = ws
         # The server's own ASGI send (beneath the middlewares) when it can be found: frames

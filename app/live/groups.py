@@ -292,16 +292,22 @@ class Hub:
             metrics.CONNECTIONS.dec()
 
     async def _tick(self) -> None:
-        """Pings every connection each ``keepalive`` seconds; closes those silent too long."""
+        """Pings every connection each ``keepalive`` seconds and closes those silent too long,
+        a tenth of them at a time, so thousands of pings (and their pongs) do not all land at
+        once in front of the events."""
         loop = asyncio.get_running_loop()
+        slice_number = 0
         while self.connections:
-            await asyncio.sleep(self.keepalive)
+            await asyncio.sleep(self.keepalive / TICK_SLICES)
             now = loop.time()
             for connection in list(self.connections):
+                if connection.tick_slice != slice_number:
+                    continue
                 if now - connection.last_received > self.idle:
                     connection.close_idle()
                 else:
                     connection.send_frame(PING_FRAME)
+            slice_number = (slice_number + 1) % TICK_SLICES
 
     async def close(self) -> None:
         if self._ticker is not None:
@@ -311,3 +317,4 @@ class Hub:
 
 
 PING_FRAME = '{"type":"ping"}'
+TICK_SLICES = 10

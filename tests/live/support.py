@@ -31,6 +31,7 @@ class Socket:
         init: bool = True,
         receive_buffer: int | None = None,
         max_queue: int | None = 16,
+        organization_id: str | None = None,
     ) -> Socket:
         sock = None
         if receive_buffer is not None:
@@ -50,6 +51,8 @@ class Socket:
         client = cls(connection)
         if init:
             payload = {"authorization": f"Bearer {token}"} if token else {}
+            if organization_id is not None:
+                payload["organizationId"] = organization_id
             await client.send({"type": "connection_init", "payload": payload})
             ack = await client.receive()
             assert ack["type"] == "connection_ack", ack
