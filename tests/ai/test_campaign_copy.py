@@ -194,3 +194,20 @@ async def test_cancel_agent_run_stops_a_team_while_its_model_is_answering(
 
 async def _asked(llm: FakeOpenAI) -> bool:
     return bool(llm.requests)
+
+
+async def test_a_team_longer_than_the_agents_time_budget_fails_and_stops_asking(
+    server: RunningServer, api: Api, llm: FakeOpenAI
+) -> None:
+    owner = await member(server, api)
+    agent_id = await create_agent(owner, timeoutSeconds=5)
+    server.settings.ai_timeout_seconds = 60
+    llm.script(text(FIRST_DRAFT), hang(30), text("APPROVED"))
+
+    started = await _draft(owner, agent_id)
+    run = await finished_run(started["run"]["id"], within=90)
+
+    assert run.status is AgentRunStatus.FAILED and run.error == "timed out after 5 s"
+    assert [step["name"] for step in run.steps] == ["copywriter"]
+    await asyncio.sleep(1)
+    assert len(llm.requests) == 2 and llm.unused == 1

@@ -91,3 +91,22 @@ async def test_run_agent_without_ai_configuration_answers_ai_not_configured(
     assert started["run"] is None
     assert [e["code"] for e in started["userErrors"]] == ["AI_NOT_CONFIGURED"]
     assert llm.requests == []
+
+
+async def test_a_run_longer_than_the_agents_time_budget_fails_with_the_budget(
+    server: RunningServer, api: Api, llm: FakeOpenAI
+) -> None:
+    owner, agent_id, conversation_id = await _conversation(server, api)
+    await owner.api.data(
+        "mutation($input: UpdateAIAgentInput!) { updateAIAgent(input: $input) { agent { id } } }",
+        {"input": {"agentId": agent_id, "timeoutSeconds": 5}},
+    )
+    server.settings.ai_timeout_seconds = 60
+    llm.script(hang(30))
+
+    started = await _run(owner, agent_id, conversation_id)
+
+    run = await finished_run(started["run"]["id"], within=90)
+    assert run.status is AgentRunStatus.FAILED
+    assert run.error == "timed out after 5 s"
+    assert run.latency_ms is not None and 5000 <= run.latency_ms < 20000
