@@ -12,7 +12,7 @@ rows) instead of composing a queryset per batch: one statement per loader, howev
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any, TypeVar
 
@@ -26,6 +26,9 @@ from app.models.messaging import Contact, Conversation, Device, Message, Templat
 from app.schema.pagination import PageArgs
 
 M = TypeVar("M", bound=Model)
+K = TypeVar("K")
+V = TypeVar("V")
+R = TypeVar("R")
 
 
 @cache
@@ -98,6 +101,26 @@ def template_by_id() -> DataLoader[int, Template | None]:
 
 def user_by_id() -> DataLoader[int, User | None]:
     return DataLoader(load_fn=_load_users)
+
+
+def now_or_later(loader: DataLoader[K, V], key: K, then: Callable[[V], R]) -> Any:
+    """``then(value)`` at once when ``loader`` already holds ``key``'s value (primed, or
+    loaded ahead), else an awaitable of it.
+
+    A resolver that answers synchronously costs graphql-core no coroutine and no task, and
+    an object whose fields all answer synchronously is completed without a gather: on an
+    inbox page that is a few hundred tasks a request. Use it from a sync resolver; its
+    return annotation stays the plain type (graphql-core awaits what is awaitable).
+    """
+    future = loader.cache_map.get(key) if loader.cache else None
+    done = future is not None and future.done() and not future.cancelled()
+    if done and future.exception() is None:  # type: ignore[union-attr]
+        return then(future.result())  # type: ignore[union-attr]
+
+    async def later() -> R:
+        return then(await loader.load(key))
+
+    return later()
 
 
 def prime_conversation_parties(loaders: Any, conversations: Iterable[Conversation]) -> None:

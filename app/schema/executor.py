@@ -21,9 +21,11 @@ Two departures from the stock executor, both measured on the inbox query:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from graphql import (
+    GraphQLEnumType,
     GraphQLField,
     GraphQLLeafType,
     GraphQLNonNull,
@@ -38,8 +40,12 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 @dataclass(frozen=True, slots=True)
 class _PlainLeaf:
     attribute: str
-    type: GraphQLLeafType
+    graphql_type: GraphQLLeafType
     non_null: bool
+    # For a strawberry enum: each member's GraphQL name. Strawberry's own coercion scans
+    # the values comparing `.value`s, a loop of property reads per enum field.
+    enum_class: type[Enum] | None = None
+    enum_names: dict[Any, str] | None = None
 
 
 _PlainLeaves = dict[str, _PlainLeaf]
@@ -77,7 +83,15 @@ def _plain_leaf(field: GraphQLField) -> _PlainLeaf | None:
     type_ = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
     if attribute is None or not is_leaf_type(type_):
         return None
-    return _PlainLeaf(attribute=attribute, type=type_, non_null=non_null)
+    enum_class = getattr(type_, "wrapped_cls", None)
+    if (
+        isinstance(type_, GraphQLEnumType)
+        and isinstance(enum_class, type)
+        and issubclass(enum_class, Enum)
+    ):
+        names = {member: type_.coerce_output_value(member) for member in enum_class}
+        return _PlainLeaf(attribute, type_, non_null, enum_class, names)
+    return _PlainLeaf(attribute, type_, non_null)
 
 
 class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -146,7 +160,9 @@ def _complete_plain_leaf(leaf: _PlainLeaf, source: Any) -> Any:
         value = getattr(source, leaf.attribute)
         if value is None:
             return Undefined if leaf.non_null else None
-        coerced = leaf.type.coerce_output_value(value)
+        if value.__class__ is leaf.enum_class:
+            return leaf.enum_names[value]  # type: ignore[index]
+        coerced = leaf.graphql_type.coerce_output_value(value)
     except Exception:
         return Undefined
     return Undefined if coerced is None else coerced

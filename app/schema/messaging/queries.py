@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import strawberry
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    SelectionSetNode,
+    value_from_ast_untyped,
+)
 from tortoise.expressions import Q
 
 from app.context import Info
 from app.dataloaders import messaging as loaders
+from app.errors import BadUserInput
 from app.models import messaging as models
 from app.permissions import IsAuthenticated
 from app.resolvers.messaging.scope import in_organization, organization_id
@@ -81,9 +91,9 @@ class MessagingQuery:
         page = await paginate(
             queryset.select_related("contact", "device"), args, Conversation.from_model
         )
-        loaders.prime_conversation_parties(
-            info.context.loaders, (edge.node.row for edge in page.edges)
-        )
+        rows = [edge.node.row for edge in page.edges]
+        loaders.prime_conversation_parties(info.context.loaders, rows)
+        await _load_ahead(info, rows)
         return page
 
     @strawberry.field(
@@ -101,6 +111,66 @@ class MessagingQuery:
         if device_id is not None:
             queryset = queryset.filter(device_id=decode_id(device_id, "Device", field="deviceId"))
         return await paginate(queryset, page_args(first, after), Template.from_model)
+
+
+async def _load_ahead(info: Info, rows: Sequence[models.Conversation]) -> None:
+    """Load, before returning the page, what the query asks of its conversations (assignees,
+    message pages): each is one batch either way, and with the values in hand the whole
+    page completes synchronously (see ``loaders.now_or_later``). What is not recognised
+    here (another path, an invalid page) is simply loaded when resolved, as before."""
+    if not rows:
+        return
+    # The operation's own AST: strawberry's `selected_fields` leave literal arguments as
+    # strings. (Strawberry's Info has no public field nodes or fragments.)
+    raw = info._raw_info
+    fragments, variables = raw.fragments, info.variable_values
+    edges = _subfields(raw.field_nodes, "edges", fragments)
+    nodes = _subfields(edges, "node", fragments) + _subfields(raw.field_nodes, "nodes", fragments)
+    ahead: list[Awaitable[Any]] = []
+    if _subfields(nodes, "assignee", fragments):
+        assignees = {row.assignee_id for row in rows if row.assignee_id is not None}
+        ahead.append(info.context.loaders.get(loaders.user_by_id).load_many(list(assignees)))
+    for messages in _subfields(nodes, "messages", fragments):
+        arguments = {
+            argument.name.value: value_from_ast_untyped(argument.value, variables)
+            for argument in messages.arguments or ()
+        }
+        try:
+            args = page_args(
+                first=arguments.get("first"),
+                after=arguments.get("after"),
+                last=arguments.get("last"),
+                before=arguments.get("before"),
+            )
+        except (BadUserInput, TypeError):
+            continue
+        if args.limit:
+            pages = info.context.loaders.get(loaders.messages_by_conversation)
+            ahead.append(pages.load_many([(row.id, args) for row in rows]))
+    if ahead:
+        await asyncio.gather(*ahead)
+
+
+def _subfields(
+    fields: Sequence[FieldNode], name: str, fragments: dict[str, FragmentDefinitionNode]
+) -> list[FieldNode]:
+    """The fields called ``name`` selected on ``fields``, through fragments."""
+    found: list[FieldNode] = []
+
+    def walk(selection_set: SelectionSetNode | None) -> None:
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                if selection.name.value == name:
+                    found.append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                walk(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = fragments.get(selection.name.value)
+                walk(fragment.selection_set if fragment else None)
+
+    for field in fields:
+        walk(field.selection_set)
+    return found
 
 
 def _fetcher(factory: Any, to_node: Any) -> Any:

@@ -202,24 +202,24 @@ class Conversation(Node):
     def service_window_open(self) -> bool:
         return models.service_window_open(self.row.last_inbound_at)
 
+    # Sync resolvers answering at once from values the inbox has loaded ahead (see
+    # `loaders.now_or_later`), awaiting their loader otherwise.
     @strawberry.field(description="The organization's number this conversation is on.")
-    async def device(self, info: Info) -> Device:
-        row = await info.context.loaders.get(loaders.device_by_id).load(self.row.device_id)
-        assert row is not None
-        return Device.from_model(row)
+    def device(self, info: Info) -> Device:
+        loader = info.context.loaders.get(loaders.device_by_id)
+        return loaders.now_or_later(loader, self.row.device_id, _device)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The customer.")
-    async def contact(self, info: Info) -> Contact:
-        row = await info.context.loaders.get(loaders.contact_by_id).load(self.row.contact_id)
-        assert row is not None
-        return Contact.from_model(row)
+    def contact(self, info: Info) -> Contact:
+        loader = info.context.loaders.get(loaders.contact_by_id)
+        return loaders.now_or_later(loader, self.row.contact_id, _contact)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The member handling this conversation, if assigned.")
-    async def assignee(self, info: Info) -> UserType | None:
+    def assignee(self, info: Info) -> UserType | None:
         if self.row.assignee_id is None:
             return None
-        row = await info.context.loaders.get(loaders.user_by_id).load(self.row.assignee_id)
-        return UserType.from_model(row) if row is not None else None
+        loader = info.context.loaders.get(loaders.user_by_id)
+        return loaders.now_or_later(loader, self.row.assignee_id, _user)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The latest message, if any.")
     async def last_message(self, info: Info) -> Message | None:
@@ -229,7 +229,7 @@ class Conversation(Node):
     @strawberry.field(
         description="Messages oldest first; `last: N` gives the latest N, `before` pages back."
     )
-    async def messages(
+    def messages(
         self,
         info: Info,
         first: int | None = None,
@@ -240,10 +240,12 @@ class Conversation(Node):
         args = page_args(first=first, after=after, last=last, before=before)
         if args.limit == 0:
             return build_connection([], args, Message.from_model)
-        rows = await info.context.loaders.get(loaders.messages_by_conversation).load(
-            (self.row.id, args)
+        loader = info.context.loaders.get(loaders.messages_by_conversation)
+        return loaders.now_or_later(  # type: ignore[no-any-return]
+            loader,
+            (self.row.id, args),
+            lambda rows: build_connection(rows, args, Message.from_model),
         )
-        return build_connection(rows, args, Message.from_model)
 
 
 @strawberry.type(description="One WhatsApp message, either way.")
@@ -292,6 +294,20 @@ class Message(Node):
             return None
         row = await info.context.loaders.get(loaders.user_by_id).load(self.row.author_user_id)
         return UserType.from_model(row) if row is not None else None
+
+
+def _device(row: models.Device | None) -> Device:
+    assert row is not None
+    return Device.from_model(row)
+
+
+def _contact(row: models.Contact | None) -> Contact:
+    assert row is not None
+    return Contact.from_model(row)
+
+
+def _user(row: Any) -> UserType | None:
+    return UserType.from_model(row) if row is not None else None
 
 
 def _public_payload(row: models.Message) -> dict[str, Any]:
