@@ -4,9 +4,11 @@ as field-by-field loading would give."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.models.accounts import Role
 from tests.support.client import Api
-from tests.support.messaging import member, sandbox_device, simulate, unique_phone
+from tests.support.messaging import SEND, eventually, member, sandbox_device, simulate, unique_phone
 from tests.support.server import RunningServer
 
 INBOX = """
@@ -54,3 +56,38 @@ async def test_message_pages_asked_through_fragments_aliases_and_variables(
         [{"body": "b1"}],
     ]
     assert paged["conversations"]["nodes"][0]["older"]["nodes"] == [{"body": "a1"}]
+
+
+MESSAGE_FIELDS = (
+    "id direction type body payload status errorCode errorMessage clientMessageId createdAt"
+)
+PAGE = (
+    "query ($id: ID!) { node(id: $id) { ... on Conversation { messages(last: 10) { nodes { "
+    + MESSAGE_FIELDS
+    + " } } } } }"
+)
+ONE = "query ($id: ID!) { node(id: $id) { ... on Message { " + MESSAGE_FIELDS + " } } }"
+
+
+async def test_a_page_of_messages_reads_each_message_as_fetching_it_alone_does(
+    server: RunningServer, api: Api
+) -> None:
+    owner = await member(server, api, Role.OWNER)
+    device_id = await sandbox_device(owner)
+    inbound = await simulate(owner, device_id, unique_phone(), "hello")
+    conversation_id = inbound["conversation"]["id"]
+    sent = await owner.api.data(
+        SEND,
+        {"input": {"conversationId": conversation_id, "text": "hi!", "clientMessageId": "k-1"}},
+    )
+    assert sent["sendMessage"]["userErrors"] == []
+
+    async def settled() -> Any:  # the sandbox moves the sent message on to READ
+        page = (await owner.api.data(PAGE, {"id": conversation_id}))["node"]["messages"]
+        return page["nodes"] if page["nodes"][-1]["status"] == "READ" else None
+
+    page = await eventually(settled)
+    alone = [(await owner.api.data(ONE, {"id": m["id"]}))["node"] for m in page]
+
+    assert [m["body"] for m in page] == ["hello", "hi!"]
+    assert page == alone
