@@ -33,7 +33,7 @@ from app.schema.messaging.types import (
     Template,
 )
 from app.schema.node import decode_id, register_node
-from app.schema.pagination import Connection, page_args, paginate
+from app.schema.pagination import Connection, build_connection, page_args, paginate
 
 
 @strawberry.type
@@ -78,22 +78,28 @@ class MessagingQuery:
         assigned_to_me: bool | None = None,
     ) -> Connection[Conversation]:
         args = page_args(first, after)
-        queryset = models.Conversation.filter(organization_id=organization_id(info))
-        if status is not None:
-            queryset = queryset.filter(status=status)
-        if device_id is not None:
-            queryset = queryset.filter(device_id=decode_id(device_id, "Device", field="deviceId"))
+        assignee_id = None
         if assigned_to_me:
             viewer = info.context.viewer
             assert viewer is not None
-            queryset = queryset.filter(assignee_id=viewer.user.id)
-        # Contact and device come in the same statement, ready for their loaders.
-        page = await paginate(
-            queryset.select_related("contact", "device"), args, Conversation.from_model
+            assignee_id = viewer.user.id
+        device_pk = (
+            decode_id(device_id, "Device", field="deviceId") if device_id is not None else None
         )
-        rows = [edge.node.row for edge in page.edges]
-        loaders.prime_conversation_parties(info.context.loaders, rows)
-        await _load_ahead(info, rows)
+        if args.limit == 0:
+            return build_connection([], args, Conversation.from_model)
+        # Contact and device come in the same statement, ready for their loaders.
+        found = await loaders.conversation_page(
+            organization_id(info),
+            args,
+            status=status.value if status is not None else None,
+            device_id=device_pk,
+            assignee_id=assignee_id,
+        )
+        loaders.prime_conversation_parties(info.context.loaders, found)
+        rows = [row.conversation for row in found]
+        page = build_connection(rows, args, Conversation.from_model)
+        await _load_ahead(info, rows[: args.limit])
         return page
 
     @strawberry.field(
