@@ -30,9 +30,11 @@ from graphql import (
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
+    get_named_type,
+    is_abstract_type,
     is_leaf_type,
 )
-from graphql.execution.executor import Executor
+from graphql.execution.executor import Executor, to_nodes
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -48,7 +50,15 @@ class _PlainLeaf:
     enum_names: dict[Any, str] | None = None
 
 
-_PlainLeaves = dict[str, _PlainLeaf]
+@dataclass(frozen=True, slots=True)
+class _PlainComposite:
+    """A basic field of an object or list type: read by attribute, completed by graphql-core."""
+
+    attribute: str
+    field: GraphQLField
+
+
+_PlainLeaves = dict[str, _PlainLeaf | _PlainComposite]
 # Kept on the type itself: a lookup per object completed must cost no more than a dict read.
 _ATTRIBUTE = "_parley_plain_leaves"
 
@@ -65,7 +75,7 @@ def _plain_leaves(parent_type: GraphQLObjectType) -> _PlainLeaves:
     return leaves
 
 
-def _plain_leaf(field: GraphQLField) -> _PlainLeaf | None:
+def _plain_leaf(field: GraphQLField) -> _PlainLeaf | _PlainComposite | None:
     # Strawberry's "basic field": no resolver, and no field extensions, which is where
     # permission classes live; its resolver only reads the attribute of the same Python
     # name. (`resolve._is_default` alone is not enough: a field with permission classes
@@ -81,8 +91,13 @@ def _plain_leaf(field: GraphQLField) -> _PlainLeaf | None:
     attribute = getattr(definition, "python_name", None)
     non_null = isinstance(field.type, GraphQLNonNull)
     type_ = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
-    if attribute is None or not is_leaf_type(type_):
+    if attribute is None:
         return None
+    if not is_leaf_type(type_):
+        # Objects and lists of objects; an interface or union is resolved on graphql-core's
+        # path, which knows how to pick the concrete type.
+        named = get_named_type(type_)
+        return None if is_abstract_type(named) else _PlainComposite(attribute, field)
     enum_class = getattr(type_, "wrapped_cls", None)
     if (
         isinstance(type_, GraphQLEnumType)
@@ -113,18 +128,25 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
         try:
             for response_name, field_details_list in grouped_field_set.items():
                 leaf = leaves.get(field_details_list[0].node.name.value)
-                if leaf is not None:
+                if isinstance(leaf, _PlainLeaf):
                     value = _complete_plain_leaf(leaf, source_value)
                     if value is not Undefined:
                         results[response_name] = value
                         continue
-                result = self.execute_field(
-                    parent_type,
-                    source_value,
-                    field_details_list,
-                    Path(path, response_name, parent_type.name),
-                    position_context,
-                )
+                field_path = Path(path, response_name, parent_type.name)
+                if isinstance(leaf, _PlainComposite):
+                    result = self._execute_plain_composite(
+                        leaf,
+                        parent_type,
+                        source_value,
+                        field_details_list,
+                        field_path,
+                        position_context,
+                    )
+                else:
+                    result = self.execute_field(
+                        parent_type, source_value, field_details_list, field_path, position_context
+                    )
                 if result is not Undefined:
                     results[response_name] = result
                     if is_awaitable(result):
@@ -147,6 +169,47 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
             return results
 
         return get_results()
+
+    def _execute_plain_composite(
+        self,
+        plain: _PlainComposite,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's execute_field for an attribute read: the same completion and
+        error handling, without strawberry's resolver chain. A null, an awaitable or a
+        failing read goes through execute_field itself."""
+        try:
+            value = getattr(source, plain.attribute)
+        except Exception:
+            value = None
+        if value is None or self.is_awaitable(value):
+            return self.execute_field(
+                parent_type, source, field_details_list, path, position_context
+            )
+        return_type = plain.field.type
+        info = self.build_resolve_info(plain.field, to_nodes(field_details_list), parent_type, path)
+        try:
+            completed = self.complete_value(
+                return_type, field_details_list, info, path, value, position_context
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        if not self.is_awaitable(completed):
+            return completed
+
+        async def await_completed() -> Any:
+            try:
+                return await completed
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, return_type, field_details_list, path)
+                return None
+
+        return await_completed()
 
     def build_per_event_executor(self, payload: Any) -> Executor:
         executor = super().build_per_event_executor(payload)

@@ -75,3 +75,67 @@ def test_a_field_with_permission_classes_still_checks_them() -> None:
 
     assert result.errors is not None
     assert {error.message for error in result.errors} == {"Not for you."}
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Leaf(Named):
+    name: str
+    size: int | None
+
+
+@strawberry.type
+class Branch:
+    leaf: Leaf
+    maybe: Leaf | None
+    leaves: list[Leaf]
+    holes: list[Leaf | None]
+    strict: list[Leaf]
+    named: Named
+
+    @strawberry.field
+    def broken(self) -> Leaf:
+        raise ValueError("broken branch")
+
+
+@strawberry.type
+class Tree:
+    @strawberry.field
+    def branches(self) -> list[Branch]:
+        good = Leaf(name="g", size=1)
+        return [
+            Branch(
+                leaf=good, maybe=None, leaves=[good], holes=[None, good], strict=[good], named=good
+            ),
+            Branch(
+                leaf=Leaf(name=None, size=2),  # type: ignore[arg-type]
+                maybe=good,
+                leaves=[],
+                holes=[],
+                strict=[None],  # type: ignore[list-item]
+                named=good,
+            ),
+        ]
+
+
+def test_object_and_list_fields_complete_exactly_as_graphql_core_completes_them() -> None:
+    queries = [
+        "{ branches { leaf { name size } maybe { name } leaves { name } holes { size } } }",
+        "{ branches { strict { name } } }",
+        "{ branches { broken { name } maybe { name } } }",
+        "{ branches { named { name ... on Leaf { size } } } }",
+    ]
+    fast = strawberry.Schema(query=Tree, execution_context_class=ParleyExecutor)
+    stock = strawberry.Schema(query=Tree)
+
+    for query in queries:
+        ours, theirs = fast.execute_sync(query), stock.execute_sync(query)
+
+        assert ours.data == theirs.data, query
+        assert [(e.message, e.path) for e in ours.errors or []] == [
+            (e.message, e.path) for e in theirs.errors or []
+        ], query
