@@ -211,10 +211,47 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
 
         return await_completed()
 
+    def complete_value(
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        # An object of an object type, as its resolver was declared to return it: straight to
+        # its fields. (graphql-core's path would test for errors, nulls, lists, leaves and
+        # abstract types first, then ask the type's is_type_of; a few microseconds on each
+        # of the ~1,300 objects of an inbox page.) Anything else takes graphql-core's path.
+        if result is not None and not isinstance(result, Exception):
+            object_type = (
+                return_type.of_type if type(return_type) is GraphQLNonNull else return_type
+            )
+            if type(object_type) is GraphQLObjectType and (
+                object_type.is_type_of is None or type(result) is _origin(object_type)
+            ):
+                return self.collect_and_execute_subfields(
+                    object_type, field_details_list, path, result, position_context
+                )
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
     def build_per_event_executor(self, payload: Any) -> Executor:
         executor = super().build_per_event_executor(payload)
         executor._relevant_sub_fields = {}
         return executor
+
+
+def _origin(object_type: GraphQLObjectType) -> type | None:
+    """The Python class strawberry made ``object_type`` from (kept on the type)."""
+    origin: type | None = object_type.__dict__.get("_parley_origin")
+    if origin is None:
+        definition = object_type.extensions.get("strawberry-definition")
+        origin = getattr(definition, "origin", None)
+        object_type._parley_origin = origin  # type: ignore[attr-defined]
+    return origin
 
 
 def _complete_plain_leaf(leaf: _PlainLeaf, source: Any) -> Any:

@@ -139,3 +139,26 @@ def test_object_and_list_fields_complete_exactly_as_graphql_core_completes_them(
         assert [(e.message, e.path) for e in ours.errors or []] == [
             (e.message, e.path) for e in theirs.errors or []
         ], query
+
+
+@strawberry.type
+class Odd:
+    @strawberry.field
+    def leaf(self) -> Leaf:
+        return ValueError("returned, not raised")  # type: ignore[return-value]
+
+    @strawberry.field
+    def wrong(self) -> Leaf:
+        return Branch  # type: ignore[return-value]
+
+
+def test_returned_errors_and_objects_of_the_wrong_type_are_reported_as_graphql_core_does() -> None:
+    fast = strawberry.Schema(query=Odd, execution_context_class=ParleyExecutor)
+    stock = strawberry.Schema(query=Odd)
+
+    for query in ("{ leaf { name } }", "{ wrong { name } }"):
+        ours, theirs = fast.execute_sync(query), stock.execute_sync(query)
+
+        assert ours.errors is not None, query
+        assert ours.data == theirs.data, query
+        assert [e.message for e in ours.errors] == [e.message for e in theirs.errors or []]
