@@ -124,8 +124,11 @@ def create_app(
             log.info("started", env=settings.env, embedded_redis=settings.embedded_redis)
             # What start-up made (modules, the schema, pools) lives as long as the process:
             # out of the collector's sight, every collection of a request's garbage is
-            # cheaper (about a tenth of the CPU of a large read).
+            # cheaper (about a tenth of the CPU of a large read). A large read allocates
+            # ~100,000 short-lived objects: collecting the youngest generation every 20,000
+            # allocations instead of every 700 spends a few MB to save a few % of CPU.
             gc.freeze()
+            gc.set_threshold(20_000, 10, 10)
             yield
             await graphql.close_live()
 

@@ -224,6 +224,7 @@ class _ActualCost(_Walk):
         self._fields: dict[tuple[int, str], list[tuple[FieldNode, FieldCost, str]]] = {}
         self._costly: dict[tuple[int, str], list[tuple[FieldNode, FieldCost, str, bool]]] = {}
         self._free: dict[tuple[int, str], bool] = {}
+        self._flat: dict[tuple[int, str], list[tuple[str, int]] | None] = {}
 
     def total(self, data: Mapping[str, Any]) -> int:
         return self.selection_set(self.operation.selection_set, self.root_type_name, data)
@@ -273,7 +274,15 @@ class _ActualCost(_Walk):
             if self.costs_nothing(child, child_cost):
                 continue
             if isinstance(child_value, list):
-                total += sum(self.field(child, child_cost, item) for item in child_value)
+                flat = self.flat_plan(child, child_cost)
+                if flat is not None and all(isinstance(item, Mapping) for item in child_value):
+                    # Rows whose selection holds no connection or list: sum their fields'
+                    # own costs without walking each row.
+                    total += len(child_value) * child_cost.base + sum(
+                        base for item in child_value for key, base in flat if key in item
+                    )
+                else:
+                    total += sum(self.field(child, child_cost, item) for item in child_value)
             else:
                 total += items * self.field(child, child_cost, child_value)
         return total
@@ -303,6 +312,23 @@ class _ActualCost(_Walk):
                 if not self.costs_nothing(field, cost)
             ]
         return costly
+
+    def flat_plan(self, field: FieldNode, cost: FieldCost) -> list[tuple[str, int]] | None:
+        """(key, cost) of each costly field of ``field``'s selection when none of them is a
+        connection or selects anything costly itself; otherwise None."""
+        if cost.is_connection or field.selection_set is None:
+            return None
+        memo_key = (id(field.selection_set), cost.type_name)
+        if memo_key not in self._flat:
+            costly = self.costly_fields(field.selection_set, cost.type_name)
+            flat = all(
+                not entry_cost.is_connection and children_free
+                for _, entry_cost, _, children_free in costly
+            )
+            self._flat[memo_key] = (
+                [(key, entry_cost.base) for _, entry_cost, key, _ in costly] if flat else None
+            )
+        return self._flat[memo_key]
 
     def costs_nothing(self, field: FieldNode, cost: FieldCost) -> bool:
         return cost.base == 0 and not cost.is_connection and self.children_free(field, cost)

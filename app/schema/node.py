@@ -23,8 +23,17 @@ _FETCHERS: dict[str, NodeFetcher] = {}
 
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
-    return strawberry.ID(
-        base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+    return strawberry.ID(urlsafe_b64(f"{type_name}:{pk}"))
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def urlsafe_b64(text: str) -> str:
+    """``base64.urlsafe_b64encode`` without padding, in fewer calls: every id and cursor of a
+    page goes through it (~1,900 on an inbox page)."""
+    return (
+        binascii.b2a_base64(text.encode(), newline=False).translate(_URLSAFE).decode().rstrip("=")
     )
 
 

@@ -17,6 +17,7 @@ import strawberry
 from tortoise.queryset import QuerySet
 
 from app.errors import BadUserInput
+from app.schema.node import urlsafe_b64
 
 T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 20
@@ -48,7 +49,7 @@ class Connection(Generic[T]):
 
 
 def encode_cursor(value: int) -> str:
-    return base64.urlsafe_b64encode(f"k:{value}".encode()).decode().rstrip("=")
+    return urlsafe_b64(f"k:{value}")
 
 
 def decode_cursor(cursor: str, *, field: str) -> int:
