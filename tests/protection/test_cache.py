@@ -12,6 +12,7 @@ import httpx
 from app.cache import device_key, viewer_key
 from app.models.accounts import Role, User
 from app.schema.node import decode_id
+from app.security import issue_access_token
 from tests.fakes.graph_api import inbound_webhook, signed
 from tests.support.accounts import SignedUp, register_user
 from tests.support.client import Api
@@ -193,3 +194,20 @@ async def test_a_webhook_for_a_deleted_device_is_not_found(server: RunningServer
 
     assert deleted["deleteDevice"] == {"userErrors": []}
     assert after == 404
+
+
+async def test_a_token_accepted_before_is_refused_once_it_has_expired(
+    server: RunningServer, api: Api
+) -> None:
+    owner = await member(server, api)
+    token, _ = issue_access_token(
+        server.settings, user_id=owner.user_id, organization_id=owner.organization_id, ttl_seconds=1
+    )
+    short_lived = api.as_user(token)
+
+    before = await short_lived.call(VIEWER_ROLE)
+    await asyncio.sleep(1 + 5 + 1)  # its lifetime, the leeway, a second more
+    after = await short_lived.call(VIEWER_ROLE)
+
+    assert before["data"]["organization"]["viewerRole"] == "OWNER"
+    assert _code(after) == "UNAUTHENTICATED"
