@@ -165,7 +165,9 @@ async def conversation_page(
         ' JOIN "devices" AS d ON d."id" = c."device_id"'
         f' WHERE {" AND ".join(where)} ORDER BY c."id" {order} LIMIT {bind(args.limit + 1)}'
     )
-    rows = await connection.execute_query_dict(sql, bind.params)
+    # The driver's rows as they come (asyncpg records, sqlite3 rows: both read by column
+    # name): a dict per row is a copy nobody needs.
+    _, rows = await connection.execute_query(sql, bind.params)
     return [
         InboxRow(
             conversation=_from_aliased(Conversation, "c", row),
@@ -191,7 +193,7 @@ def _aliases(model: type[Model], alias: str) -> tuple[tuple[str, str], ...]:
     )
 
 
-def _from_aliased(model: type[M], alias: str, row: dict[str, Any]) -> M:
+def _from_aliased(model: type[M], alias: str, row: Any) -> M:
     return model._init_from_db(**{column: row[key] for column, key in _aliases(model, alias)})
 
 
@@ -250,7 +252,7 @@ class MessageRow:
     """
 
 
-def _message_row_builder(connection: BaseDBAsyncClient) -> Callable[[dict[str, Any]], Any]:
+def _message_row_builder(connection: BaseDBAsyncClient) -> Callable[[Any], Any]:
     meta = Message._meta
     plain: list[tuple[str, str]] = [(key, attribute) for key, attribute, _ in meta.db_native_fields]
     converted: list[tuple[str, str, Callable[[Any], Any]]] = [
@@ -260,12 +262,14 @@ def _message_row_builder(connection: BaseDBAsyncClient) -> Callable[[dict[str, A
     for key, attribute, field in meta.db_complex_fields:
         converted.append((key, attribute, _converter(field, postgres=postgres)))
     new = object.__new__
+    plain_keys = [key for key, _ in plain]
+    plain_attributes = [attribute for _, attribute in plain]
 
-    def build(row: dict[str, Any]) -> Any:
+    def build(row: Any) -> Any:
         message = new(MessageRow)
         values = message.__dict__
-        for key, attribute in plain:
-            values[attribute] = row[key]
+        # Columns the driver already converted, copied in one C-level pass.
+        values.update(zip(plain_attributes, map(row.__getitem__, plain_keys), strict=True))
         for key, attribute, convert in converted:
             value = row[key]
             values[attribute] = None if value is None else convert(value)
@@ -314,7 +318,7 @@ async def _load_message_pages(
     for args, conversation_ids in by_args.items():
         bind = _Binder(connection)
         sql = _page_sql(bind, sorted(conversation_ids), args, args.limit + 1)
-        rows = await connection.execute_query_dict(sql, bind.params)
+        _, rows = await connection.execute_query(sql, bind.params)
         grouped: dict[int, list[Message]] = defaultdict(list)
         for row in sorted(rows, key=lambda row: row["id"], reverse=args.backwards):
             grouped[row["conversation_id"]].append(init(row))

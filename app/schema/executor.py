@@ -25,11 +25,14 @@ from enum import Enum
 from typing import Any
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLEnumType,
     GraphQLField,
+    GraphQLID,
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLString,
     get_named_type,
     is_abstract_type,
     is_leaf_type,
@@ -48,6 +51,9 @@ class _PlainLeaf:
     # the values comparing `.value`s, a loop of property reads per enum field.
     enum_class: type[Enum] | None = None
     enum_names: dict[Any, str] | None = None
+    # The Python class whose values the type's coercion returns unchanged (`str` for String
+    # and ID, `bool` for Boolean): such a value is its own result, without the call.
+    as_is: type | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +112,13 @@ def _plain_leaf(field: GraphQLField) -> _PlainLeaf | _PlainComposite | None:
     ):
         names = {member: type_.coerce_output_value(member) for member in enum_class}
         return _PlainLeaf(attribute, type_, non_null, enum_class, names)
-    return _PlainLeaf(attribute, type_, non_null)
+    return _PlainLeaf(
+        attribute, type_, non_null, as_is=_AS_IS.get(type_.name) if type_ in _BUILT_IN else None
+    )
+
+
+_BUILT_IN = (GraphQLString, GraphQLID, GraphQLBoolean)
+_AS_IS: dict[str, type] = {"String": str, "ID": str, "Boolean": bool}
 
 
 class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -260,6 +272,8 @@ def _complete_plain_leaf(leaf: _PlainLeaf, source: Any) -> Any:
         value = getattr(source, leaf.attribute)
         if value is None:
             return Undefined if leaf.non_null else None
+        if value.__class__ is leaf.as_is:
+            return value
         if value.__class__ is leaf.enum_class:
             return leaf.enum_names[value]  # type: ignore[index]
         coerced = leaf.graphql_type.coerce_output_value(value)
