@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from typing import Any
 
 from tortoise import Tortoise
 from tortoise.connection import get_connections
@@ -26,7 +27,24 @@ async def acquire_orm(database_url: str) -> None:
         shared = contextvars.Context().run(handler._get_storage)
         shared.update(handler._get_storage())
         handler._storage_var.set(shared)
+        _skip_pool_reset(handler.get("default"))
     _users += 1
+
+
+def _skip_pool_reset(client: Any) -> None:
+    """asyncpg sends a reset query (advisory locks, cursors, LISTEN, session settings) each
+    time a connection goes back to its pool: a round trip after every statement. Parley
+    leaves none of that state on a connection, and asyncpg still rolls back a transaction
+    left open before calling a custom reset, so the query is skipped. (Set before the pool
+    exists: Tortoise creates it on first use, from these keyword arguments.)"""
+    if client.capabilities.dialect == "postgres" and isinstance(
+        getattr(client, "extra", None), dict
+    ):
+        client.extra.setdefault("reset", _keep_session)
+
+
+async def _keep_session(connection: Any) -> None:
+    return None
 
 
 def orm_in_use() -> bool:
