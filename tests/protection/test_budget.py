@@ -14,7 +14,7 @@ async def _post(http: httpx.AsyncClient, url: str, query: str) -> dict:  # type:
 
 
 async def test_every_response_carries_its_cost_and_the_throttle_status(server) -> None:  # type: ignore[no-untyped-def]
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         body = await _post(http, server.graphql_url, '{ __typename node(id: "eA") { id } }')
 
     cost = body["extensions"]["cost"]
@@ -38,7 +38,7 @@ async def test_a_client_over_its_budget_is_throttled_then_served_after_retry_aft
     )
     expensive = "{ " + " ".join(f'n{i}: node(id: "eA") {{ id }}' for i in range(200)) + " }"
 
-    async with run_server(settings) as server, httpx.AsyncClient() as http:
+    async with run_server(settings) as server, httpx.AsyncClient(timeout=60) as http:
         # A client that keeps sending: bounded, and robust to a slow machine refilling a bit.
         answers = []
         for _ in range(12):
@@ -67,7 +67,7 @@ async def test_a_query_over_the_maximum_cost_is_refused_unexecuted(server) -> No
         "{ " + "...Hundred " * 10 + 'node(id: "eA") { id } }'
     )
 
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         body = await _post(http, server.graphql_url, query)
 
     assert body["data"] is None
@@ -76,7 +76,7 @@ async def test_a_query_over_the_maximum_cost_is_refused_unexecuted(server) -> No
 
 
 async def test_rate_limit_is_queryable(server) -> None:  # type: ignore[no-untyped-def]
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         body = await _post(
             http,
             server.graphql_url,

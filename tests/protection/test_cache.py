@@ -149,7 +149,7 @@ async def _cloud_device(owner: Any, app_secret: str) -> str:
 
 async def _deliver(server: RunningServer, device_id: str, app_secret: str) -> int:
     body, headers = signed(app_secret, inbound_webhook("123", "16505550199", text="Hi"))
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         response = await http.post(
             f"{server.url}/webhooks/whatsapp/{device_id}", content=body, headers=headers
         )

@@ -15,7 +15,7 @@ INTROSPECTION = "{ __schema { queryType { name } } }"
 
 
 async def _post(url: str, body: object) -> httpx.Response:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         return await http.post(url, json=body)
 
 

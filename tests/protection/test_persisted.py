@@ -67,7 +67,7 @@ async def test_a_registered_query_is_served_by_hash_over_get(server) -> None:  #
     query = "query ApqGet { __typename }"
     extensions = json.dumps(_persisted(document_hash(query)))
 
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         await http.post(
             server.graphql_url, json={"query": query, "extensions": json.loads(extensions)}
         )
@@ -86,7 +86,7 @@ async def test_a_query_sent_with_a_hash_that_does_not_match_is_refused_and_not_r
 ) -> None:  # type: ignore[no-untyped-def]
     wrong = document_hash("query Other { __typename }")
 
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         mismatch = await http.post(
             server.graphql_url,
             json={"query": "query Mine { __typename }", "extensions": _persisted(wrong)},
@@ -116,7 +116,7 @@ async def test_trusted_only_mode_refuses_an_ad_hoc_query_and_serves_a_listed_one
     )
     ad_hoc = "query AdHoc { __typename }"
 
-    async with run_server(settings) as server, httpx.AsyncClient() as http:
+    async with run_server(settings) as server, httpx.AsyncClient(timeout=60) as http:
         api = Api(server.graphql_url)
         refused = await api.call(ad_hoc)
         refused_apq = await http.post(
@@ -145,7 +145,7 @@ async def test_a_manifest_without_trusted_only_mode_serves_its_documents_by_hash
 ) -> None:
     settings = make_settings(tmp_path / "var", redis_url=None, trusted_documents_path=manifest)
 
-    async with run_server(settings) as server, httpx.AsyncClient() as http:
+    async with run_server(settings) as server, httpx.AsyncClient(timeout=60) as http:
         by_hash = await http.post(
             server.graphql_url, json={"extensions": _persisted(document_hash(LISTED))}
         )

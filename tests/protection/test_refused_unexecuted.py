@@ -62,7 +62,7 @@ def statements_by_request() -> Iterator[dict[str, list[str]]]:
 
 async def _post(url: str, token: str, query: str, request_id: str) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}", "X-Request-Id": request_id}
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         response = await http.post(url, json={"query": query}, headers=headers)
     return response.json()  # type: ignore[no-any-return]
 

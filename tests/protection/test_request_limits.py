@@ -20,7 +20,7 @@ async def test_an_anonymous_client_over_its_limit_gets_429_with_retry_after_then
         tmp_path / "var", redis_url=None, request_limit_anonymous="3/2 seconds"
     )
 
-    async with run_server(settings) as server, httpx.AsyncClient() as http:
+    async with run_server(settings) as server, httpx.AsyncClient(timeout=60) as http:
         allowed = [await http.post(server.graphql_url, json=QUERY) for _ in range(3)]
         refused = await http.post(server.graphql_url, json=QUERY)
         await asyncio.sleep(int(refused.headers["retry-after"]))
@@ -46,7 +46,7 @@ async def test_a_signed_in_user_is_limited_per_user_across_ips_not_per_ip(tmp_pa
     token, _ = issue_access_token(settings, user_id=4242, organization_id=None)
     as_user = {"Authorization": f"Bearer {token}"}
 
-    async with run_server(settings) as server, httpx.AsyncClient() as http:
+    async with run_server(settings) as server, httpx.AsyncClient(timeout=60) as http:
 
         async def post(ip: str, headers: dict[str, str] | None = None) -> int:
             response = await http.post(
@@ -71,7 +71,7 @@ async def test_a_signed_in_user_is_limited_per_user_across_ips_not_per_ip(tmp_pa
 async def test_other_routes_are_not_counted(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "var", redis_url=None, request_limit_anonymous="1/minute")
 
-    async with run_server(settings) as server, httpx.AsyncClient() as http:
+    async with run_server(settings) as server, httpx.AsyncClient(timeout=60) as http:
         health = [(await http.get(f"{server.url}/health/live")).status_code for _ in range(3)]
         graphql = (await http.post(server.graphql_url, json=QUERY)).status_code
 
