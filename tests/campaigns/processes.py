@@ -165,14 +165,17 @@ async def import_contacts(api: Api, rows: list[tuple[str, str, str]], tag: str) 
     assert state == {"status": "COMPLETED", "created": len(rows)}, state
 
 
-async def start_template_campaign(api: Api, device_id: str, tag: str) -> str:
+async def create_template_campaign(api: Api, device_id: str, tag: str, **extra: Any) -> str:
     template = {"name": "welcome", "language": "en_US", "parameters": ["{{name}}", "{{city}}"]}
-    data = await api.data(
-        CREATE,
-        {"input": {"name": "Kill", "deviceId": device_id, "template": template, "tags": [tag]}},
-    )
+    fields = {"name": "Spring", "deviceId": device_id, "template": template, "tags": [tag]}
+    data = await api.data(CREATE, {"input": fields | extra})
     assert data["createCampaign"]["userErrors"] == []
     campaign_id: str = data["createCampaign"]["campaign"]["id"]
+    return campaign_id
+
+
+async def start_template_campaign(api: Api, device_id: str, tag: str) -> str:
+    campaign_id = await create_template_campaign(api, device_id, tag)
     started = await api.data(START, {"input": {"campaignId": campaign_id}})
     assert started["startCampaign"]["userErrors"] == [], started
     return campaign_id

@@ -1,4 +1,4 @@
-"""Crash safety (Must-show 2 of issue 5): workers killed with SIGKILL mid-campaign.
+"""Several worker processes: crash safety (Must-show 2 of issue 5) and scheduled starts.
 
 Real processes: one API and `parley worker`s on one database and one Redis (the CI stores when
 configured, else one SQLite file and one embedded Redis). The fake Graph API answers each send
@@ -10,10 +10,12 @@ never saw: sent but not recorded. Those must be reconciled, never sent again.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 from tests.campaigns.processes import (
     Cluster,
     campaign,
+    create_template_campaign,
     import_contacts,
     owner_with_device,
     phone,
@@ -131,3 +133,28 @@ async def test_when_every_worker_of_a_campaign_dies_the_watchdog_hands_it_to_new
 async def _settled(api: Api, campaign_id: str) -> dict[str, int] | None:
     stats: dict[str, int] = (await campaign(api, campaign_id))["stats"]
     return stats if stats["pending"] == 0 else None
+
+
+async def test_a_scheduled_campaign_starts_on_time_and_once_with_two_workers() -> None:
+    audience = _audience(30, without_city=0)
+    async with running_cluster(0.0, **ENV) as (running, fake):
+        workers = await asyncio.gather(
+            running.start_worker("worker-1"), running.start_worker("worker-2")
+        )
+        api, device_id, _ = await owner_with_device(running, fake, per_second=PER_SECOND)
+        await import_contacts(api, audience, "later")
+        at = datetime.now(UTC) + timedelta(seconds=4)
+        campaign_id = await create_template_campaign(
+            api, device_id, "later", scheduledAt=at.isoformat()
+        )
+        assert (await campaign(api, campaign_id))["status"] == "SCHEDULED"
+        done = await until_finished(running, api, campaign_id, within=120)
+        _assert_each_sent_once(fake, audience, running)
+        logs = "".join(w.output() for w in workers)
+
+    assert done["status"] == "COMPLETED", done
+    started = datetime.fromisoformat(done["startedAt"])
+    # SAQ moves due jobs every second; a busy machine gets a few more.
+    assert at <= started < at + timedelta(seconds=10), (at, started)
+    assert logs.count("Processing Job<function: start_scheduled_campaign") == 1
+    assert logs.count("Processing Job<function: run_campaign") == 1
