@@ -6,6 +6,7 @@ and the scheduler) racing on one campaign cannot both win.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -128,7 +129,8 @@ async def _enqueue_scheduled(info: Info, campaign: Campaign) -> None:
         SCHEDULED_JOB,
         # One key per campaign and time: several workers, one start.
         key=f"campaign:{campaign.id}:scheduled:{int(campaign.scheduled_at.timestamp())}",
-        scheduled=int(campaign.scheduled_at.timestamp()),
+        # SAQ schedules in whole seconds: round up, never start before the time asked for.
+        scheduled=math.ceil(campaign.scheduled_at.timestamp()),
         campaign_id=campaign.id,
         timeout=60,
     )
