@@ -111,5 +111,15 @@ def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # uvicorn's own access log is replaced by ours (one line per request, with its ids).
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("tortoise", "aiosqlite", "asyncio", "httpx", "httpcore"):
+    # The AI frameworks log every prompt, answer and tool argument at INFO: customer data.
+    for noisy in (
+        "tortoise",
+        "aiosqlite",
+        "asyncio",
+        "httpx",
+        "httpcore",
+        "autogen_core",
+        "autogen_agentchat",
+        "semantic_kernel",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
