@@ -116,7 +116,9 @@ async def test_when_every_worker_of_a_campaign_dies_the_watchdog_hands_it_to_new
 
         await eventually(_sent_at_least(fake, int(eligible * 0.3)), within=120)
         running.kill(only)
-        # Nobody works on it now: it stays RUNNING, with nothing sent.
+        # Nobody works on it now: it stays RUNNING, with nothing sent (once the requests the
+        # worker wrote before it died have reached the fake).
+        await asyncio.sleep(1)
         stalled_at = len(fake.sends)
         await asyncio.sleep(2)
         assert len(fake.sends) == stalled_at
