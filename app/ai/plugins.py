@@ -14,6 +14,7 @@ from tortoise.expressions import Q
 from app.ai import business_hours
 from app.ai.recorder import Recorder
 from app.ai.replies import hand_off
+from app.models.accounts import Organization
 from app.models.ai import AIAgent, KnowledgeEntry
 from app.models.messaging import Contact, Conversation, Direction, Message
 from app.runtime import Runtime
@@ -102,7 +103,13 @@ class ParleyPlugin:
         description="Opening hours of the business, and whether it is open right now.",
     )
     async def business_hours(self) -> str:
-        return json.dumps(business_hours.describe(self._agent.business_hours or {}))
+        # The agent's own hours when it has them (a branch, a service line), else the
+        # organization's.
+        hours = self._agent.business_hours
+        if not hours:
+            organization = await Organization.get(id=self._agent.organization_id)
+            hours = organization.business_hours
+        return json.dumps(business_hours.describe(hours or {}))
 
     @kernel_function(
         name=HANDOFF,

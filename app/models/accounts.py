@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from tortoise import fields
 
@@ -45,6 +46,9 @@ class User(TimestampedModel):
 
 class Organization(TimestampedModel):
     name = fields.CharField(max_length=200)
+    # `{"timezone": "Europe/Rome", "hours": {"mon": "09:00-17:00", ...}, "note": "..."}`, as
+    # app.ai.business_hours validates it; AI agents answer from it unless they have their own.
+    business_hours: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
 
     memberships: fields.ReverseRelation[Membership]
 

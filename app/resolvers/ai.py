@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from app.ai import events, usage
+from app.ai import business_hours, events, usage
 from app.ai.config import is_configured
 from app.ai.triggers import RUN_JOB, job_options
 from app.context import Info
 from app.errors import BadUserInput
+from app.models.accounts import Organization
 from app.models.ai import (
     FINISHED,
     AgentRun,
@@ -104,6 +105,7 @@ async def _validate(info: Info, fields: AgentFields, changes: dict[str, Any]) ->
     if fields.handoff_keywords is not None:
         changes["handoff_keywords"] = [k.strip() for k in fields.handoff_keywords if k.strip()]
     if fields.business_hours is not None:
+        errors += _hours_errors("businessHours", fields.business_hours)
         changes["business_hours"] = fields.business_hours
     if fields.max_tool_calls is not None:
         if not 0 <= fields.max_tool_calls <= 20:
@@ -283,6 +285,26 @@ async def month_usage(info: Info, month: str | None) -> MonthUsage:
     start, end = usage.month_of(day)
     rows = await usage.days(org_id, start, end)
     return MonthUsage(start, rows, usage.total(rows), await usage.limit_of(org_id))
+
+
+def _hours_errors(field: str, hours: Any) -> list[UserError]:
+    if not isinstance(hours, dict):
+        return [user_error(field, "Opening hours must be an object.", UserErrorCode.INVALID)]
+    return [
+        user_error(field, problem, UserErrorCode.INVALID)
+        for problem in business_hours.problems(hours)
+    ]
+
+
+async def set_business_hours(info: Info, hours: Any) -> tuple[Organization | None, list[UserError]]:
+    """The organization's opening hours, which its agents' business_hours tool answers from."""
+    errors = _hours_errors("businessHours", hours)
+    if errors:
+        return None, errors
+    organization = await Organization.get(id=organization_id(info))
+    organization.business_hours = hours
+    await organization.save(update_fields=["business_hours", "updated_at"])
+    return organization, []
 
 
 async def set_usage_limit(

@@ -166,6 +166,18 @@ class OrganizationType(Node):
             created_at=organization.created_at,
         )
 
+    @strawberry.field(
+        description='Opening hours (`{"timezone", "hours": {"mon": "09:00-17:00"}, "note"}`) '
+        "that AI agents answer from unless an agent has its own; set with setBusinessHours "
+        "(visible to members).",
+        permission_classes=[HasRole(models.Role.VIEWER)],
+    )
+    def business_hours(self, info: Info) -> JSON:
+        viewer = info.context.viewer
+        if viewer is None or viewer.organization_id != self.model.id:
+            raise Forbidden()
+        return JSON(dict(self.model.business_hours or {}))
+
     @strawberry.field(description="The caller's role in this organization.")
     def viewer_role(self, info: Info) -> Role | None:  # type: ignore[valid-type]
         viewer = info.context.viewer

@@ -6,12 +6,14 @@ from datetime import date
 from typing import Annotated
 
 import strawberry
+from strawberry.scalars import JSON
 
 from app.context import Info
 from app.models import ai as models
 from app.models.accounts import Role
 from app.permissions import HasRole
 from app.resolvers import ai as resolvers
+from app.schema.accounts.types import OrganizationType
 from app.schema.errors import UserError
 
 
@@ -92,8 +94,37 @@ class AIUsageQuery:
         )
 
 
+@strawberry.input(description="The organization's opening hours.")
+class SetBusinessHoursInput:
+    business_hours: JSON = strawberry.field(
+        description='`{"timezone": "Europe/Rome", "hours": {"mon": "09:00-17:00", "sun": '
+        '"closed"}, "note": "..."}`; days left out are closed; `{}` clears them.'
+    )
+
+
+@strawberry.type(description="The result of setBusinessHours.")
+class SetBusinessHoursPayload:
+    organization: OrganizationType | None = strawberry.field(
+        description="The organization as it is now."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed.")
+
+
 @strawberry.type
 class AIUsageMutation:
+    @strawberry.mutation(
+        description="Set the organization's opening hours, which AI agents answer from (ADMIN+).",
+        permission_classes=[HasRole(Role.ADMIN)],
+    )
+    async def set_business_hours(
+        self, info: Info, input: SetBusinessHoursInput
+    ) -> SetBusinessHoursPayload:
+        organization, errors = await resolvers.set_business_hours(info, input.business_hours)
+        return SetBusinessHoursPayload(
+            organization=OrganizationType.from_model(organization) if organization else None,
+            user_errors=errors,
+        )
+
     @strawberry.mutation(
         name="setAIUsageLimit",
         description="Set the organization's monthly AI allowance (ADMIN+); runs beyond it are "
