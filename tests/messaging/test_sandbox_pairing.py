@@ -22,7 +22,7 @@ from tests.support.server import RunningServer
 
 DEVICE_EVENTS = """
 subscription($id: ID!) {
-  deviceEvents(deviceId: $id) { device { status } qrCode qrCodeExpiresAt }
+  deviceEvents(deviceId: $id) { status device { status } qrCode qrCodeExpiresAt }
 }
 """
 CONNECT = """
@@ -79,7 +79,7 @@ async def test_a_device_that_pairs_shows_a_qr_code_on_device_events_then_connect
         subscription = session.subscribe(gql(DEVICE_EVENTS), variable_values={"id": device_id})
         async for event in subscription:
             seen.append(event["deviceEvents"])
-            if event["deviceEvents"]["device"]["status"] == "CONNECTED":
+            if event["deviceEvents"]["status"] == "CONNECTED":
                 return
 
     async with owner.api.websocket() as session:
@@ -97,12 +97,21 @@ async def test_a_device_that_pairs_shows_a_qr_code_on_device_events_then_connect
 
     assert shown["status"] == "QR_REQUIRED"
     assert shown["qrCode"].startswith("2@") and shown["qrCodeExpiresAt"]
+    # Each event names the status it announces, even when the device has moved on by the
+    # time it is delivered (CONNECTING is followed by CONNECTED at once).
+    assert [event["status"] for event in seen] == ["QR_REQUIRED", "CONNECTING", "CONNECTED"]
     assert seen[0] == {
+        "status": "QR_REQUIRED",
         "device": {"status": "QR_REQUIRED"},
         "qrCode": shown["qrCode"],
         "qrCodeExpiresAt": shown["qrCodeExpiresAt"],
     }
-    assert seen[-1] == {"device": {"status": "CONNECTED"}, "qrCode": None, "qrCodeExpiresAt": None}
+    assert seen[-1] == {
+        "status": "CONNECTED",
+        "device": {"status": "CONNECTED"},
+        "qrCode": None,
+        "qrCodeExpiresAt": None,
+    }
     assert scanned == {
         "device": {"id": device_id, "status": "CONNECTED", "qrCode": None},
         "userErrors": [],

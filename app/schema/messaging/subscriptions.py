@@ -18,6 +18,7 @@ from app.schema.messaging.types import (
     ConversationEventKind,
     Device,
     DeviceEvent,
+    DeviceStatus,
     Message,
     MessageEvent,
     MessageEventKind,
@@ -130,8 +131,11 @@ class MessagingSubscription:
     ) -> AsyncGenerator[DeviceEvent, None]:
         device_pk = decode_id(device_id, "Device", field="deviceId")
         org_id = organization_id(info)
-        async for _ in events.stream(info, events.DEVICES, lambda e: e["device_id"] == device_pk):
+        async for event in events.stream(
+            info, events.DEVICES, lambda e: e["device_id"] == device_pk
+        ):
             row = await info.context.loaders.get(loaders.device_by_id).load(device_pk)
             row = in_organization([row], org_id)[0]
             if row is not None:
-                yield DeviceEvent(device=Device.from_model(row))
+                status = DeviceStatus(event.get("status") or row.status.value)
+                yield DeviceEvent(status=status, device=Device.from_model(row))

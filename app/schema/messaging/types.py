@@ -420,6 +420,10 @@ class ConversationEvent:
 
 @strawberry.type(description="A device changed status, or showed a new QR code while pairing.")
 class DeviceEvent:
+    status: DeviceStatus = strawberry.field(
+        description="The status this event announces; `device` is read when the event is "
+        "delivered and may already have moved on (CONNECTING, then CONNECTED at once)."
+    )
     device: Device = strawberry.field(description="The device as it is now.")
 
     @strawberry.field(
