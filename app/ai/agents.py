@@ -22,9 +22,9 @@ from semantic_kernel.contents import (
 from semantic_kernel.filters import AutoFunctionInvocationContext, FilterTypes
 
 from app.ai.config import ModelConfig, kernel_chat_service
-from app.ai.plugins import HANDOFF, PLUGIN, TOOLS, ParleyPlugin
+from app.ai.plugins import HANDOFF, PLUGIN, ParleyPlugin
 from app.ai.recorder import Recorder, StepKind
-from app.models.ai import AgentTask, AIAgent
+from app.models.ai import TOOLS, AgentTask, AIAgent
 from app.models.messaging import Contact, Conversation, Direction, Message
 from app.runtime import Runtime
 

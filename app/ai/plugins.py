@@ -20,13 +20,6 @@ from app.models.messaging import Contact, Conversation, Direction, Message
 from app.runtime import Runtime
 
 PLUGIN = "parley"
-TOOLS = (
-    "contact_lookup",
-    "conversation_history",
-    "knowledge_search",
-    "business_hours",
-    "handoff_to_human",
-)
 HANDOFF = "handoff_to_human"
 
 

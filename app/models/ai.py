@@ -36,6 +36,16 @@ class AgentTrigger(str, Enum):
     AUTO_REPLY = "AUTO_REPLY"
 
 
+# The tools a single agent may be given (AIAgent.tools; none listed: all of them).
+TOOLS = (
+    "contact_lookup",
+    "conversation_history",
+    "knowledge_search",
+    "business_hours",
+    "handoff_to_human",
+)
+
+
 class AIAgent(TimestampedModel):
     organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name=False, on_delete=fields.CASCADE

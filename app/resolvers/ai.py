@@ -17,6 +17,7 @@ from app.errors import BadUserInput
 from app.models.accounts import Organization
 from app.models.ai import (
     FINISHED,
+    TOOLS,
     AgentRun,
     AgentRunStatus,
     AgentTask,
@@ -30,14 +31,6 @@ from app.models.messaging import Conversation, Device
 from app.resolvers.messaging.scope import organization_id
 from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.node import decode_id
-
-TOOLS = (
-    "contact_lookup",
-    "conversation_history",
-    "knowledge_search",
-    "business_hours",
-    "handoff_to_human",
-)
 
 
 def _not_found(field: str, what: str) -> UserError:
