@@ -84,8 +84,8 @@ async def seed(url: str) -> tuple[int, int]:
     try:
         async with connection.transaction():
             org_id = await connection.fetchval(
-                "INSERT INTO organizations (created_at, updated_at, name) "
-                "VALUES (now(), now(), 'Bench') RETURNING id"
+                "INSERT INTO organizations (created_at, updated_at, name, business_hours) "
+                "VALUES (now(), now(), 'Bench', '{}') RETURNING id"
             )
             user_ids = [
                 await connection.fetchval(
