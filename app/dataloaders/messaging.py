@@ -5,8 +5,9 @@ Loaders fetch by key only; the organization check happens where an id comes from
 (``app.resolvers.messaging.scope``), since rows reached through a relation are already scoped.
 
 They are on the hot path of every inbox read, so they send parameterized SQL through
-Tortoise's connection and build models with ``_init_from_db`` (what a queryset does with its
-rows) instead of composing a queryset per batch: one statement per loader, however many keys.
+Tortoise's connection and build models from the driver's rows as ``_init_from_db`` (what a
+queryset does with its rows) would, only faster (``_model_builder``), instead of composing a
+queryset per batch: one statement per loader, however many keys.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from enum import Enum
 from functools import cache
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -67,8 +69,9 @@ def _by_id(model: type[M]) -> Any:
             f'SELECT {_columns(model)} FROM "{model._meta.db_table}"'
             f' WHERE "id" {bind.ids(list(set(keys)))}'
         )
-        rows = await connection.execute_query_dict(sql, bind.params)
-        by_id = {row["id"]: model._init_from_db(**row) for row in rows}
+        _, rows = await connection.execute_query(sql, bind.params)
+        build = _model_builder(model, connection)
+        by_id = {instance.pk: instance for instance in map(build, rows)}
         return [by_id.get(key) for key in keys]
 
     return load
@@ -168,14 +171,10 @@ async def conversation_page(
     # The driver's rows as they come (asyncpg records, sqlite3 rows: both read by column
     # name): a dict per row is a copy nobody needs.
     _, rows = await connection.execute_query(sql, bind.params)
-    return [
-        InboxRow(
-            conversation=_from_aliased(Conversation, "c", row),
-            contact=_from_aliased(Contact, "ct", row),
-            device=_from_aliased(Device, "d", row),
-        )
-        for row in rows
-    ]
+    conversation = _model_builder(Conversation, connection, "c")
+    contact = _model_builder(Contact, connection, "ct")
+    device = _model_builder(Device, connection, "d")
+    return [InboxRow(conversation(row), contact(row), device(row)) for row in rows]
 
 
 @cache
@@ -186,15 +185,74 @@ def _aliased(model: type[Model], alias: str) -> str:
     )
 
 
-@cache
-def _aliases(model: type[Model], alias: str) -> tuple[tuple[str, str], ...]:
-    return tuple(
-        (column, f"{alias}.{column}") for column in model._meta.fields_db_projection.values()
-    )
+def _model_builder(
+    model: type[M], connection: BaseDBAsyncClient, alias: str | None = None
+) -> Callable[[Any], M]:
+    """Builds ``model`` instances from the driver's rows (read by column name, as
+    ``alias.column`` when aliased): what ``Model._init_from_db`` builds, without its four
+    attribute writes through ``Model.__setattr__`` and one Tortoise field call per
+    enum and time. (On an inbox page: 150 models, ~8 → ~3 µs each.)"""
+    key = _builders.get((model, alias, connection.capabilities.dialect))
+    if key is not None:
+        return key  # type: ignore[return-value]
+    meta = model._meta
+    custom_generated_pk = meta.db_pk_column not in meta.generated_db_fields
+    native = meta.db_native_fields
+    default = meta.db_default_fields
+    complex_ = meta.db_complex_fields
+    column = (lambda name: f"{alias}.{name}") if alias else (lambda name: name)
+    attributes = [attribute for _, attribute, _ in native]
+    read_native = _getter([column(name) for name, _, _ in native])
+    postgres = connection.capabilities.dialect == "postgres"
+    converted: list[tuple[str, str, Callable[[Any], Any]]] = [
+        (column(name), attribute, field.field_type) for name, attribute, field in default
+    ]
+    converted += [
+        (column(name), attribute, _converter(field, postgres=postgres))
+        for name, attribute, field in complex_
+    ]
+    # Values go straight into the instance's __dict__: only right while no field name is a
+    # data descriptor on the class (Tortoise keeps none there); else Tortoise builds it.
+    if any(
+        hasattr(getattr(model, attribute, None), "__set__")
+        for _, attribute, _ in (*native, *default, *complex_)
+    ):
+
+        def slow(row: Any) -> M:
+            return model._init_from_db(**{name: row[column(name)] for name in meta.db_fields})
+
+        _builders[(model, alias, connection.capabilities.dialect)] = slow
+        return slow
+    new = object.__new__
+
+    def build(row: Any) -> M:
+        instance = new(model)
+        values = instance.__dict__
+        values["_partial"] = False
+        values["_saved_in_db"] = True
+        values["_custom_generated_pk"] = custom_generated_pk
+        values["_await_when_save"] = {}
+        values.update(zip(attributes, read_native(row), strict=True))
+        for key, attribute, convert in converted:
+            value = row[key]
+            values[attribute] = None if value is None else convert(value)
+        return instance
+
+    _builders[(model, alias, connection.capabilities.dialect)] = build
+    return build
 
 
-def _from_aliased(model: type[M], alias: str, row: Any) -> M:
-    return model._init_from_db(**{column: row[key] for column, key in _aliases(model, alias)})
+_builders: dict[tuple[type[Model], str | None, str], Callable[[Any], Any]] = {}
+
+
+def _getter(keys: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """The row's values under ``keys``, as a tuple, in one C-level call."""
+    if len(keys) == 1:
+        one = itemgetter(keys[0])
+        return lambda row: (one(row),)
+    if not keys:
+        return lambda row: ()
+    return itemgetter(*keys)  # type: ignore[return-value]
 
 
 def prime_conversation_parties(loaders: Any, rows: Iterable[InboxRow]) -> None:
@@ -262,14 +320,14 @@ def _message_row_builder(connection: BaseDBAsyncClient) -> Callable[[Any], Any]:
     for key, attribute, field in meta.db_complex_fields:
         converted.append((key, attribute, _converter(field, postgres=postgres)))
     new = object.__new__
-    plain_keys = [key for key, _ in plain]
+    read_plain = _getter([key for key, _ in plain])
     plain_attributes = [attribute for _, attribute in plain]
 
     def build(row: Any) -> Any:
         message = new(MessageRow)
         values = message.__dict__
-        # Columns the driver already converted, copied in one C-level pass.
-        values.update(zip(plain_attributes, map(row.__getitem__, plain_keys), strict=True))
+        # Columns the driver already converted, read and copied in C-level passes.
+        values.update(zip(plain_attributes, read_plain(row), strict=True))
         for key, attribute, convert in converted:
             value = row[key]
             values[attribute] = None if value is None else convert(value)

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.dataloaders import messaging as loaders
 from app.models.accounts import Role
+from app.models.messaging import Contact, Conversation, Device
+from app.schema.pagination import page_args
 from tests.support.client import Api
 from tests.support.messaging import SEND, eventually, member, sandbox_device, simulate, unique_phone
 from tests.support.server import RunningServer
@@ -91,3 +94,35 @@ async def test_a_page_of_messages_reads_each_message_as_fetching_it_alone_does(
 
     assert [m["body"] for m in page] == ["hello", "hi!"]
     assert page == alone
+
+
+async def test_the_hot_loaders_build_models_exactly_as_a_tortoise_queryset_does(
+    server: RunningServer, api: Api
+) -> None:
+    # The inbox's page and the by-id loaders build models from the driver's rows themselves
+    # (app.dataloaders.messaging._model_builder): each must equal Tortoise's own, attribute
+    # for attribute (enums, times, JSON, nulls), or resolvers would read other values.
+    owner = await member(server, api, Role.OWNER)
+    device_id = await sandbox_device(owner)
+    await simulate(owner, device_id, unique_phone(), "hello")
+    await simulate(owner, device_id, unique_phone(), "again")
+    conversations = await Conversation.filter(organization_id=owner.organization_id).order_by("id")
+    contact_ids = [c.contact_id for c in conversations]
+    contacts = {c.id: c for c in await Contact.filter(id__in=contact_ids)}
+    device = await Device.get(id=conversations[0].device_id)
+    await Contact.filter(id=contact_ids[0]).update(attributes={"plan": "gold"}, tags=["vip"])
+    contacts[contact_ids[0]] = await Contact.get(id=contact_ids[0])
+
+    page = await loaders.conversation_page(owner.organization_id, page_args(first=10))
+    by_id = await loaders.conversation_by_id().load_many([c.id for c in conversations])
+    loaded_contacts = await loaders.contact_by_id().load_many(contact_ids)
+    [loaded_device] = await loaders.device_by_id().load_many([device.id])
+
+    assert len(conversations) == 2
+    assert [vars(row.conversation) for row in page] == [vars(c) for c in conversations]
+    assert [vars(row.contact) for row in page] == [vars(contacts[i]) for i in contact_ids]
+    assert [vars(row.device) for row in page] == [vars(device)] * 2
+    assert [vars(c) for c in by_id] == [vars(c) for c in conversations]
+    assert [vars(c) for c in loaded_contacts] == [vars(contacts[i]) for i in contact_ids]
+    assert vars(loaded_device) == vars(device)
+    assert loaded_contacts[0].attributes == {"plan": "gold"} and loaded_contacts[0].tags == ["vip"]
