@@ -30,6 +30,7 @@ from graphql import (
     GraphQLField,
     GraphQLID,
     GraphQLLeafType,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLString,
@@ -58,10 +59,16 @@ class _PlainLeaf:
 
 @dataclass(frozen=True, slots=True)
 class _PlainComposite:
-    """A basic field of an object or list type: read by attribute, completed by graphql-core."""
+    """A basic field of an object or list type: read by attribute, completed by graphql-core
+    (or, for an object type and a list of one, by ``_complete_plain_composite``)."""
 
     attribute: str
     field: GraphQLField
+    # The object type of `T`, `T!`, `[T]`, `[T!]`, `[T]!` or `[T!]!` (None for anything else)
+    # and whether the field is a list of it.
+    object_type: GraphQLObjectType | None = None
+    is_list: bool = False
+    item_type: Any = None
 
 
 _PlainLeaves = dict[str, _PlainLeaf | _PlainComposite]
@@ -103,7 +110,19 @@ def _plain_leaf(field: GraphQLField) -> _PlainLeaf | _PlainComposite | None:
         # Objects and lists of objects; an interface or union is resolved on graphql-core's
         # path, which knows how to pick the concrete type.
         named = get_named_type(type_)
-        return None if is_abstract_type(named) else _PlainComposite(attribute, field)
+        if is_abstract_type(named):
+            return None
+        object_type: GraphQLObjectType | None = None
+        is_list = False
+        item_type: Any = None
+        if type(type_) is GraphQLObjectType:
+            object_type = type_
+        elif type(type_) is GraphQLList:
+            item_type = type_.of_type
+            inner = item_type.of_type if type(item_type) is GraphQLNonNull else item_type
+            if type(inner) is GraphQLObjectType:
+                object_type, is_list = inner, True
+        return _PlainComposite(attribute, field, object_type, is_list, item_type)
     enum_class = getattr(type_, "wrapped_cls", None)
     if (
         isinstance(type_, GraphQLEnumType)
@@ -117,11 +136,36 @@ def _plain_leaf(field: GraphQLField) -> _PlainLeaf | _PlainComposite | None:
     )
 
 
+_Plan = list[tuple[str, Any, _PlainLeaf | _PlainComposite | None]]
+_ANOTHER_WAY = object()
 _BUILT_IN = (GraphQLString, GraphQLID, GraphQLBoolean)
 _AS_IS: dict[str, type] = {"String": str, "ID": str, "Boolean": bool}
 
 
 class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plans: dict[int, tuple[Any, GraphQLObjectType, _Plan]] = {}
+
+    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> _Plan:
+        """Each field of ``grouped_field_set`` with its plain leaf or composite, if any.
+
+        graphql-core collects an object's subfields once per field of the query (it memoizes
+        them), so the 500 messages of an inbox page share one grouped field set: its plan is
+        worked out once, kept with the set so that its id cannot be reused meanwhile."""
+        cached = self._plans.get(id(grouped_field_set))
+        if cached is not None and cached[0] is grouped_field_set and cached[1] is parent_type:
+            return cached[2]
+        middleware = self.middleware_manager
+        plain = middleware is None or not middleware.middlewares
+        leaves = _plain_leaves(parent_type) if plain else {}
+        plan: _Plan = [
+            (response_name, details, leaves.get(details[0].node.name.value))
+            for response_name, details in grouped_field_set.items()
+        ]
+        self._plans[id(grouped_field_set)] = (grouped_field_set, parent_type, plan)
+        return plan
+
     def execute_fields(
         self,
         parent_type: GraphQLObjectType,
@@ -131,24 +175,21 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         # graphql-core's execute_fields, with plain leaf fields completed inline.
-        middleware = self.middleware_manager
-        plain = middleware is None or not middleware.middlewares
-        leaves = _plain_leaves(parent_type) if plain else {}
+        plan = self._plan(parent_type, grouped_field_set)
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list in grouped_field_set.items():
-                leaf = leaves.get(field_details_list[0].node.name.value)
-                if isinstance(leaf, _PlainLeaf):
-                    value = _complete_plain_leaf(leaf, source_value)
+            for response_name, field_details_list, leaf in plan:
+                if leaf.__class__ is _PlainLeaf:
+                    value = _complete_plain_leaf(leaf, source_value)  # type: ignore[arg-type]
                     if value is not Undefined:
                         results[response_name] = value
                         continue
                 field_path = Path(path, response_name, parent_type.name)
-                if isinstance(leaf, _PlainComposite):
+                if leaf.__class__ is _PlainComposite:
                     result = self._execute_plain_composite(
-                        leaf,
+                        leaf,  # type: ignore[arg-type]
                         parent_type,
                         source_value,
                         field_details_list,
@@ -203,11 +244,19 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
                 parent_type, source, field_details_list, path, position_context
             )
         return_type = plain.field.type
-        info = self.build_resolve_info(plain.field, to_nodes(field_details_list), parent_type, path)
         try:
-            completed = self.complete_value(
-                return_type, field_details_list, info, path, value, position_context
+            completed = (
+                self._complete_plain_composite(plain, field_details_list, path, value)
+                if plain.object_type is not None and position_context is None
+                else _ANOTHER_WAY
             )
+            if completed is _ANOTHER_WAY:
+                info = self.build_resolve_info(
+                    plain.field, to_nodes(field_details_list), parent_type, path
+                )
+                completed = self.complete_value(
+                    return_type, field_details_list, info, path, value, position_context
+                )
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
@@ -222,6 +271,83 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
                 return None
 
         return await_completed()
+
+    def _complete_plain_composite(
+        self, plain: _PlainComposite, field_details_list: Any, path: Path, value: Any
+    ) -> Any:
+        """An object, or a list of objects, of the field's object type (exactly the class
+        strawberry made it from), completed as graphql-core completes it: straight to each
+        object's fields, without a ``GraphQLResolveInfo`` or the dispatch on nullability,
+        lists, leaves and abstract types for every item. ``_ANOTHER_WAY`` when the value is
+        anything else (a null item, another class, an exception, not a list, a possible
+        ``@stream``): graphql-core completes it then."""
+        object_type = plain.object_type
+        assert object_type is not None
+        origin = _origin(object_type) if object_type.is_type_of is not None else None
+        if not plain.is_list:
+            if (origin is not None and type(value) is not origin) or isinstance(value, Exception):
+                return _ANOTHER_WAY
+            return self._complete_object(object_type, field_details_list, path, value)
+        if type(value) is not list or any(
+            details.node.directives for details in field_details_list
+        ):
+            return _ANOTHER_WAY
+        if origin is not None:
+            if not all(type(item) is origin for item in value):
+                return _ANOTHER_WAY
+        elif not all(item is not None and not isinstance(item, Exception) for item in value):
+            return _ANOTHER_WAY
+        item_type = plain.item_type
+        is_awaitable = self.is_awaitable
+        completed: list[Any] = []
+        awaitable_indices: list[int] = []
+        try:
+            for index, item in enumerate(value):
+                item_path = Path(path, index, None)
+                try:
+                    result = self._complete_object(object_type, field_details_list, item_path, item)
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+                    result = None
+                if is_awaitable(result):
+                    result = self._await_list_item(result, item_type, field_details_list, item_path)
+                    awaitable_indices.append(index)
+                completed.append(result)
+        except Exception:
+            if awaitable_indices:
+                self.settle_in_background([completed[index] for index in awaitable_indices])
+            raise
+        if not awaitable_indices:
+            return completed
+
+        async def get_completed() -> list[Any]:
+            awaited = await gather_with_cancel(*(completed[index] for index in awaitable_indices))
+            for index, item in zip(awaitable_indices, awaited, strict=True):
+                completed[index] = item
+            return completed
+
+        return get_completed()
+
+    def _complete_object(
+        self, object_type: GraphQLObjectType, field_details_list: Any, path: Path, value: Any
+    ) -> Any:
+        grouped_field_set, new_defer_usages, _ = self.collect_subfields(
+            object_type, field_details_list
+        )
+        if new_defer_usages:
+            return self.execute_collected_subfields(
+                object_type, value, path, grouped_field_set, new_defer_usages, None
+            )
+        return self.execute_fields(object_type, value, path, grouped_field_set, None)
+
+    async def _await_list_item(
+        self, awaitable: Any, item_type: Any, field_details_list: Any, path: Path
+    ) -> Any:
+        try:
+            return await awaitable
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, item_type, field_details_list, path)
+            return None
 
     def complete_value(
         self,
@@ -253,6 +379,7 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
     def build_per_event_executor(self, payload: Any) -> Executor:
         executor = super().build_per_event_executor(payload)
         executor._relevant_sub_fields = {}
+        executor._plans = {}  # type: ignore[attr-defined]
         return executor
 
 

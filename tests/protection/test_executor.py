@@ -96,6 +96,9 @@ class Branch:
     holes: list[Leaf | None]
     strict: list[Leaf]
     named: Named
+    # Items whose own non-null field is null: the item is nulled (loose), or the list (tight).
+    loose: list[Leaf | None]
+    tight: list[Leaf]
 
     @strawberry.field
     def broken(self) -> Leaf:
@@ -107,9 +110,17 @@ class Tree:
     @strawberry.field
     def branches(self) -> list[Branch]:
         good = Leaf(name="g", size=1)
+        bad = Leaf(name=None, size=3)  # type: ignore[arg-type]
         return [
             Branch(
-                leaf=good, maybe=None, leaves=[good], holes=[None, good], strict=[good], named=good
+                leaf=good,
+                maybe=None,
+                leaves=[good],
+                holes=[None, good],
+                strict=[good],
+                named=good,
+                loose=[good],
+                tight=[good, good],
             ),
             Branch(
                 leaf=Leaf(name=None, size=2),  # type: ignore[arg-type]
@@ -118,6 +129,8 @@ class Tree:
                 holes=[],
                 strict=[None],  # type: ignore[list-item]
                 named=good,
+                loose=[bad, good],
+                tight=[good, bad],
             ),
         ]
 
@@ -128,6 +141,9 @@ def test_object_and_list_fields_complete_exactly_as_graphql_core_completes_them(
         "{ branches { strict { name } } }",
         "{ branches { broken { name } maybe { name } } }",
         "{ branches { named { name ... on Leaf { size } } } }",
+        "{ branches { loose { name size } leaves { size } } }",
+        "{ branches { tight { size name } } }",
+        "{ branches { tight { size } loose { size } } }",
     ]
     fast = strawberry.Schema(query=Tree, execution_context_class=ParleyExecutor)
     stock = strawberry.Schema(query=Tree)
