@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+import strawberry
 from graphql import (
     GraphQLBoolean,
     GraphQLEnumType,
@@ -39,8 +40,10 @@ from graphql import (
     is_leaf_type,
 )
 from graphql.execution.executor import Executor, to_nodes
+from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.base import StrawberryMaybe, StrawberryOptional
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,29 +74,52 @@ class _PlainComposite:
     item_type: Any = None
 
 
-_PlainLeaves = dict[str, _PlainLeaf | _PlainComposite]
+@dataclass(frozen=True, slots=True)
+class _PlainResolver:
+    """A field with a sync resolver and nothing around it (no permission classes or other
+    field extensions, no exception handlers, arguments of built-in scalar types only):
+    called directly, as strawberry's resolver chain would call it."""
+
+    field: GraphQLField
+    definition: Any
+    function: Any
+    # (GraphQL name, Python name) of each argument: built-in scalars need no conversion.
+    arguments: tuple[tuple[str, str], ...]
+    pass_self: bool
+    # Keyword parameters that take strawberry's Info, and the source (`root`/`parent`).
+    info_parameter: str | None
+    source_parameters: tuple[str, ...]
+
+
+_PlainLeaves = dict[str, _PlainLeaf | _PlainComposite | _PlainResolver]
 # Kept on the type itself: a lookup per object completed must cost no more than a dict read.
 _ATTRIBUTE = "_parley_plain_leaves"
 
 
-def _plain_leaves(parent_type: GraphQLObjectType) -> _PlainLeaves:
+def _plain_leaves(parent_type: GraphQLObjectType, strawberry_schema: Any) -> _PlainLeaves:
     leaves: _PlainLeaves | None = parent_type.__dict__.get(_ATTRIBUTE)
     if leaves is None:
         leaves = {}
         for name, field in parent_type.fields.items():
-            leaf = _plain_leaf(field)
+            leaf = _plain_leaf(field, strawberry_schema)
             if leaf is not None:
                 leaves[name] = leaf
         setattr(parent_type, _ATTRIBUTE, leaves)
     return leaves
 
 
-def _plain_leaf(field: GraphQLField) -> _PlainLeaf | _PlainComposite | None:
+def _plain_leaf(
+    field: GraphQLField, strawberry_schema: Any
+) -> _PlainLeaf | _PlainComposite | _PlainResolver | None:
     # Strawberry's "basic field": no resolver, and no field extensions, which is where
     # permission classes live; its resolver only reads the attribute of the same Python
     # name. (`resolve._is_default` alone is not enough: a field with permission classes
     # but no resolver has it too.)
     definition = field.extensions.get("strawberry-definition")
+    if getattr(definition, "base_resolver", None) is not None:
+        if strawberry_schema is None or strawberry_schema.exception_handlers:
+            return None  # they wrap resolvers: with any, resolvers keep strawberry's chain
+        return _plain_resolver(field, definition, strawberry_schema.config.name_converter)
     if (
         field.args
         or not getattr(definition, "is_basic_field", False)
@@ -136,7 +162,37 @@ def _plain_leaf(field: GraphQLField) -> _PlainLeaf | _PlainComposite | None:
     )
 
 
-_Plan = list[tuple[str, Any, _PlainLeaf | _PlainComposite | None]]
+def _plain_resolver(
+    field: GraphQLField, definition: Any, name_converter: Any
+) -> _PlainResolver | None:
+    resolver = definition.base_resolver
+    if definition.extensions or resolver.is_async or definition.is_subscription:
+        return None
+    arguments: list[tuple[str, str]] = []
+    for argument in definition.arguments:
+        type_ = argument.type
+        if isinstance(type_, StrawberryOptional) and not isinstance(type_, StrawberryMaybe):
+            type_ = type_.of_type
+        if type_ not in _SCALAR_ARGUMENTS or argument.python_name is None:
+            return None
+        arguments.append((name_converter.from_argument(argument), argument.python_name))
+    if {name for name, _ in arguments} != set(field.args):
+        return None
+    info = resolver.info_parameter
+    return _PlainResolver(
+        field,
+        definition,
+        resolver.wrapped_func,
+        tuple(arguments),
+        resolver.self_parameter is not None,
+        info.name if info is not None else None,
+        tuple(p.name for p in (resolver.root_parameter, resolver.parent_parameter) if p),
+    )
+
+
+# Argument types strawberry hands to a resolver as graphql-core coerced them.
+_SCALAR_ARGUMENTS: tuple[Any, ...] = (int, str, bool, float, strawberry.ID)
+_Plan = list[tuple[str, Any, _PlainLeaf | _PlainComposite | _PlainResolver | None]]
 _ANOTHER_WAY = object()
 _BUILT_IN = (GraphQLString, GraphQLID, GraphQLBoolean)
 _AS_IS: dict[str, type] = {"String": str, "ID": str, "Boolean": bool}
@@ -158,7 +214,8 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
             return cached[2]
         middleware = self.middleware_manager
         plain = middleware is None or not middleware.middlewares
-        leaves = _plain_leaves(parent_type) if plain else {}
+        strawberry_schema = getattr(self.schema, "_strawberry_schema", None)
+        leaves = _plain_leaves(parent_type, strawberry_schema) if plain else {}
         plan: _Plan = [
             (response_name, details, leaves.get(details[0].node.name.value))
             for response_name, details in grouped_field_set.items()
@@ -187,7 +244,16 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
                         results[response_name] = value
                         continue
                 field_path = Path(path, response_name, parent_type.name)
-                if leaf.__class__ is _PlainComposite:
+                if leaf.__class__ is _PlainResolver:
+                    result = self._execute_plain_resolver(
+                        leaf,  # type: ignore[arg-type]
+                        parent_type,
+                        source_value,
+                        field_details_list,
+                        field_path,
+                        position_context,
+                    )
+                elif leaf.__class__ is _PlainComposite:
                     result = self._execute_plain_composite(
                         leaf,  # type: ignore[arg-type]
                         parent_type,
@@ -222,6 +288,72 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
             return results
 
         return get_results()
+
+    def _execute_plain_resolver(
+        self,
+        plain: _PlainResolver,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's execute_field, calling the resolver as strawberry would (the
+        source as `self`, `root` or `parent`; its Info; the arguments by Python name)
+        without strawberry's chain of wrappers, argument conversion and partials, which
+        cost more than the resolvers of an inbox page themselves."""
+        field = plain.field
+        return_type = field.type
+        first = field_details_list[0]
+        info = self.build_resolve_info(field, to_nodes(field_details_list), parent_type, path)
+        try:
+            kwargs: dict[str, Any] = {}
+            if plain.arguments:
+                values = get_argument_values(
+                    field,
+                    first.node,
+                    self.variable_values,
+                    first.fragment_variable_values,
+                    self.hide_suggestions,
+                )
+                for name, python_name in plain.arguments:
+                    if name in values:
+                        kwargs[python_name] = values[name]
+            for name in plain.source_parameters:
+                kwargs[name] = source
+            if plain.info_parameter is not None:
+                kwargs[plain.info_parameter] = self._strawberry_info(info, plain.definition)
+            result = (
+                plain.function(source, **kwargs) if plain.pass_self else plain.function(**kwargs)
+            )
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(
+                    return_type, field_details_list, info, path, result, position_context
+                )
+            completed = self.complete_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        if not self.is_awaitable(completed):
+            return completed
+
+        async def await_completed() -> Any:
+            try:
+                return await completed
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, return_type, field_details_list, path)
+                return None
+
+        return await_completed()
+
+    def _strawberry_info(self, info: Any, definition: Any) -> Any:
+        info_class = self.__dict__.get("_info_class")
+        if info_class is None:
+            strawberry_schema = self.schema._strawberry_schema  # type: ignore[attr-defined]
+            info_class = self._info_class = strawberry_schema.config.info_class
+        return info_class(_raw_info=info, _field=definition)
 
     def _execute_plain_composite(
         self,

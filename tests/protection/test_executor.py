@@ -178,3 +178,97 @@ def test_returned_errors_and_objects_of_the_wrong_type_are_reported_as_graphql_c
         assert ours.errors is not None, query
         assert ours.data == theirs.data, query
         assert [e.message for e in ours.errors] == [e.message for e in theirs.errors or []]
+
+
+@strawberry.enum
+class Size(Enum):
+    SMALL = "SMALL"
+    LARGE = "LARGE"
+
+
+@strawberry.type
+class Shelf:
+    label: str
+
+    # Sync resolvers called directly by the executor (no field extensions, scalar
+    # arguments), next to ones that keep strawberry's chain (permission, enum argument).
+    @strawberry.field
+    def echo(
+        self, info: strawberry.Info, word: str = "hi", times: int | None = None, loud: bool = False
+    ) -> str:
+        text = f"{self.label}:{info.field_name}:{word * (times or 1)}"
+        return text.upper() if loud else text
+
+    @strawberry.field
+    @staticmethod
+    def from_root(root: Shelf) -> str:
+        return f"root {root.label}"
+
+    @strawberry.field
+    @staticmethod
+    def from_parent(parent: strawberry.Parent[Shelf]) -> str:
+        return f"parent {parent.label}"
+
+    @strawberry.field
+    def failing(self, word: str) -> str | None:
+        raise ValueError(f"no {word}")
+
+    @strawberry.field
+    def failing_strict(self) -> str:
+        raise ValueError("strict")
+
+    @strawberry.field
+    def later(self) -> Leaf:
+        async def leaf() -> Leaf:
+            return Leaf(name=self.label, size=len(self.label))
+
+        return leaf()  # type: ignore[return-value]
+
+    @strawberry.field(permission_classes=[Never])
+    def guarded(self) -> str:
+        return "secret"
+
+    @strawberry.field
+    def sized(self, size: Size = Size.SMALL) -> str:
+        return size.value
+
+
+@strawberry.type
+class Store:
+    @strawberry.field
+    def shelves(self) -> list[Shelf]:
+        return [Shelf(label="a"), Shelf(label="b")]
+
+
+async def test_sync_resolvers_answer_exactly_as_through_strawberrys_chain() -> None:
+    queries: list[tuple[str, dict[str, Any] | None]] = [
+        ('{ shelves { echo e2: echo(word: "yo", times: 2) e3: echo(loud: true) } }', None),
+        ("query ($w: String!, $n: Int) { shelves { echo(word: $w, times: $n) } }", {"w": "x"}),
+        (
+            "query ($w: String!, $n: Int) { shelves { echo(word: $w, times: $n) } }",
+            {"w": "x", "n": 3},
+        ),
+        ('{ shelves { fromRoot fromParent failing(word: "way") label } }', None),
+        ("{ shelves { label failingStrict } }", None),
+        ("{ shelves { later { name size } } }", None),
+        ("{ shelves { guarded label } }", None),
+        ("{ shelves { sized large: sized(size: LARGE) } }", None),
+    ]
+    fast = strawberry.Schema(query=Store, execution_context_class=ParleyExecutor)
+    stock = strawberry.Schema(query=Store)
+
+    for query, variables in queries:
+        ours = await fast.execute(query, variable_values=variables)
+        theirs = await stock.execute(query, variable_values=variables)
+
+        assert ours.data == theirs.data, query
+        assert [(e.message, e.path) for e in ours.errors or []] == [
+            (e.message, e.path) for e in theirs.errors or []
+        ], query
+    first = await fast.execute(queries[0][0])
+    assert first.data == {
+        "shelves": [
+            {"echo": "a:echo:hi", "e2": "a:echo:yoyo", "e3": "A:ECHO:HI"},
+            {"echo": "b:echo:hi", "e2": "b:echo:yoyo", "e3": "B:ECHO:HI"},
+        ]
+    }
