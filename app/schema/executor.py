@@ -20,12 +20,16 @@ Two departures from the stock executor, both measured on the inbox query:
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 import strawberry
 from graphql import (
+    ExecutionResult,
     GraphQLBoolean,
     GraphQLEnumType,
     GraphQLField,
@@ -34,6 +38,7 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLResolveInfoHelpers,
     GraphQLString,
     get_named_type,
     is_abstract_type,
@@ -508,11 +513,41 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
             return_type, field_details_list, info, path, result, position_context
         )
 
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        response = super().build_response(data)
+        if type(response) is ExecutionResult:
+            # The operation is complete (no deferred or streamed work left). graphql-core's
+            # resolver helpers are bound methods of this executor, which holds them: a
+            # reference cycle that kept the whole operation — context, loaders, every row
+            # read — alive until the cyclic collector ran (~1,500 objects and ~0.9 ms of
+            # collection per inbox request). Without it the operation is freed at once.
+            self.async_helpers = _AFTER_COMPLETION
+        return response
+
     def build_per_event_executor(self, payload: Any) -> Executor:
         executor = super().build_per_event_executor(payload)
         executor._relevant_sub_fields = {}
         executor._plans = {}  # type: ignore[attr-defined]
         return executor
+
+
+def _settle_later(values: Sequence[Any]) -> None:
+    for value in values:
+        if inspect.isawaitable(value):
+            future = asyncio.ensure_future(value)
+            _SETTLING.add(future)
+            future.add_done_callback(_SETTLING.discard)
+
+
+_SETTLING: set[asyncio.Future[Any]] = set()
+
+
+def _gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+    return gather_with_cancel(*values)
+
+
+# Resolver helpers for anything still holding an operation's info once it is complete.
+_AFTER_COMPLETION = GraphQLResolveInfoHelpers(gather=_gather, track=_settle_later)
 
 
 def _origin(object_type: GraphQLObjectType) -> type | None:

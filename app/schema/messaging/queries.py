@@ -162,21 +162,28 @@ def _subfields(
 ) -> list[FieldNode]:
     """The fields called ``name`` selected on ``fields``, through fragments."""
     found: list[FieldNode] = []
-
-    def walk(selection_set: SelectionSetNode | None) -> None:
-        for selection in selection_set.selections if selection_set else ():
-            if isinstance(selection, FieldNode):
-                if selection.name.value == name:
-                    found.append(selection)
-            elif isinstance(selection, InlineFragmentNode):
-                walk(selection.selection_set)
-            elif isinstance(selection, FragmentSpreadNode):
-                fragment = fragments.get(selection.name.value)
-                walk(fragment.selection_set if fragment else None)
-
     for field in fields:
-        walk(field.selection_set)
+        _walk(field.selection_set, name, fragments, found)
     return found
+
+
+def _walk(
+    selection_set: SelectionSetNode | None,
+    name: str,
+    fragments: dict[str, FragmentDefinitionNode],
+    found: list[FieldNode],
+) -> None:
+    # A module function, not a closure calling itself: that closure and its cell are a
+    # reference cycle left for the cyclic collector on every inbox request.
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode):
+            if selection.name.value == name:
+                found.append(selection)
+        elif isinstance(selection, InlineFragmentNode):
+            _walk(selection.selection_set, name, fragments, found)
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            _walk(fragment.selection_set if fragment else None, name, fragments, found)
 
 
 def _fetcher(factory: Any, to_node: Any) -> Any:
