@@ -184,7 +184,14 @@ class Settings(BaseSettings):
         5, description="Sandbox pairing: QR codes shown before an unscanned pairing gives up."
     )
     campaign_lease_seconds: float = Field(
-        60.0, description="Campaigns: how long a worker holds recipients it claimed."
+        60.0,
+        description="Campaigns: how long recipients claimed by a worker that stopped renewing "
+        "its leases (it died) stay out of reach of the others.",
+    )
+    campaign_reconcile_seconds: float = Field(
+        60.0,
+        description="Campaigns: after a dead worker's lease ran out, how long a send it may have "
+        "made waits for Meta's status webhook before it is sent again.",
     )
     campaign_batch_size: int = Field(10, description="Campaigns: recipients claimed at once.")
     campaign_batch_jobs: int = Field(

@@ -107,7 +107,10 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
         settings.campaign_batch_size, min(MAX_BATCH, device.messages_per_second // (2 * lanes))
     )
     try:
-        async with liveness.alive(runtime.redis, campaign_id, owner, ctx.get("job")):
+        async with (
+            liveness.alive(runtime.redis, campaign_id, owner, ctx.get("job")),
+            sender.keeping_leases(),
+        ):
             while True:
                 current = await Campaign.get(id=campaign_id)
                 if (
@@ -117,7 +120,12 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
                     return
                 if time.monotonic() - reconciled_at > RECONCILE_SECONDS:
                     # Leases a dead worker left: settle its sends before anyone sends again.
-                    await sending.reconcile_expired(runtime.broker, campaign, device)
+                    await sending.reconcile_expired(
+                        runtime.broker,
+                        campaign,
+                        device,
+                        reconcile_after=settings.campaign_reconcile_seconds,
+                    )
                     reconciled_at = time.monotonic()
                 batch = await sending.claim(
                     campaign_id, owner, batch_size, settings.campaign_lease_seconds

@@ -105,6 +105,29 @@ async def test_everyone_in_the_audience_gets_exactly_one_message_with_their_own_
     assert fake.max_sends_per_second(device.phone_number_id) <= 80
 
 
+async def test_sends_queued_behind_a_slow_device_outlive_a_short_lease_and_go_out_once_each(
+    server: RunningServer, api: Api, fake: FakeGraphApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that is alive but waits on the device's pace keeps the rows it leased.
+
+    At 5 messages a second, 40 recipients claimed at once wait up to 8 s for their turn, far
+    past a 1 s lease. The leases must be renewed, or other batch jobs would reclaim rows their
+    holder is about to send and send them too.
+    """
+    monkeypatch.setattr(server.settings, "campaign_lease_seconds", 1.0)
+    owner = await member(server, api)
+    device = await cloud_device(server, fake, owner, per_second=5)
+    await contacts(owner, 40, tag="queued")
+    campaign = await _create(owner, device.id, template=_template(), tags=["queued"])
+
+    await act(owner, "startCampaign", campaign["id"])
+    done = await until_status(owner, campaign["id"], "COMPLETED", within=60)
+
+    assert len(fake.send_counts()) == 40
+    assert set(fake.send_counts().values()) == {1}, fake.send_counts()
+    assert done["stats"]["pending"] == done["stats"]["failed"] == 0
+
+
 async def _statuses(session: Any, campaign_id: str, into: list[dict[str, Any]]) -> None:
     async for event in session.subscribe(gql(PROGRESS), variable_values={"id": campaign_id}):
         into.append(event["campaignProgress"])

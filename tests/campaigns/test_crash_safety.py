@@ -30,8 +30,10 @@ from tests.support.messaging import eventually
 RESPONSE_DELAY = 0.4
 PER_SECOND = 40
 ENV = {
-    # Short leases: a dead worker's recipients come back within seconds.
+    # Short leases: a dead worker's recipients come back within seconds, and its sends that no
+    # status webhook confirmed a few seconds later (the fake sends "sent" 10 ms after a send).
     "PARLEY_CAMPAIGN_LEASE_SECONDS": "4",
+    "PARLEY_CAMPAIGN_RECONCILE_SECONDS": "4",
     "PARLEY_CAMPAIGN_BATCH_SIZE": "10",
     "PARLEY_CAMPAIGN_BATCH_JOBS": "4",
 }

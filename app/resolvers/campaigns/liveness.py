@@ -11,7 +11,6 @@ them; those reclaim the expired leases and reconcile the sends the dead worker l
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import structlog
 
+from app import background
 from app.models.campaigns import UNFINISHED, Campaign, CampaignRecipient, CampaignStatus
 from app.resolvers.campaigns import runs
 
@@ -53,21 +53,16 @@ async def alive(
     """Stamp the campaign's liveness set for ``owner`` while the block runs."""
 
     async def beat() -> None:
-        while True:
-            with contextlib.suppress(Exception):  # a Redis hiccup must not end the job
-                await _stamp(redis, campaign_id, owner)
-                if job is not None:
-                    await job.update()  # SAQ's own heartbeat, so SAQ can sweep a dead job
-            await asyncio.sleep(BEAT_SECONDS)
+        with contextlib.suppress(Exception):  # a Redis hiccup must not end the job
+            await _stamp(redis, campaign_id, owner)
+            if job is not None:
+                await job.update()  # SAQ's own heartbeat, so SAQ can sweep a dead job
 
     await _stamp(redis, campaign_id, owner)
-    task = asyncio.create_task(beat())
     try:
-        yield
+        async with background.every(BEAT_SECONDS, beat):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         with contextlib.suppress(Exception):
             await redis.zrem(_key(campaign_id), owner)
 

@@ -2,25 +2,30 @@
 
 A recipient moves PENDING → CLAIMED (leased to one worker) → SENDING (handed to the provider)
 → SENT. Every step is one conditional UPDATE, so two workers never both own a row, on SQLite
-and PostgreSQL alike. A SENDING row whose lease ran out belonged to a worker that died between
-the provider call and the record: if a status webhook named it (``biz_opaque_callback_data``),
-the message reached Meta and the row becomes SENT; only a row nobody heard of is sent again.
+and PostgreSQL alike. A live worker renews the leases it holds and sends nothing whose lease it
+has not confirmed lately, so a lease only runs out under a worker that died (or stalled; then
+it stops sending). A SENDING row whose lease ran out may have reached Meta before the crash: if
+a status webhook named it (``biz_opaque_callback_data``), the row becomes SENT; a row nobody
+heard of waits ``reconcile_after`` seconds more for a late webhook, then is sent again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
+import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 from tortoise.expressions import Case, F, Q, When
 
+from app import background
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.models.messaging import (
     Contact,
@@ -45,6 +50,10 @@ from app.whatsapp.types import OutboundMessage
 log = structlog.get_logger("parley.campaigns")
 
 MAX_ATTEMPTS = 5
+# Leases are renewed every quarter lease; a send needs a renewal (or claim) less than half a
+# lease old, so the other half covers a late renewal and the request's way to Meta.
+RENEW_FRACTION = 0.25
+SEND_WITHIN_FRACTION = 0.5
 
 
 def now() -> datetime:
@@ -56,8 +65,13 @@ def new_owner() -> str:
 
 
 def _claimable() -> Q:
-    return Q(status=RecipientStatus.PENDING, lease_expires_at__isnull=True) | Q(
-        status__in=(RecipientStatus.PENDING, RecipientStatus.CLAIMED), lease_expires_at__lt=now()
+    # A row that knows its provider message id reached Meta: it is never sent again.
+    return Q(provider_message_id__isnull=True) & (
+        Q(status=RecipientStatus.PENDING, lease_expires_at__isnull=True)
+        | Q(
+            status__in=(RecipientStatus.PENDING, RecipientStatus.CLAIMED),
+            lease_expires_at__lt=now(),
+        )
     )
 
 
@@ -90,14 +104,18 @@ async def release(owner: str, status: RecipientStatus = RecipientStatus.PENDING)
     )
 
 
-async def reconcile_expired(broker: Broker, campaign: Campaign, device: Device) -> int:
-    """Settle SENDING rows whose worker died; returns how many were found.
+async def reconcile_expired(
+    broker: Broker, campaign: Campaign, device: Device, *, reconcile_after: float
+) -> int:
+    """Settle SENDING rows whose worker died; returns how many were settled.
 
     Such a send may have reached Meta before the worker died. Meta echoes our
     ``biz_opaque_callback_data`` in each status webhook of that message: a processed webhook
     has already recorded the provider's id on the row (``statuses.on_status_update``), and a
     webhook received but not processed yet (its job may have died with the same worker) is
-    looked up here. Only a send no webhook mentions is tried again.
+    looked up here. A send no webhook mentions is tried again only once its lease has been over
+    for ``reconcile_after`` seconds: Meta's "sent" webhook follows a send within seconds, but
+    the API that stores it may be slow or briefly down, and Meta re-delivers.
     """
     stale = await CampaignRecipient.filter(
         campaign_id=campaign.id, status=RecipientStatus.SENDING, lease_expires_at__lt=now()
@@ -109,17 +127,23 @@ async def reconcile_expired(broker: Broker, campaign: Campaign, device: Device) 
         found = await statuses.lookup_unprocessed(device, unheard)
         for recipient in unheard:
             recipient.provider_message_id = found.get(recipient.id)
+    given_up = now() - timedelta(seconds=reconcile_after)
+    settled = 0
     for recipient in stale:
         if recipient.provider_message_id:
             # Meta has the message. Never send it again.
             log.info("campaigns.reconciled_sent", recipient_id=recipient.id)
             await record_sent(broker, campaign, device, recipient, recipient.provider_message_id)
-        else:
+            settled += 1
+        elif recipient.lease_expires_at is not None and recipient.lease_expires_at < given_up:
             log.info("campaigns.reclaimed_unsent", recipient_id=recipient.id)
-            await CampaignRecipient.filter(
-                id=recipient.id, status=RecipientStatus.SENDING, provider_message_id__isnull=True
+            settled += await CampaignRecipient.filter(
+                id=recipient.id,
+                status=RecipientStatus.SENDING,
+                provider_message_id__isnull=True,
+                lease_expires_at=recipient.lease_expires_at,
             ).update(status=RecipientStatus.PENDING, lease_owner=None, lease_expires_at=None)
-    return len(stale)
+    return settled
 
 
 async def record_sent(
@@ -211,6 +235,35 @@ class Sender:
     owner: str
     lease: float
     still_running: Callable[[], Awaitable[bool]]
+    # When the last lease renewal began: every row this sender holds has a lease running at
+    # least ``lease`` seconds from then (rows claimed since got theirs when claimed).
+    renewed_at: float = field(default_factory=time.monotonic, init=False)
+    # Bumped when a renewal came after our leases may have run out: rows claimed before then
+    # may belong to another worker now, so the batches holding them stop sending.
+    lapses: int = field(default=0, init=False)
+
+    async def renew_leases(self) -> None:
+        """Extend the lease of every row this sender holds and has not settled."""
+        started = time.monotonic()
+        if started - self.renewed_at >= self.lease:
+            self.lapses += 1
+        await CampaignRecipient.filter(
+            lease_owner=self.owner, status__in=(RecipientStatus.CLAIMED, RecipientStatus.SENDING)
+        ).update(lease_expires_at=now() + timedelta(seconds=self.lease))
+        self.renewed_at = started
+
+    def leases_confirmed(self) -> bool:
+        """Whether our leases surely run for a while yet: a send after one ran out could meet
+        the same recipient sent again by the worker that reclaimed it."""
+        return time.monotonic() - self.renewed_at < self.lease * SEND_WITHIN_FRACTION
+
+    @contextlib.asynccontextmanager
+    async def keeping_leases(self) -> AsyncIterator[None]:
+        """Renew our leases in the background while the block runs."""
+
+        self.renewed_at = time.monotonic()
+        async with background.every(self.lease * RENEW_FRACTION, self._confirm_leases):
+            yield
 
     async def send_batch(
         self, batch: list[CampaignRecipient], contacts: dict[int, Contact]
@@ -219,7 +272,10 @@ class Sender:
         messages = await self._messages_for(batch, contacts)
         ids = [r.id for r in batch]
         moved = await CampaignRecipient.filter(
-            id__in=ids, lease_owner=self.owner, status=RecipientStatus.CLAIMED
+            id__in=ids,
+            lease_owner=self.owner,
+            status=RecipientStatus.CLAIMED,
+            provider_message_id__isnull=True,
         ).update(
             status=RecipientStatus.SENDING,
             attempts=F("attempts") + 1,
@@ -236,12 +292,17 @@ class Sender:
         # later slot rather than crowding the next second); each send goes out at its slot
         # without waiting for the ones before it to be answered.
         calls: list[tuple[CampaignRecipient, asyncio.Task[str | ProviderError]]] = []
+        lapses = self.lapses
         for recipient in batch:
             if not await self.still_running():
                 break
             await self.limiter.acquire(self.device.id, self.device.messages_per_second)
             if not await self.still_running():
                 break  # paused or cancelled while waiting for a slot
+            if not self.leases_confirmed():
+                await self._confirm_leases()  # the background renewal is late
+            if not self.leases_confirmed() or self.lapses != lapses:
+                break  # stalled past our leases: another worker may own these rows now
             task = asyncio.create_task(self._send(recipient, messages[recipient.id]))
             calls.append((recipient, task))
         outcomes = dict(
@@ -271,6 +332,12 @@ class Sender:
                 failure = await self._failed(recipient, message, outcome)
                 device_failure = device_failure or failure
         return device_failure
+
+    async def _confirm_leases(self) -> None:
+        try:
+            await self.renew_leases()
+        except Exception:  # a database hiccup: sends wait until a renewal succeeds
+            log.warning("campaigns.lease_renewal_failed", owner=self.owner, exc_info=True)
 
     async def _send(self, recipient: CampaignRecipient, message: Message) -> str | ProviderError:
         """The provider's message id, or its error."""
@@ -389,8 +456,12 @@ class Sender:
             attempts=attempts,
         )
         if error.retryable and error.http_status is None and error.code is None:
-            # The request may have reached Meta: leave it SENDING; when the lease runs out it is
-            # reconciled against the status webhooks before it is ever sent again.
+            # The request may have reached Meta: leave it SENDING but no longer ours (so no
+            # longer renewed); when its lease runs out it is reconciled against the status
+            # webhooks before it is ever sent again.
+            await CampaignRecipient.filter(
+                id=recipient.id, lease_owner=self.owner, status=RecipientStatus.SENDING
+            ).update(lease_owner=None)
             return None
         if error.retryable and attempts < MAX_ATTEMPTS:
             pair = error.failure is FailureReason.PAIR_RATE_LIMITED

@@ -1,0 +1,119 @@
+"""Settling the sends a dead worker left SENDING, one path at a time.
+
+The kill tests (``test_crash_safety.py``) prove the whole story with real processes, but which
+path settles a given row there depends on timing. Here each path is set up exactly: rows left
+SENDING by a worker that is gone, a status webhook stored by the API whose processing job died
+too, and the reconciliation a live batch job runs before it claims anything.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+
+from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
+from app.models.messaging import Device, WebhookEvent, WebhookEventStatus
+from app.resolvers.campaigns.sending import reconcile_expired
+from app.resolvers.campaigns.statuses import callback_data
+from app.schema.node import decode_id
+from tests.campaigns.support import CREATE, cloud_device, contacts, fake_graph_api
+from tests.fakes.graph_api import FakeGraphApi, webhook_envelope
+from tests.support.client import Api
+from tests.support.messaging import member
+from tests.support.server import RunningServer
+
+
+@pytest.fixture
+async def fake(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[FakeGraphApi]:
+    async for graph in fake_graph_api(server, monkeypatch):
+        yield graph
+
+
+def _status_webhook(phone_number_id: str, to: str, wamid: str, recipient_id: int) -> str:
+    status = {
+        "id": wamid,
+        "status": "sent",
+        "timestamp": str(int(time.time())),
+        "recipient_id": to.removeprefix("+"),
+        "biz_opaque_callback_data": callback_data(recipient_id),
+    }
+    return orjson.dumps(webhook_envelope(phone_number_id, {"statuses": [status]})).decode()
+
+
+async def test_stale_sends_are_settled_from_stored_webhooks_and_only_unheard_ones_retried(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    cloud = await cloud_device(server, fake, owner)
+    people = await contacts(owner, 4, tag="stale", prefix="+1650556")
+    data = await owner.api.data(
+        CREATE,
+        {
+            "input": {
+                "name": "Stale",
+                "deviceId": cloud.id,
+                "template": {"name": "welcome", "language": "en_US"},
+                "tags": ["stale"],
+            }
+        },
+    )
+    campaign = await Campaign.get(
+        id=decode_id(data["createCampaign"]["campaign"]["id"], "Campaign")
+    )
+    device = await Device.get(id=campaign.device_id)
+    now = datetime.now(UTC)
+    expired = {"long ago": now - timedelta(seconds=120), "just now": now - timedelta(seconds=1)}
+
+    async def left_sending(i: int, lease_expired: datetime) -> CampaignRecipient:
+        return await CampaignRecipient.create(
+            campaign_id=campaign.id,
+            contact_id=people[i].id,
+            phone=people[i].phone_number,
+            status=RecipientStatus.SENDING,
+            lease_owner="a-worker-that-died",
+            lease_expires_at=lease_expired,
+            attempts=1,
+        )
+
+    stored = await left_sending(0, expired["long ago"])  # its webhook was stored, not processed
+    failed = await left_sending(1, expired["long ago"])  # its webhook's job failed
+    unheard = await left_sending(2, expired["long ago"])  # no webhook ever came
+    recent = await left_sending(3, expired["just now"])  # no webhook yet
+    wamids = {r.id: f"wamid.{uuid.uuid4().hex}" for r in (stored, failed)}
+    for row, status in ((stored, WebhookEventStatus.RECEIVED), (failed, WebhookEventStatus.FAILED)):
+        await WebhookEvent.create(
+            organization_id=device.organization_id,
+            device_id=device.id,
+            raw_body=_status_webhook(cloud.phone_number_id, row.phone, wamids[row.id], row.id),
+            status=status,
+        )
+    # A processed webhook about another recipient names `unheard` nowhere: no false match on
+    # a recipient id that is a prefix of another.
+    await WebhookEvent.create(
+        organization_id=device.organization_id,
+        device_id=device.id,
+        raw_body=_status_webhook(cloud.phone_number_id, "+16505569999", "wamid.x", unheard.id * 10),
+    )
+
+    settled = await reconcile_expired(server.runtime.broker, campaign, device, reconcile_after=60.0)
+
+    rows = {r.id: r for r in await CampaignRecipient.filter(campaign_id=campaign.id)}
+    assert settled == 3
+    for row in (stored, failed):
+        assert rows[row.id].status is RecipientStatus.SENT
+        assert rows[row.id].provider_message_id == wamids[row.id]
+        assert rows[row.id].lease_owner is None
+    assert rows[unheard.id].status is RecipientStatus.PENDING
+    assert rows[unheard.id].lease_expires_at is None
+    assert rows[unheard.id].provider_message_id is None
+    # Its lease ran out a second ago: a webhook may still be on its way, so it waits.
+    assert rows[recent.id].status is RecipientStatus.SENDING
+    assert rows[recent.id].lease_owner == "a-worker-that-died"
+    assert fake.sends == []
