@@ -25,6 +25,7 @@ import inspect
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from types import CoroutineType, GeneratorType
 from typing import Any
 
 import strawberry
@@ -198,6 +199,16 @@ def _plain_resolver(
 # Argument types strawberry hands to a resolver as graphql-core coerced them.
 _SCALAR_ARGUMENTS: tuple[Any, ...] = (int, str, bool, float, strawberry.ID)
 _Plan = list[tuple[str, Any, _PlainLeaf | _PlainComposite | _PlainResolver | None]]
+# Completed values that are never awaitable: no need to ask.
+_COMPLETED = frozenset({dict, list, str, int, float, bool, type(None)})
+
+
+def _path(prev: Path | None, key: str | int, typename: str | None) -> Path:
+    # What Path(prev, key, typename) builds, without the NamedTuple's Python-level __new__.
+    return _new_tuple(Path, (prev, key, typename))  # type: ignore[no-any-return]
+
+
+_new_tuple = tuple.__new__
 _ANOTHER_WAY = object()
 _BUILT_IN = (GraphQLString, GraphQLID, GraphQLBoolean)
 _AS_IS: dict[str, type] = {"String": str, "ID": str, "Boolean": bool}
@@ -207,6 +218,7 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._plans: dict[int, tuple[Any, GraphQLObjectType, _Plan]] = {}
+        self._plain_classes = _plain_classes(self.schema)
 
     def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> _Plan:
         """Each field of ``grouped_field_set`` with its plain leaf or composite, if any.
@@ -244,11 +256,26 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
         try:
             for response_name, field_details_list, leaf in plan:
                 if leaf.__class__ is _PlainLeaf:
-                    value = _complete_plain_leaf(leaf, source_value)  # type: ignore[arg-type]
+                    # The common cases inline (a str/bool as it is, an enum member by
+                    # table), the rest in _complete_plain_leaf: a call per field is a
+                    # good part of the cost of ~3,000 leaves.
+                    try:
+                        value = getattr(source_value, leaf.attribute)  # type: ignore[union-attr]
+                    except Exception:
+                        value = Undefined
+                    else:
+                        kind = value.__class__
+                        if kind is leaf.as_is:  # type: ignore[union-attr]
+                            results[response_name] = value
+                            continue
+                        if kind is leaf.enum_class:  # type: ignore[union-attr]
+                            results[response_name] = leaf.enum_names[value]  # type: ignore[union-attr,index]
+                            continue
+                        value = _complete_plain_leaf(leaf, value)  # type: ignore[arg-type]
                     if value is not Undefined:
                         results[response_name] = value
                         continue
-                field_path = Path(path, response_name, parent_type.name)
+                field_path = _path(path, response_name, parent_type.name)
                 if leaf.__class__ is _PlainResolver:
                     result = self._execute_plain_resolver(
                         leaf,  # type: ignore[arg-type]
@@ -273,7 +300,7 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
                     )
                 if result is not Undefined:
                     results[response_name] = result
-                    if is_awaitable(result):
+                    if result.__class__ not in _COMPLETED and is_awaitable(result):
                         awaitable_fields.append(response_name)
         except Exception:
             if awaitable_fields:
@@ -331,7 +358,12 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
             result = (
                 plain.function(source, **kwargs) if plain.pass_self else plain.function(**kwargs)
             )
-            if self.is_awaitable(result):
+            kind = result.__class__
+            if (
+                kind not in _COMPLETED
+                and kind not in self._plain_classes
+                and self.is_awaitable(result)
+            ):
                 return self.complete_awaitable_value(
                     return_type, field_details_list, info, path, result, position_context
                 )
@@ -341,7 +373,7 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
-        if not self.is_awaitable(completed):
+        if completed.__class__ in _COMPLETED or not self.is_awaitable(completed):
             return completed
 
         async def await_completed() -> Any:
@@ -376,7 +408,9 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
             value = getattr(source, plain.attribute)
         except Exception:
             value = None
-        if value is None or self.is_awaitable(value):
+        if value is None or (
+            value.__class__ not in self._plain_classes and self.is_awaitable(value)
+        ):
             return self.execute_field(
                 parent_type, source, field_details_list, path, position_context
             )
@@ -397,7 +431,7 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
-        if not self.is_awaitable(completed):
+        if completed.__class__ in _COMPLETED or not self.is_awaitable(completed):
             return completed
 
         async def await_completed() -> Any:
@@ -438,15 +472,25 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
         is_awaitable = self.is_awaitable
         completed: list[Any] = []
         awaitable_indices: list[int] = []
+        # Every item has the same subfields: collected once (graphql-core would look up its
+        # memo per item), each item straight to execute_fields.
+        grouped_field_set, new_defer_usages, _ = self.collect_subfields(
+            object_type, field_details_list
+        )
+        execute_fields = self.execute_fields
         try:
             for index, item in enumerate(value):
-                item_path = Path(path, index, None)
+                item_path = _path(path, index, None)
                 try:
-                    result = self._complete_object(object_type, field_details_list, item_path, item)
+                    result = (
+                        self._complete_object(object_type, field_details_list, item_path, item)
+                        if new_defer_usages
+                        else execute_fields(object_type, item, item_path, grouped_field_set, None)
+                    )
                 except Exception as raw_error:
                     self.handle_field_error(raw_error, item_type, field_details_list, item_path)
                     result = None
-                if is_awaitable(result):
+                if result.__class__ is not dict and is_awaitable(result):
                     result = self._await_list_item(result, item_type, field_details_list, item_path)
                     awaitable_indices.append(index)
                 completed.append(result)
@@ -550,6 +594,29 @@ def _gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
 _AFTER_COMPLETION = GraphQLResolveInfoHelpers(gather=_gather, track=_settle_later)
 
 
+def _plain_classes(schema: Any) -> frozenset[type]:
+    """The classes strawberry made the schema's object types from, when nothing can make
+    their instances awaitable (no ``__await__``, ``__getattr__`` or ``__getattribute__`` of
+    their own): the executor need not ask graphql-core's is_awaitable about each of the
+    ~1,100 objects of an inbox page (a failing ``hasattr(value, "__await__")`` each)."""
+    classes: frozenset[type] | None = schema.__dict__.get("_parley_plain_classes")
+    if classes is None:
+        found = set()
+        for type_ in schema.type_map.values():
+            origin = _origin(type_) if type(type_) is GraphQLObjectType else None
+            if (
+                isinstance(origin, type)
+                and not hasattr(origin, "__await__")
+                and not hasattr(origin, "__getattr__")
+                and origin.__getattribute__ is object.__getattribute__
+                and not issubclass(origin, (CoroutineType, GeneratorType))
+            ):
+                found.add(origin)
+        classes = frozenset(found)
+        schema._parley_plain_classes = classes
+    return classes
+
+
 def _origin(object_type: GraphQLObjectType) -> type | None:
     """The Python class strawberry made ``object_type`` from (kept on the type)."""
     origin: type | None = object_type.__dict__.get("_parley_origin")
@@ -560,10 +627,9 @@ def _origin(object_type: GraphQLObjectType) -> type | None:
     return origin
 
 
-def _complete_plain_leaf(leaf: _PlainLeaf, source: Any) -> Any:
+def _complete_plain_leaf(leaf: _PlainLeaf, value: Any) -> Any:
     """The completed value, or ``Undefined`` to let graphql-core's path handle the field."""
     try:
-        value = getattr(source, leaf.attribute)
         if value is None:
             return Undefined if leaf.non_null else None
         if value.__class__ is leaf.as_is:
