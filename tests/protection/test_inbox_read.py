@@ -10,7 +10,7 @@ from typing import Any
 from app.context import Context, Loaders
 from app.dataloaders import messaging as loaders
 from app.models.accounts import Role
-from app.models.messaging import Contact, Conversation, Device
+from app.models.messaging import Contact, Conversation, Device, Message
 from app.schema.executor import ParleyExecutor
 from app.schema.pagination import page_args
 from tests.support.client import Api
@@ -129,6 +129,16 @@ async def test_the_hot_loaders_build_models_exactly_as_a_tortoise_queryset_does(
     assert [vars(c) for c in loaded_contacts] == [vars(contacts[i]) for i in contact_ids]
     assert vars(loaded_device) == vars(device)
     assert loaded_contacts[0].attributes == {"plan": "gold"} and loaded_contacts[0].tags == ["vip"]
+    # Message pages are rows, not models: every attribute as Tortoise reads it.
+    [page_of_messages] = await loaders.messages_by_conversation().load_many(
+        [(conversations[0].id, page_args(last=10))]
+    )
+    messages = await Message.filter(conversation_id=conversations[0].id).order_by("id")
+    attributes = list(Message._meta.fields_db_projection)
+    assert [[getattr(m, a) for a in attributes] for m in page_of_messages] == [
+        [getattr(m, a) for a in attributes] for m in messages
+    ]
+    assert [m.body for m in page_of_messages] == ["hello"]
 
 
 async def test_an_inbox_read_leaves_nothing_for_the_cyclic_collector(
