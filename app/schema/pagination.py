@@ -11,6 +11,7 @@ import base64
 import binascii
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -106,7 +107,7 @@ def build_connection(
     rows: Sequence[Any],
     args: PageArgs,
     to_node: Callable[[Any], T],
-    key: Callable[[Any], int] = lambda row: int(row.id),
+    key: Callable[[Any], int] = attrgetter("id"),
 ) -> Connection[T]:
     """Turn ``limit + 1`` rows read in keyset order into a connection page."""
     has_more = len(rows) > args.limit
