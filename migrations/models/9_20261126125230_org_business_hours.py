@@ -7,7 +7,9 @@ from tortoise import BaseDBAsyncClient
 
 RUN_IN_TRANSACTION = True
 
-_UPGRADE = {'sqlite': 'ALTER TABLE "organizations" ADD "business_hours" JSON NOT NULL;', 'postgres': 'ALTER TABLE "organizations" ADD "business_hours" JSONB NOT NULL;'}
+# The default gives organizations that exist already their (empty) hours: without it, the
+# NOT NULL column cannot be added to a table with rows.
+_UPGRADE = {'sqlite': 'ALTER TABLE "organizations" ADD "business_hours" JSON NOT NULL DEFAULT \'{}\';', 'postgres': 'ALTER TABLE "organizations" ADD "business_hours" JSONB NOT NULL DEFAULT \'{}\'::jsonb;'}
 
 _DOWNGRADE = {'sqlite': 'ALTER TABLE "organizations" DROP COLUMN "business_hours";', 'postgres': 'ALTER TABLE "organizations" DROP COLUMN "business_hours";'}
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +51,62 @@ def test_models_and_migrations_agree() -> None:
     result = _parley("makemigrations", "--check")
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+_MIGRATE_BEFORE = """
+import asyncio, shutil, sys
+from pathlib import Path
+
+from aerich import Command
+
+from app.config import tortoise_config
+from app.migrations import APP, MIGRATIONS_DIR
+from app.orm import close_all_connections
+
+async def main(url: str, older: Path, before: int) -> None:
+    (older / APP).mkdir(parents=True)
+    for path in sorted((MIGRATIONS_DIR / APP).glob("*.py")):
+        if int(path.name.split("_")[0]) < before:
+            shutil.copy(path, older / APP / path.name)
+    command = Command(tortoise_config(url), app=APP, location=str(older))
+    try:
+        await command.init()
+        await command.upgrade(run_in_transaction=True)
+    finally:
+        await close_all_connections()
+
+asyncio.run(main(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])))
+"""
+
+
+def test_an_organization_from_before_business_hours_survives_the_upgrade(tmp_path: Path) -> None:
+    # Migration 9 adds a NOT NULL column to a table that has rows in every real database.
+    database = tmp_path / "parley.sqlite3"
+    url = f"sqlite://{database}"
+    older = subprocess.run(
+        [sys.executable, "-c", _MIGRATE_BEFORE, url, str(tmp_path / "older"), "9"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert older.returncode == 0, older.stderr[-3000:]
+    with sqlite3.connect(database) as db:
+        db.execute(
+            "INSERT INTO organizations (name, created_at, updated_at) "
+            "VALUES ('Existing', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+        )
+
+    upgraded = subprocess.run(
+        [sys.executable, "-m", "app.cli", "migrate"],
+        cwd=ROOT,
+        env={**os.environ, "PARLEY_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert upgraded.returncode == 0, upgraded.stdout[-2000:] + upgraded.stderr[-3000:]
+    with sqlite3.connect(database) as db:
+        hours = db.execute("SELECT business_hours FROM organizations").fetchall()
+    assert hours == [("{}",)]
