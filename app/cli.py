@@ -73,9 +73,12 @@ def serve(host: HostOption = None, port: PortOption = None, workers: int | None 
 @cli.command()
 def worker() -> None:
     """Run a job worker for all queues (default, campaigns, ai)."""
+    import uvloop
+
     from app.workers.process import run_worker_process
 
-    asyncio.run(run_worker_process(get_settings()))
+    # uvloop, as under `parley serve`: a campaign's sends are mostly event-loop work.
+    uvloop.run(run_worker_process(get_settings()))
 
 
 def _migrate() -> list[str]:

@@ -58,6 +58,15 @@ class Broker:
     async def publish(self, channel: str, event: dict[str, Any]) -> None:
         await self._redis.publish(channel, orjson.dumps(event))
 
+    async def publish_many(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        """Publish ``(channel, event)`` pairs in order, in one round trip."""
+        if not events:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channel, event in events:
+                pipe.publish(channel, orjson.dumps(event))
+            await pipe.execute()
+
     @contextlib.asynccontextmanager
     async def subscribe(
         self, *channels: str, idle_seconds: float | None = None

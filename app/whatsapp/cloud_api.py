@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import httpx
 import structlog
 
 from app.whatsapp.errors import FailureReason, ProviderError
-from app.whatsapp.http_pool import shared_client
+from app.whatsapp.http_pool import leased_client
 from app.whatsapp.payloads import build_mark_read_body, build_send_body
 from app.whatsapp.types import OutboundMessage, SendResult
 
@@ -34,6 +35,9 @@ class RetryPolicy:
     max_attempts: int = 3
     base_delay: float = 0.5
     max_delay: float = 8.0
+    # A caller that paces its own sends (campaigns) retries a 130429 at a slot of its limiter:
+    # a retry here would go out between the slots and crowd the second it lands in.
+    rate_limited_inline: bool = True
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (counting from 1)."""
@@ -148,21 +152,21 @@ class CloudApiProvider:
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        client = self._client or shared_client(self.base_url)
         attempt = 0
         while True:
             attempt += 1
             retry_after: float | None = None
             try:
-                response = await client.request(
-                    method,
-                    url,
-                    json=json,
-                    params=params,
-                    # httpx.Headers masks Authorization in its repr, so tracebacks that show
-                    # locals (rich, sentry) print "[secure]" instead of the token.
-                    headers=httpx.Headers({"Authorization": f"Bearer {self._token.reveal()}"}),
-                )
+                with self._lease() as client:
+                    response = await client.request(
+                        method,
+                        url,
+                        json=json,
+                        params=params,
+                        # httpx.Headers masks Authorization in its repr, so tracebacks that show
+                        # locals (rich, sentry) print "[secure]" instead of the token.
+                        headers=httpx.Headers({"Authorization": f"Bearer {self._token.reveal()}"}),
+                    )
             except httpx.TransportError as exc:
                 error = ProviderError(
                     f"{type(exc).__name__} while calling the Graph API",
@@ -181,6 +185,8 @@ class CloudApiProvider:
 
             # A pair rate limit lasts longer than a held request should wait: hand it back.
             inline = error.retryable and error.failure is not FailureReason.PAIR_RATE_LIMITED
+            if error.failure is FailureReason.RATE_LIMITED and not self.retry.rate_limited_inline:
+                inline = False
             if not inline or attempt >= self.retry.max_attempts:
                 raise error
             delay = self.retry.delay(attempt, retry_after)
@@ -194,6 +200,11 @@ class CloudApiProvider:
                 delay=round(delay, 3),
             )
             await self._sleep(delay)
+
+    def _lease(self) -> contextlib.AbstractContextManager[httpx.AsyncClient]:
+        if self._client is not None:
+            return contextlib.nullcontext(self._client)
+        return leased_client(self.base_url)
 
     def _error_from(self, response: httpx.Response) -> ProviderError:
         status = response.status_code

@@ -20,6 +20,7 @@ from app.resolvers.campaigns import audience, liveness, runs, sending
 from app.resolvers.campaigns.pacing import DeviceLimiter
 from app.resolvers.messaging.pipeline import set_device_status
 from app.resolvers.messaging.providers import provider_for
+from app.whatsapp.cloud_api import RetryPolicy
 from app.whatsapp.errors import FailureReason
 
 log = structlog.get_logger("parley.campaigns")
@@ -92,7 +93,8 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
         broker=runtime.broker,
         campaign=campaign,
         device=device,
-        provider=provider_for(settings, device),
+        # A 130429 comes back to the sender, which retries it at a slot of the device's limiter.
+        provider=provider_for(settings, device, retry=RetryPolicy(rate_limited_inline=False)),
         limiter=DeviceLimiter(runtime.redis),
         owner=owner,
         lease=settings.campaign_lease_seconds,

@@ -1,3 +1,4 @@
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -5,8 +6,9 @@ from typing import Any
 import httpx
 import pytest
 
+from app.whatsapp import http_pool
 from app.whatsapp.cloud_api import CloudApiProvider, RetryPolicy
-from app.whatsapp.http_pool import close_shared_clients, shared_client
+from app.whatsapp.http_pool import close_shared_clients, leased_client, shared_client
 from app.whatsapp.types import FailureReason, MessageType, OutboundMessage, ProviderError
 from tests.fakes.graph_api import FakeGraphApi
 
@@ -218,6 +220,23 @@ async def test_throughput_limit_is_retried_with_growing_backoff_then_succeeds(
     assert 0.25 <= sleeps.delays[0] <= 0.5 < sleeps.delays[1] <= 1.0
 
 
+async def test_a_caller_that_paces_its_sends_gets_the_throughput_limit_back_at_once(
+    fake: FakeGraphApi,
+) -> None:
+    # Campaigns retry a 130429 at a slot of the device's limiter, never in between slots.
+    fake.fail_next(130429, times=2)
+    sleeps = RecordedSleeps()
+    provider = provider_for(fake, sleeps)
+    provider.retry = RetryPolicy(rate_limited_inline=False)
+
+    with pytest.raises(ProviderError) as caught:
+        await provider.send(text())
+
+    assert caught.value.failure is FailureReason.RATE_LIMITED and caught.value.retryable
+    assert [a.error_code for a in fake.attempts] == [130429]
+    assert sleeps.delays == []
+
+
 async def test_unknown_server_error_131000_is_retried(fake: FakeGraphApi) -> None:
     fake.fail_next(131000)
 
@@ -342,15 +361,27 @@ def test_backoff_doubles_with_jitter_and_respects_the_cap_and_retry_after() -> N
     assert policy.delay(1, retry_after=60.0) == 4.0
 
 
-async def test_pooled_client_is_shared_per_base_url_with_bounded_timeouts() -> None:
-    first = shared_client("https://graph.example")
-
-    again = shared_client("https://graph.example")
+async def test_pooled_clients_are_shared_per_base_url_in_small_pools_with_bounded_timeouts() -> (
+    None
+):
+    quiet = [shared_client("https://graph.example") for _ in range(3)]
+    with contextlib.ExitStack() as busy:
+        leased = [
+            busy.enter_context(leased_client("https://graph.example"))
+            for _ in range(http_pool.CONNECTIONS_PER_SHARD + 1)
+        ]
     other = shared_client("https://graph.other.example")
 
-    assert first is again
-    assert first is not other
-    assert (first.timeout.connect, first.timeout.read) == (5.0, 15.0)
+    # One request at a time keeps to one warm client; a busy process spreads over small pools.
+    assert quiet[0] is quiet[1] is quiet[2] is leased[0]
+    assert len({id(c) for c in leased}) == 2 and leased[-1] is not leased[0]
+    assert shared_client("https://graph.example") is quiet[0]
+    assert other not in leased
+    for client in [*leased, other]:
+        pool = client._transport._pool  # type: ignore[attr-defined]
+        # Keep-alive up to the pool's size: a busy pool never closes what it just opened.
+        assert pool._max_connections == pool._max_keepalive_connections <= 16
+        assert (client.timeout.connect, client.timeout.read) == (5.0, 15.0)
 
 
 def timing_out_client(calls: list[httpx.Request]) -> httpx.AsyncClient:

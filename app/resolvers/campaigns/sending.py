@@ -17,6 +17,7 @@ import os
 import socket
 import time
 import uuid
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,7 +40,7 @@ from app.models.messaging import (
 )
 from app.pubsub import Broker
 from app.resolvers.campaigns import progress, statuses
-from app.resolvers.campaigns.pacing import DeviceLimiter
+from app.resolvers.campaigns.pacing import LATE_SECONDS, DeviceLimiter
 from app.resolvers.campaigns.statuses import callback_data
 from app.resolvers.messaging import events
 from app.resolvers.messaging.pipeline import advance_status, reconcile
@@ -50,6 +51,8 @@ from app.whatsapp.types import OutboundMessage
 log = structlog.get_logger("parley.campaigns")
 
 MAX_ATTEMPTS = 5
+# A send Meta refused as over the rate (130429) is tried again at later slots this often.
+RATE_LIMITED_RETRIES = 3
 # Leases are renewed every quarter lease; a send needs a renewal (or claim) less than half a
 # lease old, so the other half covers a late renewal and the request's way to Meta.
 RENEW_FRACTION = 0.25
@@ -196,8 +199,8 @@ async def record_sent_many(
     )
     for _, message, wamid in sent:
         message.status, message.sent_at, message.provider_message_id = MessageStatus.SENT, at, wamid
-    for _, message, _ in sent:  # one after the other: a batch must not drain the Redis pool
-        await events.message_event(broker, message, "STATUS_CHANGED")
+    # One round trip for the batch's events (in order), not one per message.
+    await events.message_events(broker, [message for _, message, _ in sent], "STATUS_CHANGED")
     rids = {recipient.id: str(wamid) for recipient, _, wamid in sent}
     await CampaignRecipient.filter(id__in=list(rids)).update(
         provider_message_id=Case(
@@ -288,30 +291,7 @@ class Sender:
                 ).values_list("id", flat=True)
             )
             batch = [r for r in batch if r.id in ours]
-        # One slot after the other on the device's shared timeline (a late wake-up takes a
-        # later slot rather than crowding the next second); each send goes out at its slot
-        # without waiting for the ones before it to be answered.
-        calls: list[tuple[CampaignRecipient, asyncio.Task[str | ProviderError]]] = []
-        lapses = self.lapses
-        for recipient in batch:
-            if not await self.still_running():
-                break
-            await self.limiter.acquire(self.device.id, self.device.messages_per_second)
-            if not await self.still_running():
-                break  # paused or cancelled while waiting for a slot
-            if not self.leases_confirmed():
-                await self._confirm_leases()  # the background renewal is late
-            if not self.leases_confirmed() or self.lapses != lapses:
-                break  # stalled past our leases: another worker may own these rows now
-            task = asyncio.create_task(self._send(recipient, messages[recipient.id]))
-            calls.append((recipient, task))
-        outcomes = dict(
-            zip(
-                [r.id for r, _ in calls],
-                await asyncio.gather(*(t for _, t in calls)),
-                strict=True,
-            )
-        )
+        outcomes = await self._dispatch(batch, messages)
         sent = [(r, messages[r.id], outcomes.get(r.id)) for r in batch]
         await record_sent_many(
             self.broker, self.campaign, self.device, [x for x in sent if isinstance(x[2], str)]
@@ -339,14 +319,72 @@ class Sender:
         except Exception:  # a database hiccup: sends wait until a renewal succeeds
             log.warning("campaigns.lease_renewal_failed", owner=self.owner, exc_info=True)
 
-    async def _send(self, recipient: CampaignRecipient, message: Message) -> str | ProviderError:
-        """The provider's message id, or its error."""
+    async def _dispatch(
+        self, batch: list[CampaignRecipient], messages: dict[int, Message]
+    ) -> dict[int, str | ProviderError]:
+        """Send each recipient at a slot of the device's shared timeline; outcomes by id.
+
+        Slots are reserved a run at a time; each send goes out at its slot without waiting for
+        the ones before it to be answered. A send that would leave too late for its slot (a
+        busy event loop, a slow wake-up) does not go: it would crowd the next second, so the
+        recipient takes a later slot, as does a send Meta refused as over the rate (130429, up
+        to RATE_LIMITED_RETRIES times; the provider hands it back instead of retrying it between
+        slots). Recipients left when the campaign stops, or when our leases lapsed, have no
+        outcome.
+        """
+        outcomes: dict[int, str | ProviderError] = {}
+        refusals: Counter[int] = Counter()
+        waiting = deque(batch)
+        rate = self.device.messages_per_second
+        lapses = self.lapses
+        stopped = False
+        while waiting and not stopped and await self.still_running():
+            calls: list[tuple[CampaignRecipient, asyncio.Task[str | ProviderError | None]]] = []
+            while waiting and not stopped and await self.still_running():
+                slots = await self.limiter.reserve(self.device.id, rate, len(waiting))
+                for index in range(slots.count):
+                    at = slots.at(index)
+                    delay = at - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    if not await self.still_running():
+                        break  # paused or cancelled while waiting for a slot
+                    if not self.leases_confirmed():
+                        await self._confirm_leases()  # the background renewal is late
+                    if not self.leases_confirmed() or self.lapses != lapses:
+                        stopped = True  # stalled past our leases: the rows may be others' now
+                        break
+                    if time.monotonic() - at > LATE_SECONDS:
+                        continue
+                    recipient = waiting.popleft()
+                    task = asyncio.create_task(self._send(recipient, messages[recipient.id], at))
+                    calls.append((recipient, task))
+                    if not waiting:
+                        break
+            answers = await asyncio.gather(*(task for _, task in calls))
+            for (recipient, _), answer in zip(calls, answers, strict=True):
+                if answer is None:
+                    waiting.append(recipient)  # too late to go: a later slot
+                elif _refused(answer) and refusals[recipient.id] < RATE_LIMITED_RETRIES:
+                    # Meta turned it away (not sent): again at a later slot of the limiter.
+                    refusals[recipient.id] += 1
+                    waiting.append(recipient)
+                else:
+                    outcomes[recipient.id] = answer
+        return outcomes
+
+    async def _send(
+        self, recipient: CampaignRecipient, message: Message, slot: float
+    ) -> str | ProviderError | None:
+        """The provider's message id, its error, or None if it is too late for ``slot``."""
         outbound = OutboundMessage(
             to=recipient.phone,
             type=WireType.TEXT if message.type is MessageType.TEXT else WireType.TEMPLATE,
             payload=message.payload,
             biz_opaque_callback_data=callback_data(recipient.id),
         )
+        if time.monotonic() - slot > LATE_SECONDS:
+            return None
         try:
             result = await self.provider.send(outbound)
         except ProviderError as error:
@@ -439,8 +477,8 @@ class Sender:
             ignore_conflicts=True,
         )
         found = await existing()
-        for conversation in await Conversation.filter(id__in=[found[i] for i in missing]):
-            await events.conversation_event(self.broker, conversation, "CREATED")
+        created = list(await Conversation.filter(id__in=[found[i] for i in missing]))
+        await events.conversation_events(self.broker, created, "CREATED")
         return found
 
     async def _failed(
@@ -485,6 +523,10 @@ class Sender:
         )
         await progress.counts_changed(self.broker, self.campaign.organization_id, self.campaign.id)
         return error.failure if error.failure.device_status is not None else None
+
+
+def _refused(answer: str | ProviderError) -> bool:
+    return isinstance(answer, ProviderError) and answer.failure is FailureReason.RATE_LIMITED
 
 
 async def pause_briefly() -> None:

@@ -27,28 +27,52 @@ def channel(org_id: int, topic: str) -> str:
     return f"org:{org_id}:{topic}"
 
 
+def _message_payload(message: Message, kind: str) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "organization_id": message.organization_id,
+        "message_id": message.id,
+        "conversation_id": message.conversation_id,
+        "device_id": message.device_id,
+    }
+
+
 async def message_event(broker: Broker, message: Message, kind: str) -> None:
     await broker.publish(
-        channel(message.organization_id, MESSAGES),
-        {
-            "kind": kind,
-            "organization_id": message.organization_id,
-            "message_id": message.id,
-            "conversation_id": message.conversation_id,
-            "device_id": message.device_id,
-        },
+        channel(message.organization_id, MESSAGES), _message_payload(message, kind)
     )
+
+
+async def message_events(broker: Broker, messages: list[Message], kind: str) -> None:
+    """The same event for many messages, published in one round trip."""
+    await broker.publish_many(
+        [(channel(m.organization_id, MESSAGES), _message_payload(m, kind)) for m in messages]
+    )
+
+
+def _conversation_payload(conversation: Conversation, kind: str) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "organization_id": conversation.organization_id,
+        "conversation_id": conversation.id,
+        "device_id": conversation.device_id,
+    }
 
 
 async def conversation_event(broker: Broker, conversation: Conversation, kind: str) -> None:
     await broker.publish(
         channel(conversation.organization_id, CONVERSATIONS),
-        {
-            "kind": kind,
-            "organization_id": conversation.organization_id,
-            "conversation_id": conversation.id,
-            "device_id": conversation.device_id,
-        },
+        _conversation_payload(conversation, kind),
+    )
+
+
+async def conversation_events(broker: Broker, conversations: list[Conversation], kind: str) -> None:
+    """The same event for many conversations, published in one round trip."""
+    await broker.publish_many(
+        [
+            (channel(c.organization_id, CONVERSATIONS), _conversation_payload(c, kind))
+            for c in conversations
+        ]
     )
 
 

@@ -10,12 +10,14 @@ from app.config import Settings
 from app.models.messaging import Device, MessageType, Provider
 from app.security import decrypt_secret
 from app.whatsapp.base import Provider as WhatsAppProvider
-from app.whatsapp.cloud_api import CloudApiProvider
+from app.whatsapp.cloud_api import CloudApiProvider, RetryPolicy
 from app.whatsapp.sandbox import SandboxProvider
 from app.whatsapp.types import MessageType as WireType
 
 
-def provider_for(settings: Settings, device: Device) -> WhatsAppProvider:
+def provider_for(
+    settings: Settings, device: Device, *, retry: RetryPolicy | None = None
+) -> WhatsAppProvider:
     if device.provider is Provider.SANDBOX:
         return SandboxProvider()
     if not device.access_token_encrypted or not device.phone_number_id:
@@ -25,6 +27,7 @@ def provider_for(settings: Settings, device: Device) -> WhatsAppProvider:
         access_token=decrypt_secret(settings, device.access_token_encrypted),
         base_url=settings.whatsapp_graph_url,
         api_version=settings.whatsapp_graph_api_version,
+        retry=retry,
     )
 
 
