@@ -1,7 +1,7 @@
 """Two API processes and one worker on one database and one Redis (Must-show 3 of issue 4).
 
-With PARLEY_TEST_DATABASE_URL / PARLEY_TEST_REDIS_URL (as CI runs) the processes share that
-PostgreSQL and Redis; without them they share one SQLite file and one embedded Redis started
+With PARLEY_TEST_DATABASE_URL / PARLEY_TEST_REDIS_URL (as CI runs) the processes share a fresh
+PostgreSQL database beside that one and the next Redis database; without them they share one SQLite file and one embedded Redis started
 here. Everything the test does goes over HTTP and WebSocket, as a client would.
 """
 
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import httpx
 import redis.asyncio as aioredis
 from gql import gql
@@ -74,6 +75,10 @@ async def shared_stores() -> AsyncIterator[Stores]:
     database_url = os.environ.get("PARLEY_TEST_DATABASE_URL")
     redis_url = os.environ.get("PARLEY_TEST_REDIS_URL")
     embedded: EmbeddedRedis | None = None
+    if database_url:
+        # Its own database too: the session's server runs the campaign watchdog, which would
+        # take these processes' campaigns for orphans (their liveness is in another Redis).
+        database_url = await _fresh_database(database_url, "cluster")
     try:
         if redis_url:
             # Its own Redis database: the session's server runs an in-process worker on the
@@ -97,6 +102,19 @@ async def shared_stores() -> AsyncIterator[Stores]:
         if embedded is not None:
             await embedded.stop()
         shutil.rmtree(var_dir, ignore_errors=True)
+
+
+async def _fresh_database(url: str, suffix: str) -> str:
+    """An empty PostgreSQL database beside the one ``url`` names; its url."""
+    parts = urlsplit(url)
+    name = f"{parts.path.strip('/')}_{suffix}"
+    admin = await asyncpg.connect(urlunsplit(parts._replace(scheme="postgresql", path="/postgres")))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def _next_database(url: str) -> str:
