@@ -382,6 +382,13 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
+        return self._settled(completed, return_type, field_details_list, path)
+
+    def _settled(
+        self, completed: Any, return_type: Any, field_details_list: Any, path: Path
+    ) -> Any:
+        """A completed value as it is, or, if it is still to come, awaited with graphql-core's
+        handling of a field's error."""
         if completed.__class__ in _COMPLETED or not self.is_awaitable(completed):
             return completed
 
@@ -440,17 +447,7 @@ class ParleyExecutor(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
-        if completed.__class__ in _COMPLETED or not self.is_awaitable(completed):
-            return completed
-
-        async def await_completed() -> Any:
-            try:
-                return await completed
-            except Exception as raw_error:
-                self.handle_field_error(raw_error, return_type, field_details_list, path)
-                return None
-
-        return await_completed()
+        return self._settled(completed, return_type, field_details_list, path)
 
     def _complete_plain_composite(
         self, plain: _PlainComposite, field_details_list: Any, path: Path, value: Any

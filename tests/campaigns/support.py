@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-import pytest
 
 from app.models.messaging import Contact
 from tests.fakes.graph_api import FakeGraphApi
@@ -49,14 +46,6 @@ PROGRESS = f"subscription($id: ID!) {{ campaignProgress(campaignId: $id) {{ {CAM
 class CloudDevice:
     id: str
     phone_number_id: str
-
-
-async def fake_graph_api(
-    server: RunningServer, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[FakeGraphApi]:
-    async with FakeGraphApi(app_secret=APP_SECRET, status_delay=0.01) as graph:
-        monkeypatch.setattr(server.settings, "whatsapp_graph_url", graph.base_url)
-        yield graph
 
 
 def cloud_device_input(per_second: int) -> tuple[dict[str, Any], str, str]:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,6 @@ from tests.campaigns.support import (
     campaign_of,
     cloud_device,
     contacts,
-    fake_graph_api,
     now,
     recipients,
     until_status,
@@ -30,14 +28,6 @@ from tests.support.server import RunningServer
 
 # Must-show 1 of issue 5: 2,000 contacts, 100 of them opted out, 50 duplicates by phone.
 AUDIENCE = 2_000
-
-
-@pytest.fixture
-async def fake(
-    server: RunningServer, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[FakeGraphApi]:
-    async for graph in fake_graph_api(server, monkeypatch):
-        yield graph
 
 
 def _template(*parameters: str) -> dict[str, Any]:

@@ -10,27 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from redis.commands.core import AsyncScript
 
-from tests.campaigns.support import act, cloud_device, contacts, fake_graph_api, until_status
+from tests.campaigns.support import act, cloud_device, contacts, until_status
 from tests.fakes.graph_api import FakeGraphApi
 from tests.support.client import Api
 from tests.support.messaging import member
 from tests.support.server import RunningServer
 
 TEMPLATE = {"name": "welcome", "language": "en_US", "parameters": []}
-
-
-@pytest.fixture
-async def fake(
-    server: RunningServer, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[FakeGraphApi]:
-    async for graph in fake_graph_api(server, monkeypatch):
-        yield graph
 
 
 async def _campaign(owner: Any, device_id: str, tag: str) -> str:

@@ -10,30 +10,20 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import orjson
-import pytest
 
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.models.messaging import Device, WebhookEvent, WebhookEventStatus
 from app.resolvers.campaigns.sending import reconcile_expired
 from app.resolvers.campaigns.statuses import callback_data
 from app.schema.node import decode_id
-from tests.campaigns.support import CREATE, cloud_device, contacts, fake_graph_api
+from tests.campaigns.support import CREATE, cloud_device, contacts
 from tests.fakes.graph_api import FakeGraphApi, webhook_envelope
 from tests.support.client import Api
 from tests.support.messaging import member
 from tests.support.server import RunningServer
-
-
-@pytest.fixture
-async def fake(
-    server: RunningServer, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[FakeGraphApi]:
-    async for graph in fake_graph_api(server, monkeypatch):
-        yield graph
 
 
 def _status_webhook(phone_number_id: str, to: str, wamid: str, recipient_id: int) -> str:
