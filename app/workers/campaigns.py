@@ -22,6 +22,7 @@ from app.resolvers.messaging.pipeline import set_device_status
 from app.resolvers.messaging.providers import provider_for
 from app.whatsapp.cloud_api import RetryPolicy
 from app.whatsapp.errors import FailureReason
+from app.workers.messaging import sandbox_network
 
 log = structlog.get_logger("parley.campaigns")
 
@@ -99,6 +100,7 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
         owner=owner,
         lease=settings.campaign_lease_seconds,
         still_running=lambda: _still_running(campaign_id),
+        on_sent=lambda ids: sandbox_network(runtime.queues, device, ids),
     )
     reconciled_at = 0.0
     in_flight: set[asyncio.Task[FailureReason | None]] = set()

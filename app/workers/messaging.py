@@ -92,12 +92,19 @@ async def send_message(ctx: dict[str, Any], *, message_id: int) -> None:
     message.provider_message_id = result.provider_message_id
     await advance_status(runtime.broker, message, MessageStatus.SENT)
     await reconcile(runtime.broker, device, result.provider_message_id)
-    if device.provider is Provider.SANDBOX:
-        await runtime.queues.enqueue(
+    await sandbox_network(runtime.queues, device, [message.id])
+
+
+async def sandbox_network(queues: Any, device: Device, message_ids: list[int]) -> None:
+    """On a SANDBOX device, messages just sent go on to DELIVERED and READ, as on a phone."""
+    if device.provider is not Provider.SANDBOX:
+        return
+    for message_id in message_ids:
+        await queues.enqueue(
             "default",
             "sandbox_progress",
-            key=f"sandbox-progress:{message.id}",
-            message_id=message.id,
+            key=f"sandbox-progress:{message_id}",
+            message_id=message_id,
         )
 
 

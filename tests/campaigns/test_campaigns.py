@@ -10,6 +10,7 @@ from gql import gql
 
 from app.models.accounts import Role
 from app.models.messaging import Contact
+from app.schema.node import to_global_id
 from tests.campaigns.support import (
     CREATE,
     PROGRESS,
@@ -23,7 +24,14 @@ from tests.campaigns.support import (
 )
 from tests.fakes.graph_api import FakeGraphApi
 from tests.support.client import Api
-from tests.support.messaging import eventually, member
+from tests.support.messaging import (
+    CONNECT_DEVICE,
+    CREATE_DEVICE,
+    SIMULATE,
+    eventually,
+    member,
+    unique_phone,
+)
 from tests.support.server import RunningServer
 
 # Must-show 1 of issue 5: 2,000 contacts, 100 of them opted out, 50 duplicates by phone.
@@ -325,3 +333,43 @@ query($id: ID!, $after: String) {
   } }
 }
 """
+
+
+async def test_on_a_sandbox_device_campaign_messages_are_delivered_and_read_like_any_other(
+    server: RunningServer, api: Api
+) -> None:
+    owner = await member(server, api)
+    data = await owner.api.data(
+        CREATE_DEVICE,
+        {"input": {"name": "Sandbox", "phoneNumber": unique_phone(), "provider": "SANDBOX"}},
+    )
+    device_id = data["createDevice"]["device"]["id"]
+    await owner.api.data(CONNECT_DEVICE, {"input": {"deviceId": device_id}})
+    for i in range(2):  # customers who wrote in: their 24-hour window is open
+        await owner.api.data(
+            SIMULATE,
+            {
+                "input": {
+                    "deviceId": device_id,
+                    "from": unique_phone(),
+                    "name": f"Customer {i}",
+                    "text": f"hi {i}",
+                }
+            },
+        )
+    people = await Contact.filter(organization_id=owner.organization_id)
+    campaign = await _create(
+        owner,
+        device_id,
+        text="Thanks for writing, {{name}}!",
+        contactIds=[to_global_id("Contact", p.id) for p in people],
+    )
+
+    await act(owner, "startCampaign", campaign["id"])
+
+    async def all_read() -> dict[str, Any] | None:
+        stats: dict[str, Any] = (await campaign_of(owner, campaign["id"]))["stats"]
+        return stats if stats["read"] == 2 else None
+
+    stats = await eventually(all_read, within=30)
+    assert stats["sent"] == stats["delivered"] == stats["failed"] == 0

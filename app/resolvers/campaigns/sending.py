@@ -238,6 +238,8 @@ class Sender:
     owner: str
     lease: float
     still_running: Callable[[], Awaitable[bool]]
+    # Told the ids of the messages each batch sent (the sandbox's network delivers them).
+    on_sent: Callable[[list[int]], Awaitable[None]] | None = None
     # When the last lease renewal began: every row this sender holds has a lease running at
     # least ``lease`` seconds from then (rows claimed since got theirs when claimed).
     renewed_at: float = field(default_factory=time.monotonic, init=False)
@@ -293,9 +295,10 @@ class Sender:
             batch = [r for r in batch if r.id in ours]
         outcomes = await self._dispatch(batch, messages)
         sent = [(r, messages[r.id], outcomes.get(r.id)) for r in batch]
-        await record_sent_many(
-            self.broker, self.campaign, self.device, [x for x in sent if isinstance(x[2], str)]
-        )
+        accepted = [x for x in sent if isinstance(x[2], str)]
+        await record_sent_many(self.broker, self.campaign, self.device, accepted)
+        if self.on_sent is not None and accepted:
+            await self.on_sent([message.id for _, message, _ in accepted])
         unsent = [r.id for r, _, o in sent if o is None]
         if unsent:  # stopped before their turn: never handed to the provider
             await CampaignRecipient.filter(
