@@ -1,18 +1,14 @@
-"""Factories for campaign tests: a Cloud API device on the fake Graph API, an audience."""
+"""Factories for campaign tests: campaigns, an audience, a device input for other processes."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from app.models.messaging import Contact
-from tests.fakes.graph_api import FakeGraphApi
-from tests.support.messaging import CONNECT_DEVICE, CREATE_DEVICE, Member, eventually, unique_phone
-from tests.support.server import RunningServer
-
-APP_SECRET = "campaign-app-secret"
+from tests.support.cloud_api import APP_SECRET
+from tests.support.messaging import Member, eventually, unique_phone
 
 CAMPAIGN_FIELDS = """
 id name status startedAt finishedAt
@@ -42,12 +38,6 @@ query($id: ID!, $status: RecipientStatus, $after: String) {
 PROGRESS = f"subscription($id: ID!) {{ campaignProgress(campaignId: $id) {{ {CAMPAIGN_FIELDS} }} }}"
 
 
-@dataclass
-class CloudDevice:
-    id: str
-    phone_number_id: str
-
-
 def cloud_device_input(per_second: int) -> tuple[dict[str, Any], str, str]:
     """A createDevice input for a new Cloud API number: (input, phone number id, token)."""
     phone_number_id = str(uuid.uuid4().int % 10**12)
@@ -61,20 +51,6 @@ def cloud_device_input(per_second: int) -> tuple[dict[str, Any], str, str]:
         "cloudApi": cloud,
     }
     return device, phone_number_id, token
-
-
-async def cloud_device(
-    server: RunningServer, fake: FakeGraphApi, owner: Member, *, per_second: int = 80
-) -> CloudDevice:
-    device, phone_number_id, token = cloud_device_input(per_second)
-    data = await owner.api.data(CREATE_DEVICE, {"input": device})
-    device_id = data["createDevice"]["device"]["id"]
-    url = f"{server.url}/webhooks/whatsapp/{device_id}"
-    # The fake refuses (130429) whatever goes over the device's own limit.
-    fake.register(phone_number_id, token, webhook_url=url, throughput=per_second)
-    # connectDevice checks the credentials with Meta, so the fake must know them first.
-    await owner.api.data(CONNECT_DEVICE, {"input": {"deviceId": device_id}})
-    return CloudDevice(device_id, phone_number_id)
 
 
 async def contacts(

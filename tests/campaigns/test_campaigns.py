@@ -16,7 +16,6 @@ from tests.campaigns.support import (
     PROGRESS,
     act,
     campaign_of,
-    cloud_device,
     contacts,
     now,
     recipients,
@@ -24,6 +23,7 @@ from tests.campaigns.support import (
 )
 from tests.fakes.graph_api import FakeGraphApi
 from tests.support.client import Api
+from tests.support.cloud_api import cloud_device
 from tests.support.messaging import (
     CONNECT_DEVICE,
     CREATE_DEVICE,

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from redis.commands.core import AsyncScript
 
-from tests.campaigns.support import act, cloud_device, contacts, until_status
+from tests.campaigns.support import act, contacts, until_status
 from tests.fakes.graph_api import FakeGraphApi
 from tests.support.client import Api
+from tests.support.cloud_api import cloud_device
 from tests.support.messaging import member
 from tests.support.server import RunningServer
 

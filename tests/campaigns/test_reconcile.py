@@ -19,9 +19,10 @@ from app.models.messaging import Device, WebhookEvent, WebhookEventStatus
 from app.resolvers.campaigns.sending import reconcile_expired
 from app.resolvers.campaigns.statuses import callback_data
 from app.schema.node import decode_id
-from tests.campaigns.support import CREATE, cloud_device, contacts
+from tests.campaigns.support import CREATE, contacts
 from tests.fakes.graph_api import FakeGraphApi, webhook_envelope
 from tests.support.client import Api
+from tests.support.cloud_api import cloud_device
 from tests.support.messaging import member
 from tests.support.server import RunningServer
 
