@@ -81,12 +81,6 @@ def leased_client(base_url: str) -> contextlib.AbstractContextManager[httpx.Asyn
     return _shards(base_url).lease()
 
 
-def shared_client(base_url: str) -> httpx.AsyncClient:
-    """A pooled client for ``base_url`` on the running loop (the first one with room)."""
-    with leased_client(base_url) as client:
-        return client
-
-
 async def close_shared_clients() -> None:
     """Close this loop's clients; call from the app lifespan / worker shutdown."""
     per_loop = _clients.pop(asyncio.get_running_loop(), {})
