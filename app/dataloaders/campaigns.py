@@ -13,9 +13,10 @@ from strawberry.dataloader import DataLoader
 from tortoise import connections
 from tortoise.functions import Count
 
-from app.dataloaders.messaging import _Binder, _columns
+from app.dataloaders.messaging import _columns
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.schema.pagination import PageArgs
+from app.sql import Binder
 
 RecipientPageKey = tuple[int, RecipientStatus | None, PageArgs]
 
@@ -47,7 +48,7 @@ def recipient_counts() -> DataLoader[int, dict[RecipientStatus, int]]:
 
 
 def _recipient_page_sql(
-    bind: _Binder, campaign_ids: Sequence[int], status: RecipientStatus | None, args: PageArgs
+    bind: Binder, campaign_ids: Sequence[int], status: RecipientStatus | None, args: PageArgs
 ) -> str:
     """``limit + 1`` recipients of each campaign in keyset order, in one statement: a LATERAL
     walk of the ``(campaign_id, status, id)`` / primary key index per campaign on PostgreSQL,
@@ -88,7 +89,7 @@ async def _load_recipient_pages(keys: Sequence[RecipientPageKey]) -> list[list[C
     pages: dict[RecipientPageKey, list[CampaignRecipient]] = {}
     connection = connections.get("default")
     for (status, args), campaign_ids in by_shape.items():
-        bind = _Binder(connection)
+        bind = Binder(connection)
         sql = _recipient_page_sql(bind, sorted(campaign_ids), status, args)
         rows = await connection.execute_query_dict(sql, bind.params)
         grouped: dict[int, list[CampaignRecipient]] = defaultdict(list)

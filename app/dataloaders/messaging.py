@@ -29,6 +29,7 @@ from tortoise.models import Model
 from app.models.accounts import User
 from app.models.messaging import Contact, Conversation, Device, Message, Template
 from app.schema.pagination import PageArgs
+from app.sql import Binder
 
 M = TypeVar("M", bound=Model)
 K = TypeVar("K")
@@ -43,28 +44,10 @@ def _columns(model: type[Model], alias: str | None = None) -> str:
     return ", ".join(f'{prefix}"{column}"' for column in model._meta.fields_db_projection.values())
 
 
-class _Binder:
-    """Placeholders in the connection's style (``$n`` for PostgreSQL, ``?`` for SQLite)."""
-
-    def __init__(self, connection: BaseDBAsyncClient) -> None:
-        self.postgres = connection.capabilities.dialect == "postgres"
-        self.params: list[Any] = []
-
-    def __call__(self, value: Any) -> str:
-        self.params.append(value)
-        return f"${len(self.params)}" if self.postgres else "?"
-
-    def ids(self, values: Sequence[int]) -> str:
-        """``= ANY($n)`` for one array parameter, or ``IN (?, ...)``: a membership test."""
-        if self.postgres:
-            return f"= ANY({self(list(values))}::bigint[])"
-        return f"IN ({', '.join(self(value) for value in values)})"
-
-
 def _by_id(model: type[M]) -> Any:
     async def load(keys: Sequence[int]) -> list[M | None]:
         connection = connections.get("default")
-        bind = _Binder(connection)
+        bind = Binder(connection)
         sql = (
             f'SELECT {_columns(model)} FROM "{model._meta.db_table}"'
             f' WHERE "id" {bind.ids(list(set(keys)))}'
@@ -148,7 +131,7 @@ async def conversation_page(
     with its contact and device, in one parameterized statement: the inbox's list. (The
     same page through a Tortoise queryset cost more to compose than to run.)"""
     connection = connections.get("default")
-    bind = _Binder(connection)
+    bind = Binder(connection)
     where = [f'c."organization_id" = {bind(organization_id)}']
     if status is not None:
         where.append(f'c."status" = {bind(status)}')
@@ -265,7 +248,7 @@ def prime_conversation_parties(loaders: Any, rows: Iterable[InboxRow]) -> None:
         devices.prime(row.conversation.device_id, row.device)
 
 
-def _page_sql(bind: _Binder, conversation_ids: Sequence[int], args: PageArgs, limit: int) -> str:
+def _page_sql(bind: Binder, conversation_ids: Sequence[int], args: PageArgs, limit: int) -> str:
     """``limit`` messages of each conversation in keyset order, in one statement.
 
     PostgreSQL walks the ``(conversation_id, id)`` index once per conversation and stops
@@ -291,7 +274,7 @@ def _page_sql(bind: _Binder, conversation_ids: Sequence[int], args: PageArgs, li
     )
 
 
-def _bounds(bind: _Binder, args: PageArgs) -> str:
+def _bounds(bind: Binder, args: PageArgs) -> str:
     bounds = ""
     if args.after is not None:
         bounds += f' AND "id" > {bind(args.after)}'
@@ -405,7 +388,7 @@ async def _load_message_pages(
     connection = connections.get("default")
     init = _message_row_builder(connection)
     for args, conversation_ids in by_args.items():
-        bind = _Binder(connection)
+        bind = Binder(connection)
         sql = _page_sql(bind, sorted(conversation_ids), args, args.limit + 1)
         _, rows = await connection.execute_query(sql, bind.params)
         grouped: dict[int, list[Message]] = defaultdict(list)
