@@ -21,12 +21,44 @@ class Binder:
         self.postgres = connection.capabilities.dialect == "postgres"
         self.params: list[Any] = []
 
-    def __call__(self, value: Any) -> str:
+    def __call__(self, value: Any, cast: str | None = None) -> str:
+        """A placeholder for ``value``; on PostgreSQL cast to ``cast`` where the statement
+        alone does not tell its type (a SELECT list, an array)."""
         self.params.append(value)
-        return f"${len(self.params)}" if self.postgres else "?"
+        if not self.postgres:
+            return "?"
+        return f"${len(self.params)}::{cast}" if cast else f"${len(self.params)}"
 
     def ids(self, values: Sequence[int]) -> str:
         """``= ANY($n)`` for one array parameter, or ``IN (?, ...)``: a membership test."""
+        return self.one_of(values, "bigint")
+
+    def one_of(self, values: Sequence[Any], cast: str) -> str:
+        """A membership test in ``values`` of PostgreSQL type ``cast``: one array parameter
+        on PostgreSQL, so the statement's text is the same however many values."""
         if self.postgres:
-            return f"= ANY({self(list(values))}::bigint[])"
-        return f"IN ({', '.join(self(value) for value in values)})"
+            return f"= ANY({self(list(values), f'{cast}[]')})"
+        self.params.extend(values)
+        return f"IN ({', '.join(['?'] * len(values))})"
+
+    def table(
+        self, name: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
+    ) -> str:
+        """A common table expression ``name(column, ...)`` holding ``rows`` (one or more), the
+        columns given as (name, PostgreSQL type): a batch's values to join an UPDATE with or
+        to INSERT from, however many rows, instead of a CASE or a statement per row.
+
+        PostgreSQL gets one array per column through ``unnest``, so the statement's text is
+        the same for any number of rows and asyncpg reuses its prepared statement; SQLite
+        gets a ``VALUES`` list."""
+        names = ", ".join(column for column, _ in columns)
+        if self.postgres:
+            arrays = ", ".join(
+                self(list(values), f"{kind}[]")
+                for (_, kind), values in zip(columns, zip(*rows, strict=True), strict=True)
+            )
+            return f"{name}({names}) AS (SELECT * FROM unnest({arrays}))"
+        row = f"({', '.join(['?'] * len(columns))})"
+        for values in rows:
+            self.params.extend(values)
+        return f"{name}({names}) AS (VALUES {', '.join([row] * len(rows))})"

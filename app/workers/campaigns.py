@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 
 from app.models.campaigns import UNFINISHED, Campaign, CampaignRecipient, CampaignStatus
-from app.models.messaging import Contact, Device, DeviceStatus
+from app.models.messaging import Device, DeviceStatus
 from app.resolvers.campaigns import audience, liveness, runs, sending
 from app.resolvers.campaigns.pacing import DeviceLimiter
 from app.resolvers.messaging.pipeline import set_device_status
@@ -142,15 +142,9 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
                         return
                     await sending.pause_briefly()  # others hold leases, or retries wait their turn
                     continue
-                contacts = {
-                    c.id: c
-                    for c in await Contact.filter(
-                        id__in=[r.contact_id for r in batch if r.contact_id]
-                    )
-                }
                 # A batch goes out concurrently, paced by the device's limiter; the next one is
                 # claimed and prepared while it does, so the pace never waits for the database.
-                in_flight.add(asyncio.create_task(sender.send_batch(batch, contacts)))
+                in_flight.add(asyncio.create_task(sender.send_batch(batch)))
                 if len(in_flight) >= BATCHES_IN_FLIGHT:
                     done, in_flight = await asyncio.wait(
                         in_flight, return_when=asyncio.FIRST_COMPLETED

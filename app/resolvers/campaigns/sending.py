@@ -24,22 +24,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from tortoise.expressions import Case, F, Q, When
+from tortoise.expressions import F
 
 from app import background
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
-from app.models.messaging import (
-    Contact,
-    Conversation,
-    Device,
-    Direction,
-    Message,
-    MessageStatus,
-    MessageType,
-    UnmatchedStatus,
-)
+from app.models.messaging import Device, Message, MessageStatus, MessageType
 from app.pubsub import Broker
-from app.resolvers.campaigns import progress, statuses
+from app.resolvers.campaigns import bulk, progress, statuses
+from app.resolvers.campaigns.bulk import Claimed, Queued
 from app.resolvers.campaigns.pacing import LATE_SECONDS, DeviceLimiter
 from app.resolvers.campaigns.statuses import callback_data
 from app.resolvers.messaging import events
@@ -67,37 +59,10 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-def _claimable() -> Q:
-    # A row that knows its provider message id reached Meta: it is never sent again.
-    return Q(provider_message_id__isnull=True) & (
-        Q(status=RecipientStatus.PENDING, lease_expires_at__isnull=True)
-        | Q(
-            status__in=(RecipientStatus.PENDING, RecipientStatus.CLAIMED),
-            lease_expires_at__lt=now(),
-        )
-    )
-
-
-async def claim(campaign_id: int, owner: str, size: int, lease: float) -> list[CampaignRecipient]:
-    """Lease up to ``size`` recipients to ``owner``; portable SELECT, then a conditional UPDATE."""
-    candidates = await (
-        CampaignRecipient.filter(_claimable(), campaign_id=campaign_id)
-        .order_by("id")
-        .limit(size)
-        .values_list("id", flat=True)
-    )
-    if not candidates:
-        return []
-    await CampaignRecipient.filter(_claimable(), id__in=list(candidates)).update(
-        status=RecipientStatus.CLAIMED,
-        lease_owner=owner,
-        lease_expires_at=now() + timedelta(seconds=lease),
-    )
-    return list(
-        await CampaignRecipient.filter(
-            id__in=list(candidates), lease_owner=owner, status=RecipientStatus.CLAIMED
-        ).order_by("id")
-    )
+async def claim(campaign_id: int, owner: str, size: int, lease: float) -> list[Claimed]:
+    """Lease up to ``size`` recipients to ``owner``, in one conditional UPDATE."""
+    at = now()
+    return await bulk.claim(campaign_id, owner, size, at + timedelta(seconds=lease), at)
 
 
 async def release(owner: str, status: RecipientStatus = RecipientStatus.PENDING) -> None:
@@ -178,47 +143,20 @@ def client_key(recipient_id: int) -> str:
 
 
 async def record_sent_many(
-    broker: Broker,
-    campaign: Campaign,
-    device: Device,
-    sent: list[tuple[CampaignRecipient, Message, Any]],
+    broker: Broker, campaign: Campaign, device: Device, sent: list[tuple[Claimed, Queued, str]]
 ) -> None:
     """Record sends the provider accepted, in a few statements however many there are."""
     if not sent:
         return
     at = now()
-    ids = {message.id: str(wamid) for _, message, wamid in sent}
-    await Message.filter(id__in=list(ids), status=MessageStatus.QUEUED).update(
-        status=MessageStatus.SENT,
-        sent_at=at,
-        updated_at=at,
-        provider_message_id=Case(
-            *(When(id=pk, then=wamid) for pk, wamid in ids.items()),
-            default=F("provider_message_id"),
-        ),
-    )
-    for _, message, wamid in sent:
-        message.status, message.sent_at, message.provider_message_id = MessageStatus.SENT, at, wamid
+    wamids = {message.id: wamid for _, message, wamid in sent}
+    await bulk.messages_sent(wamids, at)
     # One round trip for the batch's events (in order), not one per message.
     await events.message_events(broker, [message for _, message, _ in sent], "STATUS_CHANGED")
-    rids = {recipient.id: str(wamid) for recipient, _, wamid in sent}
-    await CampaignRecipient.filter(id__in=list(rids)).update(
-        provider_message_id=Case(
-            *(When(id=pk, provider_message_id__isnull=True, then=w) for pk, w in rids.items()),
-            default=F("provider_message_id"),
-        )
-    )
-    await CampaignRecipient.filter(
-        id__in=list(rids), status__in=(RecipientStatus.CLAIMED, RecipientStatus.SENDING)
-    ).update(status=RecipientStatus.SENT, sent_at=at, lease_owner=None, lease_expires_at=None)
+    await bulk.recipients_sent({recipient.id: wamid for recipient, _, wamid in sent}, at)
     # Statuses Meta sent before we knew the ids: apply them now.
-    early = set(
-        await UnmatchedStatus.filter(
-            device_id=device.id, provider_message_id__in=list(ids.values())
-        ).values_list("provider_message_id", flat=True)
-    )
-    for wamid in early:
-        await reconcile(broker, device, str(wamid))
+    for wamid in await bulk.unmatched(device.id, list(wamids.values())):
+        await reconcile(broker, device, wamid)
     await progress.counts_changed(broker, campaign.organization_id, campaign.id)
 
 
@@ -270,32 +208,17 @@ class Sender:
         async with background.every(self.lease * RENEW_FRACTION, self._confirm_leases):
             yield
 
-    async def send_batch(
-        self, batch: list[CampaignRecipient], contacts: dict[int, Contact]
-    ) -> FailureReason | None:
+    async def send_batch(self, batch: list[Claimed]) -> FailureReason | None:
         """Send a claimed batch; returns a failure that concerns the whole device, if any."""
-        messages = await self._messages_for(batch, contacts)
-        ids = [r.id for r in batch]
-        moved = await CampaignRecipient.filter(
-            id__in=ids,
-            lease_owner=self.owner,
-            status=RecipientStatus.CLAIMED,
-            provider_message_id__isnull=True,
-        ).update(
-            status=RecipientStatus.SENDING,
-            attempts=F("attempts") + 1,
-            lease_expires_at=now() + timedelta(seconds=self.lease),
+        messages = await self._messages_for(batch)
+        ours = await bulk.mark_sending(
+            [r.id for r in batch], self.owner, now() + timedelta(seconds=self.lease)
         )
-        if moved != len(ids):  # paused, cancelled or a lease lost meanwhile: send only ours
-            ours = set(
-                await CampaignRecipient.filter(
-                    id__in=ids, lease_owner=self.owner, status=RecipientStatus.SENDING
-                ).values_list("id", flat=True)
-            )
+        if len(ours) != len(batch):  # paused, cancelled or a lease lost meanwhile: send only ours
             batch = [r for r in batch if r.id in ours]
         outcomes = await self._dispatch(batch, messages)
         sent = [(r, messages[r.id], outcomes.get(r.id)) for r in batch]
-        accepted = [x for x in sent if isinstance(x[2], str)]
+        accepted = [(r, m, o) for r, m, o in sent if isinstance(o, str)]
         await record_sent_many(self.broker, self.campaign, self.device, accepted)
         if self.on_sent is not None and accepted:
             await self.on_sent([message.id for _, message, _ in accepted])
@@ -323,7 +246,7 @@ class Sender:
             log.warning("campaigns.lease_renewal_failed", owner=self.owner, exc_info=True)
 
     async def _dispatch(
-        self, batch: list[CampaignRecipient], messages: dict[int, Message]
+        self, batch: list[Claimed], messages: dict[int, Queued]
     ) -> dict[int, str | ProviderError]:
         """Send each recipient at a slot of the device's shared timeline; outcomes by id.
 
@@ -342,7 +265,7 @@ class Sender:
         lapses = self.lapses
         stopped = False
         while waiting and not stopped and await self.still_running():
-            calls: list[tuple[CampaignRecipient, asyncio.Task[str | ProviderError | None]]] = []
+            calls: list[tuple[Claimed, asyncio.Task[str | ProviderError | None]]] = []
             while waiting and not stopped and await self.still_running():
                 slots = await self.limiter.reserve(self.device.id, rate, len(waiting))
                 for index in range(slots.count):
@@ -377,7 +300,7 @@ class Sender:
         return outcomes
 
     async def _send(
-        self, recipient: CampaignRecipient, message: Message, slot: float
+        self, recipient: Claimed, message: Queued, slot: float
     ) -> str | ProviderError | None:
         """The provider's message id, its error, or None if it is too late for ``slot``."""
         outbound = OutboundMessage(
@@ -394,98 +317,83 @@ class Sender:
             return error
         return str(result.provider_message_id)
 
-    async def _messages_for(
-        self, batch: list[CampaignRecipient], contacts: dict[int, Contact]
-    ) -> dict[int, Message]:
+    async def _messages_for(self, batch: list[Claimed]) -> dict[int, Queued]:
         """Each recipient's message (QUEUED), created in bulk where missing; by recipient id."""
-        have = {r.id: r.message_id for r in batch if r.message_id is not None}
-        found = {m.id: m for m in await Message.filter(id__in=list(have.values()))}
-        messages = {rid: found[mid] for rid, mid in have.items() if mid in found}
+        recipients = {r.message_id: r.id for r in batch if r.message_id is not None}
+        messages: dict[int, Queued] = {}
+        if recipients:  # a retry: its message was made before
+            for message in await bulk.messages_by_id(list(recipients)):
+                messages[recipients[message.id]] = message
         missing = [r for r in batch if r.id not in messages]
         if not missing:
             return messages
         conversations = await self._conversations_for(
-            [contacts[r.contact_id] for r in missing if r.contact_id in contacts]
+            [r.contact_id for r in missing if r.contact_id is not None]
         )
-        org_id = self.campaign.organization_id
-        keys = {client_key(r.id): r for r in missing}
-        rows = [
-            self._new_message(r, conversations[r.contact_id], key)
-            for key, r in keys.items()
+        org_id, device_id = self.campaign.organization_id, self.device.id
+        kind = MessageType.TEXT if self.campaign.text is not None else MessageType.TEMPLATE
+        # Client message id → (recipient id, conversation id, payload).
+        new = {
+            client_key(r.id): (r.id, conversations[r.contact_id], self._payload(r))
+            for r in missing
             if r.contact_id in conversations
-        ]
+        }
+        if not new:
+            return messages
         # The key is unique per organization: a retried batch finds the rows it made before.
-        await Message.bulk_create(rows, ignore_conflicts=True)
-        created = await Message.filter(organization_id=org_id, client_message_id__in=list(keys))
-        for message in created:
-            recipient = keys[str(message.client_message_id)]
-            messages[recipient.id] = message
-            recipient.message_id = message.id
-        await CampaignRecipient.filter(id__in=[r.id for r in missing]).update(
-            message_id=Case(
-                *(When(id=r.id, then=r.message_id) for r in missing if r.message_id),  # type: ignore[arg-type]
-                default=F("message_id"),
-            )
+        created = await bulk.create_messages(
+            org_id,
+            device_id,
+            kind,
+            self.campaign.created_by_id,
+            # A text's payload holds its body; a template has none.
+            [(c, payload.get("body"), payload, key) for key, (_, c, payload) in new.items()],
+            now(),
         )
+        earlier = [key for key in new if key not in created]
+        found = await bulk.messages_by_key(org_id, earlier) if earlier else {}
+        for key, (rid, conversation, payload) in new.items():
+            if key in created:
+                messages[rid] = Queued(created[key], org_id, conversation, device_id, kind, payload)
+            elif key in found:
+                messages[rid] = found[key]
+        await bulk.link_messages({r.id: messages[r.id].id for r in missing if r.id in messages})
         return messages
 
-    def _new_message(self, recipient: CampaignRecipient, conversation_id: int, key: str) -> Message:
+    def _payload(self, recipient: Claimed) -> dict[str, Any]:
         if self.campaign.text is not None:
-            kind, body = MessageType.TEXT, recipient.variables["text"]
-            payload: dict[str, Any] = {"body": body}
-        else:
-            kind, body = MessageType.TEMPLATE, None
-            payload = {
-                "name": self.campaign.template_name,
-                "language": self.campaign.template_language,
-            }
-            if parameters := list(recipient.variables.get("parameters", [])):
-                payload["parameters"] = parameters
-        return Message(
-            organization_id=self.campaign.organization_id,
-            conversation_id=conversation_id,
-            device_id=self.device.id,
-            direction=Direction.OUTBOUND,
-            type=kind,
-            body=body,
-            payload=payload,
-            status=MessageStatus.QUEUED,
-            author_user_id=self.campaign.created_by_id,
-            client_message_id=key,
-        )
+            return {"body": recipient.variables["text"]}
+        payload: dict[str, Any] = {
+            "name": self.campaign.template_name,
+            "language": self.campaign.template_language,
+        }
+        if parameters := list(recipient.variables.get("parameters", [])):
+            payload["parameters"] = parameters
+        return payload
 
-    async def _conversations_for(self, contacts: list[Contact]) -> dict[int, int]:
+    async def _conversations_for(self, contact_ids: list[int]) -> dict[int, int]:
         """Contact id → conversation id on this device, creating the missing ones in bulk."""
-        ids = sorted({c.id for c in contacts})
-
-        async def existing() -> dict[int, int]:
-            rows = await Conversation.filter(
-                device_id=self.device.id, contact_id__in=ids
-            ).values_list("contact_id", "id")
-            return {int(contact_id): int(pk) for contact_id, pk in rows}
-
-        found = await existing()
+        ids = sorted(set(contact_ids))
+        if not ids:
+            return {}
+        found = await bulk.conversations(self.device.id, ids)
         missing = [i for i in ids if i not in found]
         if not missing:
             return found
-        await Conversation.bulk_create(
-            [
-                Conversation(
-                    organization_id=self.device.organization_id,
-                    device_id=self.device.id,
-                    contact_id=contact_id,
-                )
-                for contact_id in missing
-            ],
-            ignore_conflicts=True,
+        org_id, device_id = self.device.organization_id, self.device.id
+        created = await bulk.create_conversations(org_id, device_id, missing, now())
+        found |= created
+        if len(created) < len(missing):  # another worker created some meanwhile
+            found |= await bulk.conversations(device_id, [i for i in missing if i not in found])
+        await events.conversation_events(
+            self.broker,
+            [bulk.NewConversation(pk, org_id, device_id) for pk in created.values()],
+            "CREATED",
         )
-        found = await existing()
-        created = list(await Conversation.filter(id__in=[found[i] for i in missing]))
-        await events.conversation_events(self.broker, created, "CREATED")
         return found
 
     async def _failed(
-        self, recipient: CampaignRecipient, message: Message, error: ProviderError
+        self, recipient: Claimed, queued: Queued, error: ProviderError
     ) -> FailureReason | None:
         attempts = recipient.attempts + 1
         log.warning(
@@ -521,6 +429,7 @@ class Sender:
             lease_owner=None,
             lease_expires_at=None,
         )
+        message = await Message.get(id=queued.id)
         await advance_status(
             self.broker, message, MessageStatus.FAILED, error_code=error.code, error_message=reason
         )

@@ -7,8 +7,8 @@ re-reads the rows with its own, fresh loaders and sees them through its own orga
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Protocol
 
 from app.context import Info
 from app.errors import Unauthenticated
@@ -23,11 +23,35 @@ CONVERSATIONS = "conversations"
 DEVICES = "devices"
 
 
+class MessageIds(Protocol):
+    """What a message event names: a ``Message``, or a lighter row of the same ids."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def organization_id(self) -> int: ...
+    @property
+    def conversation_id(self) -> int: ...
+    @property
+    def device_id(self) -> int: ...
+
+
+class ConversationIds(Protocol):
+    """What a conversation event names: a ``Conversation``, or a lighter row of its ids."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def organization_id(self) -> int: ...
+    @property
+    def device_id(self) -> int: ...
+
+
 def channel(org_id: int, topic: str) -> str:
     return f"org:{org_id}:{topic}"
 
 
-def _message_payload(message: Message, kind: str) -> dict[str, Any]:
+def _message_payload(message: MessageIds, kind: str) -> dict[str, Any]:
     return {
         "kind": kind,
         "organization_id": message.organization_id,
@@ -43,14 +67,14 @@ async def message_event(broker: Broker, message: Message, kind: str) -> None:
     )
 
 
-async def message_events(broker: Broker, messages: list[Message], kind: str) -> None:
+async def message_events(broker: Broker, messages: Sequence[MessageIds], kind: str) -> None:
     """The same event for many messages, published in one round trip."""
     await broker.publish_many(
         [(channel(m.organization_id, MESSAGES), _message_payload(m, kind)) for m in messages]
     )
 
 
-def _conversation_payload(conversation: Conversation, kind: str) -> dict[str, Any]:
+def _conversation_payload(conversation: ConversationIds, kind: str) -> dict[str, Any]:
     return {
         "kind": kind,
         "organization_id": conversation.organization_id,
@@ -66,7 +90,9 @@ async def conversation_event(broker: Broker, conversation: Conversation, kind: s
     )
 
 
-async def conversation_events(broker: Broker, conversations: list[Conversation], kind: str) -> None:
+async def conversation_events(
+    broker: Broker, conversations: Sequence[ConversationIds], kind: str
+) -> None:
     """The same event for many conversations, published in one round trip."""
     await broker.publish_many(
         [
