@@ -197,6 +197,18 @@ class _Fault:
     to: str | None
 
 
+class _DroppedAnswer(Response):
+    """The status line and headers of an answer, then the connection closes (uvicorn closes
+    it when a response ends before its body): what a timed-out or cut request leaves."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"128")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+
 class _Invalid(Exception):
     def __init__(self, code: int, details: str) -> None:
         super().__init__(details)
@@ -229,6 +241,7 @@ class FakeGraphApi:
         self._lock = threading.Lock()
         self._numbers: dict[str, _Number] = {}
         self._faults: list[_Fault] = []
+        self._drops: list[_Fault] = []
         self._failing_recipients: dict[str, int] = {}
         # What the fake saw, for assertions (appended by the server thread, read by tests).
         self.sends: list[Send] = []
@@ -236,7 +249,7 @@ class FakeGraphApi:
         self.reads: list[str] = []
         self.lookups: list[str] = []  # phone number ids asked about with GET /{id}
         self.deliveries: list[WebhookDelivery] = []
-        # Accepted sends whose caller was gone before the answer (with ``response_delay``).
+        # Accepted sends whose caller never got the answer (``response_delay``, dropped).
         self.unanswered: list[Send] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
@@ -301,6 +314,23 @@ class FakeGraphApi:
         with self._lock:
             self._faults.append(_Fault(code, status, times, to))
 
+    def drop_answer_next(self, *, times: int = 1, to: str | None = None) -> None:
+        """The next ``times`` sends (to ``to`` only, if given) are accepted (counted, statuses
+        follow) but the connection drops before the answer: the sender cannot know whether the
+        message went, as after a timeout."""
+        with self._lock:
+            self._drops.append(_Fault(None, 200, times, to))
+
+    def _take_drop(self, to: str) -> bool:
+        with self._lock:
+            drop = next((d for d in self._drops if d.to in (None, to)), None)
+            if drop is None:
+                return False
+            drop.remaining -= 1
+            if drop.remaining <= 0:
+                self._drops.remove(drop)
+            return True
+
     def fail_status(self, to: str, code: int = 131026) -> None:
         """Sends to ``to`` are accepted, then a ``failed`` status webhook with ``code`` follows."""
         with self._lock:
@@ -352,6 +382,7 @@ class FakeGraphApi:
             self._generation += 1
             for records in (
                 self._faults,
+                self._drops,
                 self.sends,
                 self.attempts,
                 self.reads,
@@ -406,6 +437,10 @@ class FakeGraphApi:
                 )
         if send is not None:
             self._schedule_statuses(send)
+            if self._take_drop(send.to):
+                with self._lock:
+                    self.unanswered.append(send)
+                return _DroppedAnswer()
             if self.response_delay:
                 await asyncio.sleep(self.response_delay)
                 if await request.is_disconnected():
