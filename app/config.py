@@ -193,6 +193,11 @@ class Settings(BaseSettings):
         description="Campaigns: after a dead worker's lease ran out, how long a send it may have "
         "made waits for Meta's status webhook before it is sent again.",
     )
+    send_reconcile_seconds: float = Field(
+        60.0,
+        description="Sends (inbox, AI replies): after a send whose answer was lost (a timeout, a "
+        "dropped connection), how long it waits for Meta's status webhook before it is sent again.",
+    )
     campaign_batch_size: int = Field(10, description="Campaigns: recipients claimed at once.")
     campaign_batch_jobs: int = Field(
         4, description="Campaigns: batch jobs a campaign is split into (shared by workers)."

@@ -244,6 +244,10 @@ class Message(TimestampedModel):
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
     sent_at = fields.DatetimeField(null=True)
+    # Set while a send of this message is with the provider and no answer was recorded (a
+    # timeout or a dropped connection leaves it set): it may have reached Meta, so it is not
+    # sent again before the status webhooks have had their say (resolvers.messaging.sending).
+    handed_over_at = fields.DatetimeField(null=True)
 
     organization_id: int
     conversation_id: int

@@ -20,9 +20,9 @@ from app.resolvers.campaigns import audience, liveness, runs, sending
 from app.resolvers.campaigns.pacing import DeviceLimiter
 from app.resolvers.messaging.pipeline import set_device_status
 from app.resolvers.messaging.providers import provider_for
+from app.resolvers.messaging.sending import sandbox_network
 from app.whatsapp.cloud_api import RetryPolicy
 from app.whatsapp.errors import FailureReason
-from app.workers.messaging import sandbox_network
 
 log = structlog.get_logger("parley.campaigns")
 

@@ -12,34 +12,30 @@ import structlog
 from app.models.messaging import (
     Device,
     Message,
-    MessageStatus,
-    Provider,
     WebhookEvent,
     WebhookEventStatus,
 )
 from app.models.messaging import DeviceStatus as DeviceStatusModel
-from app.resolvers.campaigns.pacing import DeviceLimiter
-from app.resolvers.messaging import pairing
+from app.resolvers.messaging import pairing, sending
 from app.resolvers.messaging.contact_imports import run_import
 from app.resolvers.messaging.pipeline import (
-    advance_status,
+    SEND_TIMEOUT,
     apply_status,
+    enqueue_send,
     receive_inbound,
-    reconcile,
     set_device_status,
 )
-from app.resolvers.messaging.providers import provider_for, wire_type
+from app.resolvers.messaging.providers import provider_for
+from app.resolvers.messaging.sending import MessageNotFound
 from app.resolvers.messaging.template_sync import run_sync
 from app.whatsapp.errors import MalformedWebhook, ProviderError
-from app.whatsapp.types import DeliveryStatus, OutboundMessage, StatusUpdate
+from app.whatsapp.types import DeliveryStatus, StatusUpdate
 from app.whatsapp.webhooks import parse_webhook_body
 
 log = structlog.get_logger("parley.messaging")
 
-
-class MessageNotFound(Exception):
-    def __init__(self, message_id: int) -> None:
-        super().__init__(f"message {message_id} does not exist")
+# A send waits for a slot of its device at most this fraction of its job's timeout.
+SLOT_WAIT_FRACTION = 0.25
 
 
 class WebhookEventNotFound(Exception):
@@ -47,64 +43,31 @@ class WebhookEventNotFound(Exception):
         super().__init__(f"webhook event {event_id} does not exist")
 
 
-async def send_message(ctx: dict[str, Any], *, message_id: int) -> None:
+async def send_message(
+    ctx: dict[str, Any], *, message_id: int, rerun: int = 0, unanswered: int = 0
+) -> None:
+    """Send a queued message (resolvers.messaging.sending); a wait for the device's capacity or
+    for the webhooks of a lost answer is a rerun scheduled for later, not a failed attempt."""
     runtime = ctx["runtime"]
-    message = await Message.get_or_none(id=message_id).prefetch_related("conversation__contact")
-    if message is None:
-        raise MessageNotFound(message_id)
-    if message.status is not MessageStatus.QUEUED or message.provider_message_id:
-        return  # already sent by an earlier run
-    device = await Device.get(id=message.device_id)
-    outbound = OutboundMessage(
-        to=message.conversation.contact.phone_number,
-        type=wire_type(message.type),
-        payload=message.payload,
-    )
-    # The number's throughput is shared with campaigns and every worker process: one pace.
-    await DeviceLimiter(runtime.redis).acquire(device.id, device.messages_per_second)
+    job = ctx.get("job")
+    timeout = job.timeout if job is not None and job.timeout else SEND_TIMEOUT
     try:
-        result = await provider_for(runtime.settings, device).send(outbound)
-    except ProviderError as error:
-        last_try = _last_try(ctx)
-        log.warning(
-            "messaging.send_failed",
-            message_id=message.id,
-            failure=str(error.failure),
-            code=error.code,
-            retryable=error.retryable,
-            last_try=last_try,
+        later = await sending.send_queued(
+            runtime,
+            message_id,
+            unanswered=unanswered,
+            slot_wait=timeout * SLOT_WAIT_FRACTION,
+            last_try=_last_try(ctx),
         )
-        if error.retryable and not last_try:
-            raise  # the queue tries again later, with backoff
-        await advance_status(
-            runtime.broker,
-            message,
-            MessageStatus.FAILED,
-            error_code=error.code,
-            error_message=f"{error.failure}: {error.details or error.message}",
-        )
-        if error.failure.device_status is not None:
-            await set_device_status(
-                runtime.broker, device, DeviceStatusModel(error.failure.device_status)
-            )
-        return
-    await Message.filter(id=message.id).update(provider_message_id=result.provider_message_id)
-    message.provider_message_id = result.provider_message_id
-    await advance_status(runtime.broker, message, MessageStatus.SENT)
-    await reconcile(runtime.broker, device, result.provider_message_id)
-    await sandbox_network(runtime.queues, device, [message.id])
-
-
-async def sandbox_network(queues: Any, device: Device, message_ids: list[int]) -> None:
-    """On a SANDBOX device, messages just sent go on to DELIVERED and READ, as on a phone."""
-    if device.provider is not Provider.SANDBOX:
-        return
-    for message_id in message_ids:
-        await queues.enqueue(
-            "default",
-            "sandbox_progress",
-            key=f"sandbox-progress:{message_id}",
-            message_id=message_id,
+    except ProviderError:
+        raise  # retryable, and not the last try
+    except Exception as error:
+        if _last_try(ctx):
+            await sending.give_up(runtime, message_id, error)
+        raise
+    if later is not None:
+        await enqueue_send(
+            runtime.queues, message_id, rerun=rerun + 1, unanswered=later.unanswered, at=later.at
         )
 
 

@@ -112,10 +112,12 @@ async def conversation_of(owner: Member, device: CloudDevice) -> str:
     return conversation_id
 
 
-async def status_of(owner: Member, message_id: str, *wanted: str) -> dict[str, Any]:
+async def status_of(
+    owner: Member, message_id: str, *wanted: str, within: float = 10
+) -> dict[str, Any]:
     async def check() -> dict[str, Any] | None:
         node = (await owner.api.data(MESSAGE, {"id": message_id}))["node"]
         return node if node["status"] in wanted else None
 
-    result: dict[str, Any] = await eventually(check)
+    result: dict[str, Any] = await eventually(check, within=within)
     return result

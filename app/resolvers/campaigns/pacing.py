@@ -39,6 +39,8 @@ local wanted = tonumber(ARGV[2])
 local horizon = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
+local within = tonumber(ARGV[4] or '-1')
+if within >= 0 and tat - now > within then return {tat, now, 0} end
 local room = math.floor((now + horizon - tat) / interval)
 local n = math.max(1, math.min(wanted, room))
 local last = tat + n * interval
@@ -96,15 +98,19 @@ class DeviceLimiter:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._reserve: Any = redis.register_script(_RESERVE)
 
-    async def reserve(self, device_id: int, per_second: int, wanted: int) -> Slots:
-        """Reserve up to ``wanted`` consecutive slots (at least one) in one round trip."""
+    async def reserve(
+        self, device_id: int, per_second: int, wanted: int, *, within: float | None = None
+    ) -> Slots:
+        """Reserve up to ``wanted`` consecutive slots (at least one) in one round trip; with
+        ``within``, none when the first free slot is further ahead than that many seconds
+        (``count`` 0, ``first`` that slot's time)."""
         interval_us = int(1_000_000 * interval_of(per_second))
         most = max(1, int(per_second * RESERVE_SECONDS))
+        args = [interval_us, max(1, min(wanted, most)), int(HORIZON_SECONDS * 1_000_000)]
+        if within is not None:
+            args.append(int(within * 1_000_000))
         sent = time.monotonic()
-        tat_us, now_us, count = await self._reserve(
-            keys=[f"pace:device:{device_id}"],
-            args=[interval_us, max(1, min(wanted, most)), int(HORIZON_SECONDS * 1_000_000)],
-        )
+        tat_us, now_us, count = await self._reserve(keys=[f"pace:device:{device_id}"], args=args)
         _clock.observe(int(now_us) / 1_000_000, sent, time.monotonic())
         return Slots(
             first=_clock.local(int(tat_us) / 1_000_000),
@@ -112,9 +118,12 @@ class DeviceLimiter:
             count=int(count),
         )
 
-    async def acquire(self, device_id: int, per_second: int) -> None:
-        """One slot: sleep until it."""
-        slots = await self.reserve(device_id, per_second, 1)
-        wait = slots.first - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
+    async def next_slot(self, device_id: int, per_second: int, *, within: float) -> Slots:
+        """One slot no further ahead than ``within`` seconds, slept until. When the device is
+        booked further ahead than that, nothing is reserved and nothing slept: ``count`` is 0
+        and ``first`` the first free slot."""
+        slots = await self.reserve(device_id, per_second, 1, within=within)
+        delay = slots.first - time.monotonic()
+        if slots.count and delay > 0:
+            await asyncio.sleep(delay)
+        return slots

@@ -10,12 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.models.campaigns import RECIPIENT_MAY_REPLACE, CampaignRecipient, RecipientStatus
-from app.models.messaging import Device, WebhookEvent, WebhookEventStatus
+from app.models.messaging import Device
 from app.pubsub import Broker
 from app.resolvers.campaigns import progress
-from app.whatsapp.errors import MalformedWebhook
+from app.resolvers.messaging import callbacks
 from app.whatsapp.types import DeliveryStatus, StatusUpdate
-from app.whatsapp.webhooks import parse_webhook_body
 
 CALLBACK_PREFIX = "campaign-recipient:"
 
@@ -70,22 +69,7 @@ async def on_status_update(broker: Broker, device: Device, update: StatusUpdate)
 async def lookup_unprocessed(device: Device, recipients: list[CampaignRecipient]) -> dict[int, str]:
     """Recipient id → provider message id, from status webhooks of ``device`` stored but not
     processed yet that name one of ``recipients``."""
-    wanted = {r.id for r in recipients}
+    names = {callback_data(r.id): r.id for r in recipients}
     oldest = min(r.created_at for r in recipients) - timedelta(minutes=1)
-    found: dict[int, str] = {}
-    for recipient_id in wanted:
-        events = await WebhookEvent.filter(
-            device_id=device.id,
-            created_at__gte=oldest,
-            status__in=(WebhookEventStatus.RECEIVED, WebhookEventStatus.FAILED),
-            raw_body__contains=f'"{callback_data(recipient_id)}"',
-        ).values_list("raw_body", flat=True)
-        for raw in events:
-            try:
-                batch = parse_webhook_body(str(raw).encode())
-            except MalformedWebhook:
-                continue
-            for update in batch.statuses:
-                if _recipient_id(update) == recipient_id:
-                    found[recipient_id] = update.provider_message_id
-    return found
+    found = await callbacks.lookup_unprocessed(device, names, oldest)
+    return {names[name]: provider_message_id for name, provider_message_id in found.items()}

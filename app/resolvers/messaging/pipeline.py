@@ -7,6 +7,7 @@ the send that produced the id has been recorded.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,15 +34,18 @@ from app.models.messaging import (
 )
 from app.pubsub import Broker
 from app.resolvers.campaigns import statuses as campaign_statuses
-from app.resolvers.messaging import events
+from app.resolvers.messaging import callbacks, events
 from app.resolvers.messaging.phones import from_wa_id
 from app.whatsapp.types import DeliveryStatus, InboundMessage, StatusUpdate
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
+    from app.workers import Queues
 
 log = structlog.get_logger("parley.messaging")
 SEND_JOB = "send_message"
+SEND_RETRIES = 5
+SEND_TIMEOUT = 120  # seconds; a send waits for a slot of its device within a quarter of it
 
 STOPPED_MARKETING = 131050  # Meta: the user stopped marketing messages from this business
 
@@ -195,7 +199,7 @@ async def apply_status(broker: Broker, device: Device, update: StatusUpdate) -> 
     await campaign_statuses.on_status_update(broker, device, update)
     message = await Message.get_or_none(
         device_id=device.id, provider_message_id=update.provider_message_id
-    )
+    ) or await callbacks.message_named_by(device, update)
     if message is None:
         await UnmatchedStatus.create(
             device_id=device.id,
@@ -326,14 +330,26 @@ async def queue_outbound(
     await Conversation.filter(id=conversation.id).update(last_message_at=message.created_at)
     await events.message_event(runtime.broker, message, "CREATED")
     await events.conversation_event(runtime.broker, conversation, "UPDATED")
-    await runtime.queues.enqueue(
+    await enqueue_send(runtime.queues, message.id)
+    return message
+
+
+async def enqueue_send(
+    queues: Queues, message_id: int, *, rerun: int = 0, unanswered: int = 0, at: float = 0.0
+) -> None:
+    """Queue the send job of a message: at once, or as its ``rerun``-th rerun at ``at`` (epoch
+    seconds) when it waits for the device's capacity or for the webhooks of a send whose
+    answer was lost (``unanswered`` sends so far)."""
+    await queues.enqueue(
         "default",
         SEND_JOB,
-        key=f"send:{message.id}",
-        message_id=message.id,
-        retries=5,
+        key=f"send:{message_id}" + (f":rerun:{rerun}" if rerun else ""),
+        scheduled=math.ceil(at),
+        message_id=message_id,
+        rerun=rerun,
+        unanswered=unanswered,
+        retries=SEND_RETRIES,
         retry_delay=1.0,
         retry_backoff=True,
-        timeout=120,
+        timeout=SEND_TIMEOUT,
     )
-    return message
