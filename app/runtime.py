@@ -22,6 +22,7 @@ from app.cost.budget import CostBudget
 from app.orm import acquire_orm, release_orm
 from app.pubsub import Broker
 from app.redis import EmbeddedRedis, connect, redis_url
+from app.whatsapp.http_pool import close_shared_clients
 from app.workers import Queues, build_workers, run_workers, stop_workers
 
 log = structlog.get_logger("parley.runtime")
@@ -54,6 +55,8 @@ async def start_runtime(settings: Settings, *, run_workers_here: bool) -> AsyncI
         url = redis_url(settings)
         await acquire_orm(settings.resolved_database_url)
         stack.push_async_callback(_logged, "orm", release_orm)
+        # Closed after the workers stop (the stack unwinds in reverse), so no send loses its pool.
+        stack.push_async_callback(_logged, "graph_api_clients", close_shared_clients)
         redis = connect(url)
         stack.push_async_callback(_logged, "redis", redis.aclose)
         queues = Queues(url)

@@ -1,4 +1,3 @@
-import contextlib
 import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -6,9 +5,9 @@ from typing import Any
 import httpx
 import pytest
 
-from app.whatsapp import http_pool
 from app.whatsapp.cloud_api import CloudApiProvider, RetryPolicy
-from app.whatsapp.http_pool import close_shared_clients, leased_client
+from app.whatsapp.http_pool import close_shared_clients, pooled_client
+from app.whatsapp.transport import GraphTransport
 from app.whatsapp.types import FailureReason, MessageType, OutboundMessage, ProviderError
 from tests.fakes.graph_api import FakeGraphApi
 
@@ -361,33 +360,15 @@ def test_backoff_doubles_with_jitter_and_respects_the_cap_and_retry_after() -> N
     assert policy.delay(1, retry_after=60.0) == 4.0
 
 
-async def test_pooled_clients_are_shared_per_base_url_in_small_pools_with_bounded_timeouts() -> (
-    None
-):
-    quiet = [_one_request("https://graph.example") for _ in range(3)]
-    with contextlib.ExitStack() as busy:
-        leased = [
-            busy.enter_context(leased_client("https://graph.example"))
-            for _ in range(http_pool.CONNECTIONS_PER_SHARD + 1)
-        ]
-    other = _one_request("https://graph.other.example")
+async def test_one_pooled_client_per_base_url_with_bounded_timeouts_and_graph_transport() -> None:
+    first, again = pooled_client("https://graph.example"), pooled_client("https://graph.example")
+    other = pooled_client("https://graph.other.example")
 
-    # One request at a time keeps to one warm client; a busy process spreads over small pools.
-    assert quiet[0] is quiet[1] is quiet[2] is leased[0]
-    assert len({id(c) for c in leased}) == 2 and leased[-1] is not leased[0]
-    assert _one_request("https://graph.example") is quiet[0]
-    assert other not in leased
-    for client in [*leased, other]:
-        pool = client._transport._pool  # type: ignore[attr-defined]
-        # Keep-alive up to the pool's size: a busy pool never closes what it just opened.
-        assert pool._max_connections == pool._max_keepalive_connections <= 16
-        assert (client.timeout.connect, client.timeout.read) == (5.0, 15.0)
-
-
-def _one_request(base_url: str) -> httpx.AsyncClient:
-    """The client a lone request gets."""
-    with leased_client(base_url) as client:
-        return client
+    assert first is again and other is not first
+    assert isinstance(first._transport, GraphTransport)  # type: ignore[attr-defined]
+    assert (first.timeout.connect, first.timeout.read, first.timeout.pool) == (5.0, 15.0, 5.0)
+    await first.aclose()
+    assert pooled_client("https://graph.example") is not first  # a closed one is replaced
 
 
 def timing_out_client(calls: list[httpx.Request]) -> httpx.AsyncClient:
