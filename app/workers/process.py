@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 
 import structlog
@@ -29,6 +30,11 @@ async def run_worker_process(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        # What is loaded by now (modules, schema, models) lives as long as the process: kept out
+        # of the collector's passes, a full collection stops every thread for a few ms rather
+        # than ~100 ms (which cost a fast campaign a tenth of a second of its device's slots).
+        gc.collect()
+        gc.freeze()
         tasks = [asyncio.create_task(worker.start()) for worker in workers]
         log.info("worker_started", queues=[w.queue.name for w in workers])
         await stop.wait()
