@@ -71,6 +71,9 @@ class Result:
     fake_avg: float
     refused: int
     load: tuple[float, float, float]
+    # startCampaign called → the fake accepted the first send; the last send → its SENT recorded.
+    lead: float
+    tail: float
 
     @property
     def e2e(self) -> float:
@@ -125,7 +128,7 @@ async def one_run(
     gc.collect()
     gc.disable()
     try:
-        began = time.time()
+        began, began_monotonic = time.time(), time.monotonic()  # the fake stamps monotonic
         campaign_id = await start_template_campaign(api, device_id, TAG)
         pk = from_global_id(campaign_id)[1]
         while True:
@@ -163,6 +166,8 @@ async def one_run(
         fake_avg=(len(sends) - 1) / (sends[-1] - sends[0]) if len(sends) > 1 else 0.0,
         refused=refused,
         load=os.getloadavg(),
+        lead=sends[0] - began_monotonic,
+        tail=last.timestamp() - (began + sends[-1] - began_monotonic),  # type: ignore[union-attr]
     )
 
 
@@ -175,6 +180,7 @@ def report(result: Result) -> None:
         f"workers={result.workers} rate={result.rate:>5} recipients={result.recipients}"
         f" e2e={result.e2e:8.1f} msg/s fake_max/1s={result.fake_max:>5}"
         f" fake_avg={result.fake_avg:8.1f} 429s={result.refused}"
+        f" lead={result.lead:.2f}s tail={result.tail:.2f}s"
         f" load={'/'.join(f'{x:.2f}' for x in result.load)}{verdict}",
         flush=True,
     )

@@ -13,7 +13,7 @@ one campaign: a row changes only while it is in the state the step expects.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -59,6 +59,19 @@ class Queued:
     device_id: int
     type: MessageType
     payload: dict[str, Any]
+
+
+@dataclass(slots=True)
+class NewRecipient:
+    """A recipient row that resolving a campaign's audience writes."""
+
+    contact_id: int
+    phone: str
+    # The phone again for the one recipient that may be messaged at that number, else None.
+    send_phone: str | None = None
+    status: RecipientStatus = RecipientStatus.PENDING
+    reason: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -123,6 +136,36 @@ async def claim(
     return claimed
 
 
+async def add_recipients(campaign_id: int, rows: Sequence[NewRecipient], at: datetime) -> None:
+    """Insert the campaign's recipient rows; a contact or sending phone it already has is
+    left as it is (resolving again after a crash adds only what is missing)."""
+    connection, bind = _binder()
+    new = bind.table(
+        "new",
+        [
+            ("contact_id", "bigint"),
+            ("phone", "text"),
+            ("send_phone", "text"),
+            ("status", "text"),
+            ("reason", "text"),
+            ("variables", "text"),
+        ],
+        [
+            (r.contact_id, r.phone, r.send_phone, r.status.value, r.reason, _dumps(r.variables))
+            for r in rows
+        ],
+    )
+    variables = "variables::jsonb" if bind.postgres else "variables"
+    sql = (
+        f"WITH {new} INSERT INTO campaign_recipients (campaign_id, contact_id, phone, send_phone,"
+        " status, reason, variables, attempts, created_at, updated_at)"
+        f" SELECT {bind(campaign_id, 'bigint')}, contact_id, phone, send_phone, status, reason,"
+        f" {variables}, 0, {bind(at, 'timestamptz')}, {bind(at, 'timestamptz')} FROM new"
+        " WHERE true ON CONFLICT DO NOTHING"
+    )
+    await connection.execute_query(sql, bind.params)
+
+
 async def mark_sending(ids: Sequence[int], owner: str, lease_expires_at: datetime) -> set[int]:
     """CLAIMED → SENDING for those of ``ids`` still leased to ``owner`` (a pause, a cancel or
     a lost lease takes rows away meanwhile); returns the ids that moved."""
@@ -185,7 +228,7 @@ async def create_messages(
     new = bind.table(
         "new",
         [("conversation_id", "bigint"), ("body", "text"), ("payload", "text"), ("key", "text")],
-        [(c, body, orjson.dumps(payload).decode(), key) for c, body, payload, key in rows],
+        [(c, body, _dumps(payload), key) for c, body, payload, key in rows],
     )
     payload = "payload::jsonb" if bind.postgres else "payload"
     sql = (
@@ -235,6 +278,10 @@ def _queued(row: Any) -> Queued:
         MessageType(row[4]),
         _json(row[5]),
     )
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _json(value: Any) -> Any:
