@@ -1,9 +1,9 @@
 """Campaign jobs on the `campaigns` queue.
 
 ``run_campaign`` (the coordinator) resolves the audience once and fans the campaign out into a
-few ``send_campaign_batch`` jobs; any worker process may run any of them. Each batch job claims
-recipients in small leased batches until none are left, checking at least twice a second
-whether the campaign was paused or cancelled.
+few ``send_campaign_batch`` jobs as soon as its first recipients are written; any worker
+process may run any of them. Each batch job claims recipients in small leased batches until
+none are left, checking at least twice a second whether the campaign was paused or cancelled.
 """
 
 from __future__ import annotations
@@ -14,9 +14,15 @@ from typing import Any
 
 import structlog
 
-from app.models.campaigns import UNFINISHED, Campaign, CampaignRecipient, CampaignStatus
+from app.models.campaigns import (
+    UNFINISHED,
+    Campaign,
+    CampaignRecipient,
+    CampaignStatus,
+    RecipientStatus,
+)
 from app.models.messaging import Device, DeviceStatus
-from app.resolvers.campaigns import audience, liveness, runs, sending
+from app.resolvers.campaigns import audience, liveness, progress, runs, sending
 from app.resolvers.campaigns.pacing import DeviceLimiter
 from app.resolvers.messaging.pipeline import set_device_status
 from app.resolvers.messaging.providers import provider_for
@@ -69,11 +75,23 @@ async def run_campaign(ctx: dict[str, Any], *, campaign_id: int) -> None:
     campaign = await _campaign(campaign_id)
     if campaign.status is not CampaignStatus.RUNNING:
         return
-    if campaign.audience_resolved_at is None:
-        async with liveness.alive(runtime.redis, campaign.id, sending.new_owner(), ctx.get("job")):
-            total = await audience.resolve(campaign)
-        log.info("campaigns.audience_resolved", campaign_id=campaign.id, recipients=total)
-    await liveness.enqueue_batches(runtime.queues, campaign, runtime.settings.campaign_batch_jobs)
+    jobs = runtime.settings.campaign_batch_jobs
+    if campaign.audience_resolved_at is not None:
+        await liveness.enqueue_batches(runtime.queues, campaign, jobs)
+        return
+    async with liveness.alive(runtime.redis, campaign.id, sending.new_owner(), ctx.get("job")):
+        # The batch jobs start sending as soon as the first recipients are written.
+        total = await audience.resolve(
+            campaign, first_rows=lambda: liveness.enqueue_batches(runtime.queues, campaign, jobs)
+        )
+    log.info("campaigns.audience_resolved", campaign_id=campaign.id, recipients=total)
+    if (await _campaign(campaign_id)).status is CampaignStatus.CANCELLED:
+        # Cancelled while the rows were being written: cancelCampaign settled the rows there
+        # were then; these are the ones written since.
+        await CampaignRecipient.filter(
+            campaign_id=campaign.id, status=RecipientStatus.PENDING
+        ).update(status=RecipientStatus.CANCELLED)
+        await progress.counts_changed(runtime.broker, campaign.organization_id, campaign.id)
 
 
 async def campaign_watchdog(ctx: dict[str, Any]) -> None:
@@ -110,6 +128,9 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
     batch_size = max(
         settings.campaign_batch_size, min(MAX_BATCH, device.messages_per_second // (2 * lanes))
     )
+    # The first batch is a quarter of the full size and each next one twice the last: the
+    # first sends go out once a few messages are written, not a full batch in every lane.
+    size = max(settings.campaign_batch_size, batch_size // 4)
     try:
         async with (
             liveness.alive(runtime.redis, campaign_id, owner, ctx.get("job")),
@@ -132,12 +153,17 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
                     )
                     reconciled_at = time.monotonic()
                 batch = await sending.claim(
-                    campaign_id, owner, batch_size, settings.campaign_lease_seconds
+                    campaign_id, owner, size, settings.campaign_lease_seconds
                 )
+                size = min(batch_size, 2 * size)
                 if not batch:
-                    if not await CampaignRecipient.filter(
-                        campaign_id=campaign_id, status__in=UNFINISHED
-                    ).exists():
+                    # Not before the audience is written in full: its last rows may be coming.
+                    if (
+                        current.audience_resolved_at is not None
+                        and not await CampaignRecipient.filter(
+                            campaign_id=campaign_id, status__in=UNFINISHED
+                        ).exists()
+                    ):
                         await runs.finish(runtime.broker, campaign, CampaignStatus.COMPLETED)
                         return
                     await sending.pause_briefly()  # others hold leases, or retries wait their turn
@@ -166,11 +192,11 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
             await asyncio.gather(*in_flight, return_exceptions=True)
         status = (await Campaign.get(id=campaign_id)).status
         if status is CampaignStatus.CANCELLED:
-            await sending.release(owner, sending.RecipientStatus.CANCELLED)
+            await sending.release(owner, RecipientStatus.CANCELLED)
             # A send that failed retryably after the cancel went back to PENDING: settle it.
             await CampaignRecipient.filter(
-                campaign_id=campaign_id, status=sending.RecipientStatus.PENDING
-            ).update(status=sending.RecipientStatus.CANCELLED, lease_expires_at=None)
+                campaign_id=campaign_id, status=RecipientStatus.PENDING
+            ).update(status=RecipientStatus.CANCELLED, lease_expires_at=None)
         else:
             await sending.release(owner)
 

@@ -36,6 +36,8 @@ from tests.support.server import RunningServer
 
 # Must-show 1 of issue 5: 2,000 contacts, 100 of them opted out, 50 duplicates by phone.
 AUDIENCE = 2_000
+# Written a thousand recipients at a time, the first batch jobs sending meanwhile.
+AUDIENCE_WRITTEN_IN_CHUNKS = 10_000
 
 
 def _template(*parameters: str) -> dict[str, Any]:
@@ -180,6 +182,39 @@ async def test_pause_resume_and_cancel_reach_a_live_subscriber_in_order(
     assert stats["cancelled"] + stats["sent"] + stats["delivered"] + stats["read"] == 120
     assert set(fake.send_counts().values()) == {1}
     assert len(fake.sends) == 120 - stats["cancelled"]
+
+
+async def test_a_campaign_cancelled_while_its_audience_is_written_leaves_nothing_to_send(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    # Sending starts once the first thousand recipients are written; the rest are written
+    # meanwhile. A cancel that lands then must also settle the rows written after it.
+    owner = await member(server, api, Role.ADMIN)
+    device = await cloud_device(server, fake, owner, per_second=50)
+    await contacts(owner, AUDIENCE_WRITTEN_IN_CHUNKS, tag="large")
+    campaign = await _create(owner, device.id, template=_template(), tags=["large"])
+
+    await act(owner, "startCampaign", campaign["id"])
+
+    async def some_written() -> bool:
+        return (await campaign_of(owner, campaign["id"]))["stats"]["total"] > 0
+
+    await eventually(some_written, within=30, interval=0.005)
+    await act(owner, "cancelCampaign", campaign["id"])
+
+    async def resolved_and_settled() -> dict[str, Any] | None:
+        stats = await _settled(owner, campaign["id"])
+        return stats if stats is not None and stats["total"] == AUDIENCE_WRITTEN_IN_CHUNKS else None
+
+    stats = await eventually(resolved_and_settled, within=60)
+    await asyncio.sleep(1.0)  # nothing moves any more: no job is left sending
+    assert (await campaign_of(owner, campaign["id"]))["stats"] == stats
+    assert (await campaign_of(owner, campaign["id"]))["status"] == "CANCELLED"
+    sent = stats["sent"] + stats["delivered"] + stats["read"]
+    assert stats["cancelled"] + sent == AUDIENCE_WRITTEN_IN_CHUNKS
+    assert stats["cancelled"] > AUDIENCE_WRITTEN_IN_CHUNKS - 500
+    assert len(fake.sends) == sent
+    assert set(fake.send_counts().values()) <= {1}
 
 
 async def _settled(owner: Any, campaign_id: str) -> dict[str, Any] | None:

@@ -9,12 +9,13 @@ contacts, contacts missing a variable the message needs and, for free-form text,
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.models.messaging import Contact, Conversation, service_window_open
@@ -50,7 +51,6 @@ class AudienceContact:
     phone_number: str
     name: str | None
     attributes: Mapping[str, Any] | None
-    opted_out: bool
 
 
 def _value(contact: AudienceContact, name: str) -> str:
@@ -90,64 +90,87 @@ def _audience_filter(campaign: Campaign) -> Q:
     return condition if condition is not None else Q(id__in=[])
 
 
-async def _contacts(campaign: Campaign) -> list[AudienceContact]:
-    condition = _audience_filter(campaign)
-    contacts: list[AudienceContact] = []
+def _audience(campaign: Campaign) -> QuerySet[Contact]:
+    return Contact.filter(_audience_filter(campaign), organization_id=campaign.organization_id)
+
+
+async def _contacts(campaign: Campaign) -> AsyncIterator[list[AudienceContact]]:
+    """The audience in contact order, a chunk at a time."""
     last = 0
     while True:
         chunk = await (
-            Contact.filter(condition, organization_id=campaign.organization_id, id__gt=last)
+            _audience(campaign)
+            .filter(id__gt=last)
             .order_by("id")
             .limit(_CHUNK)
-            .values_list("id", "phone_number", "name", "attributes", "opted_out_at")
+            .values_list("id", "phone_number", "name", "attributes")
         )
         if not chunk:
-            return contacts
-        contacts += [
-            AudienceContact(pk, phone, name, attributes, opted_out_at is not None)
-            for pk, phone, name, attributes, opted_out_at in chunk
-        ]
-        last = contacts[-1].id
+            return
+        yield [AudienceContact(*row) for row in chunk]
+        last = chunk[-1][0]
 
 
-async def resolve(campaign: Campaign) -> int:
-    """Write the recipient rows (safe to rerun: existing rows stay); returns how many exist."""
-    contacts = await _contacts(campaign)
-    phone_of = {c.id: stored_e164(c.phone_number) for c in contacts}
-    opted_out_phones = {phone_of[c.id] for c in contacts if c.opted_out}
-    open_window: set[int] = set()
-    if campaign.text is not None:
-        for start in range(0, len(contacts), _CHUNK):
-            ids = [c.id for c in contacts[start : start + _CHUNK]]
-            windows = await Conversation.filter(
-                device_id=campaign.device_id, contact_id__in=ids
-            ).values_list("contact_id", "last_inbound_at")
-            open_window |= {cid for cid, at in windows if service_window_open(at)}
+async def _open_windows(campaign: Campaign, contacts: list[AudienceContact]) -> set[int]:
+    """Those of ``contacts`` whose 24-hour window on the campaign's device is open."""
+    windows = await Conversation.filter(
+        device_id=campaign.device_id, contact_id__in=[c.id for c in contacts]
+    ).values_list("contact_id", "last_inbound_at")
+    return {contact_id for contact_id, at in windows if service_window_open(at)}
 
-    rows: list[bulk.NewRecipient] = []
+
+async def resolve(
+    campaign: Campaign, *, first_rows: Callable[[], Awaitable[None]] | None = None
+) -> int:
+    """Write the recipient rows (safe to rerun: existing rows stay); returns how many exist.
+
+    Contacts are read and their rows written a thousand at a time, in contact order, and
+    ``first_rows`` is awaited once the first rows are in (or at the end, when there are none):
+    the sending starts while the rest are written, so the first recipients of a large audience
+    do not wait for its last. (A campaign is COMPLETED only once ``audience_resolved_at`` is
+    set, after the last row.)
+    """
+    # A number is opted out if any of its contacts is: known before the first row is written.
+    opted_out = {
+        stored_e164(phone)
+        for (phone,) in await _audience(campaign)
+        .filter(opted_out_at__isnull=False)
+        .values_list("phone_number")
+    }
     taken: set[str] = set()
-    for contact in contacts:
-        phone = phone_of[contact.id]
-        row = bulk.NewRecipient(contact.id, phone)
-        if phone in taken:
-            row.status, row.reason = RecipientStatus.SKIPPED, DUPLICATE
-        elif phone in opted_out_phones:
-            row.status, row.reason = RecipientStatus.SKIPPED, OPTED_OUT
-        elif campaign.text is not None and contact.id not in open_window:
-            row.status, row.reason = RecipientStatus.SKIPPED, WINDOW_CLOSED
-        else:
-            try:
-                row.variables = render_for(campaign, contact)
-            except MissingVariable as missing:
-                row.status, row.reason = RecipientStatus.SKIPPED, str(missing)
-        if phone not in taken:
-            # The first contact of a number holds it, sent to or not: one row per number.
-            row.send_phone = phone
-            taken.add(phone)
-        rows.append(row)
     at = datetime.now(UTC)
-    for start in range(0, len(rows), _CHUNK):
-        await bulk.add_recipients(campaign.id, rows[start : start + _CHUNK], at)
+    waiting = first_rows
+    async for contacts in _contacts(campaign):
+        text = campaign.text is not None
+        open_window = await _open_windows(campaign, contacts) if text else set()
+        rows: list[bulk.NewRecipient] = []
+        for contact in contacts:
+            phone = stored_e164(contact.phone_number)
+            row = bulk.NewRecipient(contact.id, phone)
+            if phone in taken:
+                row.status, row.reason = RecipientStatus.SKIPPED, DUPLICATE
+            elif phone in opted_out:
+                row.status, row.reason = RecipientStatus.SKIPPED, OPTED_OUT
+            elif text and contact.id not in open_window:
+                row.status, row.reason = RecipientStatus.SKIPPED, WINDOW_CLOSED
+            else:
+                try:
+                    row.variables = render_for(campaign, contact)
+                except MissingVariable as missing:
+                    row.status, row.reason = RecipientStatus.SKIPPED, str(missing)
+            if phone not in taken:
+                # The first contact of a number holds it, sent to or not: one row per number.
+                row.send_phone = phone
+                taken.add(phone)
+            rows.append(row)
+        await bulk.add_recipients(campaign.id, rows, at)
+        if waiting is not None:
+            await waiting()
+            waiting = None
+    if waiting is not None:
+        await waiting()
     total = await CampaignRecipient.filter(campaign_id=campaign.id).count()
-    await Campaign.filter(id=campaign.id).update(total_recipients=total, audience_resolved_at=at)
+    await Campaign.filter(id=campaign.id).update(
+        total_recipients=total, audience_resolved_at=datetime.now(UTC)
+    )
     return total
