@@ -25,7 +25,14 @@ from app.models.messaging import (
 )
 from app.resolvers.campaigns.bulk import Queued
 from app.resolvers.campaigns.pacing import DeviceLimiter
-from app.resolvers.campaigns.sending import Sender, claim, client_key, new_owner, record_sent_many
+from app.resolvers.campaigns.sending import (
+    CONTACT_DELETED,
+    Sender,
+    claim,
+    client_key,
+    new_owner,
+    record_sent_many,
+)
 from app.resolvers.messaging.providers import provider_for
 from app.schema.node import decode_id
 from tests.campaigns.support import CREATE, contacts
@@ -248,3 +255,33 @@ async def test_a_batch_retried_after_a_crash_sends_the_messages_it_created_befor
     )
     assert {s.wamid for s in fake.sends} == {row.provider_message_id for row in rows}
     assert await Conversation.filter(device_id=device.id).count() == 3
+
+
+async def test_a_recipient_whose_contact_was_deleted_is_skipped_and_the_rest_are_sent(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    campaign, device, people = await _campaign(server, api, fake, 3)
+    recipients = [await _recipient(campaign, person) for person in people]
+    await people[1].delete()  # after the audience was resolved: the row keeps its phone
+    sender = Sender(
+        broker=server.runtime.broker,
+        campaign=campaign,
+        device=device,
+        provider=provider_for(server.settings, device),
+        limiter=DeviceLimiter(server.runtime.redis),
+        owner=new_owner(),
+        lease=30,
+        still_running=_running,
+    )
+
+    await sender.send_batch(await claim(campaign.id, sender.owner, 10, lease=30))
+
+    rows = {r.id: r for r in await CampaignRecipient.filter(campaign_id=campaign.id)}
+    deleted = rows[recipients[1].id]
+    assert (deleted.status, deleted.reason) == (RecipientStatus.SKIPPED, CONTACT_DELETED)
+    assert (deleted.lease_owner, deleted.message_id) == (None, None)
+    for kept in (recipients[0], recipients[2]):
+        assert rows[kept.id].status is RecipientStatus.SENT
+    assert sorted(s.to.removeprefix("+") for s in fake.sends) == sorted(
+        p.phone_number.removeprefix("+") for p in (people[0], people[2])
+    )

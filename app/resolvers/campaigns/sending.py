@@ -51,6 +51,9 @@ RENEW_FRACTION = 0.25
 SEND_WITHIN_FRACTION = 0.5
 
 
+CONTACT_DELETED = "The contact was deleted after the campaign started."
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -211,6 +214,17 @@ class Sender:
     async def send_batch(self, batch: list[Claimed]) -> FailureReason | None:
         """Send a claimed batch; returns a failure that concerns the whole device, if any."""
         messages = await self._messages_for(batch)
+        if gone := [r.id for r in batch if r.id not in messages]:
+            # Their contact was deleted since the audience was resolved: never sent to.
+            await CampaignRecipient.filter(
+                id__in=gone, lease_owner=self.owner, status=RecipientStatus.CLAIMED
+            ).update(
+                status=RecipientStatus.SKIPPED,
+                reason=CONTACT_DELETED,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+            batch = [r for r in batch if r.id in messages]
         ours = await bulk.mark_sending(
             [r.id for r in batch], self.owner, now() + timedelta(seconds=self.lease)
         )
