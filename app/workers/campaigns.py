@@ -170,7 +170,14 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
                     continue
                 # A batch goes out concurrently, paced by the device's limiter; the next one is
                 # claimed and prepared while it does, so the pace never waits for the database.
-                in_flight.add(asyncio.create_task(sender.send_batch(batch)))
+                # It is claimed once this one is ready to go, not before: at the start, every
+                # lane's first batch is prepared without its second competing for the database.
+                prepared = asyncio.Event()
+                task = asyncio.create_task(sender.send_batch(batch, prepared))
+                in_flight.add(task)
+                ready = asyncio.create_task(prepared.wait())
+                await asyncio.wait((ready, task), return_when=asyncio.FIRST_COMPLETED)
+                ready.cancel()
                 if len(in_flight) >= BATCHES_IN_FLIGHT:
                     done, in_flight = await asyncio.wait(
                         in_flight, return_when=asyncio.FIRST_COMPLETED

@@ -211,8 +211,11 @@ class Sender:
         async with background.every(self.lease * RENEW_FRACTION, self._confirm_leases):
             yield
 
-    async def send_batch(self, batch: list[Claimed]) -> FailureReason | None:
-        """Send a claimed batch; returns a failure that concerns the whole device, if any."""
+    async def send_batch(
+        self, batch: list[Claimed], prepared: asyncio.Event | None = None
+    ) -> FailureReason | None:
+        """Send a claimed batch; returns a failure that concerns the whole device, if any.
+        ``prepared`` is set once its messages are written and its sends are about to go."""
         messages = await self._messages_for(batch)
         if gone := [r.id for r in batch if r.id not in messages]:
             # Their contact was deleted since the audience was resolved: never sent to.
@@ -230,6 +233,8 @@ class Sender:
         )
         if len(ours) != len(batch):  # paused, cancelled or a lease lost meanwhile: send only ours
             batch = [r for r in batch if r.id in ours]
+        if prepared is not None:
+            prepared.set()
         outcomes = await self._dispatch(batch, messages)
         sent = [(r, messages[r.id], outcomes.get(r.id)) for r in batch]
         accepted = [(r, m, o) for r, m, o in sent if isinstance(o, str)]
