@@ -36,7 +36,7 @@ from tests.support.server import RunningServer
 
 # Must-show 1 of issue 5: 2,000 contacts, 100 of them opted out, 50 duplicates by phone.
 AUDIENCE = 2_000
-# Written a thousand recipients at a time, the first batch jobs sending meanwhile.
+# Written in chunks of up to a thousand recipients, the first batch jobs sending meanwhile.
 AUDIENCE_WRITTEN_IN_CHUNKS = 10_000
 
 
@@ -187,7 +187,7 @@ async def test_pause_resume_and_cancel_reach_a_live_subscriber_in_order(
 async def test_a_campaign_cancelled_while_its_audience_is_written_leaves_nothing_to_send(
     server: RunningServer, api: Api, fake: FakeGraphApi
 ) -> None:
-    # Sending starts once the first thousand recipients are written; the rest are written
+    # Sending starts once the first chunk of recipients is written; the rest are written
     # meanwhile. A cancel that lands then must also settle the rows written after it.
     owner = await member(server, api, Role.ADMIN)
     device = await cloud_device(server, fake, owner, per_second=50)

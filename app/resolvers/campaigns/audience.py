@@ -24,6 +24,8 @@ from app.resolvers.messaging.phones import stored_e164
 
 VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
 _CHUNK = 1000
+# The first rows are written sooner, so the sending starts sooner.
+_FIRST_CHUNK = 200
 
 OPTED_OUT = "The contact opted out (replied STOP)."
 DUPLICATE = "Another contact in the audience has the same phone number; it receives the message."
@@ -96,19 +98,19 @@ def _audience(campaign: Campaign) -> QuerySet[Contact]:
 
 async def _contacts(campaign: Campaign) -> AsyncIterator[list[AudienceContact]]:
     """The audience in contact order, a chunk at a time."""
-    last = 0
+    last, size = 0, _FIRST_CHUNK
     while True:
         chunk = await (
             _audience(campaign)
             .filter(id__gt=last)
             .order_by("id")
-            .limit(_CHUNK)
+            .limit(size)
             .values_list("id", "phone_number", "name", "attributes")
         )
         if not chunk:
             return
         yield [AudienceContact(*row) for row in chunk]
-        last = chunk[-1][0]
+        last, size = chunk[-1][0], _CHUNK
 
 
 async def _open_windows(campaign: Campaign, contacts: list[AudienceContact]) -> set[int]:
@@ -124,10 +126,10 @@ async def resolve(
 ) -> int:
     """Write the recipient rows (safe to rerun: existing rows stay); returns how many exist.
 
-    Contacts are read and their rows written a thousand at a time, in contact order, and
-    ``first_rows`` is awaited once the first rows are in (or at the end, when there are none):
-    the sending starts while the rest are written, so the first recipients of a large audience
-    do not wait for its last. (A campaign is COMPLETED only once ``audience_resolved_at`` is
+    Contacts are read and their rows written in chunks (200, then a thousand at a time), in
+    contact order, and ``first_rows`` is awaited once the first rows are in (or at the end,
+    when there are none): the sending starts while the rest are written, so the first
+    recipients of a large audience do not wait for its last. (A campaign is COMPLETED only once ``audience_resolved_at`` is
     set, after the last row.)
     """
     # A number is opted out if any of its contacts is: known before the first row is written.
