@@ -93,6 +93,20 @@ async def _running() -> bool:
     return True
 
 
+def _sender(server: RunningServer, campaign: Campaign, device: Device) -> Sender:
+    """A worker's sender for the campaign, as a batch job builds it."""
+    return Sender(
+        broker=server.runtime.broker,
+        campaign=campaign,
+        device=device,
+        provider=provider_for(server.settings, device),
+        limiter=DeviceLimiter(server.runtime.redis),
+        owner=new_owner(),
+        lease=30,
+        still_running=_running,
+    )
+
+
 async def test_a_claim_takes_only_claimable_rows_lowest_ids_first(
     server: RunningServer, api: Api, fake: FakeGraphApi
 ) -> None:
@@ -224,16 +238,7 @@ async def test_a_batch_retried_after_a_crash_sends_the_messages_it_created_befor
     # A worker made the first two recipients' conversations and messages, then died before
     # it recorded them on the recipients; their leases ran out.
     made = [await _queued(device, people[i], recipients[i]) for i in range(2)]
-    sender = Sender(
-        broker=server.runtime.broker,
-        campaign=campaign,
-        device=device,
-        provider=provider_for(server.settings, device),
-        limiter=DeviceLimiter(server.runtime.redis),
-        owner=new_owner(),
-        lease=30,
-        still_running=_running,
-    )
+    sender = _sender(server, campaign, device)
 
     await sender.send_batch(await claim(campaign.id, sender.owner, 10, lease=30))
 
@@ -263,16 +268,7 @@ async def test_a_recipient_whose_contact_was_deleted_is_skipped_and_the_rest_are
     campaign, device, people = await _campaign(server, api, fake, 3)
     recipients = [await _recipient(campaign, person) for person in people]
     await people[1].delete()  # after the audience was resolved: the row keeps its phone
-    sender = Sender(
-        broker=server.runtime.broker,
-        campaign=campaign,
-        device=device,
-        provider=provider_for(server.settings, device),
-        limiter=DeviceLimiter(server.runtime.redis),
-        owner=new_owner(),
-        lease=30,
-        still_running=_running,
-    )
+    sender = _sender(server, campaign, device)
 
     await sender.send_batch(await claim(campaign.id, sender.owner, 10, lease=30))
 
