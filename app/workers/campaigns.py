@@ -176,8 +176,10 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
                 task = asyncio.create_task(sender.send_batch(batch, prepared))
                 in_flight.add(task)
                 ready = asyncio.create_task(prepared.wait())
-                await asyncio.wait((ready, task), return_when=asyncio.FIRST_COMPLETED)
-                ready.cancel()
+                try:
+                    await asyncio.wait((ready, task), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    ready.cancel()
                 if len(in_flight) >= BATCHES_IN_FLIGHT:
                     done, in_flight = await asyncio.wait(
                         in_flight, return_when=asyncio.FIRST_COMPLETED

@@ -129,8 +129,8 @@ async def resolve(
     Contacts are read and their rows written in chunks (200, then a thousand at a time), in
     contact order, and ``first_rows`` is awaited once the first rows are in (or at the end,
     when there are none): the sending starts while the rest are written, so the first
-    recipients of a large audience do not wait for its last. (A campaign is COMPLETED only once ``audience_resolved_at`` is
-    set, after the last row.)
+    recipients of a large audience do not wait for its last. (A campaign is COMPLETED only
+    once ``audience_resolved_at`` is set, after the last row.)
     """
     # A number is opted out if any of its contacts is: known before the first row is written.
     opted_out = {
@@ -141,9 +141,9 @@ async def resolve(
     }
     taken: set[str] = set()
     at = datetime.now(UTC)
+    text = campaign.text is not None
     waiting = first_rows
     async for contacts in _contacts(campaign):
-        text = campaign.text is not None
         open_window = await _open_windows(campaign, contacts) if text else set()
         rows: list[bulk.NewRecipient] = []
         for contact in contacts:

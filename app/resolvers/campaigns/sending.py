@@ -49,8 +49,6 @@ RATE_LIMITED_RETRIES = 3
 # lease old, so the other half covers a late renewal and the request's way to Meta.
 RENEW_FRACTION = 0.25
 SEND_WITHIN_FRACTION = 0.5
-
-
 CONTACT_DELETED = "The contact was deleted after the campaign started."
 
 
