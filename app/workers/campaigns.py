@@ -39,22 +39,19 @@ MAX_BATCH = 200
 BATCHES_IN_FLIGHT = 2
 
 
-class CampaignNotFound(Exception):
-    def __init__(self, campaign_id: int) -> None:
-        super().__init__(f"campaign {campaign_id} does not exist")
-
-
-async def _campaign(campaign_id: int) -> Campaign:
+async def _campaign(campaign_id: int) -> Campaign | None:
+    """The campaign, or None once it is gone (deleting a device deletes its campaigns): its
+    jobs then end quietly, with nothing left to send or record."""
     campaign = await Campaign.get_or_none(id=campaign_id)
     if campaign is None:
-        raise CampaignNotFound(campaign_id)
+        log.info("campaigns.gone", campaign_id=campaign_id)
     return campaign
 
 
 async def start_scheduled_campaign(ctx: dict[str, Any], *, campaign_id: int) -> None:
     runtime = ctx["runtime"]
     campaign = await _campaign(campaign_id)
-    if campaign.status is not CampaignStatus.SCHEDULED:
+    if campaign is None or campaign.status is not CampaignStatus.SCHEDULED:
         return  # started by hand, cancelled, or another worker was first
     device = await Device.get(id=campaign.device_id)
     if device.status is not DeviceStatus.CONNECTED:
@@ -73,7 +70,7 @@ async def start_scheduled_campaign(ctx: dict[str, Any], *, campaign_id: int) -> 
 async def run_campaign(ctx: dict[str, Any], *, campaign_id: int) -> None:
     runtime = ctx["runtime"]
     campaign = await _campaign(campaign_id)
-    if campaign.status is not CampaignStatus.RUNNING:
+    if campaign is None or campaign.status is not CampaignStatus.RUNNING:
         return
     jobs = runtime.settings.campaign_batch_jobs
     if campaign.audience_resolved_at is not None:
@@ -85,7 +82,8 @@ async def run_campaign(ctx: dict[str, Any], *, campaign_id: int) -> None:
             campaign, first_rows=lambda: liveness.enqueue_batches(runtime.queues, campaign, jobs)
         )
     log.info("campaigns.audience_resolved", campaign_id=campaign.id, recipients=total)
-    if (await _campaign(campaign_id)).status is CampaignStatus.CANCELLED:
+    current = await _campaign(campaign_id)
+    if current is not None and current.status is CampaignStatus.CANCELLED:
         # Cancelled while the rows were being written: cancelCampaign settled the rows there
         # were then; these are the ones written since.
         await CampaignRecipient.filter(
@@ -106,7 +104,9 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
     runtime = ctx["runtime"]
     settings = runtime.settings
     campaign = await _campaign(campaign_id)
-    device = await Device.get(id=campaign.device_id)
+    device = await Device.get_or_none(id=campaign.device_id) if campaign else None
+    if campaign is None or device is None:
+        return
     owner = sending.new_owner()
     sender = sending.Sender(
         broker=runtime.broker,
@@ -137,9 +137,10 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
             sender.keeping_leases(),
         ):
             while True:
-                current = await Campaign.get(id=campaign_id)
+                current = await _campaign(campaign_id)
                 if (
-                    current.status is not CampaignStatus.RUNNING
+                    current is None
+                    or current.status is not CampaignStatus.RUNNING
                     or current.run_generation != generation
                 ):
                     return
@@ -184,7 +185,12 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
                     done, in_flight = await asyncio.wait(
                         in_flight, return_when=asyncio.FIRST_COMPLETED
                     )
-                    failure = next((t.result() for t in done if t.result() is not None), None)
+                    try:
+                        failure = next((t.result() for t in done if t.result() is not None), None)
+                    except Exception:
+                        if await _campaign(campaign_id) is None:
+                            return  # deleted mid-batch: its rows went with it
+                        raise
                     if failure is not None and failure.device_status is not None:
                         await set_device_status(
                             runtime.broker, device, DeviceStatus(failure.device_status)
@@ -199,24 +205,26 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
     finally:
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
-        status = (await Campaign.get(id=campaign_id)).status
-        if status is CampaignStatus.CANCELLED:
+        # A campaign deleted with its device took its recipients along: nothing to hand back.
+        current = await Campaign.get_or_none(id=campaign_id)
+        if current is not None and current.status is CampaignStatus.CANCELLED:
             await sending.release(owner, RecipientStatus.CANCELLED)
             # A send that failed retryably after the cancel went back to PENDING: settle it.
             await CampaignRecipient.filter(
                 campaign_id=campaign_id, status=RecipientStatus.PENDING
             ).update(status=RecipientStatus.CANCELLED, lease_expires_at=None)
-        else:
+        elif current is not None:
             await sending.release(owner)
 
 
-_status_seen: dict[int, tuple[float, CampaignStatus]] = {}
+_status_seen: dict[int, tuple[float, CampaignStatus | None]] = {}
 
 
 async def _still_running(campaign_id: int) -> bool:
     """The campaign's status, read at most every STATUS_CHECK_SECONDS per process."""
     seen = _status_seen.get(campaign_id)
     if seen is None or time.monotonic() - seen[0] > STATUS_CHECK_SECONDS:
-        seen = (time.monotonic(), (await Campaign.get(id=campaign_id)).status)
+        current = await Campaign.get_or_none(id=campaign_id)
+        seen = (time.monotonic(), current.status if current else None)
         _status_seen[campaign_id] = seen
     return seen[1] is CampaignStatus.RUNNING

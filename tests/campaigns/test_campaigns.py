@@ -10,7 +10,7 @@ from gql import gql
 
 from app.models.accounts import Role
 from app.models.messaging import Contact
-from app.schema.node import to_global_id
+from app.schema.node import decode_id, to_global_id
 from tests.campaigns.support import (
     CREATE,
     PROGRESS,
@@ -33,6 +33,11 @@ from tests.support.messaging import (
     unique_phone,
 )
 from tests.support.server import RunningServer
+
+DELETE_DEVICE = """
+mutation ($input: DeleteDeviceInput!) { deleteDevice(input: $input) { userErrors { message } } }
+"""
+NODE = "query ($id: ID!) { node(id: $id) { id } }"
 
 # Must-show 1 of issue 5: 2,000 contacts, 100 of them opted out, 50 duplicates by phone.
 AUDIENCE = 2_000
@@ -215,6 +220,37 @@ async def test_a_campaign_cancelled_while_its_audience_is_written_leaves_nothing
     assert stats["cancelled"] > AUDIENCE_WRITTEN_IN_CHUNKS - 500
     assert len(fake.sends) == sent
     assert set(fake.send_counts().values()) <= {1}
+
+
+async def test_deleting_the_device_of_a_running_campaign_ends_its_jobs_cleanly(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api, Role.ADMIN)
+    device = await cloud_device(server, fake, owner, per_second=20)
+    await contacts(owner, 200, tag="doomed")
+    campaign = await _create(owner, device.id, template=_template(), tags=["doomed"])
+    await act(owner, "startCampaign", campaign["id"])
+    await eventually(_sent_at_least(fake, 10), within=30)
+
+    deleted = await owner.api.data(DELETE_DEVICE, {"input": {"deviceId": device.id}})
+    assert deleted["deleteDevice"]["userErrors"] == []
+
+    # Every batch job of the run ends as done: none fails, none is queued again to retry.
+    pk = decode_id(campaign["id"], "Campaign")
+    queue = server.runtime.queues["campaigns"]
+    keys = [
+        f"campaign:{pk}:run:1:batch:{slot}" for slot in range(server.settings.campaign_batch_jobs)
+    ]
+
+    async def all_done() -> bool:
+        jobs = [await queue.job(key) for key in keys]
+        return all(job is not None and job.status == "complete" for job in jobs)
+
+    await eventually(all_done, within=15)
+    sent = len(fake.sends)
+    await asyncio.sleep(1.0)
+    assert len(fake.sends) == sent
+    assert (await owner.api.data(NODE, {"id": campaign["id"]}))["node"] is None
 
 
 async def _settled(owner: Any, campaign_id: str) -> dict[str, Any] | None:
