@@ -58,6 +58,17 @@ async def _create(owner: Any, device_id: str, **fields: Any) -> dict[str, Any]:
     return campaign
 
 
+async def _admin_campaign(
+    server: RunningServer, api: Api, fake: FakeGraphApi, *, per_second: int, audience: int, tag: str
+) -> tuple[Any, Any, dict[str, Any]]:
+    """An ADMIN, a CLOUD_API device at ``per_second`` and a template campaign (DRAFT) to
+    ``audience`` new contacts tagged ``tag``."""
+    owner = await member(server, api, Role.ADMIN)
+    device = await cloud_device(server, fake, owner, per_second=per_second)
+    await contacts(owner, audience, tag=tag)
+    return owner, device, await _create(owner, device.id, template=_template(), tags=[tag])
+
+
 async def test_everyone_in_the_audience_gets_exactly_one_message_with_their_own_variables(
     server: RunningServer, api: Api, fake: FakeGraphApi
 ) -> None:
@@ -148,10 +159,9 @@ async def _statuses(session: Any, campaign_id: str, into: list[dict[str, Any]]) 
 async def test_pause_resume_and_cancel_reach_a_live_subscriber_in_order(
     server: RunningServer, api: Api, fake: FakeGraphApi
 ) -> None:
-    owner = await member(server, api, Role.ADMIN)
-    device = await cloud_device(server, fake, owner, per_second=20)
-    await contacts(owner, 120, tag="slow")
-    campaign = await _create(owner, device.id, template=_template(), tags=["slow"])
+    owner, _, campaign = await _admin_campaign(
+        server, api, fake, per_second=20, audience=120, tag="slow"
+    )
     seen: list[dict[str, Any]] = []
 
     async with owner.api.websocket() as session:
@@ -194,10 +204,9 @@ async def test_a_campaign_cancelled_while_its_audience_is_written_leaves_nothing
 ) -> None:
     # Sending starts once the first chunk of recipients is written; the rest are written
     # meanwhile. A cancel that lands then must also settle the rows written after it.
-    owner = await member(server, api, Role.ADMIN)
-    device = await cloud_device(server, fake, owner, per_second=50)
-    await contacts(owner, AUDIENCE_WRITTEN_IN_CHUNKS, tag="large")
-    campaign = await _create(owner, device.id, template=_template(), tags=["large"])
+    owner, _, campaign = await _admin_campaign(
+        server, api, fake, per_second=50, audience=AUDIENCE_WRITTEN_IN_CHUNKS, tag="large"
+    )
 
     await act(owner, "startCampaign", campaign["id"])
 
@@ -225,10 +234,9 @@ async def test_a_campaign_cancelled_while_its_audience_is_written_leaves_nothing
 async def test_deleting_the_device_of_a_running_campaign_ends_its_jobs_cleanly(
     server: RunningServer, api: Api, fake: FakeGraphApi
 ) -> None:
-    owner = await member(server, api, Role.ADMIN)
-    device = await cloud_device(server, fake, owner, per_second=20)
-    await contacts(owner, 200, tag="doomed")
-    campaign = await _create(owner, device.id, template=_template(), tags=["doomed"])
+    owner, device, campaign = await _admin_campaign(
+        server, api, fake, per_second=20, audience=200, tag="doomed"
+    )
     await act(owner, "startCampaign", campaign["id"])
     await eventually(_sent_at_least(fake, 10), within=30)
 
