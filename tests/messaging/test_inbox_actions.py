@@ -7,6 +7,7 @@ from gql import gql
 
 from app.models.accounts import Role
 from app.schema.node import to_global_id
+from app.workers.messaging import process_webhook_event
 from tests.support.client import Api
 from tests.support.messaging import (
     CONNECT_DEVICE,
@@ -216,3 +217,11 @@ async def test_a_device_is_renamed_and_rate_checked_and_deleted_with_its_convers
     assert deleted["deleteDevice"] == {"deletedDeviceId": device_id, "userErrors": []}
     assert device_after["node"] is None
     assert conversation_after["node"] is None
+
+
+async def test_a_webhook_job_whose_event_went_with_its_device_ends_quietly(
+    server: RunningServer,
+) -> None:
+    # A status webhook stored just before its device was deleted: the deletion takes the
+    # event along, and its job (or its retry) finds nothing to apply, which is not a failure.
+    assert await process_webhook_event({"runtime": server.runtime}, event_id=2**40) is None
