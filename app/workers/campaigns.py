@@ -86,9 +86,7 @@ async def run_campaign(ctx: dict[str, Any], *, campaign_id: int) -> None:
     if current is not None and current.status is CampaignStatus.CANCELLED:
         # Cancelled while the rows were being written: cancelCampaign settled the rows there
         # were then; these are the ones written since.
-        await CampaignRecipient.filter(
-            campaign_id=campaign.id, status=RecipientStatus.PENDING
-        ).update(status=RecipientStatus.CANCELLED)
+        await sending.cancel_pending(campaign.id)
         await progress.counts_changed(runtime.broker, campaign.organization_id, campaign.id)
 
 
@@ -104,9 +102,9 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
     runtime = ctx["runtime"]
     settings = runtime.settings
     campaign = await _campaign(campaign_id)
-    device = await Device.get_or_none(id=campaign.device_id) if campaign else None
-    if campaign is None or device is None:
+    if campaign is None:
         return
+    device = await Device.get(id=campaign.device_id)
     owner = sending.new_owner()
     sender = sending.Sender(
         broker=runtime.broker,
@@ -171,26 +169,15 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
                     continue
                 # A batch goes out concurrently, paced by the device's limiter; the next one is
                 # claimed and prepared while it does, so the pace never waits for the database.
-                # It is claimed once this one is ready to go, not before: at the start, every
-                # lane's first batch is prepared without its second competing for the database.
-                prepared = asyncio.Event()
-                task = asyncio.create_task(sender.send_batch(batch, prepared))
-                in_flight.add(task)
-                ready = asyncio.create_task(prepared.wait())
-                try:
-                    await asyncio.wait((ready, task), return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    ready.cancel()
+                # Preparing here, before the next claim, keeps a lane's second batch from
+                # competing with its first for the database at the start.
+                prepared = await sender.prepare(batch)
+                in_flight.add(asyncio.create_task(sender.send_prepared(prepared)))
                 if len(in_flight) >= BATCHES_IN_FLIGHT:
                     done, in_flight = await asyncio.wait(
                         in_flight, return_when=asyncio.FIRST_COMPLETED
                     )
-                    try:
-                        failure = next((t.result() for t in done if t.result() is not None), None)
-                    except Exception:
-                        if await _campaign(campaign_id) is None:
-                            return  # deleted mid-batch: its rows went with it
-                        raise
+                    failure = next((t.result() for t in done if t.result() is not None), None)
                     if failure is not None and failure.device_status is not None:
                         await set_device_status(
                             runtime.broker, device, DeviceStatus(failure.device_status)
@@ -209,10 +196,7 @@ async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generati
         current = await Campaign.get_or_none(id=campaign_id)
         if current is not None and current.status is CampaignStatus.CANCELLED:
             await sending.release(owner, RecipientStatus.CANCELLED)
-            # A send that failed retryably after the cancel went back to PENDING: settle it.
-            await CampaignRecipient.filter(
-                campaign_id=campaign_id, status=RecipientStatus.PENDING
-            ).update(status=RecipientStatus.CANCELLED, lease_expires_at=None)
+            await sending.cancel_pending(campaign_id)
         elif current is not None:
             await sending.release(owner)
 

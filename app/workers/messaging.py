@@ -128,14 +128,14 @@ async def sandbox_progress(ctx: dict[str, Any], *, message_id: int) -> None:
 async def process_webhook_event(ctx: dict[str, Any], *, event_id: int) -> None:
     runtime = ctx["runtime"]
     event = await WebhookEvent.get_or_none(id=event_id)
-    device = await Device.get_or_none(id=event.device_id) if event else None
-    if event is None or device is None:
+    if event is None:
         # Events are stored before their job is queued: one is gone only with its device,
         # deleted since with its conversations and messages. Nothing is left to apply it to.
         log.info("messaging.webhook_event_gone", event_id=event_id)
         return
     if event.status is WebhookEventStatus.PROCESSED:
         return
+    device = await Device.get(id=event.device_id)
     try:
         batch = parse_webhook_body(event.raw_body.encode())
     except MalformedWebhook as error:

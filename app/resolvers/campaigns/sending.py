@@ -52,6 +52,14 @@ SEND_WITHIN_FRACTION = 0.5
 CONTACT_DELETED = "The contact was deleted after the campaign started."
 
 
+@dataclass(slots=True)
+class Prepared:
+    """A batch whose messages are written and whose recipients are SENDING: ready to go."""
+
+    batch: list[Claimed]
+    messages: dict[int, Queued]
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -70,6 +78,14 @@ async def release(owner: str, status: RecipientStatus = RecipientStatus.PENDING)
     """Hand back what ``owner`` claimed but did not send (pause: PENDING; cancel: CANCELLED)."""
     await CampaignRecipient.filter(lease_owner=owner, status=RecipientStatus.CLAIMED).update(
         status=status, lease_owner=None, lease_expires_at=None
+    )
+
+
+async def cancel_pending(campaign_id: int) -> None:
+    """Cancel a cancelled campaign's PENDING recipients: those a retryable failure handed
+    back after the cancel, or resolving wrote after it."""
+    await CampaignRecipient.filter(campaign_id=campaign_id, status=RecipientStatus.PENDING).update(
+        status=RecipientStatus.CANCELLED, lease_expires_at=None
     )
 
 
@@ -209,11 +225,12 @@ class Sender:
         async with background.every(self.lease * RENEW_FRACTION, self._confirm_leases):
             yield
 
-    async def send_batch(
-        self, batch: list[Claimed], prepared: asyncio.Event | None = None
-    ) -> FailureReason | None:
-        """Send a claimed batch; returns a failure that concerns the whole device, if any.
-        ``prepared`` is set once its messages are written and its sends are about to go."""
+    async def send_batch(self, batch: list[Claimed]) -> FailureReason | None:
+        """Send a claimed batch; returns a failure that concerns the whole device, if any."""
+        return await self.send_prepared(await self.prepare(batch))
+
+    async def prepare(self, batch: list[Claimed]) -> Prepared:
+        """Write the batch's messages and mark the recipients still ours SENDING."""
         messages = await self._messages_for(batch)
         if gone := [r.id for r in batch if r.id not in messages]:
             # Their contact was deleted since the audience was resolved: never sent to.
@@ -231,8 +248,12 @@ class Sender:
         )
         if len(ours) != len(batch):  # paused, cancelled or a lease lost meanwhile: send only ours
             batch = [r for r in batch if r.id in ours]
-        if prepared is not None:
-            prepared.set()
+        return Prepared(batch, messages)
+
+    async def send_prepared(self, prepared: Prepared) -> FailureReason | None:
+        """Send a prepared batch and record what happened; returns a failure that concerns
+        the whole device, if any."""
+        batch, messages = prepared.batch, prepared.messages
         outcomes = await self._dispatch(batch, messages)
         sent = [(r, messages[r.id], outcomes.get(r.id)) for r in batch]
         accepted = [(r, m, o) for r, m, o in sent if isinstance(o, str)]
