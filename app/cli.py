@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from app.config import get_settings
+from app.platform.config import get_settings
 
 cli = typer.Typer(help="Parley: WhatsApp Business messaging backend.", no_args_is_help=True)
 
@@ -25,7 +25,7 @@ def _uvicorn(host: str, port: int, *, reload: bool = False, workers: int = 1) ->
 
     settings = get_settings()
     uvicorn.run(
-        "app.main:create_app",
+        "app.http.app:create_app",
         factory=True,
         host=host,
         port=port,
@@ -82,7 +82,7 @@ def worker() -> None:
 
 
 def _migrate() -> list[str]:
-    from app.migrations import apply_migrations
+    from app.platform.migrations import apply_migrations
 
     settings = get_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -102,7 +102,7 @@ def makemigrations(
     check: Annotated[bool, typer.Option(help="Only report whether models changed.")] = False,
 ) -> None:
     """Write the next migration (SQLite and PostgreSQL) for changed models."""
-    from app.migrations import make_migration, pending_model_changes
+    from app.platform.migrations import make_migration, pending_model_changes
 
     if check:
         changes = asyncio.run(pending_model_changes())
@@ -122,7 +122,7 @@ def createsuperuser(
     name: Annotated[str, typer.Option()] = "",
 ) -> None:
     """Create a staff user (or make an existing user staff)."""
-    from app.accounts_admin import create_superuser
+    from app.accounts.admin import create_superuser
 
     asyncio.run(create_superuser(get_settings(), email=email, password=password, name=name))
     typer.echo(f"Staff user {email.strip().lower()} is ready.")

@@ -16,12 +16,12 @@ import redis.asyncio as aioredis
 import structlog
 from saq import Worker
 
-from app.cache import HotCache, activate, deactivate
-from app.config import Settings
 from app.cost.budget import CostBudget
-from app.orm import acquire_orm, release_orm
-from app.pubsub import Broker
-from app.redis import EmbeddedRedis, connect, redis_url
+from app.platform.cache import HotCache, activate, deactivate
+from app.platform.config import Settings
+from app.platform.orm import acquire_orm, release_orm
+from app.platform.pubsub import Broker
+from app.platform.redis import EmbeddedRedis, connect, redis_url
 from app.whatsapp.http_pool import close_shared_clients
 from app.workers import Queues, build_workers, run_workers, stop_workers
 

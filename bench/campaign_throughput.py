@@ -42,10 +42,10 @@ sys.path.insert(0, str(ROOT))
 import asyncpg  # noqa: E402
 from tortoise import Tortoise  # noqa: E402
 
-from app.config import tortoise_config  # noqa: E402
 from app.models.campaigns import CampaignRecipient, RecipientStatus  # noqa: E402
 from app.models.messaging import Contact  # noqa: E402
-from app.redis import EmbeddedRedis  # noqa: E402
+from app.platform.config import tortoise_config  # noqa: E402
+from app.platform.redis import EmbeddedRedis  # noqa: E402
 from app.schema.node import from_global_id  # noqa: E402
 from tests.campaigns.processes import (  # noqa: E402
     APP_SECRET,

@@ -620,7 +620,7 @@ def _stop_clients(procs: list[tuple[Any, Connection]]) -> list[dict[str, Any]]:
 
 
 def _publish(ctx: Any, stack: Stack, data: dict[str, Any], *, rate: float, count: int) -> Any:
-    from app.resolvers.messaging.events import MESSAGES, channel
+    from app.messaging.events import MESSAGES, channel
 
     parent, child = ctx.Pipe()
     params = {
@@ -694,7 +694,7 @@ def main() -> None:
     try:
         redis_url = args.redis_url
         if redis_url is None:
-            from app.redis import EmbeddedRedis
+            from app.platform.redis import EmbeddedRedis
 
             redis = EmbeddedRedis(var_dir / "redis.sock")
             asyncio.run(redis.start())

@@ -6,7 +6,7 @@ Resets and migrates the database, seeds one organization with 1,000 conversation
 messages, then serves, one after the other, each in its own process under the same uvicorn
 setup, and loads it from this process with a few keep-alive clients:
 
-- ``shipped``: ``app.main.create_app`` as configured for production (cost analysis, budget,
+- ``shipped``: ``app.http.app.create_app`` as configured for production (cost analysis, budget,
   access log on; the budget made large enough never to throttle the benchmark);
 - ``cost off``: the same with ``cost_analysis=False``;
 - ``raw floor``: a plain Starlette route running equivalent SQL with asyncpg and answering the
@@ -163,7 +163,7 @@ def _free_port() -> int:
 
 
 def server_settings(database_url: str, redis_url: str, *, cost_analysis: bool) -> Any:
-    from app.config import Settings
+    from app.platform.config import Settings
 
     return Settings(
         env="production",
@@ -195,7 +195,7 @@ def serve(kind: str, port: int, database_url: str, redis_url: str) -> None:
     else:
         from starlette.routing import Route
 
-        from app.main import create_app
+        from app.http.app import create_app
         from bench.statement_counter import count_statements, statements_route
 
         count_statements()
@@ -332,8 +332,8 @@ def _same_shape(graphql: Any, floor: Any) -> bool:
 
 
 async def run(args: argparse.Namespace) -> None:
-    from app.migrations import apply_migrations
-    from app.security import issue_access_token
+    from app.platform.migrations import apply_migrations
+    from app.platform.security import issue_access_token
 
     log_dir = Path(args.log_dir)
     os.makedirs(log_dir, exist_ok=True)

@@ -51,7 +51,7 @@ def log_lines() -> Iterator[LogLines]:
     handler.setFormatter(
         logging.getLogger().handlers[0].formatter if logging.getLogger().handlers else None
     )
-    from app.logging import redact_processor
+    from app.platform.logging import redact_processor
 
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(

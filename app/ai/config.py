@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from app.config import Settings
+from app.platform.config import Settings
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 # A template body holds at most 1,024 characters; copy meant for campaigns stays within it.
 MAX_LENGTH = 1024
-# Variables every campaign can fill from the contact (app.resolvers.campaigns.audience).
+# Variables every campaign can fill from the contact (app.campaigns.audience).
 CONTACT_VARIABLES = ("name", "phone")
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
 _BRACES = re.compile(r"\{\{|\}\}")

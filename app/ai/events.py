@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.messaging.events import channel
 from app.models.ai import AgentRun
-from app.pubsub import Broker
-from app.resolvers.messaging.events import channel
+from app.platform.pubsub import Broker
 
 AGENT_RUNS = "agent_runs"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from app.ai import events
 from app.models.ai import AgentRun
-from app.pubsub import Broker
+from app.platform.pubsub import Broker
 
 
 class StepKind:

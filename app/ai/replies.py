@@ -3,9 +3,9 @@ checks and send job as sendMessage), or hand it to a human."""
 
 from __future__ import annotations
 
+from app.messaging import events
+from app.messaging.pipeline import SendRefused, check_sendable, queue_outbound
 from app.models.messaging import Conversation, ConversationStatus, Device, Message, MessageType
-from app.resolvers.messaging import events
-from app.resolvers.messaging.pipeline import SendRefused, check_sendable, queue_outbound
 from app.runtime import Runtime
 
 # sendMessage's limit on a text (app.resolvers.messaging.messages.MAX_TEXT, which imports the

@@ -15,10 +15,10 @@ import structlog
 from saq.queue.redis import RedisQueue
 
 from app.ai import usage
-from app.config import Settings
 from app.models.ai import AgentRun, AgentTask, AgentTrigger, AIAgent
 from app.models.messaging import Conversation, Message
-from app.pubsub import Broker
+from app.platform.config import Settings
+from app.platform.pubsub import Broker
 
 log = structlog.get_logger("parley.ai")
 RUN_JOB = "run_agent"

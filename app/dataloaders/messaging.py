@@ -2,7 +2,7 @@
 subscriptions) through ``info.context.loaders.get(factory)``.
 
 Loaders fetch by key only; the organization check happens where an id comes from a client
-(``app.resolvers.messaging.scope``), since rows reached through a relation are already scoped.
+(``app.platform.scope``), since rows reached through a relation are already scoped.
 
 They are on the hot path of every inbox read, so they send parameterized SQL through
 Tortoise's connection and build models from the driver's rows as ``_init_from_db`` (what a
@@ -28,8 +28,8 @@ from tortoise.models import Model
 
 from app.models.accounts import User
 from app.models.messaging import Contact, Conversation, Device, Message, Template
+from app.platform.sql import Binder
 from app.schema.pagination import PageArgs
-from app.sql import Binder
 
 M = TypeVar("M", bound=Model)
 K = TypeVar("K")

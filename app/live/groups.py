@@ -24,7 +24,7 @@ from app.context import Context, Viewer
 from app.errors import AppError, Unauthenticated
 from app.live import metrics
 from app.models.accounts import Membership, Role
-from app.security import revoked_jti_key, revoked_session_key
+from app.platform.security import revoked_jti_key, revoked_session_key
 
 if TYPE_CHECKING:
     from strawberry.schema import BaseSchema

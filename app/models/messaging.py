@@ -147,7 +147,7 @@ class Device(TimestampedModel):
     provider = fields.CharEnumField(Provider, max_length=16)
     status = fields.CharEnumField(DeviceStatus, max_length=16, default=DeviceStatus.PENDING)
     messages_per_second = fields.IntField(default=80)
-    # Cloud API: the number's id at Meta, and credentials encrypted with app.security.
+    # Cloud API: the number's id at Meta, and credentials encrypted with app.platform.security.
     phone_number_id = fields.CharField(max_length=64, null=True, db_index=True)
     waba_id = fields.CharField(max_length=64, null=True)  # its WhatsApp Business Account
     access_token_encrypted = fields.TextField(null=True)

@@ -28,7 +28,7 @@ from app.models.ai import (
     KnowledgeEntry,
 )
 from app.models.messaging import Conversation, Device
-from app.resolvers.messaging.scope import organization_id
+from app.platform.scope import organization_id
 from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.node import decode_id
 
@@ -215,7 +215,7 @@ async def set_conversation_ai(
         return None, [_not_found("conversationId", "conversation")]
     conversation.ai_enabled = enabled
     await conversation.save(update_fields=["ai_enabled", "updated_at"])
-    from app.resolvers.messaging import events as messaging_events
+    from app.messaging import events as messaging_events
 
     await messaging_events.conversation_event(info.context.runtime.broker, conversation, "UPDATED")
     return conversation, []

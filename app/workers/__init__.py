@@ -14,7 +14,7 @@ import structlog
 from saq import CronJob, Queue, Worker
 from saq.queue.redis import RedisQueue
 
-from app.redis import connect
+from app.platform.redis import connect
 
 log = structlog.get_logger("parley.workers")
 

@@ -14,6 +14,11 @@ from typing import Any
 
 import structlog
 
+from app.campaigns import audience, liveness, progress, runs, sending
+from app.campaigns.pacing import DeviceLimiter
+from app.messaging.pipeline import set_device_status
+from app.messaging.providers import provider_for
+from app.messaging.sending import sandbox_network
 from app.models.campaigns import (
     UNFINISHED,
     Campaign,
@@ -22,11 +27,6 @@ from app.models.campaigns import (
     RecipientStatus,
 )
 from app.models.messaging import Device, DeviceStatus
-from app.resolvers.campaigns import audience, liveness, progress, runs, sending
-from app.resolvers.campaigns.pacing import DeviceLimiter
-from app.resolvers.messaging.pipeline import set_device_status
-from app.resolvers.messaging.providers import provider_for
-from app.resolvers.messaging.sending import sandbox_network
 from app.whatsapp.cloud_api import RetryPolicy
 from app.whatsapp.errors import FailureReason
 

@@ -18,8 +18,8 @@ from typing import Any
 import aiosmtplib
 import structlog
 
-from app.config import Settings
-from app.security import decrypt_secret, encrypt_secret
+from app.platform.config import Settings
+from app.platform.security import decrypt_secret, encrypt_secret
 
 log = structlog.get_logger("parley.email")
 devmail = structlog.get_logger("parley.devmail")

@@ -9,6 +9,17 @@ from typing import Any
 
 import structlog
 
+from app.messaging import pairing, sending
+from app.messaging.pipeline import (
+    SEND_TIMEOUT,
+    apply_status,
+    enqueue_send,
+    receive_inbound,
+    set_device_status,
+)
+from app.messaging.providers import provider_for
+from app.messaging.sending import MessageNotFound
+from app.messaging.template_sync import run_sync
 from app.models.messaging import (
     Device,
     Message,
@@ -16,18 +27,7 @@ from app.models.messaging import (
     WebhookEventStatus,
 )
 from app.models.messaging import DeviceStatus as DeviceStatusModel
-from app.resolvers.messaging import pairing, sending
 from app.resolvers.messaging.contact_imports import run_import
-from app.resolvers.messaging.pipeline import (
-    SEND_TIMEOUT,
-    apply_status,
-    enqueue_send,
-    receive_inbound,
-    set_device_status,
-)
-from app.resolvers.messaging.providers import provider_for
-from app.resolvers.messaging.sending import MessageNotFound
-from app.resolvers.messaging.template_sync import run_sync
 from app.whatsapp.errors import MalformedWebhook, ProviderError
 from app.whatsapp.types import DeliveryStatus, StatusUpdate
 from app.whatsapp.webhooks import parse_webhook_body

@@ -8,8 +8,8 @@ import signal
 
 import structlog
 
-from app.config import Settings
-from app.logging import configure_logging
+from app.platform.config import Settings
+from app.platform.logging import configure_logging
 from app.runtime import start_runtime
 from app.workers import build_workers, stop_workers
 

@@ -9,7 +9,7 @@ import pyotp
 from pydantic import SecretStr
 
 from app.models.accounts import Membership, Role
-from app.security import issue_access_token
+from app.platform.security import issue_access_token
 from tests.support.accounts import LOGIN, client_from, login, register_user
 
 ME = "{ me { id } }"

@@ -20,8 +20,8 @@ import aiosmtplib
 import pyotp
 import pytest
 
-from app.config import Settings
-from app.logging import configure_logging
+from app.platform.config import Settings
+from app.platform.logging import configure_logging
 from app.workers.email import MailNotConfigured, seal_body, send_email
 from tests.support.accounts import LOGIN, REGISTER, client_from, unique_email
 

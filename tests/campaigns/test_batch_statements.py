@@ -12,6 +12,17 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.campaigns.bulk import Queued
+from app.campaigns.pacing import DeviceLimiter
+from app.campaigns.sending import (
+    CONTACT_DELETED,
+    Sender,
+    claim,
+    client_key,
+    new_owner,
+    record_sent_many,
+)
+from app.messaging.providers import provider_for
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.models.messaging import (
     Contact,
@@ -23,17 +34,6 @@ from app.models.messaging import (
     MessageType,
     UnmatchedStatus,
 )
-from app.resolvers.campaigns.bulk import Queued
-from app.resolvers.campaigns.pacing import DeviceLimiter
-from app.resolvers.campaigns.sending import (
-    CONTACT_DELETED,
-    Sender,
-    claim,
-    client_key,
-    new_owner,
-    record_sent_many,
-)
-from app.resolvers.messaging.providers import provider_for
 from app.schema.node import decode_id
 from tests.campaigns.support import CREATE, contacts
 from tests.fakes.graph_api import FakeGraphApi

@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
+from app.campaigns.sending import reconcile_expired
+from app.campaigns.statuses import callback_data
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.models.messaging import Device, WebhookEvent, WebhookEventStatus
-from app.resolvers.campaigns.sending import reconcile_expired
-from app.resolvers.campaigns.statuses import callback_data
 from app.schema.node import decode_id
 from tests.campaigns.support import CREATE, contacts
 from tests.fakes.graph_api import FakeGraphApi, webhook_envelope

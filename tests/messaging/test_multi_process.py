@@ -27,7 +27,7 @@ import httpx
 import redis.asyncio as aioredis
 from gql import gql
 
-from app.redis import EmbeddedRedis
+from app.platform.redis import EmbeddedRedis
 from app.schema.node import from_global_id
 from tests.support.accounts import PASSWORD, REGISTER, client_from, unique_email
 from tests.support.client import Api

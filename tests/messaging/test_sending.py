@@ -13,9 +13,9 @@ import uuid
 import orjson
 import pytest
 
+from app.messaging import pipeline
+from app.messaging.callbacks import message_callback
 from app.models.messaging import Message, WebhookEvent, WebhookEventStatus
-from app.resolvers.messaging import pipeline
-from app.resolvers.messaging.callbacks import message_callback
 from app.schema.node import decode_id
 from tests.fakes.graph_api import FakeGraphApi, webhook_envelope
 from tests.support.client import Api

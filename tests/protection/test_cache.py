@@ -1,4 +1,4 @@
-"""Cached reads (app.cache) are forgotten by the writes that change them: each change takes
+"""Cached reads (app.platform.cache) are forgotten by the writes that change them: each change takes
 effect on the caller's very next request."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 
-from app.cache import device_key, viewer_key
 from app.models.accounts import Role, User
+from app.platform.cache import device_key, viewer_key
+from app.platform.security import issue_access_token
 from app.schema.node import decode_id
-from app.security import issue_access_token
 from tests.fakes.graph_api import inbound_webhook, signed
 from tests.support.accounts import SignedUp, register_user
 from tests.support.client import Api

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import httpx
 
-from app.config import Settings
-from app.main import schema_extensions
+from app.http.app import schema_extensions
+from app.platform.config import Settings
 from app.schema import build_schema
 from tests.support.server import make_settings, run_server
 

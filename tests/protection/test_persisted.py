@@ -13,7 +13,7 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 from graphql import print_ast
 
-from app.persisted import document_hash
+from app.http.persisted import document_hash
 from tests.support.client import Api
 from tests.support.server import make_settings, run_server
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from app.security import issue_access_token
+from app.platform.security import issue_access_token
 from tests.support.server import make_settings, run_server
 
 QUERY = {"query": "{ __typename }"}

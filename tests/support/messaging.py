@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.models.accounts import Membership, Organization, Role, User
-from app.security import issue_access_token
+from app.platform.security import issue_access_token
 from tests.support.client import Api
 from tests.support.server import RunningServer
 

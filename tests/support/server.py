@@ -17,9 +17,9 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from app.config import Settings
-from app.main import create_app
-from app.migrations import apply_migrations
+from app.http.app import create_app
+from app.platform.config import Settings
+from app.platform.migrations import apply_migrations
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import time
 
-from app.background import every
+from app.platform.background import every
 
 
 async def test_a_loop_whose_step_swallows_cancellation_still_ends_with_its_block() -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import httpx
 
-from app.redis import EmbeddedRedis
+from app.platform.redis import EmbeddedRedis
 from tests.support.server import RunningServer, make_settings, run_server
 
 

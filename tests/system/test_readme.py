@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.config import Settings
+from app.platform.config import Settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

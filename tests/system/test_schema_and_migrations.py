@@ -59,9 +59,9 @@ from pathlib import Path
 
 from aerich import Command
 
-from app.config import tortoise_config
-from app.migrations import APP, MIGRATIONS_DIR
-from app.orm import close_all_connections
+from app.platform.config import tortoise_config
+from app.platform.migrations import APP, MIGRATIONS_DIR
+from app.platform.orm import close_all_connections
 
 async def main(url: str, older: Path, before: int) -> None:
     (older / APP).mkdir(parents=True)

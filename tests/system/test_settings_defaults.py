@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from app.config import Settings
+from app.platform.config import Settings
 
 
 def test_production_refuses_the_default_secret_key() -> None:

@@ -8,8 +8,13 @@ from typing import Any
 
 from app.context import Info
 from app.models.accounts import AuditEvent, Membership, RefreshToken, Session, User
+from app.platform.security import (
+    hash_token,
+    issue_access_token,
+    new_opaque_token,
+    revoked_session_key,
+)
 from app.schema.errors import UserError, UserErrorCode, user_error
-from app.security import hash_token, issue_access_token, new_opaque_token, revoked_session_key
 
 INVALID_CREDENTIALS = "Invalid email or password."
 

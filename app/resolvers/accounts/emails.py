@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app import passwords
+from app.accounts import passwords
 from app.context import Info
 from app.models.accounts import OneTimeToken, Role, TokenPurpose, User
-from app.ratelimit import enforce
+from app.platform.ratelimit import enforce
+from app.platform.security import hash_token, new_opaque_token
 from app.resolvers.accounts.common import audit, client_ip, now, revoke_all_sessions
 from app.schema.accounts.payloads import (
     AuthPayload,
@@ -17,7 +18,6 @@ from app.schema.accounts.payloads import (
 )
 from app.schema.accounts.types import UserType
 from app.schema.errors import UserErrorCode, user_error
-from app.security import hash_token, new_opaque_token
 from app.workers.email import seal_body
 
 

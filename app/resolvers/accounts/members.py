@@ -18,6 +18,7 @@ from app.models.accounts import (
     TokenPurpose,
     User,
 )
+from app.platform.security import hash_token
 from app.resolvers.accounts.common import audit, now
 from app.resolvers.accounts.emails import consume_token_row, issue_token, send_mail
 from app.schema.accounts.payloads import (
@@ -30,7 +31,6 @@ from app.schema.accounts.types import AuditEventType, MemberType, OrganizationTy
 from app.schema.errors import UserErrorCode, user_error
 from app.schema.node import decode_id, register_node, to_global_id
 from app.schema.pagination import Connection, page_args, paginate
-from app.security import hash_token
 
 
 def org_id(info: Info) -> int:

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
-from app import passwords
+from app.accounts import passwords
 from app.context import Info
 from app.models.accounts import RecoveryCode
-from app.resolvers.accounts.common import audit, now
-from app.schema.accounts.payloads import (
-    ConfirmTotpEnrollmentPayload,
-    DisableTotpPayload,
-    TotpEnrollmentPayload,
-)
-from app.schema.accounts.types import UserType
-from app.schema.errors import UserErrorCode, user_error
-from app.security import (
+from app.platform.security import (
     decrypt_secret,
     encrypt_secret,
     hash_token,
@@ -25,6 +17,14 @@ from app.security import (
     totp_uri,
     verify_totp,
 )
+from app.resolvers.accounts.common import audit, now
+from app.schema.accounts.payloads import (
+    ConfirmTotpEnrollmentPayload,
+    DisableTotpPayload,
+    TotpEnrollmentPayload,
+)
+from app.schema.accounts.types import UserType
+from app.schema.errors import UserErrorCode, user_error
 
 RECOVERY_CODES = 10
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from app.campaigns import progress
+from app.campaigns.audience import variables_of
+from app.campaigns.runs import begin_run
 from app.context import Info
 from app.models.campaigns import (
     Campaign,
@@ -19,12 +22,9 @@ from app.models.campaigns import (
     RecipientStatus,
 )
 from app.models.messaging import DeviceStatus
-from app.resolvers.campaigns import progress
-from app.resolvers.campaigns.audience import variables_of
-from app.resolvers.campaigns.runs import begin_run
+from app.platform.scope import organization_id
 from app.resolvers.messaging.devices import find_device, not_found
 from app.resolvers.messaging.messages import MAX_TEXT
-from app.resolvers.messaging.scope import organization_id
 from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.node import decode_id
 

@@ -20,9 +20,9 @@ from typing import Any
 import structlog
 from tortoise.exceptions import IntegrityError
 
+from app.messaging.phones import to_e164
+from app.messaging.tags import normalize_tags, tags_text
 from app.models.messaging import Contact, ContactImport, ContactImportStatus
-from app.resolvers.messaging.phones import to_e164
-from app.resolvers.messaging.tags import normalize_tags, tags_text
 
 log = structlog.get_logger("parley.messaging")
 

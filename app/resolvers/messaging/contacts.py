@@ -7,12 +7,12 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from app.context import Info
+from app.messaging.phones import to_e164
+from app.messaging.tags import normalize_tags, tags_text
 from app.models.messaging import Contact, ContactImport
+from app.platform.scope import organization_id
 from app.resolvers.messaging import contact_imports
 from app.resolvers.messaging.devices import bad_phone
-from app.resolvers.messaging.phones import to_e164
-from app.resolvers.messaging.scope import organization_id
-from app.resolvers.messaging.tags import normalize_tags, tags_text
 from app.schema.errors import UserError, UserErrorCode, user_error
 
 

@@ -7,19 +7,19 @@ from dataclasses import dataclass
 
 import structlog
 
-from app.config import Settings
 from app.context import Info
+from app.messaging import pairing
+from app.messaging.phones import to_e164
+from app.messaging.pipeline import set_device_status
+from app.messaging.providers import provider_for
 from app.models.messaging import Device, DeviceStatus, Provider
-from app.pubsub import Broker
+from app.platform.config import Settings
+from app.platform.pubsub import Broker
+from app.platform.scope import organization_id
+from app.platform.security import encrypt_secret
 from app.resolvers.accounts.common import audit
-from app.resolvers.messaging import pairing
-from app.resolvers.messaging.phones import to_e164
-from app.resolvers.messaging.pipeline import set_device_status
-from app.resolvers.messaging.providers import provider_for
-from app.resolvers.messaging.scope import organization_id
 from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.node import decode_id, to_global_id
-from app.security import encrypt_secret
 from app.whatsapp.errors import FailureReason, ProviderError
 
 MAX_MESSAGES_PER_SECOND = 1000

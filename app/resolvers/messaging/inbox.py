@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.context import Info
+from app.messaging import events
 from app.models.accounts import Membership
 from app.models.messaging import (
     Conversation,
@@ -12,9 +13,8 @@ from app.models.messaging import (
     Message,
     Provider,
 )
-from app.resolvers.messaging import events
+from app.platform.scope import organization_id
 from app.resolvers.messaging.devices import not_found
-from app.resolvers.messaging.scope import organization_id
 from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.node import decode_id
 

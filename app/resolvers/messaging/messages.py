@@ -7,6 +7,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from app.context import Info
+from app.messaging.phones import to_e164
+from app.messaging.pipeline import (
+    SendRefused,
+    check_sendable,
+    contact_for,
+    conversation_for,
+    queue_outbound,
+    receive_inbound,
+)
+from app.messaging.providers import wire_type
 from app.models.messaging import (
     Contact,
     Conversation,
@@ -17,6 +27,7 @@ from app.models.messaging import (
     Template,
     TemplateStatus,
 )
+from app.platform.scope import organization_id
 from app.resolvers.messaging.devices import bad_phone, find_device, not_found
 from app.resolvers.messaging.outbound import (
     Content,
@@ -29,17 +40,6 @@ from app.resolvers.messaging.outbound import (
     media_content,
     reaction_content,
 )
-from app.resolvers.messaging.phones import to_e164
-from app.resolvers.messaging.pipeline import (
-    SendRefused,
-    check_sendable,
-    contact_for,
-    conversation_for,
-    queue_outbound,
-    receive_inbound,
-)
-from app.resolvers.messaging.providers import wire_type
-from app.resolvers.messaging.scope import organization_id
 from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.node import decode_id
 from app.whatsapp.errors import ProviderError

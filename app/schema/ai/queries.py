@@ -11,10 +11,10 @@ from tortoise.expressions import Q
 from app.ai.events import AGENT_RUNS
 from app.context import Info
 from app.dataloaders import ai as loaders
+from app.messaging import events
 from app.models import ai as models
 from app.permissions import IsAuthenticated
-from app.resolvers.messaging import events
-from app.resolvers.messaging.scope import in_organization, organization_id
+from app.platform.scope import in_organization, organization_id
 from app.schema.ai.types import (
     AgentRun,
     AgentRunEvent,

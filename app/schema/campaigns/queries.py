@@ -7,14 +7,14 @@ from typing import Any
 
 import strawberry
 
+from app.campaigns import progress
 from app.context import Info
 from app.dataloaders import campaigns as loaders
+from app.messaging import events
 from app.models import campaigns as models
 from app.models.accounts import Role
 from app.permissions import HasRole
-from app.resolvers.campaigns import progress
-from app.resolvers.messaging import events
-from app.resolvers.messaging.scope import in_organization, organization_id
+from app.platform.scope import in_organization, organization_id
 from app.schema.campaigns.types import Campaign, CampaignRecipient, CampaignStatus
 from app.schema.node import decode_id, register_node
 from app.schema.pagination import Connection, page_args, paginate

@@ -22,7 +22,7 @@ from app.dataloaders import messaging as loaders
 from app.errors import BadUserInput
 from app.models import messaging as models
 from app.permissions import IsAuthenticated
-from app.resolvers.messaging.scope import in_organization, organization_id
+from app.platform.scope import in_organization, organization_id
 from app.schema.messaging.types import (
     Contact,
     ContactImport,

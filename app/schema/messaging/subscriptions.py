@@ -8,10 +8,10 @@ import strawberry
 
 from app.context import Info
 from app.dataloaders import messaging as loaders
+from app.messaging import events
 from app.models import messaging as models
 from app.permissions import IsAuthenticated
-from app.resolvers.messaging import events
-from app.resolvers.messaging.scope import in_organization, organization_id
+from app.platform.scope import in_organization, organization_id
 from app.schema.messaging.types import (
     Conversation,
     ConversationEvent,

@@ -1,0 +1,75 @@
+"""Delivery statuses of campaign messages, called from the messaging status pipeline.
+
+A campaign send carries ``biz_opaque_callback_data = "campaign-recipient:<id>"``; Meta echoes
+it in every status webhook. That is how a recipient learns its provider message id even when
+the worker that sent it died before recording it, so a reclaimed recipient is never sent twice.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from app.campaigns import progress
+from app.messaging import callbacks
+from app.models.campaigns import RECIPIENT_MAY_REPLACE, CampaignRecipient, RecipientStatus
+from app.models.messaging import Device
+from app.platform.pubsub import Broker
+from app.whatsapp.types import DeliveryStatus, StatusUpdate
+
+CALLBACK_PREFIX = "campaign-recipient:"
+
+_STATUS = {
+    DeliveryStatus.SENT: RecipientStatus.SENT,
+    DeliveryStatus.DELIVERED: RecipientStatus.DELIVERED,
+    DeliveryStatus.READ: RecipientStatus.READ,
+    DeliveryStatus.FAILED: RecipientStatus.FAILED,
+}
+
+
+def callback_data(recipient_id: int) -> str:
+    return f"{CALLBACK_PREFIX}{recipient_id}"
+
+
+def _recipient_id(update: StatusUpdate) -> int | None:
+    data = update.biz_opaque_callback_data or ""
+    if data.startswith(CALLBACK_PREFIX) and data[len(CALLBACK_PREFIX) :].isdigit():
+        return int(data[len(CALLBACK_PREFIX) :])
+    return None
+
+
+async def on_status_update(broker: Broker, device: Device, update: StatusUpdate) -> None:
+    """Move the campaign recipient a status is about (if any) forward; record its message id."""
+    recipient_id = _recipient_id(update)
+    scope = CampaignRecipient.filter(campaign__device_id=device.id)
+    if recipient_id is not None:
+        scope = scope.filter(id=recipient_id)
+    else:
+        scope = scope.filter(provider_message_id=update.provider_message_id)
+    found = await scope.limit(1).values_list("id", "campaign_id", "campaign__organization_id")
+    if not found:
+        return
+    rid, campaign_id, org_id = found[0]
+    await CampaignRecipient.filter(id=rid, provider_message_id__isnull=True).update(
+        provider_message_id=update.provider_message_id
+    )
+    status = _STATUS[update.status]
+    changes: dict[str, object] = {"status": status}
+    if status is RecipientStatus.FAILED:
+        changes |= {
+            "error_code": update.error_code,
+            "reason": update.error_message or update.error_title or str(update.failure),
+        }
+    updated = await CampaignRecipient.filter(
+        id=rid, status__in=RECIPIENT_MAY_REPLACE[status]
+    ).update(**changes)
+    if updated:
+        await progress.counts_changed(broker, org_id, campaign_id)
+
+
+async def lookup_unprocessed(device: Device, recipients: list[CampaignRecipient]) -> dict[int, str]:
+    """Recipient id → provider message id, from status webhooks of ``device`` stored but not
+    processed yet that name one of ``recipients``."""
+    names = {callback_data(r.id): r.id for r in recipients}
+    oldest = min(r.created_at for r in recipients) - timedelta(minutes=1)
+    found = await callbacks.lookup_unprocessed(device, names, oldest)
+    return {names[name]: provider_message_id for name, provider_message_id in found.items()}

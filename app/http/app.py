@@ -1,0 +1,161 @@
+"""The Starlette application: GraphQL over HTTP and WebSocket, webhooks, health, metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hmac
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from graphql import ASTValidationRule
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+
+from app.cost import QueryCostExtension
+from app.cost.budget import CostBudgetExtension
+from app.http import health
+from app.http.graphql import GraphQLView, RefuseBadCredentials
+from app.http.graphql_limits import (
+    ParserCacheKeepingErrors,
+    QueryTooComplexOnTokens,
+    alias_limit,
+    depth_limit,
+)
+from app.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.http.persisted import PersistedDocuments, TrustedDocumentsOnly
+from app.http.request_limits import RequestLimitMiddleware
+from app.http.webhooks import whatsapp_webhook
+from app.platform.config import Settings, get_settings
+from app.platform.logging import configure_logging
+from app.runtime import start_runtime
+from app.schema import build_schema
+
+log = structlog.get_logger("parley.app")
+
+
+class BindLogContext(SchemaExtension):
+    """Puts the operation name and the user id on every log line of the operation."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        viewer = getattr(context, "viewer", None)
+        structlog.contextvars.bind_contextvars(
+            operation=self.execution_context.operation_name,
+            user_id=viewer.user.id if viewer is not None else None,
+        )
+        yield
+
+
+def schema_extensions(
+    settings: Settings, persisted_documents: PersistedDocuments | None = None
+) -> list[Any]:
+    """The schema's extensions, as classes or factories (one instance per operation)."""
+    extensions: list[Any] = [BindLogContext, RefuseBadCredentials]
+    max_tokens, cache_size = settings.graphql_max_tokens, settings.document_cache_size
+    # The rule classes are made once: the validation cache is keyed by them.
+    rules: list[type[ASTValidationRule]] = [
+        depth_limit(settings.graphql_max_depth),
+        alias_limit(settings.graphql_max_aliases),
+    ]
+    if not settings.introspection_enabled:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    extensions += [
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        QueryTooComplexOnTokens,
+        lambda: AddValidationRules(rules),
+        # Parsing and validation depend on the text alone; cost is computed per request
+        # (on execute), from the variables too.
+        lambda: ParserCacheKeepingErrors(maxsize=cache_size),
+        lambda: ValidationCache(maxsize=cache_size),
+    ]
+    if persisted_documents is not None and persisted_documents.trusted_only:
+        extensions.append(lambda: TrustedDocumentsOnly(persisted_documents))
+    if settings.cost_analysis:
+        maximum = settings.query_max_cost
+        extensions += [lambda: QueryCostExtension(maximum=maximum), CostBudgetExtension]
+    return extensions
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text. With PARLEY_METRICS_TOKEN, for `Authorization: Bearer <token>`;
+    without, for loopback clients only (a scraper on the host or a sidecar)."""
+    settings: Settings = request.app.state.runtime.settings
+    if settings.metrics_token is not None:
+        expected = f"Bearer {settings.metrics_token.get_secret_value()}"
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return Response("Forbidden\n", status_code=403, media_type="text/plain")
+    elif request.client is None or request.client.host not in ("127.0.0.1", "::1", "localhost"):
+        return Response("Forbidden\n", status_code=403, media_type="text/plain")
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    extra_routes: Sequence[BaseRoute] = (),
+    extra_query_types: Sequence[type] = (),
+) -> Starlette:
+    settings = settings or get_settings()
+    configure_logging(json_lines=settings.json_logs, level=settings.log_level)
+    persisted_documents = PersistedDocuments.from_settings(settings)
+    schema = build_schema(schema_extensions(settings, persisted_documents), extra_query_types)
+    if settings.graphql_batching:
+        schema.config.batching_config = {"max_operations": settings.graphql_batching_max_operations}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with start_runtime(settings, run_workers_here=settings.worker_in_process) as runtime:
+            app.state.runtime = runtime
+            graphql.runtime = runtime
+            log.info("started", env=settings.env, embedded_redis=settings.embedded_redis)
+            # What start-up made (modules, the schema, pools) lives as long as the process:
+            # out of the collector's sight, every collection of a request's garbage is
+            # cheaper (about a tenth of the CPU of a large read). A large read allocates
+            # ~100,000 short-lived objects: collecting the youngest generation every 20,000
+            # allocations instead of every 700 spends a few MB to save a few % of CPU.
+            gc.freeze()
+            gc.set_threshold(20_000, 10, 10)
+            yield
+            await graphql.close_live()
+
+    graphql = GraphQLView(
+        schema,
+        runtime=None,  # type: ignore[arg-type]  # set by the lifespan before any request
+        persisted_documents=persisted_documents,
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        keep_alive=True,
+        keep_alive_interval=settings.ws_keepalive_seconds,
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
+        # importContacts takes a CSV file. Credentials travel in the Authorization header,
+        # never a cookie, so a cross-site form cannot forge an upload (strawberry's concern).
+        multipart_uploads_enabled=True,
+    )
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/health", health.health),
+        Route("/health/live", health.live),
+        Route("/health/ready", health.ready),
+        Route("/metrics", metrics),
+        Route("/webhooks/whatsapp/{device_id}", whatsapp_webhook, methods=["GET", "POST"]),
+        *extra_routes,
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLimitMiddleware, settings=settings)
+    app.add_middleware(RequestContextMiddleware)
+    return app

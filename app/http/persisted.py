@@ -1,0 +1,132 @@
+"""Persisted documents: automatic persisted queries (APQ) and trusted documents.
+
+APQ follows Apollo's protocol. A request with ``extensions.persistedQuery {version: 1,
+sha256Hash}`` and no ``query`` is served from the registry when the hash is known, else it
+fails with PERSISTED_QUERY_NOT_FOUND (message ``PersistedQueryNotFound``, which Apollo's
+and urql's links look for); the client then sends the query with its hash, which is checked
+(BAD_USER_INPUT when it differs) and registered in Redis for ``persisted_query_ttl_seconds``.
+
+Trusted documents are a manifest ``{sha256: document}`` as GraphQL Codegen's client preset
+writes ``persisted-documents.json``. Listed documents are served by hash like APQ. With
+``trusted_documents_only`` every other document is refused with PERSISTED_QUERY_NOT_FOUND,
+over HTTP and WebSocket alike, and APQ registers nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.http import GraphQLRequestData
+
+from app.errors import AppError, BadUserInput, ErrorCode
+from app.platform.config import Settings
+
+_KEY_PREFIX = "parley:apq:"
+
+
+class PersistedQueryNotFound(AppError):
+    code = ErrorCode.PERSISTED_QUERY_NOT_FOUND
+    default_message = "PersistedQueryNotFound"
+
+
+class UntrustedDocument(AppError):
+    code = ErrorCode.PERSISTED_QUERY_NOT_FOUND
+    default_message = "Only trusted documents are accepted; this one is not in the manifest."
+
+
+def document_hash(document: str) -> str:
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+def load_manifest(path: Path) -> dict[str, str]:
+    """A ``persisted-documents.json``: a JSON object of sha256 hex digest → document."""
+    manifest = json.loads(path.read_text())
+    if not isinstance(manifest, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in manifest.items()
+    ):
+        raise ValueError(f"{path} must be a JSON object of hash → document strings")
+    return manifest
+
+
+class PersistedDocuments:
+    def __init__(self, *, manifest: dict[str, str], trusted_only: bool, ttl_seconds: int) -> None:
+        self.manifest = manifest
+        self.trusted_only = trusted_only
+        self.ttl_seconds = ttl_seconds
+        self._trusted_texts = frozenset(manifest.values())
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PersistedDocuments:
+        path = settings.trusted_documents_path
+        if settings.trusted_documents_only and path is None:
+            raise ValueError("PARLEY_TRUSTED_DOCUMENTS_ONLY needs PARLEY_TRUSTED_DOCUMENTS_PATH")
+        return cls(
+            manifest=load_manifest(path) if path is not None else {},
+            trusted_only=settings.trusted_documents_only,
+            ttl_seconds=settings.persisted_query_ttl_seconds,
+        )
+
+    def is_trusted(self, document: str) -> bool:
+        return document in self._trusted_texts or document_hash(document) in self.manifest
+
+    async def resolve(self, request: GraphQLRequestData, redis: aioredis.Redis) -> None:
+        """Fill in the query of a request sent by hash; register one sent with its hash."""
+        sha256 = _requested_hash(request.extensions)
+        if sha256 is None:
+            return
+        if request.query is None:
+            request.query = await self._lookup(sha256, redis)
+            return
+        if document_hash(request.query) != sha256:
+            raise BadUserInput("The persistedQuery sha256Hash does not match the query.")
+        if not self.trusted_only and sha256 not in self.manifest:
+            await redis.set(_KEY_PREFIX + sha256, request.query, ex=self.ttl_seconds)
+
+    async def _lookup(self, sha256: str, redis: aioredis.Redis) -> str:
+        document = self.manifest.get(sha256)
+        if document is None and not self.trusted_only:
+            stored = await redis.get(_KEY_PREFIX + sha256)
+            document = stored.decode() if isinstance(stored, bytes) else stored
+        if document is None:
+            raise PersistedQueryNotFound()
+        return document
+
+
+def _requested_hash(extensions: dict[str, Any] | None) -> str | None:
+    persisted = (extensions or {}).get("persistedQuery")
+    if persisted is None:
+        return None
+    if not isinstance(persisted, dict):
+        raise BadUserInput("persistedQuery must be {version: 1, sha256Hash: <hex digest>}.")
+    sha256 = persisted.get("sha256Hash")
+    if persisted.get("version") != 1 or not isinstance(sha256, str):
+        raise BadUserInput("persistedQuery must be {version: 1, sha256Hash: <hex digest>}.")
+    return sha256.lower()
+
+
+class TrustedDocumentsOnly(SchemaExtension):
+    """Refuses any operation whose document is not in the manifest, as a validation error.
+
+    A schema extension rather than a view check so WebSocket operations honour it too; a
+    validation error rather than an exception so both transports report it with its code.
+    Runs after the validation cache, which would otherwise overwrite the errors.
+    """
+
+    def __init__(self, documents: PersistedDocuments) -> None:
+        self.documents = documents
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query is not None and not self.documents.is_trusted(context.query):
+            error = UntrustedDocument()
+            context.pre_execution_errors = [
+                GraphQLError(error.message, extensions={"code": error.code.value})
+            ]
+        yield

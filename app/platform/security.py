@@ -1,0 +1,183 @@
+"""Access tokens (JWT via authlib) and secrets at rest.
+
+Access tokens are short-lived HS256 JWTs with ``sub`` (user id), ``org``, ``jti``, ``iat``,
+``exp``, issuer and audience. Decoding accepts only the configured algorithm: ``alg: none`` and
+any other algorithm are rejected before the signature is even looked at.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import secrets
+import time
+import uuid
+import warnings
+from dataclasses import dataclass
+
+import pyotp
+from cryptography.fernet import Fernet, InvalidToken
+
+with warnings.catch_warnings():
+    # authlib points at joserfc for the future; authlib.jose is what DESIGN.md fixes for now.
+    warnings.simplefilter("ignore")
+    from authlib.jose import JsonWebToken
+    from authlib.jose.errors import JoseError
+
+from app.platform.config import Settings
+
+ISSUER = "parley"
+AUDIENCE = "parley-api"
+
+
+class InvalidAccessToken(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: int
+    organization_id: int | None
+    jti: str
+    expires_at: int
+    session_id: int | None
+
+
+def issue_access_token(
+    settings: Settings,
+    *,
+    user_id: int,
+    organization_id: int | None,
+    session_id: int | None = None,
+    ttl_seconds: int | None = None,
+) -> tuple[str, AccessClaims]:
+    now = int(time.time())
+    ttl = ttl_seconds if ttl_seconds is not None else settings.access_token_ttl_seconds
+    claims = AccessClaims(
+        user_id=user_id,
+        organization_id=organization_id,
+        jti=uuid.uuid4().hex,
+        expires_at=now + ttl,
+        session_id=session_id,
+    )
+    payload: dict[str, object] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(user_id),
+        "jti": claims.jti,
+        "iat": now,
+        "exp": claims.expires_at,
+    }
+    if organization_id is not None:
+        payload["org"] = str(organization_id)
+    if session_id is not None:
+        payload["sid"] = str(session_id)
+    jwt = JsonWebToken([settings.jwt_algorithm])
+    token = jwt.encode(
+        {"alg": settings.jwt_algorithm, "typ": "JWT"}, payload, _signing_key(settings)
+    )
+    return token.decode(), claims
+
+
+_LEEWAY_SECONDS = 5
+
+
+def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    claims = _decode_access_token(token, settings.jwt_algorithm, _signing_key(settings))
+    # A token decoded earlier is taken from the cache below: its expiry is checked again.
+    if claims.expires_at + _LEEWAY_SECONDS < time.time():
+        raise InvalidAccessToken("ExpiredTokenError")
+    return claims
+
+
+# Each request decodes its token twice (the request limit, then authentication), at ~150 µs
+# a decode. The same token string always carries the same signed claims, so decoded tokens
+# are remembered, bounded; a token that fails to decode is never cached. Revocation is not
+# part of decoding (a Redis check on every request).
+@functools.lru_cache(maxsize=4096)
+def _decode_access_token(token: str, algorithm: str, key: bytes) -> AccessClaims:
+    jwt = JsonWebToken([algorithm])
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            claims_options={
+                "iss": {"essential": True, "value": ISSUER},
+                "aud": {"essential": True, "value": AUDIENCE},
+                "sub": {"essential": True},
+                "jti": {"essential": True},
+                "exp": {"essential": True},
+                "iat": {"essential": True},
+            },
+        )
+        claims.validate(leeway=_LEEWAY_SECONDS)
+        return AccessClaims(
+            user_id=int(claims["sub"]),
+            organization_id=int(claims["org"]) if claims.get("org") else None,
+            jti=str(claims["jti"]),
+            expires_at=int(claims["exp"]),
+            session_id=int(claims["sid"]) if claims.get("sid") else None,
+        )
+    except (JoseError, ValueError, KeyError, TypeError) as error:
+        raise InvalidAccessToken(type(error).__name__) from None
+
+
+def _signing_key(settings: Settings) -> bytes:
+    return hashlib.sha256(b"parley-jwt:" + settings.secret_key.get_secret_value().encode()).digest()
+
+
+def _fernet(settings: Settings) -> Fernet:
+    key = hashlib.sha256(b"parley-at-rest:" + settings.secret_key.get_secret_value().encode())
+    return Fernet(base64.urlsafe_b64encode(key.digest()))
+
+
+def encrypt_secret(settings: Settings, plaintext: str) -> str:
+    return _fernet(settings).encrypt(plaintext.encode()).decode()
+
+
+def decrypt_secret(settings: Settings, ciphertext: str) -> str:
+    try:
+        return _fernet(settings).decrypt(ciphertext.encode()).decode()
+    except InvalidToken:
+        raise ValueError("the secret cannot be decrypted with the configured key") from None
+
+
+def new_opaque_token(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def hash_token(token: str) -> str:
+    """Opaque tokens (refresh, reset, invitation) are stored only as this hash."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(secret: str, *, email: str, issuer: str = "Parley") -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=issuer)
+
+
+def verify_totp(secret: str, code: str) -> bool:
+    # One step of drift either way covers clocks that are a little off.
+    return pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), valid_window=1)
+
+
+def new_recovery_code() -> str:
+    raw = secrets.token_hex(5)
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def normalize_recovery_code(code: str) -> str:
+    return code.strip().lower().replace(" ", "")
+
+
+def revoked_jti_key(jti: str) -> str:
+    return f"auth:revoked-jti:{jti}"
+
+
+def revoked_session_key(session_id: int) -> str:
+    """Set when a session is revoked, for as long as its access tokens could still be valid."""
+    return f"auth:revoked-session:{session_id}"
