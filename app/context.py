@@ -12,8 +12,8 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from app.models.accounts import Membership, Organization, Role, User
+from app.platform.runtime import Runtime
 from app.platform.security import AccessClaims
-from app.runtime import Runtime
 
 T = TypeVar("T")
 

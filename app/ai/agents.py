@@ -26,7 +26,7 @@ from app.ai.plugins import HANDOFF, PLUGIN, ParleyPlugin
 from app.ai.recorder import Recorder, StepKind
 from app.models.ai import TOOLS, AgentTask, AIAgent
 from app.models.messaging import Contact, Conversation, Direction, Message
-from app.runtime import Runtime
+from app.platform.runtime import Runtime
 
 HISTORY = 30
 _SUMMARIZE = (

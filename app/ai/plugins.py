@@ -17,7 +17,7 @@ from app.ai.replies import hand_off
 from app.models.accounts import Organization
 from app.models.ai import AIAgent, KnowledgeEntry
 from app.models.messaging import Contact, Conversation, Direction, Message
-from app.runtime import Runtime
+from app.platform.runtime import Runtime
 
 PLUGIN = "parley"
 HANDOFF = "handoff_to_human"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from app.messaging import events
 from app.messaging.pipeline import SendRefused, check_sendable, queue_outbound
 from app.models.messaging import Conversation, ConversationStatus, Device, Message, MessageType
-from app.runtime import Runtime
+from app.platform.runtime import Runtime
 
 # sendMessage's limit on a text (app.resolvers.messaging.messages.MAX_TEXT, which imports the
 # schema): a longer answer is cut rather than refused.

@@ -18,7 +18,7 @@ from app.ai.recorder import Recorder, StepKind
 from app.ai.replies import ReplyNotSent, send_reply
 from app.models.ai import AgentRun, AgentRunStatus, AgentTask, AIAgent
 from app.models.messaging import Conversation
-from app.runtime import Runtime
+from app.platform.runtime import Runtime
 
 log = structlog.get_logger("parley.ai")
 CANCEL_POLL_SECONDS = 0.25

@@ -15,13 +15,13 @@ import structlog
 from saq.queue.redis import RedisQueue
 
 from app.ai import usage
+from app.ai.jobs import RUN_AGENT
 from app.models.ai import AgentRun, AgentTask, AgentTrigger, AIAgent
 from app.models.messaging import Conversation, Message
 from app.platform.config import Settings
 from app.platform.pubsub import Broker
 
 log = structlog.get_logger("parley.ai")
-RUN_JOB = "run_agent"
 
 
 def job_options(run: AgentRun, timeout_seconds: int) -> dict[str, object]:
@@ -68,7 +68,7 @@ async def _schedule_auto_reply(settings: Settings, broker: Broker, message: Mess
         trigger=AgentTrigger.AUTO_REPLY,
         task=AgentTask.REPLY,
     )
-    await RedisQueue(redis, name="ai").enqueue(
-        RUN_JOB, scheduled=time.time() + window, **job_options(run, agent.timeout_seconds)
+    await RedisQueue(redis, name=RUN_AGENT.queue).enqueue(
+        RUN_AGENT.name, scheduled=time.time() + window, **job_options(run, agent.timeout_seconds)
     )
     log.info("ai.auto_reply_scheduled", run_id=run.id, conversation_id=conversation.id)

@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 import structlog
 
 from app.campaigns import runs
+from app.campaigns.jobs import SEND_CAMPAIGN_BATCH
 from app.models.campaigns import UNFINISHED, Campaign, CampaignRecipient, CampaignStatus
 from app.platform import background
 
@@ -30,7 +31,6 @@ BEAT_SECONDS = 1.0
 # No stamp for this long: the job is gone (a live job stamps every BEAT_SECONDS, however busy,
 # since the stamp runs in its own task).
 STALE_SECONDS = 6.0
-BATCH_JOB = "send_campaign_batch"
 
 
 def _key(campaign_id: int) -> str:
@@ -80,8 +80,7 @@ async def enqueue_batches(
         prefix += f":rescue:{rescue}"
     for slot in range(max(1, jobs)):
         await queues.enqueue(
-            "campaigns",
-            BATCH_JOB,
+            SEND_CAMPAIGN_BATCH,
             key=f"{prefix}:batch:{slot}",
             campaign_id=campaign.id,
             generation=campaign.run_generation,

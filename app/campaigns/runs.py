@@ -11,10 +11,9 @@ from typing import Any
 from tortoise.expressions import F
 
 from app.campaigns import progress
+from app.campaigns.jobs import RUN_CAMPAIGN
 from app.models.campaigns import Campaign, CampaignStatus
 from app.platform.pubsub import Broker
-
-RUN_JOB = "run_campaign"
 
 
 def _now() -> datetime:
@@ -25,8 +24,7 @@ async def enqueue_run(queues: Any, campaign: Campaign, *, rescue: str | None = N
     """Queue the coordinator of the campaign's current run (a rescue gets a key of its own)."""
     key = f"campaign:{campaign.id}:run:{campaign.run_generation}"
     await queues.enqueue(
-        "campaigns",
-        RUN_JOB,
+        RUN_CAMPAIGN,
         key=key if rescue is None else f"{key}:rescue:{rescue}",
         campaign_id=campaign.id,
         retries=5,

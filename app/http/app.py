@@ -40,8 +40,9 @@ from app.http.request_limits import RequestLimitMiddleware
 from app.http.webhooks import whatsapp_webhook
 from app.platform.config import Settings, get_settings
 from app.platform.logging import configure_logging
-from app.runtime import start_runtime
+from app.platform.runtime import start_runtime
 from app.schema import build_schema
+from app.workers.process import in_process_workers
 
 log = structlog.get_logger("parley.app")
 
@@ -118,7 +119,10 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with start_runtime(settings, run_workers_here=settings.worker_in_process) as runtime:
+        workers = (
+            in_process_workers(settings.worker_concurrency) if settings.worker_in_process else None
+        )
+        async with start_runtime(settings, workers=workers) as runtime:
             app.state.runtime = runtime
             graphql.runtime = runtime
             log.info("started", env=settings.env, embedded_redis=settings.embedded_redis)

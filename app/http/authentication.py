@@ -10,13 +10,13 @@ from app.context import Viewer
 from app.errors import NotFound, Unauthenticated
 from app.models.accounts import Membership, User
 from app.platform.cache import viewer_key
+from app.platform.runtime import Runtime
 from app.platform.security import (
     InvalidAccessToken,
     decode_access_token,
     revoked_jti_key,
     revoked_session_key,
 )
-from app.runtime import Runtime
 from app.schema.node import from_global_id
 
 log = structlog.get_logger("parley.auth")

@@ -26,7 +26,7 @@ from app.http.authentication import authenticate
 from app.http.persisted import PersistedDocuments
 from app.live.connection import LiveHandler
 from app.live.groups import Hub
-from app.runtime import Runtime
+from app.platform.runtime import Runtime
 
 
 class RefuseBadCredentials(SchemaExtension):

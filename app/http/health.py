@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from tortoise import connections
 
-from app.runtime import Runtime
+from app.platform.runtime import Runtime
 
 
 async def _database(runtime: Runtime) -> dict[str, Any]:

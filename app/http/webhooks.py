@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from app.errors import BadUserInput
+from app.messaging.jobs import PROCESS_WEBHOOK_EVENT
 from app.messaging.providers import app_secret
 from app.models.messaging import Device, Provider, WebhookEvent
 from app.platform.cache import device_key
@@ -67,8 +68,7 @@ async def whatsapp_webhook(request: Request) -> Response:
         organization_id=device.organization_id, device_id=device.id, raw_body=body.decode()
     )
     await runtime.queues.enqueue(
-        "default",
-        "process_webhook_event",
+        PROCESS_WEBHOOK_EVENT,
         key=f"webhook:{event.id}",
         event_id=event.id,
         retries=3,

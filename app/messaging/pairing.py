@@ -15,13 +15,12 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from app.messaging import events
+from app.messaging.jobs import ROTATE_SANDBOX_QR
 from app.messaging.pipeline import set_device_status
 from app.models.messaging import DEVICE_TRANSITIONS, Device, DeviceStatus
 from app.platform.config import Settings
 from app.platform.pubsub import Broker
-from app.workers import Queues
-
-ROTATE_JOB = "rotate_sandbox_qr"
+from app.platform.queues import Queues
 
 
 class PairingRefused(Exception):
@@ -110,8 +109,7 @@ async def _show(
     if status is not None:
         device.status = status
     await queues.enqueue(
-        "default",
-        ROTATE_JOB,
+        ROTATE_SANDBOX_QR,
         key=f"rotate-qr:{device.id}:{shown}:{code[:16]}",
         scheduled=math.ceil(expires_at.timestamp()),
         device_id=device.id,

@@ -18,6 +18,7 @@ from tortoise.expressions import F
 from app.ai.triggers import on_inbound_message as ai_on_inbound_message
 from app.campaigns import statuses as campaign_statuses
 from app.messaging import callbacks, events
+from app.messaging.jobs import SEND_MESSAGE
 from app.messaging.phones import from_wa_id
 from app.models.messaging import (
     DEVICE_TRANSITIONS,
@@ -39,11 +40,10 @@ from app.platform.pubsub import Broker
 from app.whatsapp.types import DeliveryStatus, InboundMessage, StatusUpdate
 
 if TYPE_CHECKING:
-    from app.runtime import Runtime
-    from app.workers import Queues
+    from app.platform.queues import Queues
+    from app.platform.runtime import Runtime
 
 log = structlog.get_logger("parley.messaging")
-SEND_JOB = "send_message"
 SEND_RETRIES = 5
 SEND_TIMEOUT = 120  # seconds; a send waits for a slot of its device within a quarter of it
 
@@ -341,8 +341,7 @@ async def enqueue_send(
     seconds) when it waits for the device's capacity or for the webhooks of a send whose
     answer was lost (``unanswered`` sends so far)."""
     await queues.enqueue(
-        "default",
-        SEND_JOB,
+        SEND_MESSAGE,
         key=f"send:{message_id}" + (f":rerun:{rerun}" if rerun else ""),
         scheduled=math.ceil(at),
         message_id=message_id,

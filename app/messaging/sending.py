@@ -40,6 +40,7 @@ from tortoise.expressions import Q
 from app.campaigns.pacing import LATE_SECONDS, DeviceLimiter
 from app.campaigns.sending import RATE_LIMITED_RETRIES
 from app.messaging import callbacks
+from app.messaging.jobs import SANDBOX_PROGRESS
 from app.messaging.pipeline import advance_status, reconcile, set_device_status
 from app.messaging.providers import provider_for, wire_type
 from app.models.messaging import Device, Message, MessageStatus, Provider
@@ -49,8 +50,8 @@ from app.whatsapp.errors import FailureReason, ProviderError
 from app.whatsapp.types import OutboundMessage
 
 if TYPE_CHECKING:
-    from app.runtime import Runtime
-    from app.workers import Queues
+    from app.platform.queues import Queues
+    from app.platform.runtime import Runtime
 
 log = structlog.get_logger("parley.messaging")
 
@@ -246,8 +247,7 @@ async def sandbox_network(queues: Queues, device: Device, message_ids: list[int]
         return
     for message_id in message_ids:
         await queues.enqueue(
-            "default",
-            "sandbox_progress",
+            SANDBOX_PROGRESS,
             key=f"sandbox-progress:{message_id}",
             message_id=message_id,
         )

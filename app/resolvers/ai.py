@@ -11,7 +11,8 @@ from typing import Any
 
 from app.ai import business_hours, events, usage
 from app.ai.config import is_configured
-from app.ai.triggers import RUN_JOB, job_options
+from app.ai.jobs import RUN_AGENT
+from app.ai.triggers import job_options
 from app.context import Info
 from app.errors import BadUserInput
 from app.models.accounts import Organization
@@ -180,9 +181,7 @@ async def run_agent(
         task=task,
         input=parameters or {},
     )
-    await info.context.runtime.queues.enqueue(
-        "ai", RUN_JOB, **job_options(run, agent.timeout_seconds)
-    )
+    await info.context.runtime.queues.enqueue(RUN_AGENT, **job_options(run, agent.timeout_seconds))
     return run, []
 
 

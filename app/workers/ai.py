@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from app.ai.runs import execute
+from app.platform.runtime import JobContext
 
-RUN_JOB = "run_agent"
 
-
-async def run_agent(ctx: dict[str, Any], *, run_id: int) -> None:
+async def run_agent(ctx: JobContext, *, run_id: int) -> None:
     await execute(ctx["runtime"], run_id)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import structlog
 
@@ -27,12 +26,12 @@ from app.models.campaigns import (
     RecipientStatus,
 )
 from app.models.messaging import Device, DeviceStatus
+from app.platform.runtime import JobContext
 from app.whatsapp.cloud_api import RetryPolicy
 from app.whatsapp.errors import FailureReason
 
 log = structlog.get_logger("parley.campaigns")
 
-BATCH_JOB = liveness.BATCH_JOB
 STATUS_CHECK_SECONDS = 0.5
 RECONCILE_SECONDS = 1.0
 MAX_BATCH = 200
@@ -48,7 +47,7 @@ async def _campaign(campaign_id: int) -> Campaign | None:
     return campaign
 
 
-async def start_scheduled_campaign(ctx: dict[str, Any], *, campaign_id: int) -> None:
+async def start_scheduled_campaign(ctx: JobContext, *, campaign_id: int) -> None:
     runtime = ctx["runtime"]
     campaign = await _campaign(campaign_id)
     if campaign is None or campaign.status is not CampaignStatus.SCHEDULED:
@@ -67,7 +66,7 @@ async def start_scheduled_campaign(ctx: dict[str, Any], *, campaign_id: int) -> 
     )
 
 
-async def run_campaign(ctx: dict[str, Any], *, campaign_id: int) -> None:
+async def run_campaign(ctx: JobContext, *, campaign_id: int) -> None:
     runtime = ctx["runtime"]
     campaign = await _campaign(campaign_id)
     if campaign is None or campaign.status is not CampaignStatus.RUNNING:
@@ -90,7 +89,7 @@ async def run_campaign(ctx: dict[str, Any], *, campaign_id: int) -> None:
         await progress.counts_changed(runtime.broker, campaign.organization_id, campaign.id)
 
 
-async def campaign_watchdog(ctx: dict[str, Any]) -> None:
+async def campaign_watchdog(ctx: JobContext) -> None:
     """Cron: queue new work for RUNNING campaigns whose jobs died with their worker."""
     runtime = ctx["runtime"]
     await liveness.rescue_orphans(
@@ -98,7 +97,7 @@ async def campaign_watchdog(ctx: dict[str, Any]) -> None:
     )
 
 
-async def send_campaign_batch(ctx: dict[str, Any], *, campaign_id: int, generation: int) -> None:
+async def send_campaign_batch(ctx: JobContext, *, campaign_id: int, generation: int) -> None:
     runtime = ctx["runtime"]
     settings = runtime.settings
     campaign = await _campaign(campaign_id)

@@ -13,12 +13,12 @@ logged.
 from __future__ import annotations
 
 from email.message import EmailMessage
-from typing import Any
 
 import aiosmtplib
 import structlog
 
 from app.platform.config import Settings
+from app.platform.runtime import JobContext
 from app.platform.security import decrypt_secret, encrypt_secret
 
 log = structlog.get_logger("parley.email")
@@ -37,7 +37,7 @@ def seal_body(settings: Settings, body: str) -> str:
     return encrypt_secret(settings, body)
 
 
-async def send_email(ctx: dict[str, Any], *, to: str, subject: str, sealed_body: str) -> None:
+async def send_email(ctx: JobContext, *, to: str, subject: str, sealed_body: str) -> None:
     settings: Settings = ctx["runtime"].settings
     if not settings.smtp_host:
         if settings.is_production:

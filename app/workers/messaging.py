@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 
@@ -27,6 +26,7 @@ from app.models.messaging import (
     WebhookEventStatus,
 )
 from app.models.messaging import DeviceStatus as DeviceStatusModel
+from app.platform.runtime import JobContext
 from app.resolvers.messaging.contact_imports import run_import
 from app.whatsapp.errors import MalformedWebhook, ProviderError
 from app.whatsapp.types import DeliveryStatus, StatusUpdate
@@ -39,7 +39,7 @@ SLOT_WAIT_FRACTION = 0.25
 
 
 async def send_message(
-    ctx: dict[str, Any], *, message_id: int, rerun: int = 0, unanswered: int = 0
+    ctx: JobContext, *, message_id: int, rerun: int = 0, unanswered: int = 0
 ) -> None:
     """Send a queued message (resolvers.messaging.sending); a wait for the device's capacity or
     for the webhooks of a lost answer is a rerun scheduled for later, not a failed attempt."""
@@ -66,7 +66,7 @@ async def send_message(
         )
 
 
-async def mark_read_at_provider(ctx: dict[str, Any], *, message_id: int) -> None:
+async def mark_read_at_provider(ctx: JobContext, *, message_id: int) -> None:
     """Tell the provider an inbound message (and so everything before it) was read."""
     runtime = ctx["runtime"]
     message = await Message.get_or_none(id=message_id)
@@ -93,12 +93,12 @@ async def mark_read_at_provider(ctx: dict[str, Any], *, message_id: int) -> None
             )
 
 
-def _last_try(ctx: dict[str, Any]) -> bool:
+def _last_try(ctx: JobContext) -> bool:
     job = ctx.get("job")
     return job is None or job.attempts >= job.retries
 
 
-async def rotate_sandbox_qr(ctx: dict[str, Any], *, device_id: int, code: str, shown: int) -> None:
+async def rotate_sandbox_qr(ctx: JobContext, *, device_id: int, code: str, shown: int) -> None:
     """A pairing device's QR code ran out: show the next, or give up after the last."""
     runtime = ctx["runtime"]
     await pairing.rotate(
@@ -106,7 +106,7 @@ async def rotate_sandbox_qr(ctx: dict[str, Any], *, device_id: int, code: str, s
     )
 
 
-async def sandbox_progress(ctx: dict[str, Any], *, message_id: int) -> None:
+async def sandbox_progress(ctx: JobContext, *, message_id: int) -> None:
     """The sandbox's network: DELIVERED then READ, through the webhook status pipeline."""
     runtime = ctx["runtime"]
     delay = runtime.settings.sandbox_status_delay_seconds
@@ -125,7 +125,7 @@ async def sandbox_progress(ctx: dict[str, Any], *, message_id: int) -> None:
         await apply_status(runtime.broker, device, update)
 
 
-async def process_webhook_event(ctx: dict[str, Any], *, event_id: int) -> None:
+async def process_webhook_event(ctx: JobContext, *, event_id: int) -> None:
     runtime = ctx["runtime"]
     event = await WebhookEvent.get_or_none(id=event_id)
     if event is None:
@@ -156,10 +156,10 @@ async def process_webhook_event(ctx: dict[str, Any], *, event_id: int) -> None:
     await event.save(update_fields=["status", "processed_at", "updated_at"])
 
 
-async def import_contacts(ctx: dict[str, Any], *, import_id: int) -> None:
+async def import_contacts(ctx: JobContext, *, import_id: int) -> None:
     await run_import(import_id)
 
 
-async def sync_templates(ctx: dict[str, Any], *, device_id: int) -> None:
+async def sync_templates(ctx: JobContext, *, device_id: int) -> None:
     count = await run_sync(ctx["runtime"].settings, device_id)
     log.info("messaging.templates_synced", device_id=device_id, templates=count)

@@ -1,24 +1,80 @@
-"""``parley worker``: a process that runs jobs from every queue until SIGINT/SIGTERM."""
+"""Job workers: ``parley worker``, a process that runs jobs from every queue until SIGINT/SIGTERM,
+and the workers an API process runs beside itself in embedded mode."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import signal
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import structlog
+from saq import CronJob, Worker
 
 from app.platform.config import Settings
 from app.platform.logging import configure_logging
-from app.runtime import start_runtime
-from app.workers import build_workers, stop_workers
+from app.platform.queues import QUEUE_NAMES, Queues
+from app.platform.runtime import JobContext, WorkerFactory, start_runtime
+from app.workers import registry
+
+
+class _InProcessWorker(Worker):
+    # Inside the API process uvicorn owns SIGINT/SIGTERM; the lifespan stops the worker.
+    SIGNALS: list[Any] = []
+
+
+def build_workers(
+    queues: Queues,
+    *,
+    concurrency: int,
+    startup: Callable[[JobContext], Any],
+    in_process: bool,
+) -> list[Worker]:
+    worker_class = _InProcessWorker if in_process else Worker
+    workers: list[Worker] = []
+    for name in QUEUE_NAMES:
+        functions: Sequence[Any] = registry.functions(name)
+        cron: Sequence[CronJob[Any]] = registry.CRON_JOBS.get(name, [])
+        workers.append(
+            worker_class(
+                queues[name],
+                functions=list(functions),
+                cron_jobs=list(cron),
+                concurrency=concurrency,
+                startup=startup,
+                timers={"schedule": 1, "sweep": 30, "abort": 1, "worker_info": 10},
+                # Short blocking dequeues let a stopping worker notice promptly; running
+                # jobs get the grace period to finish.
+                dequeue_timeout=1.0,
+                # SAQ's stop waits the whole grace period for its upkeep loops, which never
+                # end by themselves; jobs are safe to rerun, so an interrupted one is swept
+                # and retried rather than holding the shutdown.
+                shutdown_grace_period_s=1 if in_process else 10,
+            )
+        )
+    return workers
+
+
+def in_process_workers(concurrency: int) -> WorkerFactory:
+    """The workers an API process runs beside itself (the embedded default)."""
+
+    def build(queues: Queues, startup: Callable[[JobContext], None]) -> list[Worker]:
+        return build_workers(queues, concurrency=concurrency, startup=startup, in_process=True)
+
+    return build
+
+
+async def stop_workers(workers: Sequence[Worker]) -> None:
+    await asyncio.gather(*(worker.stop() for worker in workers), return_exceptions=True)
+
 
 log = structlog.get_logger("parley.worker")
 
 
 async def run_worker_process(settings: Settings) -> None:
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
-    async with start_runtime(settings, run_workers_here=False) as runtime:
+    async with start_runtime(settings) as runtime:
         workers = build_workers(
             runtime.queues,
             concurrency=settings.worker_concurrency,

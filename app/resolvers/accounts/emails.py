@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.accounts import passwords
+from app.accounts.jobs import SEND_EMAIL
 from app.context import Info
 from app.models.accounts import OneTimeToken, Role, TokenPurpose, User
 from app.platform.ratelimit import enforce
@@ -60,8 +61,7 @@ async def consume_token_row(row: OneTimeToken) -> OneTimeToken | None:
 
 async def send_mail(info: Info, *, to: str, subject: str, body: str) -> None:
     await info.context.runtime.queues.enqueue(
-        "default",
-        "send_email",
+        SEND_EMAIL,
         to=to,
         subject=subject,
         sealed_body=seal_body(info.context.settings, body),

@@ -13,6 +13,7 @@ from typing import Any
 
 from app.campaigns import progress
 from app.campaigns.audience import variables_of
+from app.campaigns.jobs import START_SCHEDULED_CAMPAIGN
 from app.campaigns.runs import begin_run
 from app.context import Info
 from app.models.campaigns import (
@@ -29,7 +30,6 @@ from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.node import decode_id
 
 Result = tuple[Campaign | None, list[UserError]]
-SCHEDULED_JOB = "start_scheduled_campaign"
 _KNOWN_VARIABLES = ("name", "phone", "phoneNumber")
 
 
@@ -125,8 +125,7 @@ def variables_needed(campaign: Campaign) -> list[str]:
 async def _enqueue_scheduled(info: Info, campaign: Campaign) -> None:
     assert campaign.scheduled_at is not None
     await info.context.runtime.queues.enqueue(
-        "campaigns",
-        SCHEDULED_JOB,
+        START_SCHEDULED_CAMPAIGN,
         # One key per campaign and time: several workers, one start.
         key=f"campaign:{campaign.id}:scheduled:{int(campaign.scheduled_at.timestamp())}",
         # SAQ schedules in whole seconds: round up, never start before the time asked for.

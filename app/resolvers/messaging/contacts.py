@@ -7,6 +7,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from app.context import Info
+from app.messaging.jobs import IMPORT_CONTACTS
 from app.messaging.phones import to_e164
 from app.messaging.tags import normalize_tags, tags_text
 from app.models.messaging import Contact, ContactImport
@@ -50,9 +51,6 @@ async def create_contact(
     return contact, []
 
 
-IMPORT_JOB = "import_contacts"
-
-
 async def csv_from(text: str | None, upload: Any) -> tuple[str | None, list[UserError]]:
     """The CSV text of an import given as text or as an uploaded file (exactly one)."""
     if (text is None) == (upload is None):
@@ -84,6 +82,6 @@ async def start_import(
         organization_id=organization_id(info), created_by_id=viewer.user.id, csv_text=csv_text
     )
     await info.context.runtime.queues.enqueue(
-        "default", IMPORT_JOB, key=f"contact-import:{job.id}", import_id=job.id, timeout=600
+        IMPORT_CONTACTS, key=f"contact-import:{job.id}", import_id=job.id, timeout=600
     )
     return job, []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.context import Info
 from app.messaging import events
+from app.messaging.jobs import MARK_READ_AT_PROVIDER
 from app.models.accounts import Membership
 from app.models.messaging import (
     Conversation,
@@ -17,8 +18,6 @@ from app.platform.scope import organization_id
 from app.resolvers.messaging.devices import not_found
 from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.node import decode_id
-
-MARK_READ_JOB = "mark_read_at_provider"
 
 Result = tuple[Conversation | None, list[UserError]]
 
@@ -60,8 +59,7 @@ async def _mark_read_at_provider(info: Info, conversation: Conversation) -> None
     if latest is None:
         return
     await info.context.runtime.queues.enqueue(
-        "default",
-        MARK_READ_JOB,
+        MARK_READ_AT_PROVIDER,
         key=f"mark-read:{latest.id}",
         message_id=latest.id,
         retries=5,

@@ -8,11 +8,11 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from app.context import Info
+from app.messaging.jobs import SYNC_TEMPLATES
 from app.models.messaging import Device, Provider, Template, TemplateStatus
 from app.resolvers.messaging.devices import find_device, not_found
 from app.schema.errors import UserError, UserErrorCode, user_error
 
-SYNC_JOB = "sync_templates"
 CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
 _NAME = re.compile(r"[a-z0-9_]{1,512}")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Za-z]{2,4})?")
@@ -96,8 +96,7 @@ async def start_sync(info: Info, *, device_id: str) -> tuple[Device | None, list
             )
         ]
     await info.context.runtime.queues.enqueue(
-        "default",
-        SYNC_JOB,
+        SYNC_TEMPLATES,
         key=f"sync-templates:{device.id}",
         device_id=device.id,
         retries=3,

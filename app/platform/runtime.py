@@ -1,7 +1,8 @@
 """What one Parley process holds while it runs: database, Redis, queues, the event broker.
 
 The API lifespan and ``parley worker`` both start a :class:`Runtime`; embedded mode also starts
-the Redis server and runs the job workers inside the API process.
+the Redis server, and the API process passes its job workers in to run beside it (the platform
+knows no job: ``app.workers`` builds them).
 """
 
 from __future__ import annotations
@@ -10,22 +11,31 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import redis.asyncio as aioredis
 import structlog
 from saq import Worker
+from saq.job import Job as SaqJob
 
 from app.cost.budget import CostBudget
 from app.platform.cache import HotCache, activate, deactivate
 from app.platform.config import Settings
 from app.platform.orm import acquire_orm, release_orm
 from app.platform.pubsub import Broker
+from app.platform.queues import Queues
 from app.platform.redis import EmbeddedRedis, connect, redis_url
 from app.whatsapp.http_pool import close_shared_clients
-from app.workers import Queues, build_workers, run_workers, stop_workers
 
 log = structlog.get_logger("parley.runtime")
+
+
+class JobContext(TypedDict, total=False):
+    """What SAQ hands every job: the process's runtime (set at worker start-up) and the job."""
+
+    runtime: Runtime
+    job: SaqJob
+    worker: Any
 
 
 @dataclass
@@ -38,12 +48,19 @@ class Runtime:
     cost_budget: CostBudget | None = None
     workers: list[Worker] = field(default_factory=list)
 
-    def job_context(self, ctx: dict[str, Any]) -> None:
+    def job_context(self, ctx: JobContext) -> None:
         ctx["runtime"] = self
 
 
+WorkerFactory = Callable[[Queues, Callable[[JobContext], None]], list[Worker]]
+"""Builds the job workers a process runs beside its runtime, given the queues and the
+start-up hook that puts the runtime in each job's context."""
+
+
 @contextlib.asynccontextmanager
-async def start_runtime(settings: Settings, *, run_workers_here: bool) -> AsyncIterator[Runtime]:
+async def start_runtime(
+    settings: Settings, *, workers: WorkerFactory | None = None
+) -> AsyncIterator[Runtime]:
     """Start what a process needs; on exit stop it in reverse order, every step even when
     an earlier one fails (Redis may be gone by then)."""
     settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -74,21 +91,20 @@ async def start_runtime(settings: Settings, *, run_workers_here: bool) -> AsyncI
                 maximum=settings.cost_budget_maximum,
                 restore_rate=settings.cost_budget_restore_rate,
             )
-        if run_workers_here:
-            runtime.workers = build_workers(
-                queues,
-                concurrency=settings.worker_concurrency,
-                startup=runtime.job_context,
-                in_process=True,
-            )
-            worker_task = asyncio.create_task(run_workers(runtime.workers), name="saq-workers")
+        if workers is not None:
+            runtime.workers = workers(queues, runtime.job_context)
+            worker_task = asyncio.create_task(_run(runtime.workers), name="saq-workers")
             stack.push_async_callback(_logged, "workers", _stop_worker_task, runtime, worker_task)
         yield runtime
     log.info("runtime_stopped")
 
 
+async def _run(workers: list[Worker]) -> None:
+    await asyncio.gather(*(worker.start() for worker in workers))
+
+
 async def _stop_worker_task(runtime: Runtime, task: asyncio.Task[None]) -> None:
-    await stop_workers(runtime.workers)
+    await asyncio.gather(*(worker.stop() for worker in runtime.workers), return_exceptions=True)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
