@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import structlog
 
-from app.context import Viewer
 from app.errors import NotFound, Unauthenticated
 from app.models.accounts import Membership, User
 from app.platform.cache import viewer_key
+from app.platform.context import Viewer
 from app.platform.runtime import Runtime
 from app.platform.security import (
     InvalidAccessToken,

@@ -20,12 +20,12 @@ from strawberry.extensions import SchemaExtension
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from app.context import Context
 from app.errors import AppError, ErrorCode
 from app.http.authentication import authenticate
 from app.http.persisted import PersistedDocuments
 from app.live.connection import LiveHandler
 from app.live.groups import Hub
+from app.platform.context import Context
 from app.platform.runtime import Runtime
 
 

@@ -30,9 +30,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 
-from app.context import Context
 from app.live import metrics
 from app.live.groups import TICK_SLICES, Hub, Member
+from app.platform.context import Context
 
 if TYPE_CHECKING:
     from datetime import timedelta

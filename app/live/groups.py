@@ -20,10 +20,10 @@ from graphql import GraphQLError
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.utils.aio import aclosing
 
-from app.context import Context, Viewer
 from app.errors import AppError, Unauthenticated
 from app.live import metrics
 from app.models.accounts import Membership, Role
+from app.platform.context import Context, Viewer
 from app.platform.security import revoked_jti_key, revoked_session_key
 
 if TYPE_CHECKING:

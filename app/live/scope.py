@@ -27,7 +27,7 @@ from graphql import (
 )
 from strawberry.permission import PermissionExtension
 
-from app.permissions import IsAuthenticated, _HasRole
+from app.schema.permissions import IsAuthenticated, _HasRole
 
 # Fields whose value depends on the viewer itself (not on permissions, which are classified
 # automatically): "Type.field".

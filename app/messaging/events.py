@@ -10,10 +10,10 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
-from app.context import Info
 from app.errors import Unauthenticated
 from app.models.accounts import Membership
 from app.models.messaging import Conversation, Device, Message
+from app.platform.context import Info
 from app.platform.pubsub import Broker
 from app.platform.scope import organization_id
 from app.platform.security import revoked_jti_key, revoked_session_key

@@ -13,7 +13,6 @@ from app.ai import business_hours, events, usage
 from app.ai.config import is_configured
 from app.ai.jobs import RUN_AGENT
 from app.ai.triggers import job_options
-from app.context import Info
 from app.errors import BadUserInput
 from app.models.accounts import Organization
 from app.models.ai import (
@@ -29,8 +28,9 @@ from app.models.ai import (
     KnowledgeEntry,
 )
 from app.models.messaging import Conversation, Device
+from app.platform.context import Info
 from app.platform.scope import organization_id
-from app.schema.errors import UserError, UserErrorCode, user_error
+from app.platform.user_errors import UserError, UserErrorCode, user_error
 from app.schema.node import decode_id
 
 

@@ -1,31 +1,24 @@
-from __future__ import annotations
+"""``UserError`` and ``UserErrorCode`` declared for the schema.
 
-from enum import Enum
+The classes are plain data in ``app.platform.user_errors`` (resolvers and the domain build
+them); declared here in place, they are the very objects the payloads carry.
+"""
+
+from __future__ import annotations
 
 import strawberry
 
+from app.platform.user_errors import UserError, UserErrorCode, user_error
 
-@strawberry.enum(description="Why a mutation did not do what was asked.")
-class UserErrorCode(Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    NOT_FOUND = "NOT_FOUND"
-    TAKEN = "TAKEN"
-    FORBIDDEN = "FORBIDDEN"
-    CONFLICT = "CONFLICT"
-    LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
-    AI_NOT_CONFIGURED = "AI_NOT_CONFIGURED"
+strawberry.enum(UserErrorCode, description="Why a mutation did not do what was asked.")
+strawberry.type(UserError, description="An expected failure of a mutation, shown to the user.")
 
+_FIELD_DESCRIPTIONS = {
+    "field": 'Path to the input field at fault, e.g. `["input", "email"]`.',
+    "message": "What went wrong, in a sentence.",
+    "code": "A stable code to branch on.",
+}
+for _field in UserError.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+    _field.description = _FIELD_DESCRIPTIONS[_field.python_name]
 
-@strawberry.type(description="An expected failure of a mutation, shown to the user.")
-class UserError:
-    field: list[str] | None = strawberry.field(
-        description='Path to the input field at fault, e.g. `["input", "email"]`.'
-    )
-    message: str = strawberry.field(description="What went wrong, in a sentence.")
-    code: UserErrorCode = strawberry.field(description="A stable code to branch on.")
-
-
-def user_error(field: str | list[str] | None, message: str, code: UserErrorCode) -> UserError:
-    path = None if field is None else ["input", field] if isinstance(field, str) else field
-    return UserError(field=path, message=message, code=code)
+__all__ = ["UserError", "UserErrorCode", "user_error"]

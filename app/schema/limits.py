@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import strawberry
 
-from app.context import Info
 from app.cost.budget import budget_key
+from app.platform.context import Info
 
 
 @strawberry.type(

@@ -15,8 +15,8 @@ from typing import Any
 
 import strawberry
 
-from app.context import Info
 from app.errors import BadUserInput
+from app.platform.context import Info
 
 NodeFetcher = Callable[[Info, Sequence[int]], Awaitable[Sequence[Any | None]]]
 _FETCHERS: dict[str, NodeFetcher] = {}

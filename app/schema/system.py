@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
-from app.context import Info
+from app.platform.context import Info
 from app.schema.node import Node, resolve_nodes
 
 

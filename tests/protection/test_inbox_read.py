@@ -7,10 +7,10 @@ from __future__ import annotations
 import gc
 from typing import Any
 
-from app.context import Context, Loaders
 from app.dataloaders import messaging as loaders
 from app.models.accounts import Role
 from app.models.messaging import Contact, Conversation, Device, Message
+from app.platform.context import Context, Loaders
 from app.schema.executor import ParleyExecutor
 from app.schema.pagination import page_args
 from tests.support.client import Api

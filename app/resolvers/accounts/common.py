@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.context import Info
 from app.models.accounts import AuditEvent, Membership, RefreshToken, Session, User
+from app.platform.context import Info
 from app.platform.security import (
     hash_token,
     issue_access_token,
     new_opaque_token,
     revoked_session_key,
 )
-from app.schema.errors import UserError, UserErrorCode, user_error
+from app.platform.user_errors import UserError, UserErrorCode, user_error
 
 INVALID_CREDENTIALS = "Invalid email or password."
 

@@ -6,10 +6,11 @@ from datetime import timedelta
 
 from app.accounts import passwords
 from app.accounts.jobs import SEND_EMAIL
-from app.context import Info
 from app.models.accounts import OneTimeToken, Role, TokenPurpose, User
+from app.platform.context import Info
 from app.platform.ratelimit import enforce
 from app.platform.security import hash_token, new_opaque_token
+from app.platform.user_errors import UserErrorCode, user_error
 from app.resolvers.accounts.common import audit, client_ip, now, revoke_all_sessions
 from app.schema.accounts.payloads import (
     AuthPayload,
@@ -18,7 +19,6 @@ from app.schema.accounts.payloads import (
     RequestPasswordResetPayload,
 )
 from app.schema.accounts.types import UserType
-from app.schema.errors import UserErrorCode, user_error
 from app.workers.email import seal_body
 
 

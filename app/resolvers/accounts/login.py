@@ -9,10 +9,11 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.accounts import passwords
-from app.context import Info
 from app.models.accounts import Membership, Organization, RecoveryCode, RefreshToken, Role, User
+from app.platform.context import Info
 from app.platform.ratelimit import enforce
 from app.platform.security import decrypt_secret, hash_token, normalize_recovery_code, verify_totp
+from app.platform.user_errors import UserError, UserErrorCode, user_error
 from app.resolvers.accounts.common import (
     TokenPair,
     audit,
@@ -28,7 +29,6 @@ from app.resolvers.accounts.emails import send_confirmation
 from app.resolvers.accounts.members import INVALID_INVITATION, join, open_invitation
 from app.schema.accounts.payloads import AuthPayload
 from app.schema.accounts.types import UserType
-from app.schema.errors import UserError, UserErrorCode, user_error
 
 # Verified against when the email is unknown, so both answers take the same time.
 _DUMMY_HASH = passwords.hash_password("parley-timing-equalizer")

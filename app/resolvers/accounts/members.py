@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
-from app.context import Info
 from app.errors import Forbidden, NotFound
 from app.models.accounts import (
     AuditEvent,
@@ -18,7 +17,9 @@ from app.models.accounts import (
     TokenPurpose,
     User,
 )
+from app.platform.context import Info
 from app.platform.security import hash_token
+from app.platform.user_errors import UserErrorCode, user_error
 from app.resolvers.accounts.common import audit, now
 from app.resolvers.accounts.emails import consume_token_row, issue_token, send_mail
 from app.schema.accounts.payloads import (
@@ -28,7 +29,6 @@ from app.schema.accounts.payloads import (
     UpdateMemberRolePayload,
 )
 from app.schema.accounts.types import AuditEventType, MemberType, OrganizationType, UserType
-from app.schema.errors import UserErrorCode, user_error
 from app.schema.node import decode_id, register_node, to_global_id
 from app.schema.pagination import Connection, page_args, paginate
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from tortoise.transactions import in_transaction
 
 from app.accounts import passwords
-from app.context import Info
 from app.models.accounts import RecoveryCode
+from app.platform.context import Info
 from app.platform.security import (
     decrypt_secret,
     encrypt_secret,
@@ -17,6 +17,7 @@ from app.platform.security import (
     totp_uri,
     verify_totp,
 )
+from app.platform.user_errors import UserErrorCode, user_error
 from app.resolvers.accounts.common import audit, now
 from app.schema.accounts.payloads import (
     ConfirmTotpEnrollmentPayload,
@@ -24,7 +25,6 @@ from app.schema.accounts.payloads import (
     TotpEnrollmentPayload,
 )
 from app.schema.accounts.types import UserType
-from app.schema.errors import UserErrorCode, user_error
 
 RECOVERY_CODES = 10
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 
-from app.context import Info
 from app.errors import NotFound
 from app.models.accounts import RefreshToken, Session
+from app.platform.context import Info
 from app.platform.security import hash_token, revoked_jti_key
+from app.platform.user_errors import UserErrorCode, user_error
 from app.resolvers.accounts.common import now, revoke_all_sessions, revoke_sessions
 from app.schema.accounts.payloads import RevokeSessionPayload
-from app.schema.errors import UserErrorCode, user_error
 from app.schema.node import decode_id, to_global_id
 
 

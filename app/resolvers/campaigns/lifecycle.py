@@ -15,7 +15,6 @@ from app.campaigns import progress
 from app.campaigns.audience import variables_of
 from app.campaigns.jobs import START_SCHEDULED_CAMPAIGN
 from app.campaigns.runs import begin_run
-from app.context import Info
 from app.models.campaigns import (
     Campaign,
     CampaignRecipient,
@@ -23,10 +22,11 @@ from app.models.campaigns import (
     RecipientStatus,
 )
 from app.models.messaging import DeviceStatus
+from app.platform.context import Info
 from app.platform.scope import organization_id
+from app.platform.user_errors import UserError, UserErrorCode, user_error
 from app.resolvers.messaging.devices import find_device, not_found
 from app.resolvers.messaging.messages import MAX_TEXT
-from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.node import decode_id
 
 Result = tuple[Campaign | None, list[UserError]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from app.context import Info
 from app.messaging import events
 from app.messaging.jobs import MARK_READ_AT_PROVIDER
 from app.models.accounts import Membership
@@ -14,9 +13,10 @@ from app.models.messaging import (
     Message,
     Provider,
 )
+from app.platform.context import Info
 from app.platform.scope import organization_id
+from app.platform.user_errors import UserError, UserErrorCode, user_error
 from app.resolvers.messaging.devices import not_found
-from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.node import decode_id
 
 Result = tuple[Conversation | None, list[UserError]]

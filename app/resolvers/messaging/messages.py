@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from app.context import Info
 from app.messaging.phones import to_e164
 from app.messaging.pipeline import (
     SendRefused,
@@ -27,7 +26,9 @@ from app.models.messaging import (
     Template,
     TemplateStatus,
 )
+from app.platform.context import Info
 from app.platform.scope import organization_id
+from app.platform.user_errors import UserError, UserErrorCode, user_error
 from app.resolvers.messaging.devices import bad_phone, find_device, not_found
 from app.resolvers.messaging.outbound import (
     Content,
@@ -40,7 +41,6 @@ from app.resolvers.messaging.outbound import (
     media_content,
     reaction_content,
 )
-from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.node import decode_id
 from app.whatsapp.errors import ProviderError
 from app.whatsapp.payloads import build_send_body

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.models.messaging import Conversation, Message, MessageType
-from app.schema.errors import UserError, UserErrorCode, user_error
+from app.platform.user_errors import UserError, UserErrorCode, user_error
 from app.schema.node import decode_id
 
 MEDIA_TYPES = (

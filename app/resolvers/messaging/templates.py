@@ -7,11 +7,11 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from app.context import Info
 from app.messaging.jobs import SYNC_TEMPLATES
 from app.models.messaging import Device, Provider, Template, TemplateStatus
+from app.platform.context import Info
+from app.platform.user_errors import UserError, UserErrorCode, user_error
 from app.resolvers.messaging.devices import find_device, not_found
-from app.schema.errors import UserError, UserErrorCode, user_error
 
 CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
 _NAME = re.compile(r"[a-z0-9_]{1,512}")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from app.context import Info
 from app.models import accounts as models
-from app.permissions import HasRole, IsAuthenticated
+from app.platform.context import Info
 from app.resolvers.accounts import emails, login, members, mfa, sessions
 from app.schema.accounts.payloads import (
     AcceptInvitationInput,
@@ -41,6 +40,7 @@ from app.schema.accounts.payloads import (
 )
 from app.schema.accounts.types import AuditEventType, OrganizationType, UserType
 from app.schema.pagination import Connection
+from app.schema.permissions import HasRole, IsAuthenticated
 
 _ADMIN = HasRole(models.Role.ADMIN)
 

@@ -7,15 +7,15 @@ from typing import Any, cast
 import strawberry
 from strawberry.scalars import JSON
 
-from app.context import Info
 from app.models.accounts import Role
 from app.models.ai import AgentTask as AgentTaskModel
-from app.permissions import HasRole
+from app.platform.context import Info
 from app.resolvers import ai as resolvers
 from app.schema.ai.types import AgentRun, AgentTask, AIAgent, KnowledgeEntry
 from app.schema.ai.usage import AIUsageMutation
 from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.messaging.types import Conversation
+from app.schema.permissions import HasRole
 
 
 @strawberry.input(description="A new agent.")

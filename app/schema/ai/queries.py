@@ -9,11 +9,10 @@ import strawberry
 from tortoise.expressions import Q
 
 from app.ai.events import AGENT_RUNS
-from app.context import Info
 from app.dataloaders import ai as loaders
 from app.messaging import events
 from app.models import ai as models
-from app.permissions import IsAuthenticated
+from app.platform.context import Info
 from app.platform.scope import in_organization, organization_id
 from app.schema.ai.types import (
     AgentRun,
@@ -26,6 +25,7 @@ from app.schema.ai.types import (
 from app.schema.ai.usage import AIUsageQuery
 from app.schema.node import decode_id, register_node
 from app.schema.pagination import Connection, page_args, paginate
+from app.schema.permissions import IsAuthenticated
 
 
 @strawberry.type

@@ -9,11 +9,11 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from app.context import Info
 from app.dataloaders import messaging as messaging_loaders
 from app.dataloaders.ai import agent_by_id
 from app.models import ai as models
 from app.models.ai import AIAgent as AIAgentModel
+from app.platform.context import Info
 from app.schema.messaging.types import Conversation, Device
 from app.schema.node import Node, to_global_id
 

@@ -8,13 +8,13 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from app.context import Info
 from app.models import ai as models
 from app.models.accounts import Role
-from app.permissions import HasRole
+from app.platform.context import Info
 from app.resolvers import ai as resolvers
 from app.schema.accounts.types import OrganizationType
 from app.schema.errors import UserError
+from app.schema.permissions import HasRole
 
 
 @strawberry.type(description="AI runs and tokens of one UTC day.")

@@ -6,13 +6,13 @@ from datetime import datetime
 
 import strawberry
 
-from app.context import Info
 from app.models.accounts import Role
 from app.models.campaigns import Campaign as CampaignModel
-from app.permissions import HasRole
+from app.platform.context import Info
 from app.resolvers.campaigns import lifecycle
 from app.schema.campaigns.types import Campaign
 from app.schema.errors import UserError
+from app.schema.permissions import HasRole
 
 ADMIN = [HasRole(Role.ADMIN)]
 

@@ -8,16 +8,16 @@ from typing import Any
 import strawberry
 
 from app.campaigns import progress
-from app.context import Info
 from app.dataloaders import campaigns as loaders
 from app.messaging import events
 from app.models import campaigns as models
 from app.models.accounts import Role
-from app.permissions import HasRole
+from app.platform.context import Info
 from app.platform.scope import in_organization, organization_id
 from app.schema.campaigns.types import Campaign, CampaignRecipient, CampaignStatus
 from app.schema.node import decode_id, register_node
 from app.schema.pagination import Connection, page_args, paginate
+from app.schema.permissions import HasRole
 
 AGENT = [HasRole(Role.AGENT)]
 

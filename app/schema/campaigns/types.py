@@ -7,11 +7,11 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
-from app.context import Info
 from app.dataloaders import campaigns as campaign_loaders
 from app.dataloaders import messaging as loaders
 from app.models import campaigns as models
 from app.models.campaigns import RecipientStatus as RS
+from app.platform.context import Info
 from app.schema.messaging.types import Contact, Device, Message
 from app.schema.node import Node, to_global_id
 from app.schema.pagination import Connection, build_connection, page_args

@@ -9,11 +9,10 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 
-from app.context import Info
 from app.models.accounts import Role
 from app.models.messaging import MessageType as MessageTypeModel
 from app.models.messaging import Provider as ProviderModel
-from app.permissions import HasRole
+from app.platform.context import Info
 from app.resolvers.messaging import contacts, devices, inbox, messages, outbound, templates
 from app.schema.errors import UserError
 from app.schema.messaging.types import (
@@ -26,6 +25,7 @@ from app.schema.messaging.types import (
     Template,
 )
 from app.schema.node import to_global_id
+from app.schema.permissions import HasRole
 
 
 @strawberry.input(description="Meta Cloud API credentials of a number.")

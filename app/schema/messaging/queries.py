@@ -17,11 +17,10 @@ from graphql import (
 )
 from tortoise.expressions import Q
 
-from app.context import Info
 from app.dataloaders import messaging as loaders
 from app.errors import BadUserInput
 from app.models import messaging as models
-from app.permissions import IsAuthenticated
+from app.platform.context import Info
 from app.platform.scope import in_organization, organization_id
 from app.schema.messaging.types import (
     Contact,
@@ -34,6 +33,7 @@ from app.schema.messaging.types import (
 )
 from app.schema.node import decode_id, register_node
 from app.schema.pagination import Connection, build_connection, page_args, paginate
+from app.schema.permissions import IsAuthenticated
 
 
 @strawberry.type

@@ -6,11 +6,10 @@ from collections.abc import AsyncGenerator, AsyncIterator
 
 import strawberry
 
-from app.context import Info
 from app.dataloaders import messaging as loaders
 from app.messaging import events
 from app.models import messaging as models
-from app.permissions import IsAuthenticated
+from app.platform.context import Info
 from app.platform.scope import in_organization, organization_id
 from app.schema.messaging.types import (
     Conversation,
@@ -25,6 +24,7 @@ from app.schema.messaging.types import (
 )
 from app.schema.node import decode_id
 from app.schema.pagination import decode_cursor
+from app.schema.permissions import IsAuthenticated
 
 REPLAY_PAGE = 200
 

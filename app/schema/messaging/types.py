@@ -9,11 +9,10 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from app.context import Info
 from app.dataloaders import messaging as loaders
 from app.models import messaging as models
 from app.models.accounts import Role
-from app.permissions import HasRole
+from app.platform.context import Info
 from app.schema.accounts.types import UserType
 from app.schema.node import Node, to_global_id
 from app.schema.pagination import (
@@ -23,6 +22,7 @@ from app.schema.pagination import (
     page_args,
     paginate,
 )
+from app.schema.permissions import HasRole
 
 Provider = models.Provider
 strawberry.enum(models.Provider, description="Who carries a device's messages.")
