@@ -620,7 +620,7 @@ def _stop_clients(procs: list[tuple[Any, Connection]]) -> list[dict[str, Any]]:
 
 
 def _publish(ctx: Any, stack: Stack, data: dict[str, Any], *, rate: float, count: int) -> Any:
-    from app.messaging.events import MESSAGES, channel
+    from app.platform.events import MESSAGES, channel
 
     parent, child = ctx.Pipe()
     params = {

@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from app.ai import events
 from app.models.ai import AgentRun
+from app.platform import events
 from app.platform.pubsub import Broker
 
 
@@ -45,11 +45,13 @@ class Recorder:
             prompt_tokens=self.prompt_tokens,
             completion_tokens=self.completion_tokens,
         )
-        await events.publish(self.broker, self.run, "STEP", step=step)
+        await events.publish(self.broker, events.AgentRunEvent.of(self.run, "STEP", step=step))
         return step
 
     async def token(self, text: str, source: str | None = None) -> None:
-        await events.publish(self.broker, self.run, "TOKEN", token=text, source=source)
+        await events.publish(
+            self.broker, events.AgentRunEvent.of(self.run, "TOKEN", token=text, source=source)
+        )
 
     def usage(self, prompt: int, completion: int) -> None:
         self.prompt_tokens += prompt

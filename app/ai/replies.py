@@ -3,9 +3,9 @@ checks and send job as sendMessage), or hand it to a human."""
 
 from __future__ import annotations
 
-from app.messaging import events
 from app.messaging.pipeline import SendRefused, check_sendable, queue_outbound
 from app.models.messaging import Conversation, ConversationStatus, Device, Message, MessageType
+from app.platform import events
 from app.platform.runtime import Runtime
 
 # sendMessage's limit on a text (app.resolvers.messaging.messages.MAX_TEXT, which imports the
@@ -53,4 +53,4 @@ async def hand_off(runtime: Runtime, conversation: Conversation) -> None:
         status=ConversationStatus.PENDING, ai_enabled=False
     )
     conversation.status, conversation.ai_enabled = ConversationStatus.PENDING, False
-    await events.conversation_event(runtime.broker, conversation, "UPDATED")
+    await events.publish(runtime.broker, events.ConversationEvent.of(conversation, "UPDATED"))

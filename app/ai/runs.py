@@ -12,12 +12,13 @@ from typing import Any
 
 import structlog
 
-from app.ai import events, usage
+from app.ai import usage
 from app.ai.config import is_configured, model_config
 from app.ai.recorder import Recorder, StepKind
 from app.ai.replies import ReplyNotSent, send_reply
 from app.models.ai import AgentRun, AgentRunStatus, AgentTask, AIAgent
 from app.models.messaging import Conversation
+from app.platform import events
 from app.platform.runtime import Runtime
 
 log = structlog.get_logger("parley.ai")
@@ -44,7 +45,9 @@ async def execute(runtime: Runtime, run_id: int) -> None:
     if not claimed:
         return  # cancelled while queued, or already run
     run.status, run.started_at = AgentRunStatus.RUNNING, started
-    await events.publish(runtime.broker, run, "STATUS", status=run.status.value)
+    await events.publish(
+        runtime.broker, events.AgentRunEvent.of(run, "STATUS", status=run.status.value)
+    )
     recorder = Recorder(runtime.broker, run)
     agent = await AIAgent.get(id=run.agent_id)
     clock = time.monotonic()
@@ -89,7 +92,8 @@ async def execute(runtime: Runtime, run_id: int) -> None:
     )
     if changed:
         await events.publish(
-            runtime.broker, run, "STATUS", status=status.value, output=output, error=error
+            runtime.broker,
+            events.AgentRunEvent.of(run, "STATUS", status=status.value, output=output, error=error),
         )
 
 

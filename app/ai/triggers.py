@@ -1,5 +1,5 @@
-"""Auto-reply: the messaging inbound pipeline calls :func:`on_inbound_message` for every
-stored customer message; a burst of messages becomes one run.
+"""Auto-reply: :func:`on_inbound_message` reacts to every stored customer message
+(``InboundMessageStored``, installed by ``app.reactions``); a burst of messages becomes one run.
 
 The first message of a burst creates the run and schedules its job ``debounce`` seconds ahead
 (a Redis ``SET NX EX`` key per conversation decides who is first, across processes); the
@@ -19,6 +19,7 @@ from app.ai.jobs import RUN_AGENT
 from app.models.ai import AgentRun, AgentTask, AgentTrigger, AIAgent
 from app.models.messaging import Conversation, Message
 from app.platform.config import Settings
+from app.platform.events import InboundMessageStored
 from app.platform.pubsub import Broker
 
 log = structlog.get_logger("parley.ai")
@@ -30,9 +31,10 @@ def job_options(run: AgentRun, timeout_seconds: int) -> dict[str, object]:
     return {"key": f"agent-run:{run.id}", "run_id": run.id, "timeout": timeout_seconds + 30}
 
 
-async def on_inbound_message(settings: Settings, broker: Broker, message: Message) -> None:
+async def on_inbound_message(event: InboundMessageStored) -> None:
+    message = event.message
     try:
-        await _schedule_auto_reply(settings, broker, message)
+        await _schedule_auto_reply(event.settings, event.broker, message)
     except Exception:
         # The customer's message is stored whatever happens here; losing an auto-reply is
         # better than failing the webhook that delivered it.

@@ -74,15 +74,6 @@ class NewRecipient:
     variables: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class NewConversation:
-    """A conversation ``create_conversations`` made: what its CREATED event names."""
-
-    id: int
-    organization_id: int
-    device_id: int
-
-
 def _binder() -> tuple[Any, Binder]:
     connection = connections.get("default")
     return connection, Binder(connection)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from app.messaging.events import channel
 from app.models.campaigns import Campaign
+from app.platform import events
 from app.platform.pubsub import Broker
 
-TOPIC = "campaigns"
 INTERVAL = 0.25  # seconds between two count updates of one campaign from one process
 
 _last: dict[int, float] = {}
@@ -18,10 +17,7 @@ _pending: dict[int, asyncio.Task[None]] = {}
 
 async def _publish(broker: Broker, org_id: int, campaign_id: int, kind: str) -> None:
     _last[campaign_id] = time.monotonic()
-    await broker.publish(
-        channel(org_id, TOPIC),
-        {"kind": kind, "organization_id": org_id, "campaign_id": campaign_id},
-    )
+    await events.publish(broker, events.CampaignEvent(kind, org_id, campaign_id))
 
 
 async def status_changed(broker: Broker, campaign: Campaign) -> None:

@@ -30,11 +30,10 @@ from app.campaigns import bulk, progress, statuses
 from app.campaigns.bulk import Claimed, Queued
 from app.campaigns.pacing import LATE_SECONDS, DeviceLimiter
 from app.campaigns.statuses import callback_data
-from app.messaging import events
 from app.messaging.pipeline import advance_status, reconcile
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.models.messaging import Device, Message, MessageStatus, MessageType
-from app.platform import background
+from app.platform import background, events
 from app.platform.pubsub import Broker
 from app.whatsapp.errors import FailureReason, ProviderError
 from app.whatsapp.types import MessageType as WireType
@@ -169,7 +168,9 @@ async def record_sent_many(
     wamids = {message.id: wamid for _, message, wamid in sent}
     await bulk.messages_sent(wamids, at)
     # One round trip for the batch's events (in order), not one per message.
-    await events.message_events(broker, [message for _, message, _ in sent], "STATUS_CHANGED")
+    await events.publish_many(
+        broker, [events.MessageEvent.of(message, "STATUS_CHANGED") for _, message, _ in sent]
+    )
     await bulk.recipients_sent({recipient.id: wamid for recipient, _, wamid in sent}, at)
     # Statuses Meta sent before we knew the ids: apply them now.
     for wamid in await bulk.unmatched(device.id, list(wamids.values())):
@@ -423,10 +424,9 @@ class Sender:
         found |= created
         if len(created) < len(missing):  # another worker created some meanwhile
             found |= await bulk.conversations(device_id, [i for i in missing if i not in found])
-        await events.conversation_events(
+        await events.publish_many(
             self.broker,
-            [bulk.NewConversation(pk, org_id, device_id) for pk in created.values()],
-            "CREATED",
+            [events.ConversationEvent("CREATED", org_id, pk, device_id) for pk in created.values()],
         )
         return found
 

@@ -1,4 +1,4 @@
-"""Delivery statuses of campaign messages, called from the messaging status pipeline.
+"""Delivery statuses of campaign messages: a reaction to ``DeliveryStatusReceived``.
 
 A campaign send carries ``biz_opaque_callback_data = "campaign-recipient:<id>"``; Meta echoes
 it in every status webhook. That is how a recipient learns its provider message id even when
@@ -13,7 +13,7 @@ from app.campaigns import progress
 from app.messaging import callbacks
 from app.models.campaigns import RECIPIENT_MAY_REPLACE, CampaignRecipient, RecipientStatus
 from app.models.messaging import Device
-from app.platform.pubsub import Broker
+from app.platform.events import DeliveryStatusReceived
 from app.whatsapp.types import DeliveryStatus, StatusUpdate
 
 CALLBACK_PREFIX = "campaign-recipient:"
@@ -37,8 +37,9 @@ def _recipient_id(update: StatusUpdate) -> int | None:
     return None
 
 
-async def on_status_update(broker: Broker, device: Device, update: StatusUpdate) -> None:
+async def on_status_update(event: DeliveryStatusReceived) -> None:
     """Move the campaign recipient a status is about (if any) forward; record its message id."""
+    broker, device, update = event.broker, event.device, event.update
     recipient_id = _recipient_id(update)
     scope = CampaignRecipient.filter(campaign__device_id=device.id)
     if recipient_id is not None:

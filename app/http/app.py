@@ -24,6 +24,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from app import reactions
 from app.cost import QueryCostExtension
 from app.cost.budget import CostBudgetExtension
 from app.http import health
@@ -112,6 +113,7 @@ def create_app(
 ) -> Starlette:
     settings = settings or get_settings()
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
+    reactions.install()
     persisted_documents = PersistedDocuments.from_settings(settings)
     schema = build_schema(schema_extensions(settings, persisted_documents), extra_query_types)
     if settings.graphql_batching:

@@ -14,10 +14,10 @@ import math
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from app.messaging import events
 from app.messaging.jobs import ROTATE_SANDBOX_QR
 from app.messaging.pipeline import set_device_status
 from app.models.messaging import DEVICE_TRANSITIONS, Device, DeviceStatus
+from app.platform import events
 from app.platform.config import Settings
 from app.platform.pubsub import Broker
 from app.platform.queues import Queues
@@ -39,7 +39,7 @@ async def start_pairing(settings: Settings, broker: Broker, queues: Queues, devi
         return True  # already pairing (the current code stays), or already paired
     if not await _show(settings, queues, device, shown=1, status=DeviceStatus.QR_REQUIRED):
         return False
-    await events.device_event(broker, device)
+    await events.publish(broker, events.DeviceEvent.of(device))
     return True
 
 
@@ -59,7 +59,7 @@ async def rotate(
             await set_device_status(broker, device, DeviceStatus.DISCONNECTED)
         return
     if await _show(settings, queues, device, shown=shown + 1, replacing=code):
-        await events.device_event(broker, device)
+        await events.publish(broker, events.DeviceEvent.of(device))
 
 
 async def scan(broker: Broker, device: Device, code: str) -> None:
@@ -78,7 +78,7 @@ async def scan(broker: Broker, device: Device, code: str) -> None:
     if not claimed:
         raise PairingRefused("This QR code has just been replaced; scan the one shown now.")
     device.status, device.qr_code, device.qr_expires_at = DeviceStatus.CONNECTING, None, None
-    await events.device_event(broker, device)
+    await events.publish(broker, events.DeviceEvent.of(device))
     await set_device_status(broker, device, DeviceStatus.CONNECTED)
 
 

@@ -15,9 +15,7 @@ import structlog
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
-from app.ai.triggers import on_inbound_message as ai_on_inbound_message
-from app.campaigns import statuses as campaign_statuses
-from app.messaging import callbacks, events
+from app.messaging import callbacks
 from app.messaging.jobs import SEND_MESSAGE
 from app.messaging.phones import from_wa_id
 from app.models.messaging import (
@@ -35,6 +33,7 @@ from app.models.messaging import (
     UnmatchedStatus,
     service_window_open,
 )
+from app.platform import events
 from app.platform.config import Settings
 from app.platform.pubsub import Broker
 from app.whatsapp.types import DeliveryStatus, InboundMessage, StatusUpdate
@@ -98,7 +97,7 @@ async def conversation_for(
         )
     except IntegrityError:
         return await Conversation.get(device_id=device.id, contact_id=contact.id), False
-    await events.conversation_event(broker, conversation, "CREATED")
+    await events.publish(broker, events.ConversationEvent.of(conversation, "CREATED"))
     return conversation, True
 
 
@@ -142,9 +141,9 @@ async def receive_inbound(
     await Conversation.filter(id=conversation.id, status=ConversationStatus.CLOSED).update(
         status=ConversationStatus.OPEN
     )
-    await events.message_event(broker, message, "CREATED")
-    await events.conversation_event(broker, conversation, "UPDATED")
-    await ai_on_inbound_message(settings, broker, message)
+    await events.publish(broker, events.MessageEvent.of(message, "CREATED"))
+    await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
+    await events.happened(events.InboundMessageStored(settings, broker, message))
     return message
 
 
@@ -182,7 +181,7 @@ async def advance_status(
         setattr(message, name, value)
     if status is MessageStatus.FAILED and error_code == STOPPED_MARKETING:
         await _opt_out_of_marketing(message)
-    await events.message_event(broker, message, "STATUS_CHANGED")
+    await events.publish(broker, events.MessageEvent.of(message, "STATUS_CHANGED"))
     return True
 
 
@@ -196,7 +195,7 @@ async def _opt_out_of_marketing(message: Message) -> None:
 
 async def apply_status(broker: Broker, device: Device, update: StatusUpdate) -> None:
     status = _DELIVERY_STATUS[update.status]
-    await campaign_statuses.on_status_update(broker, device, update)
+    await events.happened(events.DeliveryStatusReceived(broker, device, update))
     message = await Message.get_or_none(
         device_id=device.id, provider_message_id=update.provider_message_id
     ) or await callbacks.message_named_by(device, update)
@@ -267,7 +266,7 @@ async def set_device_status(broker: Broker, device: Device, status: DeviceStatus
         return False
     device.status = status
     await device.save(update_fields=["status", "updated_at"])
-    await events.device_event(broker, device)
+    await events.publish(broker, events.DeviceEvent.of(device))
     return True
 
 
@@ -328,8 +327,8 @@ async def queue_outbound(
             organization_id=conversation.organization_id, client_message_id=client_message_id
         )
     await Conversation.filter(id=conversation.id).update(last_message_at=message.created_at)
-    await events.message_event(runtime.broker, message, "CREATED")
-    await events.conversation_event(runtime.broker, conversation, "UPDATED")
+    await events.publish(runtime.broker, events.MessageEvent.of(message, "CREATED"))
+    await events.publish(runtime.broker, events.ConversationEvent.of(conversation, "UPDATED"))
     await enqueue_send(runtime.queues, message.id)
     return message
 

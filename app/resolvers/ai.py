@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from app.ai import business_hours, events, usage
+from app.ai import business_hours, usage
 from app.ai.config import is_configured
 from app.ai.jobs import RUN_AGENT
 from app.ai.triggers import job_options
@@ -28,6 +28,7 @@ from app.models.ai import (
     KnowledgeEntry,
 )
 from app.models.messaging import Conversation, Device
+from app.platform import events
 from app.platform.context import Info
 from app.platform.scope import organization_id
 from app.platform.user_errors import UserError, UserErrorCode, user_error
@@ -201,7 +202,10 @@ async def cancel_run(info: Info, run_id: str) -> tuple[AgentRun | None, list[Use
     ).update(status=AgentRunStatus.CANCELLED, error="cancelled by a user")
     await run.refresh_from_db()
     if run.status is AgentRunStatus.CANCELLED:
-        await events.publish(info.context.runtime.broker, run, "STATUS", status=run.status.value)
+        await events.publish(
+            info.context.runtime.broker,
+            events.AgentRunEvent.of(run, "STATUS", status=run.status.value),
+        )
     return run, []
 
 
@@ -214,9 +218,10 @@ async def set_conversation_ai(
         return None, [_not_found("conversationId", "conversation")]
     conversation.ai_enabled = enabled
     await conversation.save(update_fields=["ai_enabled", "updated_at"])
-    from app.messaging import events as messaging_events
 
-    await messaging_events.conversation_event(info.context.runtime.broker, conversation, "UPDATED")
+    await events.publish(
+        info.context.runtime.broker, events.ConversationEvent.of(conversation, "UPDATED")
+    )
     return conversation, []
 
 

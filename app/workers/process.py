@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from saq import CronJob, Worker
 
+from app import reactions
 from app.platform.config import Settings
 from app.platform.logging import configure_logging
 from app.platform.queues import QUEUE_NAMES, Queues
@@ -74,6 +75,7 @@ log = structlog.get_logger("parley.worker")
 
 async def run_worker_process(settings: Settings) -> None:
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
+    reactions.install()
     async with start_runtime(settings) as runtime:
         workers = build_workers(
             runtime.queues,

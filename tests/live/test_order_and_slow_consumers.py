@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from app.messaging.events import MESSAGES, channel
+from app.platform.events import MESSAGES, channel
 from app.schema.node import from_global_id
 from tests.live.support import Socket, metrics
 from tests.support.client import Api

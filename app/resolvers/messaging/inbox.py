@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from app.messaging import events
 from app.messaging.jobs import MARK_READ_AT_PROVIDER
 from app.models.accounts import Membership
 from app.models.messaging import (
@@ -13,6 +12,7 @@ from app.models.messaging import (
     Message,
     Provider,
 )
+from app.platform import events
 from app.platform.context import Info
 from app.platform.scope import organization_id
 from app.platform.user_errors import UserError, UserErrorCode, user_error
@@ -29,7 +29,9 @@ async def find_conversation(info: Info, conversation_id: str) -> Conversation | 
 
 async def _changed(info: Info, conversation: Conversation, fields: list[str]) -> Result:
     await conversation.save(update_fields=[*fields, "updated_at"])
-    await events.conversation_event(info.context.runtime.broker, conversation, "UPDATED")
+    await events.publish(
+        info.context.runtime.broker, events.ConversationEvent.of(conversation, "UPDATED")
+    )
     return conversation, []
 
 

@@ -8,12 +8,12 @@ from typing import Any
 import strawberry
 from tortoise.expressions import Q
 
-from app.ai.events import AGENT_RUNS
 from app.dataloaders import ai as loaders
-from app.messaging import events
 from app.models import ai as models
+from app.platform import events
 from app.platform.context import Info
 from app.platform.scope import in_organization, organization_id
+from app.resolvers import subscriptions
 from app.schema.ai.types import (
     AgentRun,
     AgentRunEvent,
@@ -91,7 +91,9 @@ class AISubscription:
         org_id = organization_id(info)
         if not await models.AgentRun.exists(id=run_pk, organization_id=org_id):
             return
-        async for event in events.stream(info, AGENT_RUNS, lambda e: e["run_id"] == run_pk):
+        async for event in subscriptions.stream(
+            info, events.AGENT_RUNS, lambda e: e["run_id"] == run_pk
+        ):
             row = await info.context.loaders.get(loaders.run_by_id).load(run_pk)
             row = in_organization([row], org_id)[0]
             if row is None:

@@ -7,13 +7,13 @@ from typing import Any
 
 import strawberry
 
-from app.campaigns import progress
 from app.dataloaders import campaigns as loaders
-from app.messaging import events
 from app.models import campaigns as models
 from app.models.accounts import Role
+from app.platform import events
 from app.platform.context import Info
 from app.platform.scope import in_organization, organization_id
+from app.resolvers import subscriptions
 from app.schema.campaigns.types import Campaign, CampaignRecipient, CampaignStatus
 from app.schema.node import decode_id, register_node
 from app.schema.pagination import Connection, page_args, paginate
@@ -56,7 +56,9 @@ class CampaignsSubscription:
         if row is None:
             return
         yield Campaign.from_model(row)
-        async for _ in events.stream(info, progress.TOPIC, lambda e: e["campaign_id"] == pk):
+        async for _ in subscriptions.stream(
+            info, events.CAMPAIGNS, lambda e: e["campaign_id"] == pk
+        ):
             found = in_organization(
                 [await info.context.loaders.get(loaders.campaign_by_id).load(pk)], org_id
             )[0]

@@ -7,10 +7,11 @@ from collections.abc import AsyncGenerator, AsyncIterator
 import strawberry
 
 from app.dataloaders import messaging as loaders
-from app.messaging import events
 from app.models import messaging as models
+from app.platform import events
 from app.platform.context import Info
 from app.platform.scope import in_organization, organization_id
+from app.resolvers import subscriptions
 from app.schema.messaging.types import (
     Conversation,
     ConversationEvent,
@@ -82,10 +83,10 @@ class MessagingSubscription:
 
         # Subscribed first: what is published while the database is read waits in the
         # subscription's queue, and what the replay already sent is skipped after it.
-        async with events.listen(info, events.MESSAGES, accept) as live:
+        async with subscriptions.listen(info, events.MESSAGES, accept) as live:
             replayed = 0
             if after_pk is not None:
-                if not await events.authorized(info, org_id):
+                if not await subscriptions.authorized(info, org_id):
                     return
                 async for missed in _missed_messages(org_id, after_pk, conversation_pk, device_pk):
                     replayed = missed.id
@@ -112,7 +113,7 @@ class MessagingSubscription:
     )
     async def conversation_events(self, info: Info) -> AsyncGenerator[ConversationEvent, None]:
         org_id = organization_id(info)
-        async for event in events.stream(info, events.CONVERSATIONS, lambda _: True):
+        async for event in subscriptions.stream(info, events.CONVERSATIONS, lambda _: True):
             row = await info.context.loaders.get(loaders.conversation_by_id).load(
                 event["conversation_id"]
             )
@@ -131,7 +132,7 @@ class MessagingSubscription:
     ) -> AsyncGenerator[DeviceEvent, None]:
         device_pk = decode_id(device_id, "Device", field="deviceId")
         org_id = organization_id(info)
-        async for event in events.stream(
+        async for event in subscriptions.stream(
             info, events.DEVICES, lambda e: e["device_id"] == device_pk
         ):
             row = await info.context.loaders.get(loaders.device_by_id).load(device_pk)

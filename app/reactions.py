@@ -1,0 +1,17 @@
+"""Who reacts to which domain event in-process: the composition root of the events seam.
+
+Every process that changes messages (an API process, a worker) installs these before it
+serves: the messaging pipeline says what happened (``app.platform.events``) and never
+imports the domains that react to it.
+"""
+
+from __future__ import annotations
+
+from app.ai import triggers
+from app.campaigns import statuses
+from app.platform import events
+
+
+def install() -> None:
+    events.react(events.InboundMessageStored, triggers.on_inbound_message)
+    events.react(events.DeliveryStatusReceived, statuses.on_status_update)
