@@ -18,7 +18,7 @@ import structlog
 from saq import Worker
 from saq.job import Job as SaqJob
 
-from app.cost.budget import CostBudget
+from app.platform.buckets import CostBudget
 from app.platform.cache import HotCache, activate, deactivate
 from app.platform.config import Settings
 from app.platform.orm import acquire_orm, release_orm
