@@ -28,8 +28,8 @@ from tortoise.expressions import F
 
 from app.campaigns import bulk, progress, statuses
 from app.campaigns.bulk import Claimed, Queued
-from app.campaigns.pacing import LATE_SECONDS, DeviceLimiter
 from app.campaigns.statuses import callback_data
+from app.messaging.pacing import LATE_SECONDS, RATE_LIMITED_RETRIES, DeviceLimiter
 from app.messaging.pipeline import advance_status, reconcile
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.models.messaging import Device, Message, MessageStatus, MessageType
@@ -42,8 +42,6 @@ from app.whatsapp.types import OutboundMessage
 log = structlog.get_logger("parley.campaigns")
 
 MAX_ATTEMPTS = 5
-# A send Meta refused as over the rate (130429) is tried again at later slots this often.
-RATE_LIMITED_RETRIES = 3
 # Leases are renewed every quarter lease; a send needs a renewal (or claim) less than half a
 # lease old, so the other half covers a late renewal and the request's way to Meta.
 RENEW_FRACTION = 0.25

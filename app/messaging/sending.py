@@ -37,10 +37,9 @@ from typing import TYPE_CHECKING
 import structlog
 from tortoise.expressions import Q
 
-from app.campaigns.pacing import LATE_SECONDS, DeviceLimiter
-from app.campaigns.sending import RATE_LIMITED_RETRIES
 from app.messaging import callbacks
 from app.messaging.jobs import SANDBOX_PROGRESS
+from app.messaging.pacing import LATE_SECONDS, RATE_LIMITED_RETRIES, DeviceLimiter
 from app.messaging.pipeline import advance_status, reconcile, set_device_status
 from app.messaging.providers import provider_for, wire_type
 from app.models.messaging import Device, Message, MessageStatus, Provider

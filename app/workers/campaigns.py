@@ -14,7 +14,7 @@ import time
 import structlog
 
 from app.campaigns import audience, liveness, progress, runs, sending
-from app.campaigns.pacing import DeviceLimiter
+from app.messaging.pacing import DeviceLimiter
 from app.messaging.pipeline import set_device_status
 from app.messaging.providers import provider_for
 from app.messaging.sending import sandbox_network

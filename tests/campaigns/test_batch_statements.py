@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.campaigns.bulk import Queued
-from app.campaigns.pacing import DeviceLimiter
 from app.campaigns.sending import (
     CONTACT_DELETED,
     Sender,
@@ -22,6 +21,7 @@ from app.campaigns.sending import (
     new_owner,
     record_sent_many,
 )
+from app.messaging.pacing import DeviceLimiter
 from app.messaging.providers import provider_for
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.models.messaging import (

@@ -48,6 +48,9 @@ redis.call('SET', KEYS[1], tostring(last), 'PX', math.ceil((last - now) / 1000) 
 return {tat, now, n}
 """
 
+# A send Meta refused as over the rate (130429) is tried again at later slots this often.
+RATE_LIMITED_RETRIES = 3
+
 
 class _Clock:
     """Redis's clock on this process's monotonic clock.
