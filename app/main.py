@@ -21,7 +21,6 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 
 from app import health
@@ -30,14 +29,15 @@ from app.cost import QueryCostExtension
 from app.cost.budget import CostBudgetExtension
 from app.graphql import GraphQLView, RefuseBadCredentials
 from app.graphql_limits import (
-    ParserCacheKeepingErrors,
+    DocumentGate,
+    DocumentLimits,
     QueryTooComplexOnTokens,
     alias_limit,
     depth_limit,
 )
 from app.logging import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from app.persisted import PersistedDocuments, TrustedDocumentsOnly
+from app.persisted import PersistedDocuments, RegisterPersistedQuery, TrustedDocumentsOnly
 from app.request_limits import RequestLimitMiddleware
 from app.runtime import start_runtime
 from app.schema import build_schema
@@ -64,7 +64,13 @@ def schema_extensions(
 ) -> list[Any]:
     """The schema's extensions, as classes or factories (one instance per operation)."""
     extensions: list[Any] = [BindLogContext, RefuseBadCredentials]
-    max_tokens, cache_size = settings.graphql_max_tokens, settings.document_cache_size
+    max_tokens = settings.graphql_max_tokens
+    # Made once: the parse and validation caches live in it.
+    gate = DocumentGate(
+        max_bytes=settings.graphql_max_document_bytes,
+        max_selections=settings.graphql_max_selections,
+        cache_size=settings.document_cache_size,
+    )
     # The rule classes are made once: the validation cache is keyed by them.
     rules: list[type[ASTValidationRule]] = [
         depth_limit(settings.graphql_max_depth),
@@ -78,11 +84,13 @@ def schema_extensions(
         lambda: AddValidationRules(rules),
         # Parsing and validation depend on the text alone; cost is computed per request
         # (on execute), from the variables too.
-        lambda: ParserCacheKeepingErrors(maxsize=cache_size),
-        lambda: ValidationCache(maxsize=cache_size),
+        lambda: DocumentLimits(gate),
     ]
     if persisted_documents is not None and persisted_documents.trusted_only:
         extensions.append(lambda: TrustedDocumentsOnly(persisted_documents))
+    elif persisted_documents is not None:
+        # After validation: only a document that parsed and validated is registered.
+        extensions.append(lambda: RegisterPersistedQuery(persisted_documents))
     if settings.cost_analysis:
         maximum = settings.query_max_cost
         extensions += [lambda: QueryCostExtension(maximum=maximum), CostBudgetExtension]
