@@ -109,8 +109,9 @@ class Settings(BaseSettings):
     )
     graphql_max_selections: int = Field(
         1000,
-        description="Most field selections and fragment spreads in one document, fragments "
-        "expanded; a field selected k times at one place counts k² (refused before validation).",
+        description="Most selections (fields, spreads, directives, variables) in one document, "
+        "fragments expanded; a field selected k times at one place counts k² (refused before "
+        "validation).",
     )
     graphql_batching: bool = Field(False, description="Accept a JSON array of operations.")
     graphql_batching_max_operations: int = Field(
@@ -128,7 +129,8 @@ class Settings(BaseSettings):
         24 * 3600, description="How long an automatic persisted query stays registered."
     )
     persisted_query_registrations_per_minute: int = Field(
-        20, description="Automatic persisted queries one caller (user, or ip) may register a minute."
+        20,
+        description="Automatic persisted queries one caller (user, or ip) may register a minute.",
     )
     persisted_query_max_entries: int = Field(
         1000,

@@ -144,7 +144,10 @@ class PersistedDocuments:
         if document_hash(request.query) != sha256:
             raise BadUserInput("The persistedQuery sha256Hash does not match the query.")
         if not self.trusted_only and sha256 not in self.manifest:
-            request.extensions = {**(request.extensions or {}), _REGISTRATION: _Registration(sha256)}
+            request.extensions = {
+                **(request.extensions or {}),
+                _REGISTRATION: _Registration(sha256),
+            }
 
     async def register(
         self, sha256: str, document: str, *, caller: str, redis: aioredis.Redis, settings: Settings
