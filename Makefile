@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY := .venv/bin/python
 
-.PHONY: dev test lint schema migrate worker env
+.PHONY: dev test lint schema migrate worker env graphiql clients
 
 env: .venv/.synced
 
@@ -14,7 +14,20 @@ $(UV):
 	$(UV) sync --frozen
 	@touch $@
 
+# GraphiQL's scripts from npm (app/graphiql.py); without npm, /graphql says how to query with curl.
+GRAPHIQL := app/static/graphiql/.installed
+
+graphiql: $(GRAPHIQL)
+
+$(GRAPHIQL): clients/graphiql/package-lock.json app/graphiql.py | env
+	cd clients/graphiql && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	$(PY) -m app.graphiql clients/graphiql/node_modules
+	@touch $@
+
 dev: env
+	@if command -v npm >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory graphiql || echo "GraphiQL's files could not be installed: /graphql shows how to query with curl instead"; \
+	else echo "npm not found: GraphiQL is not installed, /graphql shows how to query with curl instead"; fi
 	.venv/bin/parley dev
 
 worker: env
