@@ -110,8 +110,9 @@ class PersistedDocuments:
 async def resolve_subscribe_payload(
     documents: PersistedDocuments | None, payload: dict[str, Any], redis: aioredis.Redis
 ) -> None:
-    """A WebSocket ``subscribe`` payload sent by hash gets its query, as over HTTP."""
-    if documents is None or payload.get("query") is not None or not payload.get("extensions"):
+    """A WebSocket ``subscribe`` payload sent by hash gets its query, as over HTTP. graphql-ws
+    clients must send a ``query`` string: an empty one counts as none."""
+    if documents is None or payload.get("query") or not payload.get("extensions"):
         return
     request = GraphQLRequestData(
         query=None, variables=None, operation_name=None, extensions=payload["extensions"]
