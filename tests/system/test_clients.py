@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import pytest
 import websockets
 
 from app.persisted import document_hash
+from tests.support.node import npm_ci, require_node, run
 from tests.support.server import make_settings, run_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,20 +32,6 @@ MANIFEST = TYPESCRIPT / "src" / "gql" / "persisted-documents.json"
 ARIADNE_CODEGEN = "ariadne-codegen[subscriptions]==0.19.0"
 
 
-def require_node() -> None:
-    """Skip without node and npm, but fail under CI (where this round trip must run)."""
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{' and '.join(missing)} not found: CI must run the client round trip")
-        pytest.skip(f"{' and '.join(missing)} not found")
-
-
-def npm_ci(folder: Path) -> None:
-    if not (folder / "node_modules").is_dir():
-        _run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], folder)
-
-
 def _uv() -> str:
     found = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
     if not Path(found).exists():
@@ -53,20 +39,14 @@ def _uv() -> str:
     return found
 
 
-def _run(command: list[str], cwd: Path) -> str:
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
 @pytest.fixture(scope="module")
 def generated() -> Path:
     """Runs both generators and type-checks the TypeScript; the manifest codegen wrote."""
     require_node()
     npm_ci(TYPESCRIPT)
-    _run(["npx", "graphql-codegen", "--config", "codegen.ts"], TYPESCRIPT)
-    _run(["npx", "tsc"], TYPESCRIPT)  # type-checks, and builds dist/ for node
-    _run([_uv(), "tool", "run", "--from", ARIADNE_CODEGEN, "ariadne-codegen"], PYTHON)
+    run(["npx", "graphql-codegen", "--config", "codegen.ts"], TYPESCRIPT)
+    run(["npx", "tsc"], TYPESCRIPT)  # type-checks, and builds dist/ for node
+    run([_uv(), "tool", "run", "--from", ARIADNE_CODEGEN, "ariadne-codegen"], PYTHON)
     return MANIFEST
 
 
