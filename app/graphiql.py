@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from strawberry.http.ides import get_graphql_ide_html
 
@@ -78,8 +79,16 @@ def render(page: str, directory: Path = ASSETS_DIR) -> str:
     return re.sub(r"\n\s*crossorigin\n", "\n", rendered)
 
 
+class AssetFiles(StaticFiles):
+    async def check_config(self) -> None:
+        # Not installed (yet): every path is a 404, and files installed later are found.
+        if self.directory is None or not Path(self.directory).is_dir():
+            raise HTTPException(status_code=404)
+        await super().check_config()
+
+
 def asset_files(directory: Path = ASSETS_DIR) -> StaticFiles:
-    return StaticFiles(directory=directory, check_dir=False)
+    return AssetFiles(directory=directory, check_dir=False)
 
 
 def install(node_modules: Path, directory: Path = ASSETS_DIR, page: str | None = None) -> int:
