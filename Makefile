@@ -24,6 +24,12 @@ $(GRAPHIQL): clients/graphiql/package-lock.json app/graphiql.py | env
 	$(PY) -m app.graphiql clients/graphiql/node_modules
 	@touch $@
 
+# The example clients (clients/): both generators, then the TypeScript type check and build.
+clients: env
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error \
+	  && npx graphql-codegen --config codegen.ts && npx tsc
+	cd clients/python && $(UV) tool run --from 'ariadne-codegen[subscriptions]==0.19.0' ariadne-codegen
+
 dev: env
 	@if command -v npm >/dev/null 2>&1; then \
 	  $(MAKE) --no-print-directory graphiql || echo "GraphiQL's files could not be installed: /graphql shows how to query with curl instead"; \
