@@ -81,10 +81,10 @@ def render(page: str, directory: Path = ASSETS_DIR) -> str:
 
 class AssetFiles(StaticFiles):
     async def check_config(self) -> None:
-        # Not installed (yet): every path is a 404, and files installed later are found.
-        if self.directory is None or not Path(self.directory).is_dir():
-            raise HTTPException(status_code=404)
-        await super().check_config()
+        try:
+            await super().check_config()
+        except RuntimeError:  # no folder: not installed (yet), and files installed later are found
+            raise HTTPException(status_code=404) from None
 
 
 def asset_files(directory: Path = ASSETS_DIR) -> StaticFiles:
