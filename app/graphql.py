@@ -11,7 +11,7 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -20,6 +20,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
+from app import graphiql
 from app.authentication import authenticate
 from app.context import Context
 from app.errors import AppError, ErrorCode
@@ -131,6 +132,10 @@ class GraphQLView(GraphQL[Context, None]):
         except AppError:
             raise ConnectionRejectionError() from None
         return None
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Strawberry's page loads its scripts from a CDN; ours come from this server (app/graphiql).
+        return HTMLResponse(graphiql.render(self.graphql_ide_html))
 
     async def process_result(
         self, request: Request, result: ExecutionResult

@@ -16,14 +16,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
     SchemaExtension,
 )
 
-from app import health
+from app import graphiql, health
 from app.config import Settings, get_settings
 from app.cost import QueryCostExtension
 from app.cost.budget import CostBudgetExtension
@@ -162,6 +162,8 @@ def create_app(
         Route("/webhooks/whatsapp/{device_id}", whatsapp_webhook, methods=["GET", "POST"]),
         *extra_routes,
     ]
+    if settings.graphiql_enabled:
+        routes.append(Mount(graphiql.ASSETS_PATH, app=graphiql.asset_files()))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLimitMiddleware, settings=settings)

@@ -15,10 +15,11 @@ therefore bounded by entries × the document byte limit (20 MB with the defaults
 traffic. A caller over its rate, or a Redis that fails, still gets its answer: only the
 registration is skipped, and the client sends the query again next time.
 
-Trusted documents are a manifest ``{sha256: document}`` as GraphQL Codegen's client preset
-writes ``persisted-documents.json``. Listed documents are served by hash like APQ. With
-``trusted_documents_only`` every other document is refused with PERSISTED_QUERY_NOT_FOUND,
-over HTTP and WebSocket alike, and APQ registers nothing.
+Trusted documents are a manifest ``{"sha256:<hex>": document}`` as GraphQL Codegen's client
+preset writes ``persisted-documents.json`` (bare ``<hex>`` keys are read too). Listed documents
+are served by hash like APQ, over HTTP and in a WebSocket ``subscribe`` payload's
+``extensions``. With ``trusted_documents_only`` every other document is refused with
+PERSISTED_QUERY_NOT_FOUND, over HTTP and WebSocket alike, and APQ registers nothing.
 """
 
 from __future__ import annotations
@@ -85,13 +86,20 @@ def document_hash(document: str) -> str:
 
 
 def load_manifest(path: Path) -> dict[str, str]:
-    """A ``persisted-documents.json``: a JSON object of sha256 hex digest → document."""
+    """A ``persisted-documents.json``: a JSON object of sha256 digest → document, keyed here by
+    the hex digest (codegen writes ``sha256:<hex>``)."""
     manifest = json.loads(path.read_text())
     if not isinstance(manifest, dict) or not all(
         isinstance(key, str) and isinstance(value, str) for key, value in manifest.items()
     ):
         raise ValueError(f"{path} must be a JSON object of hash → document strings")
-    return manifest
+    documents = {}
+    for key, document in manifest.items():
+        sha256 = key.lower().removeprefix("sha256:")
+        if document_hash(document) != sha256:
+            raise ValueError(f"{path}: {key} is not the sha256 of its document")
+        documents[sha256] = document
+    return documents
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,20 @@ class PersistedDocuments:
         return document
 
 
+async def resolve_subscribe_payload(
+    documents: PersistedDocuments | None, payload: dict[str, Any], redis: aioredis.Redis
+) -> None:
+    """A WebSocket ``subscribe`` payload sent by hash gets its query, as over HTTP. graphql-ws
+    clients must send a ``query`` string: an empty one counts as none."""
+    if documents is None or payload.get("query") or not payload.get("extensions"):
+        return
+    request = GraphQLRequestData(
+        query=None, variables=None, operation_name=None, extensions=payload["extensions"]
+    )
+    await documents.resolve(request, redis)
+    payload["query"] = request.query
+
+
 def _requested_hash(extensions: dict[str, Any] | None) -> str | None:
     persisted = (extensions or {}).get("persistedQuery")
     if persisted is None:
@@ -188,7 +210,7 @@ def _requested_hash(extensions: dict[str, Any] | None) -> str | None:
     sha256 = persisted.get("sha256Hash")
     if persisted.get("version") != 1 or not isinstance(sha256, str):
         raise BadUserInput("persistedQuery must be {version: 1, sha256Hash: <hex digest>}.")
-    return sha256.lower()
+    return sha256.lower().removeprefix("sha256:")
 
 
 class TrustedDocumentsOnly(SchemaExtension):

@@ -31,8 +31,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 
 from app.context import Context
+from app.errors import AppError
 from app.live import metrics
 from app.live.groups import TICK_SLICES, Hub, Member
+from app.persisted import resolve_subscribe_payload
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -213,6 +215,25 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload = message.get("payload") or {}
+        if isinstance(payload, dict):
+            try:  # sent by hash (trusted documents, APQ): the query from the manifest
+                await resolve_subscribe_payload(
+                    getattr(self.view, "persisted_documents", None),
+                    payload,  # type: ignore[arg-type]
+                    self.context.runtime.redis,
+                )
+            except AppError as refused:
+                extensions = {**refused.extensions, "code": refused.code.value}
+                self.send_frame(
+                    orjson.dumps(
+                        {
+                            "id": message["id"],
+                            "type": "error",
+                            "payload": [{"message": refused.message, "extensions": extensions}],
+                        }
+                    ).decode()
+                )
+                return
         query = payload.get("query") if isinstance(payload, dict) else None
         analysis = (
             self.hub.analyzer.analyse(query, payload.get("operationName"))
