@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,11 @@ import httpx
 import pytest
 import websockets
 
+from app.models.accounts import User
 from app.persisted import document_hash
+from app.security import issue_access_token
 from tests.support.node import npm_ci, require_node, run
-from tests.support.server import make_settings, run_server
+from tests.support.server import RunningServer, make_settings, run_server
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = ROOT / "clients"
@@ -67,10 +70,21 @@ async def _output(command: list[str], cwd: Path, env: dict[str, str] | None = No
     return stdout.decode()
 
 
-async def _subscribe_over_websocket(url: str, payload: dict[str, Any]) -> dict[str, Any]:
+async def _signed_in(server: RunningServer) -> str:
+    """An access token for a new user, made in the database: a trusted-documents-only server
+    runs no ad-hoc `register`, and a WebSocket signs in at `connection_init`."""
+    user = await User.create(email=f"{uuid.uuid4().hex}@example.com")
+    token, _ = issue_access_token(server.settings, user_id=user.id, organization_id=None)
+    return token
+
+
+async def _subscribe_over_websocket(
+    url: str, payload: dict[str, Any], token: str
+) -> dict[str, Any]:
     """The first frame answering one graphql-transport-ws subscribe."""
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
-        await socket.send(json.dumps({"type": "connection_init"}))
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+        await socket.send(json.dumps(init))
         assert json.loads(await socket.recv())["type"] == "connection_ack"
         await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
         while True:
@@ -108,7 +122,9 @@ async def test_the_generated_clients_run_by_hash_against_a_trusted_documents_onl
             server.graphql_url, json={"extensions": _persisted(document_hash(unlisted))}
         )
         refused_over_websocket = await _subscribe_over_websocket(
-            server.ws_url, {"query": "subscription { messageEvents { cursor } }"}
+            server.ws_url,
+            {"query": "subscription { messageEvents { cursor } }"},
+            await _signed_in(server),
         )
 
     assert sorted(
@@ -189,24 +205,28 @@ async def test_a_codegen_manifest_serves_its_documents_by_hash_over_http_and_web
             server.graphql_url,
             json={"extensions": _persisted(f"sha256:{document_hash(LISTED)}")},
         )
+        token = await _signed_in(server)
         # graphql-ws sends a query string: an empty one and the hash in extensions.
         query_over_websocket = await _subscribe_over_websocket(
-            server.ws_url, {"query": "", "extensions": _persisted(document_hash(LISTED))}
+            server.ws_url, {"query": "", "extensions": _persisted(document_hash(LISTED))}, token
         )
-        # messageEvents without a token: UNAUTHENTICATED proves the document was found and run.
+        # messageEvents of a user with no organization: FORBIDDEN proves the document was
+        # found and run.
         subscription = await _subscribe_over_websocket(
-            server.ws_url, {"query": "", "extensions": _persisted(document_hash(SUBSCRIPTION))}
+            server.ws_url,
+            {"query": "", "extensions": _persisted(document_hash(SUBSCRIPTION))},
+            token,
         )
         unknown = await _subscribe_over_websocket(
-            server.ws_url, {"query": "", "extensions": _persisted("0" * 64)}
+            server.ws_url, {"query": "", "extensions": _persisted("0" * 64)}, token
         )
 
     assert by_hash.json()["data"] == {"__typename": "Query"}
     assert by_prefixed_hash.json()["data"] == {"__typename": "Query"}
     assert query_over_websocket["type"] == "next"
     assert query_over_websocket["payload"]["data"] == {"__typename": "Query"}
-    assert subscription["type"] == "error"
-    assert subscription["payload"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert subscription["type"] == "next"
+    assert subscription["payload"]["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert unknown["type"] == "error"
     assert unknown["payload"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
 
