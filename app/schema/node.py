@@ -76,7 +76,7 @@ def from_global_id(global_id: str, *, field: ArgumentPath = "id") -> tuple[str, 
     return type_name, pk
 
 
-def decode_id(global_id: str, expected_type: str, *, field: ArgumentPath) -> int:
+def decode_id(global_id: str, expected_type: str, *, field: ArgumentPath = "id") -> int:
     """The primary key of ``global_id``, which must name an ``expected_type``.
 
     Anything else (not an id, another type's id, a number beyond 64 bits) is BAD_USER_INPUT
