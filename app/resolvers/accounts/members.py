@@ -46,7 +46,7 @@ def in_org(queryset: QuerySet[Membership], info: Info) -> QuerySet[Membership]:
 
 
 async def _member(info: Info, member_global_id: str) -> Membership:
-    pk = decode_id(member_global_id, "Member", field="memberId")
+    pk = decode_id(member_global_id, "Member", field=("input", "memberId"))
     membership = await in_org(Membership.filter(id=pk), info).first()
     if membership is None:
         raise NotFound("No such member.")
