@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY := .venv/bin/python
 
-.PHONY: dev test lint schema migrate worker env
+.PHONY: dev test lint schema migrate worker env graphiql clients
 
 env: .venv/.synced
 
@@ -14,7 +14,26 @@ $(UV):
 	$(UV) sync --frozen
 	@touch $@
 
+# GraphiQL's scripts from npm (app/graphiql.py); without npm, /graphql says how to query with curl.
+GRAPHIQL := app/static/graphiql/.installed
+
+graphiql: $(GRAPHIQL)
+
+$(GRAPHIQL): clients/graphiql/package-lock.json app/graphiql.py | env
+	cd clients/graphiql && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	$(PY) -m app.graphiql clients/graphiql/node_modules
+	@touch $@
+
+# The example clients (clients/): both generators, then the TypeScript type check and build.
+clients: env
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error \
+	  && npx graphql-codegen --config codegen.ts && npx tsc
+	cd clients/python && $(UV) tool run --from 'ariadne-codegen[subscriptions]==0.19.0' ariadne-codegen
+
 dev: env
+	@if command -v npm >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory graphiql || echo "GraphiQL's files could not be installed: /graphql shows how to query with curl instead"; \
+	else echo "npm not found: GraphiQL is not installed, /graphql shows how to query with curl instead"; fi
 	.venv/bin/parley dev
 
 worker: env

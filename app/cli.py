@@ -6,11 +6,11 @@ import asyncio
 import difflib
 import subprocess
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from app.platform.config import get_settings
+from app.platform.config import Settings, get_settings
 
 cli = typer.Typer(help="Parley: WhatsApp Business messaging backend.", no_args_is_help=True)
 
@@ -18,6 +18,24 @@ SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
 HostOption = Annotated[str | None, typer.Option(help="Bind address (PARLEY_HOST).")]
 PortOption = Annotated[int | None, typer.Option(help="Port (PARLEY_PORT).")]
+
+
+def websocket_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's WebSocket settings, for `parley serve`/`dev` and the test server alike."""
+    return {
+        # The sans-I/O protocol: no tasks of its own per connection, flow control on sends.
+        "ws": "websockets-sansio",
+        # permessage-deflate about doubles the memory of an idle connection.
+        "ws_per_message_deflate": settings.ws_per_message_deflate,
+        # Messages are capped like request bodies: a larger one is closed with 1009 before
+        # it is read whole (app.live.handlers checks the same limit under any server).
+        "ws_max_size": settings.max_body_bytes,
+        # Protocol-level pings find dead TCP peers, and their pongs are how a graphql-ws
+        # client shows it is alive (app.live.connection); the app pings over
+        # graphql-transport-ws. The app's idle close (4498) comes first.
+        "ws_ping_interval": settings.ws_keepalive_seconds,
+        "ws_ping_timeout": settings.ws_idle_timeout_seconds + settings.ws_keepalive_seconds,
+    }
 
 
 def _uvicorn(host: str, port: int, *, reload: bool = False, workers: int = 1) -> None:
@@ -33,13 +51,7 @@ def _uvicorn(host: str, port: int, *, reload: bool = False, workers: int = 1) ->
         workers=workers,
         loop="uvloop",
         http="httptools",
-        # The sans-I/O protocol: no tasks of its own per connection, flow control on sends.
-        ws="websockets-sansio",
-        # permessage-deflate about doubles the memory of an idle connection.
-        ws_per_message_deflate=settings.ws_per_message_deflate,
-        # Protocol-level pings find dead TCP peers; the app pings over graphql-transport-ws.
-        ws_ping_interval=settings.ws_keepalive_seconds,
-        ws_ping_timeout=settings.ws_idle_timeout_seconds,
+        **websocket_options(settings),
         log_config=None,
         access_log=False,
         proxy_headers=True,

@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
 
@@ -76,40 +77,66 @@ class RateLimited(AppError):
         self.retry_after = retry_after
 
 
-def _is_validation_error(error: GraphQLError) -> bool:
-    # Parse and validation errors are raised before execution: no path, no original error.
-    return error.original_error is None and error.path is None
+def _cause(error: GraphQLError) -> BaseException | None:
+    """The exception behind ``error``, None for graphql-core's and strawberry's own reports.
+    graphql-core 3.3 wraps what it reports (a variable refused, a value a scalar refused) in
+    one more GraphQLError, so the chain is walked to its end."""
+    cause: BaseException | None = error.original_error
+    while isinstance(cause, GraphQLError):
+        cause = cause.original_error
+    return cause
+
+
+def _is_bad_argument(error: GraphQLError) -> bool:
+    """An argument value refused while a field ran. Validation refuses nearly all of them
+    first; what is left (a null through a variable, a value a scalar refuses) reads
+    "Argument 'x' ..." or is strawberry's coercion error. graphql-core's other reports from a
+    running field (a resolver returning a non-list for a list, a value a scalar cannot
+    serialize) are the server's fault."""
+    chain: list[GraphQLError] = [error]
+    while isinstance(chain[-1].original_error, GraphQLError):
+        chain.append(chain[-1].original_error)
+    return any(
+        isinstance(e, StrawberryInputCoercionError) or e.message.startswith("Argument '")
+        for e in chain
+    )
 
 
 def classify(error: GraphQLError) -> GraphQLError:
-    """Return ``error`` with ``extensions.code`` set, masked when it is not ours to show."""
-    original = error.original_error
+    """Return ``error`` with ``extensions.code`` set, masked when it is not ours to show.
+
+    Reports of graphql-core and strawberry are the client's mistakes: a syntax error; a
+    validation error (made before execution: no path, no cause); a variable value refused
+    (graphql-core 3.3 wraps the coercion error: no path, a GraphQLError as its cause); an
+    argument refused while a field ran. Anything else with an exception behind it, or
+    graphql-core's report of a resolver's wrong value, is unexpected.
+    """
     extensions = dict(error.extensions or {})
-    if isinstance(original, AppError):
-        extensions.update(original.extensions)
-        extensions["code"] = original.code.value
-        return _copy(error, original.message, extensions)
+    cause = _cause(error)
+    if isinstance(cause, AppError):
+        extensions.update(cause.extensions)
+        extensions["code"] = cause.code.value
+        return _copy(error, error.message, extensions)
     if "code" in extensions:
         return error
-    if isinstance(error, GraphQLSyntaxError) or (
-        original is None and error.message.startswith("Syntax Error")
-    ):
-        extensions["code"] = ErrorCode.GRAPHQL_PARSE_FAILED.value
-        return _copy(error, error.message, extensions)
-    if original is None and _is_validation_error(error):
-        extensions["code"] = ErrorCode.GRAPHQL_VALIDATION_FAILED.value
-        return _copy(error, error.message, extensions)
-    if original is None:
-        # Argument coercion and similar errors raised by graphql-core during execution.
-        extensions["code"] = ErrorCode.BAD_USER_INPUT.value
-        return _copy(error, error.message, extensions)
+    if cause is None:
+        code: ErrorCode | None = None
+        if isinstance(error, GraphQLSyntaxError) or error.message.startswith("Syntax Error"):
+            code = ErrorCode.GRAPHQL_PARSE_FAILED
+        elif error.path is None and error.original_error is None:
+            code = ErrorCode.GRAPHQL_VALIDATION_FAILED
+        elif error.path is None or _is_bad_argument(error):
+            code = ErrorCode.BAD_USER_INPUT
+        if code is not None:
+            extensions["code"] = code.value
+            return _copy(error, error.message, extensions)
 
     trace_id = uuid.uuid4().hex
     log.error(
         "unhandled_error",
         trace_id=trace_id,
         path=".".join(str(p) for p in error.path or ()),
-        exc_info=original,
+        exc_info=error.original_error or error,
     )
     return _copy(
         error,
@@ -141,15 +168,22 @@ class ErrorCodesExtension(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
+        context = self.execution_context
+        result = context.result
+        pre = context.pre_execution_errors
         if (
             isinstance(result, (GraphQLExecutionResult, StrawberryExecutionResult))
             and result.errors
         ):
-            result.errors = [classify(e) for e in result.errors]
-        pre = self.execution_context.pre_execution_errors
+            # Strawberry also keeps the result's list as `pre_execution_errors`: one pass, so
+            # that an unexpected error is logged once, with the trace id the client sees.
+            classified = [classify(e) for e in result.errors]
+            if pre is result.errors:
+                context.pre_execution_errors = classified
+            result.errors = classified
+            return
         if pre:
-            self.execution_context.pre_execution_errors = [classify(e) for e in pre]
+            context.pre_execution_errors = [classify(e) for e in pre]
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         # Each event of a subscription (and each streamed result) gets the same treatment.

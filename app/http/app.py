@@ -16,27 +16,27 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 
-from app import reactions
+from app import graphiql, reactions
 from app.cost import QueryCostExtension
 from app.cost.budget import CostBudgetExtension
 from app.http import health
 from app.http.graphql import GraphQLView, RefuseBadCredentials
 from app.http.graphql_limits import (
-    ParserCacheKeepingErrors,
+    DocumentGate,
+    DocumentLimits,
     QueryTooComplexOnTokens,
     alias_limit,
     depth_limit,
 )
 from app.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from app.http.persisted import PersistedDocuments, TrustedDocumentsOnly
+from app.http.persisted import PersistedDocuments, RegisterPersistedQuery, TrustedDocumentsOnly
 from app.http.request_limits import RequestLimitMiddleware
 from app.http.webhooks import whatsapp_webhook
 from app.platform.config import Settings, get_settings
@@ -66,7 +66,13 @@ def schema_extensions(
 ) -> list[Any]:
     """The schema's extensions, as classes or factories (one instance per operation)."""
     extensions: list[Any] = [BindLogContext, RefuseBadCredentials]
-    max_tokens, cache_size = settings.graphql_max_tokens, settings.document_cache_size
+    max_tokens = settings.graphql_max_tokens
+    # Made once: the parse and validation caches live in it.
+    gate = DocumentGate(
+        max_bytes=settings.graphql_max_document_bytes,
+        max_selections=settings.graphql_max_selections,
+        cache_size=settings.document_cache_size,
+    )
     # The rule classes are made once: the validation cache is keyed by them.
     rules: list[type[ASTValidationRule]] = [
         depth_limit(settings.graphql_max_depth),
@@ -80,11 +86,13 @@ def schema_extensions(
         lambda: AddValidationRules(rules),
         # Parsing and validation depend on the text alone; cost is computed per request
         # (on execute), from the variables too.
-        lambda: ParserCacheKeepingErrors(maxsize=cache_size),
-        lambda: ValidationCache(maxsize=cache_size),
+        lambda: DocumentLimits(gate),
     ]
     if persisted_documents is not None and persisted_documents.trusted_only:
         extensions.append(lambda: TrustedDocumentsOnly(persisted_documents))
+    elif persisted_documents is not None:
+        # After validation: only a document that parsed and validated is registered.
+        extensions.append(lambda: RegisterPersistedQuery(persisted_documents))
     if settings.cost_analysis:
         maximum = settings.query_max_cost
         extensions += [lambda: QueryCostExtension(maximum=maximum), CostBudgetExtension]
@@ -160,6 +168,8 @@ def create_app(
         Route("/webhooks/whatsapp/{device_id}", whatsapp_webhook, methods=["GET", "POST"]),
         *extra_routes,
     ]
+    if settings.graphiql_enabled:
+        routes.append(Mount(graphiql.ASSETS_PATH, app=graphiql.asset_files()))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLimitMiddleware, settings=settings)

@@ -33,7 +33,7 @@ log = structlog.get_logger("parley.webhooks")
 
 async def _device(request: Request, runtime: Any) -> Device | None:
     try:
-        pk = decode_id(request.path_params["device_id"], "Device")
+        pk = decode_id(request.path_params["device_id"], "Device", field="deviceId")
     except BadUserInput:
         return None
     # Read on every delivery: cached, and forgotten by any write to the device (app.platform.cache).

@@ -1,12 +1,14 @@
-"""The graphql-transport-ws handler: subscriptions join groups, sends go through a bounded queue.
+"""One WebSocket's side of app/live, whatever its protocol: bounded sends, group members,
+liveness and the access token's expiry.
 
-Strawberry's handler runs one task per operation and awaits each send. Here a subscription is
+Strawberry's handlers run one task per operation and await each send. Here a subscription is
 a :class:`~app.live.groups.Member` of a group (no task of its own). A frame to a connection is
 written at once while its socket takes data and nothing waits before it; otherwise it joins
 that connection's queue, drained by a short-lived task. A client that reads slowly only fills
 its own queue, and when it is more than ``ws_send_queue_frames`` frames (or
 ``ws_send_queue_bytes``) behind it is closed with code 4499, without slowing anyone else.
-Queries and mutations sent over the socket keep strawberry's path.
+The protocol handlers (:mod:`app.live.handlers`) own a :class:`LiveSocket` each; a
+:class:`Dialect` is what differs between graphql-transport-ws and the legacy graphql-ws.
 """
 
 from __future__ import annotations
@@ -14,62 +16,68 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
-from graphql import GraphQLError
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-)
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
-    CompleteMessage,
-    Message,
-    SubscribeMessage,
-)
 
 from app.live import metrics
 from app.live.groups import TICK_SLICES, Hub, Member
-from app.platform.context import Context
+from app.platform.context import Context, Viewer
 
 if TYPE_CHECKING:
-    from datetime import timedelta
+    from starlette.websockets import WebSocket
 
-    from strawberry.http.async_base_view import AsyncBaseHTTPView, AsyncWebSocketAdapter
-    from strawberry.schema import BaseSchema
+    from app.live.scope import Analysis
 
 log = structlog.get_logger("parley.live")
 
 _connection_numbers = itertools.count()
 
-CLOSE_TOO_SLOW = 4499
+# Close codes (README, "Live subscriptions"); 4400, 4406, 4408, 4409 and 4429 are the protocol's.
+CLOSE_TOO_BIG = 1009
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
 CLOSE_IDLE = 4498
+CLOSE_TOO_SLOW = 4499
 CLOSE_TIMEOUT_SECONDS = 10.0
 
 
-class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    def __init__(
-        self,
-        view: AsyncBaseHTTPView[Any, Any, Any, Any, Any, Context, None],
-        websocket: AsyncWebSocketAdapter,
-        context: Context,
-        root_value: None,
-        schema: BaseSchema,
-        connection_init_wait_timeout: timedelta,
-        max_subscriptions_per_connection: int | None = None,
-    ) -> None:
-        super().__init__(
-            view,
-            websocket,
-            context,
-            root_value,
-            schema,
-            connection_init_wait_timeout,
-            max_subscriptions_per_connection,
-        )
-        self.hub: Hub = view.live_hub  # type: ignore[attr-defined]
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """The frames that differ between the two WebSocket protocols."""
+
+    next_type: str
+    keepalive_frame: str
+    # graphql-transport-ws errors are a list; graphql-ws sends one error object.
+    errors_as_list: bool
+    # graphql-ws clients have no message to answer `ka` with; see LiveSocket.silent_for.
+    client_answers_keepalive: bool
+
+    def error_frame(self, operation_id: str, errors: list[Any]) -> str:
+        payload = errors if self.errors_as_list else errors[0]
+        return orjson.dumps({"id": operation_id, "type": "error", "payload": payload}).decode()
+
+
+TRANSPORT_WS = Dialect(
+    "next", '{"type":"ping"}', errors_as_list=True, client_answers_keepalive=True
+)
+LEGACY_WS = Dialect("data", '{"type":"ka"}', errors_as_list=False, client_answers_keepalive=False)
+
+
+def complete_frame(operation_id: str) -> str:
+    return orjson.dumps({"id": operation_id, "type": "complete"}).decode()
+
+
+class LiveSocket:
+    def __init__(self, hub: Hub, ws: WebSocket, context: Context, dialect: Dialect) -> None:
+        self.hub = hub
+        self.context = context
+        self.dialect = dialect
         settings = context.runtime.settings
         self.queue_limit: int = settings.ws_send_queue_frames
         self.queue_bytes_limit: int = settings.ws_send_queue_bytes
@@ -77,12 +85,14 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
         self.queued_bytes = 0
         self.sender: asyncio.Task[None] | None = None
         self.closing = False
+        self.acknowledged = False
         self.members: dict[str, Member] = {}
-        self.last_received = asyncio.get_running_loop().time()
+        self._loop = asyncio.get_running_loop()
+        self.last_received = self._loop.time()
+        self._last_pong = 0.0
+        self._expiry: asyncio.TimerHandle | None = None
         # Which tenth of the connections this one is pinged with (app.live.groups.Hub._tick).
         self.tick_slice = next(_connection_numbers) % TICK_SLICES
-        ws = websocket.ws  # type: ignore[attr-defined]
-        self._ws = ws
         # The server's own ASGI send (beneath the middlewares) when it can be found: frames
         # skip the per-message wrappers, and a stuck socket can be aborted.
         self._protocol = _find_protocol(ws._send)
@@ -95,153 +105,60 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
             writable if isinstance(writable, asyncio.Event) else None
         )
 
-    # Connection ---------------------------------------------------------------------------
+    # Life ---------------------------------------------------------------------------------
 
-    async def handle(self) -> None:
+    def opened(self) -> None:
         self.hub.add_connection(self)
-        try:
-            await super().handle()
-        finally:
-            self.closing = True
-            self.hub.remove_connection(self)
-            if self.sender is not None:
-                self.sender.cancel()
 
-    async def shutdown(self) -> None:
-        for member in list(self.members.values()):
-            if member.group is not None:
-                member.group.leave(member)
-        self.members.clear()
-        await super().shutdown()
+    def received(self) -> None:
+        self.last_received = self._loop.time()
 
-    async def handle_message(self, message: Message) -> None:
-        self.last_received = asyncio.get_running_loop().time()
-        await super().handle_message(message)
+    def accepted(self, viewer: Viewer | None) -> None:
+        """``connection_init`` was acknowledged: keep-alives flow, and the socket closes with
+        4401 when the access token expires (the client refreshes it and reconnects)."""
+        self.acknowledged = True
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if viewer is not None:
+            delay = max(0.0, viewer.claims.expires_at - time.time())
+            self._expiry = self._loop.call_later(delay, self.close_expired)
 
-    # Sending ------------------------------------------------------------------------------
-
-    async def send_message(self, message: Message) -> None:
-        self.send_frame(orjson.dumps(message).decode())
-
-    def send_frame(self, frame: str) -> bool:
-        """Queue a text frame; False when the connection is closing or was just closed for
-        being too slow."""
-        if self.closing:
-            return False
-        if self.sender is None and self._writable is not None and self._writable.is_set():
-            # Nothing waiting and the socket takes data: send now, without a task. The
-            # server's send only suspends while the socket is not writable, so this completes
-            # at once; should it ever suspend, the frame goes the queued way instead.
-            message = {"type": "websocket.send", "text": frame}
-            coroutine = self._send(message)
-            try:
-                coroutine.send(None)
-            except StopIteration:
-                return True
-            except Exception:
-                self.closing = True
-                return False
-            coroutine.close()
-        if len(self.frames) >= self.queue_limit or self.queued_bytes > self.queue_bytes_limit:
-            self.close_too_slow()
-            return False
-        self.frames.append(frame)
-        self.queued_bytes += len(frame)
-        if self.sender is None:
-            self.sender = asyncio.create_task(self._drain())
-        return True
-
-    async def _drain(self) -> None:
-        frames, send = self.frames, self._send
-        try:
-            while frames:
-                frame = frames.popleft()
-                self.queued_bytes -= len(frame)
-                await send({"type": "websocket.send", "text": frame})
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the client went away; the receive loop sees it too
-            self.closing = True
-            frames.clear()
-            self.queued_bytes = 0
-        finally:
-            self.sender = None
-
-    def close_too_slow(self) -> None:
-        metrics.DROPS.inc()
-        log.info("ws_consumer_too_slow", queued=len(self.frames))
-        self._close_now(CLOSE_TOO_SLOW, "Too slow: the send queue is full")
-
-    def close_idle(self) -> None:
-        metrics.CLOSED_IDLE.inc()
-        self._close_now(CLOSE_IDLE, "Idle timeout: no message or pong from the client")
-
-    def _close_now(self, code: int, reason: str) -> None:
-        if self.closing:
-            return
+    def ended(self) -> None:
         self.closing = True
-        self.frames.clear()
-        self.queued_bytes = 0
-        for member in list(self.members.values()):
-            if member.group is not None:
-                member.group.leave(member)
-        self.members.clear()
+        self.hub.remove_connection(self)
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         if self.sender is not None:
             self.sender.cancel()
-            self.sender = None
-        task = asyncio.create_task(self._close(code, reason))
-        task.add_done_callback(self._task_done)
 
-    async def _close(self, code: int, reason: str) -> None:
-        # The close frame waits behind what the socket already holds; a client that reads
-        # nothing never takes it, so after a while the connection is cut.
-        try:
-            await asyncio.wait_for(
-                self._send({"type": "websocket.close", "code": code, "reason": reason}),
-                CLOSE_TIMEOUT_SECONDS,
-            )
-        except Exception:
-            transport = getattr(self._protocol, "transport", None)
-            if transport is not None:
-                transport.abort()
+    def silent_for(self, now: float) -> float | None:
+        """Seconds since the client was last heard from; None when that cannot be told."""
+        if self.dialect.client_answers_keepalive:
+            return now - self.last_received
+        # A graphql-ws client sends nothing after `start`; its sign of life is the WebSocket
+        # pong to the server's protocol-level ping (uvicorn's websockets-sansio protocol with
+        # ws_ping_interval, as `parley serve` and `parley dev` run it). A ping answered has
+        # no payload pending; it was answered after it was sent.
+        protocol = self._protocol
+        if not getattr(protocol, "ping_interval", None):
+            return None
+        if getattr(protocol, "pending_ping_payload", b"") is None:
+            self._last_pong = max(self._last_pong, float(getattr(protocol, "ping_sent_at", 0.0)))
+        return now - max(self.last_received, self._last_pong)
 
-    def forget_member(self, member: Member) -> None:
-        if self.members.get(member.id) is member:
-            del self.members[member.id]
+    def keepalive(self) -> None:
+        # graphql-ws sends `ka` only after `connection_ack`.
+        if self.acknowledged or self.dialect.client_answers_keepalive:
+            self.send_frame(self.dialect.keepalive_frame)
 
-    # Operations ---------------------------------------------------------------------------
+    # Subscriptions ------------------------------------------------------------------------
 
-    async def handle_subscribe(self, message: SubscribeMessage) -> None:
-        payload = message.get("payload") or {}
-        query = payload.get("query") if isinstance(payload, dict) else None
-        analysis = (
-            self.hub.analyzer.analyse(query, payload.get("operationName"))
-            if isinstance(query, str)
-            else None
-        )
-        if analysis is None or not analysis.is_subscription:
-            await super().handle_subscribe(message)
-            return
-        if not self.connection_acknowledged:
-            await self.websocket.close(code=4401, reason="Unauthorized")
-            return
-        operation_id = message["id"]
-        if operation_id in self.operations or operation_id in self.members:
-            await self.websocket.close(
-                code=4409, reason=f"Subscriber for {operation_id} already exists"
-            )
-            return
-        if (
-            self.max_subscriptions_per_connection is not None
-            and len(self.operations) + len(self.members) >= self.max_subscriptions_per_connection
-        ):
-            error = GraphQLError("Subscription limit reached")
-            self.send_frame(
-                orjson.dumps(
-                    {"id": operation_id, "type": "error", "payload": [error.formatted]}
-                ).decode()
-            )
-            return
+    def join(self, operation_id: str, payload: Mapping[str, Any], analysis: Analysis) -> None:
+        """The subscription ``operation_id`` joins the group of its document, variables and
+        authorization scope (one of its own when it is private or sharing is off)."""
+        query: str = payload["query"]
         variables = payload.get("variables") or None
         operation_name = payload.get("operationName")
         viewer = self.context.viewer
@@ -272,12 +189,122 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
         self.members[operation_id] = member
         group.join(member)
 
-    async def handle_complete(self, message: CompleteMessage) -> None:
-        member = self.members.pop(message["id"], None)
-        if member is not None and member.group is not None:
+    def leave(self, operation_id: str) -> bool:
+        """Ends the subscription ``operation_id``; False when it is not one of this socket's."""
+        member = self.members.pop(operation_id, None)
+        if member is None:
+            return False
+        if member.group is not None:
             member.group.leave(member)
+        return True
+
+    def leave_all(self) -> None:
+        for member in list(self.members.values()):
+            if member.group is not None:
+                member.group.leave(member)
+        self.members.clear()
+
+    def forget_member(self, member: Member) -> None:
+        if self.members.get(member.id) is member:
+            del self.members[member.id]
+
+    # Sending ------------------------------------------------------------------------------
+
+    def send_frame(self, frame: str) -> bool:
+        """Queue a text frame; False when the connection is closing or was just closed for
+        being too slow."""
+        if self.closing:
+            return False
+        if self.sender is None and self._writable is not None and self._writable.is_set():
+            # Nothing waiting and the socket takes data: send now, without a task. The
+            # server's send only suspends while the socket is not writable, so this completes
+            # at once; should it ever suspend, the frame goes the queued way instead.
+            message = {"type": "websocket.send", "text": frame}
+            coroutine = self._send(message)
+            try:
+                coroutine.send(None)
+            except StopIteration:
+                return True
+            except Exception:
+                self.closing = True
+                return False
+            coroutine.close()
+        if len(self.frames) >= self.queue_limit or self.queued_bytes > self.queue_bytes_limit:
+            self.close_too_slow()
+            return False
+        self.frames.append(frame)
+        self.queued_bytes += len(frame)
+        if self.sender is None:
+            self.sender = asyncio.create_task(self._drain())
+        return True
+
+    async def flush(self) -> None:
+        """Waits until the frames queued so far are written (or dropped)."""
+        sender = self.sender
+        if sender is not None:
+            await asyncio.wait({sender})
+
+    async def _drain(self) -> None:
+        frames, send = self.frames, self._send
+        try:
+            while frames:
+                frame = frames.popleft()
+                self.queued_bytes -= len(frame)
+                await send({"type": "websocket.send", "text": frame})
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the client went away; the receive loop sees it too
+            self.closing = True
+            frames.clear()
+            self.queued_bytes = 0
+        finally:
+            self.sender = None
+
+    # Closing ------------------------------------------------------------------------------
+
+    def close_too_slow(self) -> None:
+        metrics.DROPS.inc()
+        log.info("ws_consumer_too_slow", queued=len(self.frames))
+        self._close_now(CLOSE_TOO_SLOW, "Too slow: the send queue is full")
+
+    def close_idle(self) -> None:
+        metrics.CLOSED_IDLE.inc()
+        self._close_now(CLOSE_IDLE, "Idle timeout: no message or pong from the client")
+
+    def close_expired(self) -> None:
+        self._expiry = None
+        self._close_now(CLOSE_UNAUTHENTICATED, "Token expired: refresh it and reconnect")
+
+    def _close_now(self, code: int, reason: str) -> None:
+        if self.closing:
             return
-        await super().handle_complete(message)
+        self.closing = True
+        self.frames.clear()
+        self.queued_bytes = 0
+        self.leave_all()
+        if self.sender is not None:
+            self.sender.cancel()
+            self.sender = None
+        task = asyncio.create_task(self._close(code, reason))
+        task.add_done_callback(_task_done)
+
+    async def _close(self, code: int, reason: str) -> None:
+        # The close frame waits behind what the socket already holds; a client that reads
+        # nothing never takes it, so after a while the connection is cut.
+        try:
+            await asyncio.wait_for(
+                self._send({"type": "websocket.close", "code": code, "reason": reason}),
+                CLOSE_TIMEOUT_SECONDS,
+            )
+        except Exception:
+            transport = getattr(self._protocol, "transport", None)
+            if transport is not None:
+                transport.abort()
+
+
+def _task_done(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _find_protocol(send: Any) -> Any:

@@ -29,7 +29,7 @@ from app.platform.security import revoked_jti_key, revoked_session_key
 if TYPE_CHECKING:
     from strawberry.schema import BaseSchema
 
-    from app.live.connection import LiveHandler
+    from app.live.connection import LiveSocket
 
 log = structlog.get_logger("parley.live")
 
@@ -48,11 +48,18 @@ class Member:
 
     __slots__ = ("connection", "group", "id", "prefix", "revoked_keys", "role", "user_id")
 
-    def __init__(self, connection: LiveHandler, operation_id: str, viewer: Viewer | None) -> None:
+    def __init__(self, connection: LiveSocket, operation_id: str, viewer: Viewer | None) -> None:
         self.connection = connection
         self.id = operation_id
-        # Each `next` frame is this prefix, the group's encoded payload and a closing brace.
-        self.prefix = '{"id":' + orjson.dumps(operation_id).decode() + ',"type":"next","payload":'
+        # Each `next` (graphql-ws: `data`) frame is this prefix, the group's encoded payload
+        # and a closing brace: one group serves the sockets of both protocols.
+        self.prefix = (
+            '{"id":'
+            + orjson.dumps(operation_id).decode()
+            + ',"type":"'
+            + connection.dialect.next_type
+            + '","payload":'
+        )
         self.group: Group | None = None
         self.user_id = viewer.user.id if viewer is not None else None
         self.role = viewer.role if viewer is not None else None
@@ -125,7 +132,7 @@ class Group:
                 error.message, extensions={**error.extensions, "code": error.code.value}
             ).formatted
             member.connection.send_frame(
-                orjson.dumps({"id": member.id, "type": "error", "payload": [formatted]}).decode()
+                member.connection.dialect.error_frame(member.id, [formatted])
             )
 
     # Authorization, per member ------------------------------------------------------------
@@ -210,9 +217,7 @@ class Group:
     def _error_all(self, errors: list[Any]) -> None:
         for member in list(self.members):
             self._remove(member)
-            member.connection.send_frame(
-                orjson.dumps({"id": member.id, "type": "error", "payload": errors}).decode()
-            )
+            member.connection.send_frame(member.connection.dialect.error_frame(member.id, errors))
 
     def _close(self) -> None:
         if self.closed:
@@ -246,7 +251,7 @@ class Hub:
         self.keepalive = keepalive
         self.idle = idle
         self.groups: dict[GroupKey, Group] = {}
-        self.connections: set[LiveHandler] = set()
+        self.connections: set[LiveSocket] = set()
         self._ticker: asyncio.Task[None] | None = None
         from app.live.scope import DocumentAnalyzer
 
@@ -280,13 +285,13 @@ class Hub:
             del self.groups[group.key]
             metrics.GROUPS.dec()
 
-    def add_connection(self, connection: LiveHandler) -> None:
+    def add_connection(self, connection: LiveSocket) -> None:
         self.connections.add(connection)
         metrics.CONNECTIONS.inc()
         if self._ticker is None or self._ticker.done():
             self._ticker = asyncio.create_task(self._tick(), name="live-keepalive")
 
-    def remove_connection(self, connection: LiveHandler) -> None:
+    def remove_connection(self, connection: LiveSocket) -> None:
         if connection in self.connections:
             self.connections.discard(connection)
             metrics.CONNECTIONS.dec()
@@ -303,10 +308,11 @@ class Hub:
             for connection in list(self.connections):
                 if connection.tick_slice != slice_number:
                     continue
-                if now - connection.last_received > self.idle:
+                silent = connection.silent_for(now)
+                if silent is not None and silent > self.idle:
                     connection.close_idle()
                 else:
-                    connection.send_frame(PING_FRAME)
+                    connection.keepalive()
             slice_number = (slice_number + 1) % TICK_SLICES
 
     async def close(self) -> None:
@@ -316,5 +322,4 @@ class Hub:
                 await self._ticker
 
 
-PING_FRAME = '{"type":"ping"}'
 TICK_SLICES = 10

@@ -26,7 +26,11 @@ _ROLE_RANK = {Role.VIEWER: 0, Role.AGENT: 1, Role.ADMIN: 2, Role.OWNER: 3}
 
 
 class User(TimestampedModel):
+    # The address the account signs in with. A registration holds a placeholder here until its
+    # confirmation link claims the address it gave (``unconfirmed_email``): registering never
+    # reveals whether an address already has an account (README, "Accounts and security").
     email = fields.CharField(max_length=254, unique=True)
+    unconfirmed_email = fields.CharField(max_length=254, null=True)
     name = fields.CharField(max_length=200, default="")
     password_hash = fields.CharField(max_length=255, default="")
     is_staff = fields.BooleanField(default=False)
@@ -35,6 +39,8 @@ class User(TimestampedModel):
     # Fernet-encrypted with the key from settings; set at enrolment, active once confirmed.
     totp_secret_encrypted = fields.CharField(max_length=400, null=True)
     totp_enabled_at = fields.DatetimeField(null=True)
+    # The time step of the last TOTP code accepted: a code is refused unless its step is later.
+    totp_last_step = fields.BigIntField(null=True)
     failed_logins = fields.IntField(default=0)
     locked_until = fields.DatetimeField(null=True)
 
@@ -42,6 +48,11 @@ class User(TimestampedModel):
 
     class Meta:
         table = "users"
+
+    @property
+    def address(self) -> str:
+        """The user's email address: the one signed in with, or the one awaiting confirmation."""
+        return self.unconfirmed_email or self.email
 
 
 class Organization(TimestampedModel):

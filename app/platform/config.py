@@ -104,6 +104,15 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(12, description="Deepest field nesting of an operation.")
     graphql_max_aliases: int = Field(30, description="Most aliases in one document.")
     graphql_max_tokens: int = Field(5000, description="Most lexical tokens in one document.")
+    graphql_max_document_bytes: int = Field(
+        20_000, description="Largest GraphQL document, in bytes (refused before parsing)."
+    )
+    graphql_max_selections: int = Field(
+        1000,
+        description="Most selections (fields, spreads, directives, variables) in one document, "
+        "fragments expanded; a field selected k times at one place counts k² (refused before "
+        "validation).",
+    )
     graphql_batching: bool = Field(False, description="Accept a JSON array of operations.")
     graphql_batching_max_operations: int = Field(
         10, description="Most operations in one batch (when batching is on)."
@@ -117,7 +126,15 @@ class Settings(BaseSettings):
         "writes forget their entries at once.",
     )
     persisted_query_ttl_seconds: int = Field(
-        7 * 24 * 3600, description="How long an automatic persisted query stays registered."
+        24 * 3600, description="How long an automatic persisted query stays registered."
+    )
+    persisted_query_registrations_per_minute: int = Field(
+        20,
+        description="Automatic persisted queries one caller (user, or ip) may register a minute.",
+    )
+    persisted_query_max_entries: int = Field(
+        1000,
+        description="Automatic persisted queries registered at once; a new one evicts the oldest.",
     )
     trusted_documents_path: Path | None = Field(
         None, description="A `persisted-documents.json` manifest (hash → document)."

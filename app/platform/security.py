@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import hmac
 import secrets
 import time
 import uuid
 import warnings
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pyotp
 from cryptography.fernet import Fernet, InvalidToken
@@ -160,9 +162,19 @@ def totp_uri(secret: str, *, email: str, issuer: str = "Parley") -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=issuer)
 
 
-def verify_totp(secret: str, code: str) -> bool:
-    # One step of drift either way covers clocks that are a little off.
-    return pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), valid_window=1)
+def totp_step(secret: str, code: str) -> int | None:
+    """The time step whose code ``code`` is, or ``None`` when it is no code of now.
+
+    One step of drift either way covers clocks that are a little off. The caller refuses a step
+    it has accepted before, so a code works once even within its window.
+    """
+    totp = pyotp.TOTP(secret)
+    code = code.strip().replace(" ", "")
+    current = totp.timecode(datetime.now(UTC))
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
 
 
 def new_recovery_code() -> str:

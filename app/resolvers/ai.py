@@ -91,7 +91,7 @@ async def _validate(info: Info, fields: AgentFields, changes: dict[str, Any]) ->
             )
         changes["tools"] = list(dict.fromkeys(fields.tools))
     if fields.device_id is not None:
-        pk = decode_id(fields.device_id, "Device", field="deviceId")
+        pk = decode_id(fields.device_id, "Device", field=("input", "deviceId"))
         if not await Device.exists(id=pk, organization_id=org_id):
             errors.append(_not_found("deviceId", "device"))
         changes["device_id"] = pk
@@ -125,7 +125,7 @@ async def create_agent(info: Info, fields: AgentFields) -> tuple[AIAgent | None,
 
 
 async def find_agent(info: Info, agent_id: str) -> AIAgent | None:
-    pk = decode_id(agent_id, "AIAgent", field="agentId")
+    pk = decode_id(agent_id, "AIAgent", field=("input", "agentId"))
     return await AIAgent.get_or_none(id=pk, organization_id=organization_id(info))
 
 
@@ -160,7 +160,7 @@ async def run_agent(
         return None, [_not_found("agentId", "agent")]
     conversation = None
     if conversation_id is not None:
-        pk = decode_id(conversation_id, "Conversation", field="conversationId")
+        pk = decode_id(conversation_id, "Conversation", field=("input", "conversationId"))
         conversation = await Conversation.get_or_none(id=pk, organization_id=organization_id(info))
         if conversation is None:
             return None, [_not_found("conversationId", "conversation")]
@@ -187,7 +187,7 @@ async def run_agent(
 
 
 async def cancel_run(info: Info, run_id: str) -> tuple[AgentRun | None, list[UserError]]:
-    pk = decode_id(run_id, "AgentRun", field="runId")
+    pk = decode_id(run_id, "AgentRun", field=("input", "runId"))
     run = await AgentRun.get_or_none(id=pk, organization_id=organization_id(info))
     if run is None:
         return None, [_not_found("runId", "run")]
@@ -212,7 +212,7 @@ async def cancel_run(info: Info, run_id: str) -> tuple[AgentRun | None, list[Use
 async def set_conversation_ai(
     info: Info, conversation_id: str, enabled: bool
 ) -> tuple[Conversation | None, list[UserError]]:
-    pk = decode_id(conversation_id, "Conversation", field="conversationId")
+    pk = decode_id(conversation_id, "Conversation", field=("input", "conversationId"))
     conversation = await Conversation.get_or_none(id=pk, organization_id=organization_id(info))
     if conversation is None:
         return None, [_not_found("conversationId", "conversation")]
@@ -231,7 +231,7 @@ async def save_knowledge(
     org_id = organization_id(info)
     entry = None
     if entry_id is not None:
-        pk = decode_id(entry_id, "KnowledgeEntry", field="entryId")
+        pk = decode_id(entry_id, "KnowledgeEntry", field=("input", "entryId"))
         entry = await KnowledgeEntry.get_or_none(id=pk, organization_id=org_id)
         if entry is None:
             return None, [_not_found("entryId", "knowledge entry")]
@@ -257,7 +257,7 @@ async def save_knowledge(
 
 
 async def delete_knowledge(info: Info, entry_id: str) -> list[UserError]:
-    pk = decode_id(entry_id, "KnowledgeEntry", field="entryId")
+    pk = decode_id(entry_id, "KnowledgeEntry", field=("input", "entryId"))
     deleted = await KnowledgeEntry.filter(id=pk, organization_id=organization_id(info)).delete()
     return [] if deleted else [_not_found("entryId", "knowledge entry")]
 

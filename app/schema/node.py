@@ -38,20 +38,58 @@ def urlsafe_b64(text: str) -> str:
     )
 
 
-def from_global_id(global_id: str) -> tuple[str, int]:
+# Primary keys are signed 64-bit integers in both databases: a larger number in an id or a
+# cursor can name no row, and would fail in the driver instead.
+KEY_MIN, KEY_MAX = -(2**63), 2**63 - 1
+
+ArgumentPath = str | Sequence[str | int]
+
+
+def argument_path(field: ArgumentPath) -> list[str | int]:
+    """``"deviceId"`` (an argument) → ``["deviceId"]``; a path, e.g. ``("input", "deviceId")``,
+    as it is."""
+    return [field] if isinstance(field, str) else list(field)
+
+
+class InvalidId(BadUserInput):
+    """Not an id of the kind the argument takes; ``field`` is the argument's path."""
+
+    def __init__(self, global_id: str, field: ArgumentPath, expected_type: str | None) -> None:
+        kind = f"a {expected_type} id" if expected_type else "a valid id"
+        super().__init__(f"'{global_id}' is not {kind}.", field=argument_path(field))
+
+
+class KeyOutOfRange(InvalidId):
+    """An id whose number does not fit 64 bits: no row has it, whatever its type."""
+
+
+def from_global_id(global_id: str, *, field: ArgumentPath = "id") -> tuple[str, int]:
+    """The type name and primary key of ``global_id``."""
     try:
         padded = global_id + "=" * (-len(global_id) % 4)
-        type_name, _, pk = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
-        return type_name, int(pk)
+        type_name, _, key = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+        pk = int(key)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadUserInput(f"'{global_id}' is not a valid id.", field="id") from None
+        raise InvalidId(global_id, field, None) from None
+    if not KEY_MIN <= pk <= KEY_MAX:
+        raise KeyOutOfRange(global_id, field, None)
+    return type_name, pk
 
 
-def decode_id(global_id: str, expected_type: str, *, field: str = "id") -> int:
-    """The primary key of ``global_id``, which must name an ``expected_type``."""
-    type_name, pk = from_global_id(global_id)
+def decode_id(global_id: str, expected_type: str, *, field: ArgumentPath = "id") -> int:
+    """The primary key of ``global_id``, which must name an ``expected_type``.
+
+    Anything else (not an id, another type's id, a number beyond 64 bits) is BAD_USER_INPUT
+    naming ``field``, the argument's path: ``("input", "deviceId")`` in a mutation,
+    ``"deviceId"`` for a field's argument. Whether the id names a visible object is the
+    caller's question (NOT_FOUND).
+    """
+    try:
+        type_name, pk = from_global_id(global_id, field=field)
+    except InvalidId as error:
+        raise type(error)(global_id, field, expected_type) from None
     if type_name != expected_type:
-        raise BadUserInput(f"'{global_id}' is not a {expected_type} id.", field=field)
+        raise InvalidId(global_id, field, expected_type)
     return pk
 
 
@@ -64,12 +102,18 @@ class Node:
     id: strawberry.ID = strawberry.field(description="Opaque global id.")
 
 
-async def resolve_nodes(info: Info, ids: Sequence[str]) -> list[Any | None]:
+async def resolve_nodes(info: Info, ids: Sequence[str], field: str) -> list[Any | None]:
+    """The objects of ``ids``, None for an id that names none (Relay: ``node`` answers null
+    for what it cannot fetch), except a number beyond 64 bits: BAD_USER_INPUT, as everywhere.
+    ``field`` is the argument: ``ids`` have their index in the error's path."""
     decoded: list[tuple[str, int] | None] = []
-    for global_id in ids:
+    for index, global_id in enumerate(ids):
+        path: list[str | int] = [field] if field == "id" else [field, index]
         try:
-            decoded.append(from_global_id(global_id))
-        except BadUserInput:
+            decoded.append(from_global_id(global_id, field=path))
+        except KeyOutOfRange:
+            raise
+        except InvalidId:
             decoded.append(None)
     by_type: dict[str, list[int]] = {}
     for item in decoded:

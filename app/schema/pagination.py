@@ -18,7 +18,7 @@ import strawberry
 from tortoise.queryset import QuerySet
 
 from app.errors import BadUserInput
-from app.schema.node import urlsafe_b64
+from app.schema.node import KEY_MAX, KEY_MIN, urlsafe_b64
 
 T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 20
@@ -61,14 +61,19 @@ def encode_cursor(value: int) -> str:
 
 
 def decode_cursor(cursor: str, *, field: str) -> int:
+    """The key of ``cursor``; BAD_USER_INPUT naming the argument ``field`` when it is not one
+    of ours (a key beyond 64 bits included: no row has it)."""
     try:
         raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
         prefix, _, value = raw.partition(":")
         if prefix != "k":
             raise ValueError(cursor)
-        return int(value)
+        key = int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadUserInput(f"'{cursor}' is not a valid cursor.", field=field) from None
+        key = None
+    if key is None or not KEY_MIN <= key <= KEY_MAX:
+        raise BadUserInput(f"'{cursor}' is not a valid cursor.", field=[field])
+    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +102,9 @@ def page_args(
 ) -> PageArgs:
     for name, value in (("first", first), ("last", last)):
         if value is not None and not 0 <= value <= MAX_PAGE_SIZE:
-            raise BadUserInput(f"`{name}` must be between 0 and {MAX_PAGE_SIZE}.", field=name)
+            raise BadUserInput(f"`{name}` must be between 0 and {MAX_PAGE_SIZE}.", field=[name])
     if first is not None and last is not None:
-        raise BadUserInput("Pass `first` or `last`, not both.", field="last")
+        raise BadUserInput("Pass `first` or `last`, not both.", field=["last"])
     if first is None and last is None:
         first = DEFAULT_PAGE_SIZE
     return PageArgs(

@@ -10,12 +10,12 @@ from app.schema.node import Node, resolve_nodes
 class SystemQuery:
     @strawberry.field(description="Fetch any object by its global id; null when not visible.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        return (await resolve_nodes(info, [id]))[0]
+        return (await resolve_nodes(info, [id], field="id"))[0]
 
     @strawberry.field(description="Fetch objects by global ids, in order; null where not visible.")
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         if len(ids) > 100:
             from app.errors import BadUserInput
 
-            raise BadUserInput("At most 100 ids at once.", field="ids")
-        return await resolve_nodes(info, ids)
+            raise BadUserInput("At most 100 ids at once.", field=["ids"])
+        return await resolve_nodes(info, ids, field="ids")

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -36,8 +37,9 @@ mutation ($o: String!) { confirmTotpEnrollment(input: {otp: $o}) { recoveryCodes
 """
 REQUEST_RESET = "mutation ($e: String!) { requestPasswordReset(input: {email: $e}) { ok } }"
 RESET = """
-mutation ($t: String!, $p: String!) { resetPassword(input: {token: $t, password: $p}) {
-  accessToken refreshToken userErrors { code } } }
+mutation ($t: String!, $p: String!, $o: String) {
+  resetPassword(input: {token: $t, password: $p, otp: $o}) {
+    accessToken refreshToken userErrors { code } } }
 """
 LOGOUT = """
 mutation ($r: String) { logout(input: {refreshToken: $r}) { revokedSessions userErrors { code } } }
@@ -127,7 +129,8 @@ async def test_a_whole_account_journey_logs_no_password_token_or_second_factor(
     enrol_code = totp.now()
     confirmed = (await user.data(CONFIRM_TOTP, {"o": enrol_code}))["confirmTotpEnrollment"]
     recovery_codes = confirmed["recoveryCodes"]
-    login_code = totp.now()
+    # The enrolment code's time step is spent; the next step's code is accepted (clock drift).
+    login_code = totp.at(time.time() + totp.interval)
     with_otp = (
         await client.data(
             LOGIN, {"input": {"email": email, "password": password, "otp": login_code}}
@@ -144,7 +147,9 @@ async def test_a_whole_account_journey_logs_no_password_token_or_second_factor(
 
     assert (await client.data(REQUEST_RESET, {"e": email}))["requestPasswordReset"]["ok"]
     reset_token = await _mailed_token(log_lines, email, "reset-password")
-    reset = (await client.data(RESET, {"t": reset_token, "p": new_password}))["resetPassword"]
+    reset = (
+        await client.data(RESET, {"t": reset_token, "p": new_password, "o": recovery_codes[1]})
+    )["resetPassword"]
     assert reset["userErrors"] == []
     tokens += [reset["accessToken"], reset["refreshToken"]]
     logged_out = await client.as_user(reset["accessToken"]).data(

@@ -1,5 +1,6 @@
 """A server of its own for the live tests: short keep-alive and idle times, a small send
-queue, and a metrics token."""
+queue, and a metrics token. uvicorn pings every keep-alive (graphql-ws clients answer with
+WebSocket pongs) but cuts no peer itself during a test: the app's close codes are tested."""
 
 from __future__ import annotations
 
@@ -21,5 +22,5 @@ async def live_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
         ws_send_queue_frames=20,
         metrics_token=METRICS_TOKEN,
     )
-    async with run_server(settings) as running:
+    async with run_server(settings, ws_ping_timeout=60.0) as running:
         yield running

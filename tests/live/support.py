@@ -1,4 +1,4 @@
-"""A raw graphql-transport-ws client (websockets), and /metrics readings."""
+"""A raw graphql-transport-ws or graphql-ws client (websockets), and /metrics readings."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ METRICS_TOKEN = "live-tests-metrics-token"
 class Socket:
     """One connection; ``frames`` are the JSON messages received, pings answered or not."""
 
-    def __init__(self, connection: ClientConnection) -> None:
+    def __init__(self, connection: ClientConnection, protocol: str) -> None:
         self.connection = connection
+        self.protocol = protocol
 
     @classmethod
     async def open(
@@ -32,6 +33,7 @@ class Socket:
         receive_buffer: int | None = None,
         max_queue: int | None = 16,
         organization_id: str | None = None,
+        protocol: str = "graphql-transport-ws",
     ) -> Socket:
         sock = None
         if receive_buffer is not None:
@@ -43,12 +45,12 @@ class Socket:
             await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
         connection = await connect(
             server.ws_url,
-            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            subprotocols=[protocol],  # type: ignore[list-item]
             sock=sock,
             max_queue=max_queue,
             ping_interval=None,
         )
-        client = cls(connection)
+        client = cls(connection, protocol)
         if init:
             payload = {"authorization": f"Bearer {token}"} if token else {}
             if organization_id is not None:
@@ -62,12 +64,15 @@ class Socket:
         await self.connection.send(orjson.dumps(message).decode())
 
     async def receive(self, timeout: float = 10) -> dict[str, Any]:  # noqa: ASYNC109
-        """The next message that is not a ping, within ``timeout`` (pings are answered)."""
+        """The next message that is not a ping or `ka`, within ``timeout`` (pings are
+        answered)."""
         async with asyncio.timeout(timeout):
             while True:
                 message: dict[str, Any] = orjson.loads(await self.connection.recv())
                 if message.get("type") == "ping":
                     await self.send({"type": "pong"})
+                    continue
+                if message.get("type") == "ka":
                     continue
                 return message
 
@@ -77,7 +82,8 @@ class Socket:
         payload: dict[str, Any] = {"query": query}
         if variables:
             payload["variables"] = variables
-        await self.send({"id": operation_id, "type": "subscribe", "payload": payload})
+        kind = "start" if self.protocol == "graphql-ws" else "subscribe"
+        await self.send({"id": operation_id, "type": kind, "payload": payload})
 
     async def close(self) -> None:
         await self.connection.close()

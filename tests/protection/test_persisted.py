@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from gql.transport.httpx import HTTPXAsyncTransport
 from graphql import print_ast
 
 from app.http.persisted import document_hash
+from app.models.accounts import User
+from app.platform.security import issue_access_token
 from tests.support.client import Api
 from tests.support.server import make_settings, run_server
 
@@ -127,7 +130,10 @@ async def test_trusted_only_mode_refuses_an_ad_hoc_query_and_serves_a_listed_one
             server.graphql_url, json={"extensions": _persisted(document_hash(LISTED))}
         )
         by_text = await http.post(server.graphql_url, json={"query": LISTED})
-        async with api.websocket() as session:
+        # Sockets are for signed-in clients; register is not a listed document here.
+        user = await User.create(email=f"{uuid.uuid4().hex}@example.com")
+        token, _ = issue_access_token(server.settings, user_id=user.id, organization_id=None)
+        async with api.as_user(token).websocket() as session:
             with pytest.raises(TransportQueryError) as over_websocket:
                 await session.execute(gql(ad_hoc))
 

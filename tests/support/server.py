@@ -17,6 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from app.cli import websocket_options
 from app.http.app import create_app
 from app.platform.config import Settings
 from app.platform.migrations import apply_migrations
@@ -90,7 +91,9 @@ async def run_server(
     extra_routes: Sequence[BaseRoute] = (),
     extra_query_types: Sequence[type] = (),
     migrate: bool = True,
+    **server_options: Any,
 ) -> AsyncIterator[RunningServer]:
+    """``server_options`` override uvicorn's (the WebSocket ones are `parley serve`'s)."""
     if migrate:
         await apply_migrations(settings.resolved_database_url)
     app = create_app(settings, extra_routes=extra_routes, extra_query_types=extra_query_types)
@@ -102,7 +105,7 @@ async def run_server(
         log_config=None,
         access_log=False,
         lifespan="on",
-        ws_per_message_deflate=False,
+        **{**websocket_options(settings), **server_options},
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

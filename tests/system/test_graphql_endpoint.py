@@ -4,6 +4,7 @@ import httpx
 from gql import gql
 from gql.transport.websockets import WebsocketsTransport
 
+from tests.support.accounts import register_user
 from tests.support.client import Api
 from tests.support.server import RunningServer
 
@@ -33,16 +34,24 @@ async def test_mutations_are_refused_over_get(server: RunningServer) -> None:
 
 
 async def test_queries_run_over_graphql_transport_ws(api: Api) -> None:
-    async with api.websocket(subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL]) as session:
+    user = await register_user(api)
+
+    async with user.api.websocket(
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL]
+    ) as session:
         result = await session.execute(gql("{ __typename }"))
 
     assert result == {"__typename": "Query"}
 
 
-async def test_the_legacy_graphql_ws_protocol_is_accepted(api: Api) -> None:
-    # graphql-ws carries subscriptions only; connecting proves the handshake and the ack.
-    async with api.websocket(subprotocols=[WebsocketsTransport.APOLLO_SUBPROTOCOL]) as session:
-        assert session.transport.subprotocol == WebsocketsTransport.APOLLO_SUBPROTOCOL
+async def test_queries_run_over_the_legacy_graphql_ws_protocol(api: Api) -> None:
+    user = await register_user(api)
+
+    async with user.api.websocket(subprotocols=[WebsocketsTransport.APOLLO_SUBPROTOCOL]) as session:
+        result = await session.execute(gql("{ __typename }"))
+
+    assert session.transport.subprotocol == WebsocketsTransport.APOLLO_SUBPROTOCOL
+    assert result == {"__typename": "Query"}
 
 
 async def test_a_malformed_query_is_a_parse_error(api: Api) -> None:

@@ -62,8 +62,23 @@ class TokenPair:
     expires_in: int
 
 
-async def start_session(info: Info, user: User, organization_id: int | None = None) -> TokenPair:
+@dataclass(frozen=True, slots=True)
+class SecondFactor:
+    """Proof that ``user_id`` passed the second factor in this request, or needs none.
+
+    Only ``signin.second_factor`` makes one; ``start_session`` asks for it, so no path can
+    issue a session to an MFA account without its code.
+    """
+
+    user_id: int
+
+
+async def start_session(
+    info: Info, user: User, proof: SecondFactor, organization_id: int | None = None
+) -> TokenPair:
     """A new session (refresh token family) for ``user`` and its first token pair."""
+    if proof.user_id != user.id:
+        raise ValueError("a second factor of another user")
     if organization_id is None:
         first = await Membership.filter(user_id=user.id).order_by("id").first()
         organization_id = first.organization_id if first else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from tortoise.exceptions import IntegrityError
+
 from app.accounts import passwords
 from app.accounts.jobs import SEND_EMAIL
 from app.models.accounts import OneTimeToken, Role, TokenPurpose, User
@@ -12,6 +14,7 @@ from app.platform.ratelimit import enforce
 from app.platform.security import hash_token, new_opaque_token
 from app.platform.user_errors import UserErrorCode, user_error
 from app.resolvers.accounts.common import audit, client_ip, now, revoke_all_sessions
+from app.resolvers.accounts.signin import SecondFactor, second_factor, signed_in
 from app.schema.accounts.payloads import (
     AuthPayload,
     ChangePasswordPayload,
@@ -76,7 +79,7 @@ async def send_confirmation(info: Info, user: User) -> None:
     link = f"{settings.public_url}/confirm-email?token={token}"
     await send_mail(
         info,
-        to=user.email,
+        to=user.address,
         subject="Confirm your email address",
         body=f"Welcome to Parley! Confirm your email address: {link}",
     )
@@ -91,9 +94,25 @@ async def confirm_email(info: Info, *, token: str) -> ConfirmEmailPayload:
                 user_error("token", "The link is invalid or expired.", UserErrorCode.INVALID)
             ]
         )
-    if user.email_verified_at is None:
-        user.email_verified_at = now()
-        await user.save(update_fields=["email_verified_at", "updated_at"])
+    update = ["email_verified_at", "updated_at"]
+    if user.unconfirmed_email is not None:
+        # A new account claims its address now; until this link it could not sign in with it.
+        user.email, user.unconfirmed_email = user.unconfirmed_email, None
+        update += ["email", "unconfirmed_email"]
+    user.email_verified_at = user.email_verified_at or now()
+    try:
+        await user.save(update_fields=update)
+    except IntegrityError:
+        # Another registration of the address was confirmed first; only its owner reads this.
+        return ConfirmEmailPayload(
+            user_errors=[
+                user_error(
+                    "token",
+                    "This address already has an account: sign in, or reset its password.",
+                    UserErrorCode.TAKEN,
+                )
+            ]
+        )
     await audit(info, "EMAIL_CONFIRMED", actor_id=user.id)
     return ConfirmEmailPayload(user=UserType.from_model(user))
 
@@ -106,7 +125,7 @@ async def request_password_reset(info: Info, *, email: str) -> RequestPasswordRe
     await enforce(
         settings, settings.rate_limit_password_reset_per_account, "reset", "account", email
     )
-    user = await User.get_or_none(email=email, is_active=True)
+    user = await User.get_or_none(email=email, is_active=True, unconfirmed_email=None)
     if user is not None:
         token = await issue_token(
             info, TokenPurpose.RESET_PASSWORD, settings.password_reset_ttl_seconds, user_id=user.id
@@ -123,34 +142,42 @@ async def request_password_reset(info: Info, *, email: str) -> RequestPasswordRe
     return RequestPasswordResetPayload(ok=True)
 
 
-async def reset_password(info: Info, *, token: str, password: str) -> AuthPayload:
-    from app.resolvers.accounts.common import start_session
+async def reset_password(
+    info: Info, *, token: str, password: str, otp: str | None = None
+) -> AuthPayload:
+    """A new password from a reset link, then a session: with MFA on, only with ``otp``.
 
+    Without a valid code nothing changes and the link stays usable, so the email alone neither
+    signs an MFA account in nor changes its password.
+    """
     passwords.configure_from(info.context.settings)
     row = await OneTimeToken.get_or_none(
         token_hash=hash_token(token), purpose=TokenPurpose.RESET_PASSWORD
     )
-    user = await User.get_or_none(id=row.user_id) if row and row.user_id else None
+    usable = row is not None and row.used_at is None and row.expires_at > now()
+    user = await User.get_or_none(id=row.user_id) if row and row.user_id and usable else None
     if user is not None and (problem := passwords.password_problem(password, user.email)):
         return AuthPayload(user_errors=[user_error("password", problem, UserErrorCode.INVALID)])
-    if user is None or await consume_token(token, TokenPurpose.RESET_PASSWORD) is None:
-        return AuthPayload(
-            user_errors=[
-                user_error("token", "The link is invalid or expired.", UserErrorCode.INVALID)
-            ]
-        )
+    if user is None:
+        return _invalid_link()
+    proof = await second_factor(info, user, otp)
+    if not isinstance(proof, SecondFactor):
+        return proof
+    assert row is not None
+    if await consume_token_row(row) is None:
+        return _invalid_link()
     user.password_hash = passwords.hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
     await user.save(update_fields=["password_hash", "failed_logins", "locked_until", "updated_at"])
     await revoke_all_sessions(info, user.id, "password_reset")
     await audit(info, "PASSWORD_RESET", actor_id=user.id)
-    pair = await start_session(info, user)
+    return await signed_in(info, user, proof)
+
+
+def _invalid_link() -> AuthPayload:
     return AuthPayload(
-        access_token=pair.access_token,
-        refresh_token=pair.refresh_token,
-        expires_in=pair.expires_in,
-        user=UserType.from_model(user),
+        user_errors=[user_error("token", "The link is invalid or expired.", UserErrorCode.INVALID)]
     )
 
 
@@ -167,7 +194,7 @@ async def change_password(
                 user_error("currentPassword", "The password is not right.", UserErrorCode.INVALID)
             ]
         )
-    if problem := passwords.password_problem(new_password, user.email):
+    if problem := passwords.password_problem(new_password, user.address):
         return ChangePasswordPayload(
             user_errors=[user_error("newPassword", problem, UserErrorCode.INVALID)]
         )

@@ -2,33 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
 
 from email_validator import EmailNotValidError, validate_email
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.accounts import passwords
-from app.models.accounts import Membership, Organization, RecoveryCode, RefreshToken, Role, User
+from app.models.accounts import Membership, OneTimeToken, Organization, RefreshToken, Role, User
 from app.platform.context import Info
 from app.platform.ratelimit import enforce
-from app.platform.security import decrypt_secret, hash_token, normalize_recovery_code, verify_totp
+from app.platform.security import hash_token
 from app.platform.user_errors import UserError, UserErrorCode, user_error
 from app.resolvers.accounts.common import (
-    TokenPair,
     audit,
     client_ip,
     invalid_credentials,
     next_pair,
     now,
     revoke_sessions,
-    start_session,
     user_agent,
 )
-from app.resolvers.accounts.emails import send_confirmation
+from app.resolvers.accounts.emails import send_confirmation, send_mail
 from app.resolvers.accounts.members import INVALID_INVITATION, join, open_invitation
+from app.resolvers.accounts.signin import (
+    SecondFactor,
+    authenticated,
+    count_failure,
+    second_factor,
+    sign_in,
+    signed_in,
+)
 from app.schema.accounts.payloads import AuthPayload
-from app.schema.accounts.types import UserType
 
 # Verified against when the email is unknown, so both answers take the same time.
 _DUMMY_HASH = passwords.hash_password("parley-timing-equalizer")
@@ -46,13 +51,9 @@ def email_problem(email: str) -> str | None:
     return None
 
 
-def _authenticated(pair: TokenPair, user: User) -> AuthPayload:
-    return AuthPayload(
-        access_token=pair.access_token,
-        refresh_token=pair.refresh_token,
-        expires_in=pair.expires_in,
-        user=UserType.from_model(user),
-    )
+def _placeholder_email() -> str:
+    # Unique, and no address anyone can sign in with or receive mail at (RFC 2606 `.invalid`).
+    return f"unconfirmed-{uuid.uuid4().hex}@parley.invalid"
 
 
 async def register(
@@ -86,24 +87,47 @@ async def register(
         )
     if errors:
         return AuthPayload(user_errors=errors)
+    if invitation is not None:
+        return await _register_invited(info, email, name, password, invitation)
+    # The same answer whether or not the address has an account: a new account that holds the
+    # address only once its confirmation link is used. The owner of a taken address gets a
+    # warning instead of a link, so that account is never confirmed.
+    taken = await User.exists(email=email)
+    async with in_transaction():
+        user = await User.create(
+            email=_placeholder_email(),
+            unconfirmed_email=email,
+            name=name.strip(),
+            password_hash=passwords.hash_password(password),
+        )
+        organization = await Organization.create(name=organization_name.strip())
+        await Membership.create(user=user, organization=organization, role=Role.OWNER)
+    await audit(info, "USER_REGISTERED", actor_id=user.id, organization_id=organization.id)
+    if taken:
+        await _warn_owner(info, email)
+    else:
+        await send_confirmation(info, user)
+    return await sign_in(info, user, None, organization.id)
+
+
+async def _register_invited(
+    info: Info, email: str, name: str, password: str, invitation: OneTimeToken
+) -> AuthPayload:
+    """A new account that joins the invitation's organization; the link proved the address.
+
+    Only the person the invitation was mailed to can learn here that the address is taken.
+    """
     try:
         async with in_transaction():
             user = await User.create(
                 email=email,
                 name=name.strip(),
                 password_hash=passwords.hash_password(password),
-                # The invitation link reached this address: that confirms it.
-                email_verified_at=now() if invitation else None,
+                email_verified_at=now(),
             )
-            if invitation is not None:
-                membership = await join(info, user, invitation)
-                if membership is None:
-                    raise _InvitationGone()
-                organization_id = membership.organization_id
-            else:
-                organization = await Organization.create(name=organization_name.strip())
-                await Membership.create(user=user, organization=organization, role=Role.OWNER)
-                organization_id = organization.id
+            membership = await join(info, user, invitation)
+            if membership is None:
+                raise _InvitationGone()
     except IntegrityError:
         return AuthPayload(
             user_errors=[
@@ -115,10 +139,22 @@ async def register(
         return AuthPayload(
             user_errors=[user_error("invitationToken", INVALID_INVITATION, UserErrorCode.INVALID)]
         )
+    organization_id = membership.organization_id
     await audit(info, "USER_REGISTERED", actor_id=user.id, organization_id=organization_id)
-    if invitation is None:
-        await send_confirmation(info, user)
-    return _authenticated(await start_session(info, user, organization_id), user)
+    return await sign_in(info, user, None, organization_id)
+
+
+async def _warn_owner(info: Info, email: str) -> None:
+    settings = info.context.settings
+    await send_mail(
+        info,
+        to=email,
+        subject="Someone tried to sign up with your address",
+        body="Someone tried to create a Parley account with this email address, which already "
+        f"has one. If it was you, sign in at {settings.public_url}/login, or reset your "
+        f"password at {settings.public_url}/forgot-password. Otherwise ignore this email: "
+        "your account is unchanged.",
+    )
 
 
 class _InvitationGone(Exception):
@@ -132,7 +168,7 @@ async def login(info: Info, *, email: str, password: str, otp: str | None) -> Au
     await enforce(settings, settings.rate_limit_login_per_ip, "login", "ip", ip)
     await enforce(settings, settings.rate_limit_login_per_account, "login", "account", email)
     passwords.configure_from(settings)
-    user = await User.get_or_none(email=email, is_active=True)
+    user = await User.get_or_none(email=email, is_active=True, unconfirmed_email=None)
     if user is None:
         passwords.verify_password(_DUMMY_HASH, password)
         await audit(info, "LOGIN_FAILED", reason="unknown_email")
@@ -141,17 +177,11 @@ async def login(info: Info, *, email: str, password: str, otp: str | None) -> Au
         await audit(info, "LOGIN_REFUSED_LOCKED", subject_user_id=user.id)
         return AuthPayload(user_errors=invalid_credentials())
     if not passwords.verify_password(user.password_hash, password):
-        await _count_failure(info, user, "wrong_password")
+        await count_failure(info, user, "wrong_password")
         return AuthPayload(user_errors=invalid_credentials())
-    if user.totp_enabled_at is not None:
-        if not otp:
-            return AuthPayload(mfa_required=True)
-        if not await _second_factor_ok(info, user, otp):
-            await _count_failure(info, user, "wrong_otp")
-            return AuthPayload(
-                mfa_required=True,
-                user_errors=[user_error("otp", "The code is not valid.", UserErrorCode.INVALID)],
-            )
+    proof = await second_factor(info, user, otp)
+    if not isinstance(proof, SecondFactor):
+        return proof
     user.failed_logins = 0
     user.locked_until = None
     update = ["failed_logins", "locked_until", "updated_at"]
@@ -160,33 +190,7 @@ async def login(info: Info, *, email: str, password: str, otp: str | None) -> Au
         update.append("password_hash")
     await user.save(update_fields=update)
     await audit(info, "LOGIN_SUCCEEDED", actor_id=user.id, user_agent=user_agent(info))
-    return _authenticated(await start_session(info, user), user)
-
-
-async def _count_failure(info: Info, user: User, reason: str) -> None:
-    settings = info.context.settings
-    user.failed_logins += 1
-    await audit(info, "LOGIN_FAILED", subject_user_id=user.id, reason=reason)
-    if user.failed_logins >= settings.lockout_threshold:
-        user.failed_logins = 0
-        user.locked_until = now() + timedelta(seconds=settings.lockout_seconds)
-        await audit(info, "ACCOUNT_LOCKED", subject_user_id=user.id)
-    await user.save(update_fields=["failed_logins", "locked_until", "updated_at"])
-
-
-async def _second_factor_ok(info: Info, user: User, otp: str) -> bool:
-    assert user.totp_secret_encrypted is not None
-    secret = decrypt_secret(info.context.settings, user.totp_secret_encrypted)
-    if verify_totp(secret, otp):
-        return True
-    code_hash = hash_token(normalize_recovery_code(otp))
-    # The conditional update makes each recovery code single-use even under concurrent logins.
-    used = await RecoveryCode.filter(user_id=user.id, code_hash=code_hash, used_at=None).update(
-        used_at=now()
-    )
-    if used:
-        await audit(info, "RECOVERY_CODE_USED", actor_id=user.id)
-    return bool(used)
+    return await signed_in(info, user, proof)
 
 
 async def refresh(info: Info, *, refresh_token: str) -> AuthPayload:
@@ -222,4 +226,5 @@ async def refresh(info: Info, *, refresh_token: str) -> AuthPayload:
     session.ip = client_ip(info)
     session.user_agent = user_agent(info)
     await session.save(update_fields=["last_used_at", "ip", "user_agent", "updated_at"])
-    return _authenticated(await next_pair(info, session), user)
+    pair = await next_pair(info, session)
+    return authenticated(pair.access_token, pair.refresh_token, pair.expires_in, user)

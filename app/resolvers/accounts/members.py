@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
 from app.errors import Forbidden, NotFound
 from app.models.accounts import (
@@ -46,7 +48,7 @@ def in_org(queryset: QuerySet[Membership], info: Info) -> QuerySet[Membership]:
 
 
 async def _member(info: Info, member_global_id: str) -> Membership:
-    pk = decode_id(member_global_id, "Member", field="memberId")
+    pk = decode_id(member_global_id, "Member", field=("input", "memberId"))
     membership = await in_org(Membership.filter(id=pk), info).first()
     if membership is None:
         raise NotFound("No such member.")
@@ -62,11 +64,43 @@ async def _is_last_owner(membership: Membership) -> bool:
     return owners <= 1
 
 
-def _may_manage(info: Info, role: Role) -> bool:
+@contextlib.asynccontextmanager
+async def _owners_locked(
+    info: Info, member_global_id: str
+) -> AsyncIterator[tuple[Membership, Role]]:
+    """A transaction in which no one else changes the organization's roles; the member and the
+    caller's role as they are now.
+
+    Two OWNERs demoting or removing each other at once would otherwise both count two OWNERs
+    and both succeed. Every change that can take an OWNER away runs in here: PostgreSQL locks
+    the organization's row until the commit; SQLite runs one transaction at a time. The
+    caller's own role is read again too: a concurrent change may have lowered it.
+    """
+    membership = await _member(info, member_global_id)
+    viewer = info.context.viewer
+    assert viewer is not None
+    async with in_transaction():
+        await Organization.select_for_update().filter(id=membership.organization_id).first()
+        current = await Membership.get_or_none(id=membership.id)
+        if current is None:
+            raise NotFound("No such member.")
+        actor = await Membership.get_or_none(
+            user_id=viewer.user.id, organization_id=membership.organization_id
+        )
+        if actor is None or not Role(actor.role).at_least(Role.ADMIN):
+            raise Forbidden("This needs the ADMIN role or higher.")
+        yield current, Role(actor.role)
+
+
+def _may_manage(actor: Role, role: Role) -> bool:
     # An ADMIN manages AGENTs and VIEWERs and other ADMINs; only an OWNER touches OWNERs.
+    return actor == Role.OWNER or role != Role.OWNER
+
+
+def _viewer_role(info: Info) -> Role:
     viewer = info.context.viewer
     assert viewer is not None and viewer.role is not None
-    return viewer.role == Role.OWNER or role != Role.OWNER
+    return viewer.role
 
 
 async def invite_member(info: Info, *, email: str, role: Role) -> InviteMemberPayload:
@@ -78,7 +112,7 @@ async def invite_member(info: Info, *, email: str, role: Role) -> InviteMemberPa
         return InviteMemberPayload(
             user_errors=[user_error("email", problem, UserErrorCode.INVALID)]
         )
-    if not _may_manage(info, role):
+    if not _may_manage(_viewer_role(info), role):
         raise Forbidden("Only an OWNER can invite an OWNER.")
     if await Membership.filter(organization_id=organization_id, user__email=email).exists():
         return InviteMemberPayload(
@@ -169,18 +203,18 @@ async def accept_invitation(info: Info, *, token: str) -> AcceptInvitationPayloa
 
 
 async def update_member_role(info: Info, *, member_id: str, role: Role) -> UpdateMemberRolePayload:
-    membership = await _member(info, member_id)
-    if not _may_manage(info, Role(membership.role)) or not _may_manage(info, role):
-        raise Forbidden("Only an OWNER can change an OWNER's role or make an OWNER.")
-    if role != Role.OWNER and await _is_last_owner(membership):
-        return UpdateMemberRolePayload(
-            user_errors=[
-                user_error("role", "The last OWNER cannot be demoted.", UserErrorCode.CONFLICT)
-            ]
-        )
-    previous = membership.role
-    membership.role = role
-    await membership.save(update_fields=["role", "updated_at"])
+    async with _owners_locked(info, member_id) as (membership, actor):
+        if not _may_manage(actor, Role(membership.role)) or not _may_manage(actor, role):
+            raise Forbidden("Only an OWNER can change an OWNER's role or make an OWNER.")
+        if role != Role.OWNER and await _is_last_owner(membership):
+            return UpdateMemberRolePayload(
+                user_errors=[
+                    user_error("role", "The last OWNER cannot be demoted.", UserErrorCode.CONFLICT)
+                ]
+            )
+        previous = membership.role
+        membership.role = role
+        await membership.save(update_fields=["role", "updated_at"])
     viewer = info.context.viewer
     assert viewer is not None
     await audit(
@@ -196,17 +230,18 @@ async def update_member_role(info: Info, *, member_id: str, role: Role) -> Updat
 
 
 async def remove_member(info: Info, *, member_id: str) -> RemoveMemberPayload:
-    membership = await _member(info, member_id)
-    if not _may_manage(info, Role(membership.role)):
-        raise Forbidden("Only an OWNER can remove an OWNER.")
-    if await _is_last_owner(membership):
-        return RemoveMemberPayload(
-            user_errors=[
-                user_error("memberId", "The last OWNER cannot be removed.", UserErrorCode.CONFLICT)
-            ]
-        )
-    global_id = to_global_id("Member", membership.id)
-    await membership.delete()
+    async with _owners_locked(info, member_id) as (membership, actor):
+        if not _may_manage(actor, Role(membership.role)):
+            raise Forbidden("Only an OWNER can remove an OWNER.")
+        if await _is_last_owner(membership):
+            return RemoveMemberPayload(
+                user_errors=[
+                    user_error(
+                        "memberId", "The last OWNER cannot be removed.", UserErrorCode.CONFLICT
+                    )
+                ]
+            )
+        await membership.delete()
     viewer = info.context.viewer
     assert viewer is not None
     await audit(
@@ -216,7 +251,7 @@ async def remove_member(info: Info, *, member_id: str) -> RemoveMemberPayload:
         organization_id=membership.organization_id,
         subject_user_id=membership.user_id,
     )
-    return RemoveMemberPayload(removed_member_id=global_id)
+    return RemoveMemberPayload(removed_member_id=to_global_id("Member", membership.id))
 
 
 async def audit_events(

@@ -14,11 +14,12 @@ from app.platform.security import (
     new_recovery_code,
     new_totp_secret,
     normalize_recovery_code,
+    totp_step,
     totp_uri,
-    verify_totp,
 )
 from app.platform.user_errors import UserErrorCode, user_error
 from app.resolvers.accounts.common import audit, now
+from app.resolvers.accounts.signin import accept_totp_step
 from app.schema.accounts.payloads import (
     ConfirmTotpEnrollmentPayload,
     DisableTotpPayload,
@@ -47,7 +48,7 @@ async def begin_enrollment(info: Info, *, password: str) -> TotpEnrollmentPayloa
     secret = new_totp_secret()
     user.totp_secret_encrypted = encrypt_secret(info.context.settings, secret)
     await user.save(update_fields=["totp_secret_encrypted", "updated_at"])
-    return TotpEnrollmentPayload(otpauth_uri=totp_uri(secret, email=user.email))
+    return TotpEnrollmentPayload(otpauth_uri=totp_uri(secret, email=user.address))
 
 
 async def confirm_enrollment(info: Info, *, otp: str) -> ConfirmTotpEnrollmentPayload:
@@ -61,7 +62,9 @@ async def confirm_enrollment(info: Info, *, otp: str) -> ConfirmTotpEnrollmentPa
             ]
         )
     secret = decrypt_secret(info.context.settings, user.totp_secret_encrypted)
-    if not verify_totp(secret, otp):
+    step = totp_step(secret, otp)
+    # The step is remembered from here on, so the enrolment code cannot sign in after it.
+    if step is None or not await accept_totp_step(user, step):
         return ConfirmTotpEnrollmentPayload(
             user_errors=[user_error("otp", "The code is not valid.", UserErrorCode.INVALID)]
         )
@@ -91,6 +94,14 @@ async def disable(info: Info, *, password: str) -> DisableTotpPayload:
         await RecoveryCode.filter(user_id=user.id).delete()
         user.totp_enabled_at = None
         user.totp_secret_encrypted = None
-        await user.save(update_fields=["totp_enabled_at", "totp_secret_encrypted", "updated_at"])
+        user.totp_last_step = None
+        await user.save(
+            update_fields=[
+                "totp_enabled_at",
+                "totp_secret_encrypted",
+                "totp_last_step",
+                "updated_at",
+            ]
+        )
     await audit(info, "MFA_DISABLED", actor_id=user.id)
     return DisableTotpPayload(user=UserType.from_model(user))

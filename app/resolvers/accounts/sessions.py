@@ -43,7 +43,7 @@ async def logout(info: Info, refresh_token: str | None, all_sessions: bool) -> i
 async def revoke_session(info: Info, session_global_id: str) -> RevokeSessionPayload:
     viewer = info.context.viewer
     assert viewer is not None
-    session_id = decode_id(session_global_id, "Session", field="sessionId")
+    session_id = decode_id(session_global_id, "Session", field=("input", "sessionId"))
     session = await Session.get_or_none(id=session_id, user_id=viewer.user.id)
     if session is None:
         raise NotFound("No such session.")

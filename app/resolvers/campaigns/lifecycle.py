@@ -45,7 +45,7 @@ def _now() -> datetime:
 
 
 async def find_campaign(info: Info, campaign_id: str) -> Campaign | None:
-    pk = decode_id(campaign_id, "Campaign", field="campaignId")
+    pk = decode_id(campaign_id, "Campaign", field=("input", "campaignId"))
     return await Campaign.get_or_none(id=pk, organization_id=organization_id(info))
 
 
@@ -95,7 +95,12 @@ async def create_campaign(
     if errors:
         return None, errors
     assert device is not None
-    contact_pks = sorted({decode_id(c, "Contact", field="contactIds") for c in contact_ids or []})
+    contact_pks = sorted(
+        {
+            decode_id(c, "Contact", field=("input", "contactIds", index))
+            for index, c in enumerate(contact_ids or [])
+        }
+    )
     viewer = info.context.viewer
     assert viewer is not None
     campaign = await Campaign.create(

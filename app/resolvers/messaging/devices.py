@@ -37,7 +37,7 @@ class CloudApiCredentials:
 
 
 async def find_device(info: Info, device_id: str, field: str = "deviceId") -> Device | None:
-    pk = decode_id(device_id, "Device", field=field)
+    pk = decode_id(device_id, "Device", field=("input", field))
     return await Device.get_or_none(id=pk, organization_id=organization_id(info))
 
 

@@ -23,7 +23,7 @@ Result = tuple[Conversation | None, list[UserError]]
 
 
 async def find_conversation(info: Info, conversation_id: str) -> Conversation | None:
-    pk = decode_id(conversation_id, "Conversation", field="conversationId")
+    pk = decode_id(conversation_id, "Conversation", field=("input", "conversationId"))
     return await Conversation.get_or_none(id=pk, organization_id=organization_id(info))
 
 
@@ -77,7 +77,7 @@ async def assign(info: Info, *, conversation_id: str, assignee_id: str | None) -
         return None, [not_found("conversationId", "conversation")]
     user_pk = None
     if assignee_id is not None:
-        user_pk = decode_id(assignee_id, "User", field="assigneeId")
+        user_pk = decode_id(assignee_id, "User", field=("input", "assigneeId"))
         if not await Membership.exists(
             user_id=user_pk, organization_id=conversation.organization_id
         ):

@@ -205,7 +205,7 @@ async def _resolve_conversation(
 ) -> tuple[Conversation | None, list[UserError]]:
     org_id = organization_id(info)
     if conversation_id is not None:
-        pk = decode_id(conversation_id, "Conversation", field="conversationId")
+        pk = decode_id(conversation_id, "Conversation", field=("input", "conversationId"))
         conversation = await Conversation.get_or_none(id=pk, organization_id=org_id)
         if conversation is None:
             return None, [not_found("conversationId", "conversation")]

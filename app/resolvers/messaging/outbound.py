@@ -250,7 +250,7 @@ async def reaction_content(
                 UserErrorCode.INVALID,
             )
         ]
-    pk = decode_id(reaction.message_id, "Message", field="messageId")
+    pk = decode_id(reaction.message_id, "Message", field=("input", "reaction", "messageId"))
     target = await Message.get_or_none(
         id=pk, organization_id=conversation.organization_id, conversation_id=conversation.id
     )

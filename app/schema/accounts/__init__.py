@@ -76,7 +76,9 @@ class AccountsQuery:
 class AccountsMutation:
     @strawberry.mutation(
         description="Create an account and its first organization, or join the organization "
-        "of an invitation (`invitationToken`)."
+        "of an invitation (`invitationToken`). The answer is the same whether or not the "
+        "email already has an account: the new account signs in with its email only once the "
+        "emailed confirmation link is used."
     )
     async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
         return await login.register(
@@ -116,9 +118,14 @@ class AccountsMutation:
     ) -> RequestPasswordResetPayload:
         return await emails.request_password_reset(info, email=input.email)
 
-    @strawberry.mutation(description="Set a new password with a reset token; ends all sessions.")
+    @strawberry.mutation(
+        description="Set a new password with a reset token and sign in; ends all other "
+        "sessions. With MFA on it needs `otp` first (`mfaRequired`)."
+    )
     async def reset_password(self, info: Info, input: ResetPasswordInput) -> AuthPayload:
-        return await emails.reset_password(info, token=input.token, password=input.password)
+        return await emails.reset_password(
+            info, token=input.token, password=input.password, otp=input.otp
+        )
 
     @strawberry.mutation(description="Confirm an email address.")
     async def confirm_email(self, info: Info, input: ConfirmEmailInput) -> ConfirmEmailPayload:

@@ -61,10 +61,18 @@ class RequestPasswordResetInput:
     email: str = strawberry.field(description="Email address of the account.")
 
 
-@strawberry.input(description="Set a new password with the token from the reset email.")
+@strawberry.input(
+    description="Set a new password with the token from the reset email (and, when MFA is on, "
+    "a TOTP or recovery code)."
+)
 class ResetPasswordInput:
     token: str = strawberry.field(description="Token from the reset link.")
     password: str = strawberry.field(description="The new password.")
+    otp: str | None = strawberry.field(
+        default=None,
+        description="TOTP code or a recovery code, when MFA is on: without it the answer is "
+        "`mfaRequired` and nothing changes yet.",
+    )
 
 
 @strawberry.input(description="Confirm an email address with the token from the email.")
@@ -132,7 +140,9 @@ class AuthPayload:
         default=None, description="Seconds until the access token expires."
     )
     mfa_required: bool = strawberry.field(
-        default=False, description="True: call `login` again with `otp`."
+        default=False,
+        description="True: no tokens yet; call the mutation again with `otp` (a TOTP code or a "
+        "recovery code).",
     )
     user: UserType | None = strawberry.field(default=None, description="The signed-in user.")
     user_errors: list[UserError] = strawberry.field(

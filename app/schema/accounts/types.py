@@ -21,7 +21,8 @@ Role = strawberry.enum(models.Role, description="Roles in an organization, highe
 
 
 class CanSeeEmail(BasePermission):
-    """A user's email: themselves, staff, and ADMIN+ of an organization the user belongs to.
+    """A user's email: themselves (also as signed in by `login` or `register`), staff, and
+    ADMIN+ of an organization the user belongs to.
 
     Anyone else reads ``null`` (the field is nullable; no error, so lists still render).
     """
@@ -29,6 +30,8 @@ class CanSeeEmail(BasePermission):
     message = "Only the user, staff and their organization's admins see an email."
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        if source.is_caller:
+            return True
         viewer = info.context.viewer
         if viewer is None:
             return False
@@ -85,14 +88,17 @@ class UserType(Node):
     model: strawberry.Private[models.User]
     name: str = strawberry.field(description="Display name.")
     created_at: datetime = strawberry.field(description="When the account was created.")
+    # The user an AuthPayload signs in: the caller, though the request carried no token yet.
+    is_caller: strawberry.Private[bool] = False
 
     @classmethod
-    def from_model(cls, user: models.User) -> UserType:
+    def from_model(cls, user: models.User, *, is_caller: bool = False) -> UserType:
         return cls(
             id=to_global_id("User", user.id),
             model=user,
             name=user.name,
             created_at=user.created_at,
+            is_caller=is_caller,
         )
 
     @strawberry.field(
@@ -101,7 +107,7 @@ class UserType(Node):
         extensions=[PermissionExtension(permissions=[CanSeeEmail()], fail_silently=True)],
     )
     def email(self) -> str | None:
-        return self.model.email
+        return self.model.address
 
     @strawberry.field(description="Whether the email address has been confirmed.")
     def email_verified(self) -> bool:
@@ -198,6 +204,19 @@ class OrganizationType(Node):
         return await paginate(queryset, page_args(first, after), MemberType.from_model)
 
 
+def _may_see_client(info: Info, event: models.AuditEvent) -> bool:
+    """Whether the caller may see the ip and user agent of ``event``'s request: the OWNERs of
+    the organization, and the person who made the request (its actor, or the user someone
+    tried to sign in as)."""
+    viewer = info.context.viewer
+    if viewer is None:
+        return False
+    if viewer.role == models.Role.OWNER:
+        return True
+    person = event.actor_id if event.actor_id is not None else event.subject_user_id
+    return person == viewer.user.id
+
+
 @strawberry.type(name="AuditEvent", description="A security or administration event.")
 class AuditEventType(Node):
     model: strawberry.Private[models.AuditEvent]
@@ -205,8 +224,6 @@ class AuditEventType(Node):
         description="What happened, e.g. LOGIN_SUCCEEDED, LOGIN_FAILED, ACCOUNT_LOCKED, "
         "REFRESH_TOKEN_REUSED, PASSWORD_CHANGED, MFA_ENABLED, ROLE_CHANGED."
     )
-    ip: str = strawberry.field(description="IP address of the request that caused it.")
-    data: JSON = strawberry.field(description="Details of the event (never secrets).")
     created_at: datetime = strawberry.field(description="When it happened.")
 
     @classmethod
@@ -215,10 +232,25 @@ class AuditEventType(Node):
             id=to_global_id("AuditEvent", event.id),
             model=event,
             kind=event.kind,
-            ip=event.ip,
-            data=JSON(event.data),
             created_at=event.created_at,
         )
+
+    @strawberry.field(
+        description="IP address of the request that caused it. Where someone signs in from is "
+        "theirs and their OWNERs' to see: an ADMIN reads an empty string for another "
+        "member's events."
+    )
+    def ip(self, info: Info) -> str:
+        return self.model.ip if _may_see_client(info, self.model) else ""
+
+    @strawberry.field(
+        description="Details of the event (never secrets); `user_agent` only where `ip` is shown."
+    )
+    def data(self, info: Info) -> JSON:
+        data = dict(self.model.data)
+        if not _may_see_client(info, self.model):
+            data.pop("user_agent", None)
+        return JSON(data)
 
     @strawberry.field(description="Who did it, when known.")
     async def actor(self, info: Info) -> UserType | None:

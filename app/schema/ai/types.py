@@ -12,10 +12,12 @@ from strawberry.scalars import JSON
 from app.dataloaders import messaging as messaging_loaders
 from app.dataloaders.ai import agent_by_id
 from app.models import ai as models
+from app.models.accounts import Role
 from app.models.ai import AIAgent as AIAgentModel
 from app.platform.context import Info
 from app.schema.messaging.types import Conversation, Device
 from app.schema.node import Node, to_global_id
+from app.schema.permissions import HasRole
 
 AgentRunStatus = models.AgentRunStatus
 strawberry.enum(
@@ -35,7 +37,11 @@ strawberry.enum(models.AgentTrigger, description="What started a run.")
 class AIAgent(Node):
     id: strawberry.ID = strawberry.field(description="Opaque global id.")
     name: str = strawberry.field(description="A name for people.")
-    instructions: str = strawberry.field(description="The system prompt.")
+    instructions: str = strawberry.field(
+        description="The system prompt (ADMIN and OWNER: it is how the business configures the "
+        "agent, not something every member needs to read).",
+        permission_classes=[HasRole(Role.ADMIN)],
+    )
     model: str | None = strawberry.field(description="Model override; null: the default.")
     tools: list[str] = strawberry.field(description="Enabled tools; empty: all of them.")
     handoff_keywords: list[str] = strawberry.field(

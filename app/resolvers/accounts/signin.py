@@ -1,0 +1,112 @@
+"""Issuing a session: the second factor every token-issuing path must pass first.
+
+``start_session`` takes a ``SecondFactor``, which only ``second_factor`` makes: login, password
+reset and registration alike cannot sign an MFA account in without its code.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tortoise.expressions import Q
+
+from app.models.accounts import RecoveryCode, User
+from app.platform.context import Info
+from app.platform.security import decrypt_secret, hash_token, normalize_recovery_code, totp_step
+from app.platform.user_errors import UserErrorCode, user_error
+from app.resolvers.accounts.common import SecondFactor, audit, now, start_session
+from app.schema.accounts.payloads import AuthPayload
+from app.schema.accounts.types import UserType
+
+
+async def second_factor(info: Info, user: User, otp: str | None) -> SecondFactor | AuthPayload:
+    """A ``SecondFactor`` for ``user``, or the answer that asks for it (``mfaRequired``).
+
+    A wrong code counts towards the lockout like a wrong password; a locked account's codes are
+    not even checked.
+    """
+    if user.totp_enabled_at is None:
+        return SecondFactor(user.id)
+    if not otp:
+        return AuthPayload(mfa_required=True)
+    if _locked(user) or not await _code_ok(info, user, otp):
+        await count_failure(info, user, "wrong_otp")
+        return AuthPayload(
+            mfa_required=True,
+            user_errors=[user_error("otp", "The code is not valid.", UserErrorCode.INVALID)],
+        )
+    return SecondFactor(user.id)
+
+
+async def sign_in(
+    info: Info, user: User, otp: str | None, organization_id: int | None = None
+) -> AuthPayload:
+    """A session for ``user``, who proved who they are, once the second factor passes too."""
+    proof = await second_factor(info, user, otp)
+    if not isinstance(proof, SecondFactor):
+        return proof
+    return await signed_in(info, user, proof, organization_id)
+
+
+async def signed_in(
+    info: Info, user: User, proof: SecondFactor, organization_id: int | None = None
+) -> AuthPayload:
+    """A new session for ``user`` and the payload that hands its tokens over."""
+    pair = await start_session(info, user, proof, organization_id)
+    return authenticated(pair.access_token, pair.refresh_token, pair.expires_in, user)
+
+
+def authenticated(
+    access_token: str, refresh_token: str, expires_in: int, user: User
+) -> AuthPayload:
+    return AuthPayload(
+        access_token=access_token,
+        refresh_token=refresh_token,
+        expires_in=expires_in,
+        user=UserType.from_model(user, is_caller=True),
+    )
+
+
+def _locked(user: User) -> bool:
+    return user.locked_until is not None and user.locked_until > now()
+
+
+async def count_failure(info: Info, user: User, reason: str) -> None:
+    settings = info.context.settings
+    user.failed_logins += 1
+    await audit(info, "LOGIN_FAILED", subject_user_id=user.id, reason=reason)
+    if user.failed_logins >= settings.lockout_threshold:
+        user.failed_logins = 0
+        user.locked_until = now() + timedelta(seconds=settings.lockout_seconds)
+        await audit(info, "ACCOUNT_LOCKED", subject_user_id=user.id)
+    await user.save(update_fields=["failed_logins", "locked_until", "updated_at"])
+
+
+async def _code_ok(info: Info, user: User, otp: str) -> bool:
+    assert user.totp_secret_encrypted is not None
+    secret = decrypt_secret(info.context.settings, user.totp_secret_encrypted)
+    step = totp_step(secret, otp)
+    if step is not None:
+        if await accept_totp_step(user, step):
+            return True
+        await audit(info, "OTP_REPLAY_REFUSED", subject_user_id=user.id)
+        return False
+    code_hash = hash_token(normalize_recovery_code(otp))
+    # The conditional update makes each recovery code single-use even under concurrent logins.
+    used = await RecoveryCode.filter(user_id=user.id, code_hash=code_hash, used_at=None).update(
+        used_at=now()
+    )
+    if used:
+        await audit(info, "RECOVERY_CODE_USED", actor_id=user.id)
+    return bool(used)
+
+
+async def accept_totp_step(user: User, step: int) -> bool:
+    """Record ``step`` as the user's last accepted TOTP step; ``False`` when it is not later
+    than one accepted before (a replayed code), also against a concurrent request."""
+    accepted = await User.filter(
+        Q(totp_last_step=None) | Q(totp_last_step__lt=step), id=user.id
+    ).update(totp_last_step=step)
+    if accepted:
+        user.totp_last_step = step
+    return bool(accepted)
