@@ -26,17 +26,17 @@ from strawberry.extensions import (
 from app import graphiql, reactions
 from app.cost import QueryCostExtension
 from app.cost.budget import CostBudgetExtension
-from app.http import health
-from app.http.graphql import GraphQLView, RefuseBadCredentials
-from app.http.graphql_limits import (
+from app.documents.limits import (
     DocumentGate,
     DocumentLimits,
     QueryTooComplexOnTokens,
     alias_limit,
     depth_limit,
 )
+from app.documents.persisted import PersistedDocuments, RegisterPersistedQuery, TrustedDocumentsOnly
+from app.http import health
+from app.http.graphql import GraphQLView, RefuseBadCredentials
 from app.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from app.http.persisted import PersistedDocuments, RegisterPersistedQuery, TrustedDocumentsOnly
 from app.http.request_limits import RequestLimitMiddleware
 from app.http.webhooks import whatsapp_webhook
 from app.platform.config import Settings, get_settings

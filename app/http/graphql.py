@@ -33,9 +33,9 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app import graphiql
+from app.documents.persisted import PersistedDocuments
 from app.errors import AppError, ErrorCode, Unauthenticated
 from app.http.authentication import authenticate
-from app.http.persisted import PersistedDocuments
 from app.live.groups import Hub
 from app.live.handlers import (
     ConnectionRefused,

@@ -40,8 +40,8 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.utils.aio import aclosing
 
+from app.documents.persisted import resolve_subscribe_payload
 from app.errors import AppError, ErrorCode
-from app.http.persisted import resolve_subscribe_payload
 from app.live.connection import (
     CLOSE_FORBIDDEN,
     CLOSE_TOO_BIG,

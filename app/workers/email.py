@@ -19,7 +19,7 @@ import structlog
 
 from app.platform.config import Settings
 from app.platform.runtime import JobContext
-from app.platform.security import decrypt_secret, encrypt_secret
+from app.platform.security import decrypt_secret
 
 log = structlog.get_logger("parley.email")
 devmail = structlog.get_logger("parley.devmail")
@@ -30,11 +30,6 @@ class MailNotConfigured(RuntimeError):
         super().__init__(
             "PARLEY_SMTP_HOST is not set: production sends mail over SMTP and never logs it"
         )
-
-
-def seal_body(settings: Settings, body: str) -> str:
-    """The body as the job's argument: encrypted, so links never sit in Redis or SAQ's log."""
-    return encrypt_secret(settings, body)
 
 
 async def send_email(ctx: JobContext, *, to: str, subject: str, sealed_body: str) -> None:

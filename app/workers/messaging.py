@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import structlog
 
 from app.messaging import pairing, sending
+from app.messaging.contact_imports import run_import
 from app.messaging.pipeline import (
     SEND_TIMEOUT,
     apply_status,
@@ -27,7 +28,6 @@ from app.models.messaging import (
 )
 from app.models.messaging import DeviceStatus as DeviceStatusModel
 from app.platform.runtime import JobContext
-from app.resolvers.messaging.contact_imports import run_import
 from app.whatsapp.errors import MalformedWebhook, ProviderError
 from app.whatsapp.types import DeliveryStatus, StatusUpdate
 from app.whatsapp.webhooks import parse_webhook_body

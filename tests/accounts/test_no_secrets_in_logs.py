@@ -21,9 +21,10 @@ import aiosmtplib
 import pyotp
 import pytest
 
+from app.accounts.mail import seal_body
 from app.platform.config import Settings
 from app.platform.logging import configure_logging
-from app.workers.email import MailNotConfigured, seal_body, send_email
+from app.workers.email import MailNotConfigured, send_email
 from tests.support.accounts import LOGIN, REGISTER, client_from, unique_email
 
 CONFIRM = "mutation ($t: String!) { confirmEmail(input: {token: $t}) { userErrors { code } } }"

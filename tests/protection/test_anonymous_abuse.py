@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 
-from app.http.persisted import document_hash
+from app.documents.persisted import document_hash
 from app.platform.redis import redis_url
 from tests.support.server import make_settings, run_server
 

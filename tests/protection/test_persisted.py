@@ -14,7 +14,7 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 from graphql import print_ast
 
-from app.http.persisted import document_hash
+from app.documents.persisted import document_hash
 from app.models.accounts import User
 from app.platform.security import issue_access_token
 from tests.support.client import Api

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import websockets
 
-from app.http.persisted import document_hash
+from app.documents.persisted import document_hash
 from app.models.accounts import User
 from app.platform.security import issue_access_token
 from tests.support.node import npm_ci, require_node, run
@@ -234,7 +234,7 @@ async def test_a_codegen_manifest_serves_its_documents_by_hash_over_http_and_web
 def test_a_manifest_whose_key_is_not_its_documents_hash_is_refused_at_start(
     tmp_path: Path,
 ) -> None:
-    from app.http.persisted import load_manifest
+    from app.documents.persisted import load_manifest
 
     path = tmp_path / "persisted-documents.json"
     path.write_text(json.dumps({f"sha256:{document_hash(LISTED)}": SUBSCRIPTION}))

@@ -6,8 +6,7 @@ from datetime import timedelta
 
 from tortoise.exceptions import IntegrityError
 
-from app.accounts import passwords
-from app.accounts.jobs import SEND_EMAIL
+from app.accounts import mail, passwords
 from app.models.accounts import OneTimeToken, Role, TokenPurpose, User
 from app.platform.context import Info
 from app.platform.ratelimit import enforce
@@ -22,7 +21,6 @@ from app.schema.accounts.payloads import (
     RequestPasswordResetPayload,
 )
 from app.schema.accounts.types import UserType
-from app.workers.email import seal_body
 
 
 async def issue_token(
@@ -63,12 +61,7 @@ async def consume_token_row(row: OneTimeToken) -> OneTimeToken | None:
 
 
 async def send_mail(info: Info, *, to: str, subject: str, body: str) -> None:
-    await info.context.runtime.queues.enqueue(
-        SEND_EMAIL,
-        to=to,
-        subject=subject,
-        sealed_body=seal_body(info.context.settings, body),
-    )
+    await mail.queue_mail(info.context.runtime, to=to, subject=subject, body=body)
 
 
 async def send_confirmation(info: Info, user: User) -> None:

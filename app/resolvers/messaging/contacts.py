@@ -6,6 +6,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
+from app.messaging import contact_imports
 from app.messaging.jobs import IMPORT_CONTACTS
 from app.messaging.phones import to_e164
 from app.messaging.tags import normalize_tags, tags_text
@@ -13,7 +14,6 @@ from app.models.messaging import Contact, ContactImport
 from app.platform.context import Info
 from app.platform.scope import organization_id
 from app.platform.user_errors import UserError, UserErrorCode, user_error
-from app.resolvers.messaging import contact_imports
 from app.resolvers.messaging.devices import bad_phone
 
 

@@ -8,7 +8,7 @@ and urql's links look for); the client then sends the query with its hash, which
 
 Anybody may register, so registering costs the registry as little as it can: a document is
 registered only once it parsed and validated (which bounds its size: see
-``app.http.graphql_limits``), at most ``persisted_query_registrations_per_minute`` times a minute
+``app.documents.limits``), at most ``persisted_query_registrations_per_minute`` times a minute
 per caller (user, or ip), for ``persisted_query_ttl_seconds``; and the registry holds at most
 ``persisted_query_max_entries`` documents, a new one evicting the oldest. Its Redis memory is
 therefore bounded by entries × the document byte limit (20 MB with the defaults), whatever the
