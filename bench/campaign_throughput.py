@@ -45,8 +45,8 @@ from tortoise import Tortoise  # noqa: E402
 from app.models.campaigns import CampaignRecipient, RecipientStatus  # noqa: E402
 from app.models.messaging import Contact  # noqa: E402
 from app.platform.config import tortoise_config  # noqa: E402
+from app.platform.ids import from_global_id  # noqa: E402
 from app.platform.redis import EmbeddedRedis  # noqa: E402
-from app.schema.node import from_global_id  # noqa: E402
 from tests.campaigns.processes import (  # noqa: E402
     APP_SECRET,
     START,

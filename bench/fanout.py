@@ -461,7 +461,7 @@ def seed(stack: Stack) -> dict[str, Any]:
 
 
 def _pk(global_id: Any) -> int:
-    from app.schema.node import from_global_id
+    from app.platform.ids import from_global_id
 
     return int(from_global_id(str(global_id))[1])
 

@@ -15,8 +15,8 @@ from tortoise.functions import Count
 
 from app.dataloaders.messaging import _columns
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
+from app.platform.pagination import PageArgs
 from app.platform.sql import Binder
-from app.schema.pagination import PageArgs
 
 RecipientPageKey = tuple[int, RecipientStatus | None, PageArgs]
 

@@ -28,8 +28,8 @@ from tortoise.models import Model
 
 from app.models.accounts import User
 from app.models.messaging import Contact, Conversation, Device, Message, Template
+from app.platform.pagination import PageArgs
 from app.platform.sql import Binder
-from app.schema.pagination import PageArgs
 
 M = TypeVar("M", bound=Model)
 K = TypeVar("K")

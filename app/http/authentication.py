@@ -10,6 +10,7 @@ from app.errors import NotFound, Unauthenticated
 from app.models.accounts import Membership, User
 from app.platform.cache import viewer_key
 from app.platform.context import Viewer
+from app.platform.ids import from_global_id
 from app.platform.runtime import Runtime
 from app.platform.security import (
     InvalidAccessToken,
@@ -17,7 +18,6 @@ from app.platform.security import (
     revoked_jti_key,
     revoked_session_key,
 )
-from app.schema.node import from_global_id
 
 log = structlog.get_logger("parley.auth")
 

@@ -18,7 +18,7 @@ from app.messaging.jobs import PROCESS_WEBHOOK_EVENT
 from app.messaging.providers import app_secret
 from app.models.messaging import Device, Provider, WebhookEvent
 from app.platform.cache import device_key
-from app.schema.node import decode_id
+from app.platform.ids import decode_id
 from app.whatsapp.errors import MalformedWebhook
 from app.whatsapp.webhooks import (
     SIGNATURE_HEADER,

@@ -30,9 +30,9 @@ from app.models.ai import (
 from app.models.messaging import Conversation, Device
 from app.platform import events
 from app.platform.context import Info
+from app.platform.ids import decode_id
 from app.platform.scope import organization_id
 from app.platform.user_errors import UserError, UserErrorCode, user_error
-from app.schema.node import decode_id
 
 
 def _not_found(field: str, what: str) -> UserError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.models.accounts import Membership, Role
-from app.schema.node import to_global_id
+from app.platform.ids import to_global_id
 from tests.support.accounts import register_user, with_organization
 
 ORGANIZATION = "{ organization { id viewerRole members { edges { node { id } } } } }"

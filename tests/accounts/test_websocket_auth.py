@@ -16,8 +16,8 @@ from gql.transport.websockets import WebsocketsTransport
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from app.platform.ids import from_global_id
 from app.platform.security import issue_access_token
-from app.schema.node import from_global_id
 from tests.support.accounts import register_user
 from tests.support.client import Api
 from tests.support.server import RunningServer, make_settings, run_server

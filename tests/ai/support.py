@@ -7,7 +7,7 @@ from typing import Any
 from gql import gql
 
 from app.models.ai import AgentRun, AgentRunStatus
-from app.schema.node import from_global_id
+from app.platform.ids import from_global_id
 from tests.support.messaging import Member, eventually
 
 CREATE_AGENT = """

@@ -4,7 +4,7 @@ import json
 
 from app.models.accounts import Role
 from app.models.messaging import Direction, Message
-from app.schema.node import from_global_id
+from app.platform.ids import from_global_id
 from tests.ai.support import RUN_AGENT, create_agent, finished_run
 from tests.fakes.openai_server import FakeOpenAI, text, tool_call
 from tests.support.client import Api

@@ -5,7 +5,7 @@ import asyncio
 from app.models.accounts import Role
 from app.models.ai import AgentRun, AgentRunStatus
 from app.models.messaging import Conversation, ConversationStatus, Direction, Message
-from app.schema.node import from_global_id, to_global_id
+from app.platform.ids import from_global_id, to_global_id
 from tests.ai.support import RUNS, create_agent, events_until, finished_run
 from tests.fakes.openai_server import FakeOpenAI, text, tool_call
 from tests.support.client import Api

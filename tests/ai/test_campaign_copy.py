@@ -4,7 +4,7 @@ import asyncio
 from typing import Any
 
 from app.models.ai import AgentRun, AgentRunStatus
-from app.schema.node import from_global_id
+from app.platform.ids import from_global_id
 from tests.ai.support import CANCEL, DRAFT, create_agent, events_until, finished_run
 from tests.fakes.openai_server import FakeOpenAI, error, hang, text
 from tests.support.client import Api

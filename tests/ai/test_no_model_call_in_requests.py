@@ -3,7 +3,7 @@ from __future__ import annotations
 import time
 
 from app.models.ai import AgentRun, AgentRunStatus
-from app.schema.node import from_global_id, to_global_id
+from app.platform.ids import from_global_id, to_global_id
 from tests.ai.support import CANCEL, DRAFT, RUN_AGENT, create_agent, finished_run
 from tests.fakes.openai_server import FakeOpenAI, hang
 from tests.support.client import Api

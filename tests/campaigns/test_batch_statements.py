@@ -34,7 +34,7 @@ from app.models.messaging import (
     MessageType,
     UnmatchedStatus,
 )
-from app.schema.node import decode_id
+from app.platform.ids import decode_id
 from tests.campaigns.support import CREATE, contacts
 from tests.fakes.graph_api import FakeGraphApi
 from tests.support.client import Api

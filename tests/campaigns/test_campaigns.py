@@ -10,7 +10,7 @@ from gql import gql
 
 from app.models.accounts import Role
 from app.models.messaging import Contact
-from app.schema.node import decode_id, to_global_id
+from app.platform.ids import decode_id, to_global_id
 from tests.campaigns.support import (
     CREATE,
     PROGRESS,

@@ -18,7 +18,7 @@ from app.campaigns.sending import reconcile_expired
 from app.campaigns.statuses import callback_data
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.models.messaging import Device, WebhookEvent, WebhookEventStatus
-from app.schema.node import decode_id
+from app.platform.ids import decode_id
 from tests.campaigns.support import CREATE, contacts
 from tests.fakes.graph_api import FakeGraphApi, webhook_envelope
 from tests.support.client import Api

@@ -14,7 +14,7 @@ from gql.transport.websockets import WebsocketsTransport
 from graphql import print_ast
 from websockets.exceptions import ConnectionClosed
 
-from app.schema.node import from_global_id
+from app.platform.ids import from_global_id
 from tests.live.support import Socket, metrics
 from tests.support.client import Api
 from tests.support.messaging import member, sandbox_device, simulate, unique_phone

@@ -10,7 +10,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from app.platform.events import MESSAGES, channel
-from app.schema.node import from_global_id
+from app.platform.ids import from_global_id
 from tests.live.support import Socket, metrics
 from tests.support.client import Api
 from tests.support.messaging import member, sandbox_device, simulate, unique_phone

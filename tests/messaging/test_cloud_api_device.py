@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from app.models.messaging import Message
-from app.schema.node import to_global_id
+from app.platform.ids import to_global_id
 from tests.fakes.graph_api import FakeGraphApi
 from tests.support.client import Api
 from tests.support.cloud_api import (

@@ -5,7 +5,7 @@ import uuid
 import httpx
 
 from app.models.messaging import Device, Message, UnmatchedStatus, WebhookEvent
-from app.schema.node import decode_id
+from app.platform.ids import decode_id
 from tests.fakes.graph_api import FakeGraphApi, inbound_webhook, sign, signed, webhook_envelope
 from tests.support.client import Api
 from tests.support.cloud_api import (

@@ -6,7 +6,7 @@ from typing import Any
 from gql import gql
 
 from app.models.accounts import Role
-from app.schema.node import to_global_id
+from app.platform.ids import to_global_id
 from app.workers.messaging import process_webhook_event
 from tests.support.client import Api
 from tests.support.messaging import (

@@ -11,7 +11,7 @@ from app.models.messaging import (
     MessageStatus,
     Provider,
 )
-from app.schema.node import to_global_id
+from app.platform.ids import to_global_id
 from tests.support.client import Api
 from tests.support.messaging import Member, member, unique_phone
 from tests.support.server import RunningServer

@@ -27,8 +27,8 @@ import httpx
 import redis.asyncio as aioredis
 from gql import gql
 
+from app.platform.ids import from_global_id
 from app.platform.redis import EmbeddedRedis
-from app.schema.node import from_global_id
 from tests.support.accounts import PASSWORD, REGISTER, client_from, unique_email
 from tests.support.client import Api
 from tests.support.messaging import CONNECT_DEVICE, CREATE_DEVICE, SEND, SIMULATE, unique_phone

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from app.models.messaging import Message
-from app.schema.node import decode_id
+from app.platform.ids import decode_id
 from tests.fakes.graph_api import FakeGraphApi
 from tests.support.client import Api
 from tests.support.cloud_api import cloud_device, fake, inbound, status_of

@@ -16,7 +16,7 @@ import pytest
 from app.messaging import pipeline
 from app.messaging.callbacks import message_callback
 from app.models.messaging import Message, WebhookEvent, WebhookEventStatus
-from app.schema.node import decode_id
+from app.platform.ids import decode_id
 from tests.fakes.graph_api import FakeGraphApi, webhook_envelope
 from tests.support.client import Api
 from tests.support.cloud_api import cloud_device, fake, inbound, status_of

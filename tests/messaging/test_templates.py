@@ -8,7 +8,7 @@ import pytest
 
 from app.models.accounts import Role
 from app.models.messaging import Template
-from app.schema.node import decode_id
+from app.platform.ids import decode_id
 from tests.fakes.graph_api import FakeGraphApi
 from tests.support.client import Api
 from tests.support.messaging import (

@@ -11,8 +11,8 @@ import httpx
 
 from app.models.accounts import Role, User
 from app.platform.cache import device_key, viewer_key
+from app.platform.ids import decode_id
 from app.platform.security import issue_access_token
-from app.schema.node import decode_id
 from tests.fakes.graph_api import inbound_webhook, signed
 from tests.support.accounts import SignedUp, register_user
 from tests.support.client import Api

@@ -11,8 +11,8 @@ from app.dataloaders import messaging as loaders
 from app.models.accounts import Role
 from app.models.messaging import Contact, Conversation, Device, Message
 from app.platform.context import Context, Loaders
+from app.platform.pagination import page_args
 from app.schema.executor import ParleyExecutor
-from app.schema.pagination import page_args
 from tests.support.client import Api
 from tests.support.messaging import SEND, eventually, member, sandbox_device, simulate, unique_phone
 from tests.support.server import RunningServer

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.models.accounts import Membership, Role, User
-from app.schema.node import from_global_id, to_global_id
+from app.platform.ids import from_global_id, to_global_id
 from tests.support.client import Api
 
 PASSWORD = "correct horse battery staple"

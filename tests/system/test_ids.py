@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.schema.node import to_global_id
+from app.platform.ids import to_global_id
 from tests.support.client import Api
 from tests.support.messaging import CONNECT_DEVICE, member, sandbox_device
 from tests.support.server import RunningServer

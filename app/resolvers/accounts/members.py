@@ -20,6 +20,8 @@ from app.models.accounts import (
     User,
 )
 from app.platform.context import Info
+from app.platform.ids import decode_id, to_global_id
+from app.platform.pagination import page_args
 from app.platform.security import hash_token
 from app.platform.user_errors import UserErrorCode, user_error
 from app.resolvers.accounts.common import audit, now
@@ -31,8 +33,8 @@ from app.schema.accounts.payloads import (
     UpdateMemberRolePayload,
 )
 from app.schema.accounts.types import AuditEventType, MemberType, OrganizationType, UserType
-from app.schema.node import decode_id, register_node, to_global_id
-from app.schema.pagination import Connection, page_args, paginate
+from app.schema.node import register_node
+from app.schema.pagination import Connection, paginate
 
 
 def org_id(info: Info) -> int:

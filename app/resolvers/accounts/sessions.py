@@ -7,11 +7,11 @@ import time
 from app.errors import NotFound
 from app.models.accounts import RefreshToken, Session
 from app.platform.context import Info
+from app.platform.ids import decode_id, to_global_id
 from app.platform.security import hash_token, revoked_jti_key
 from app.platform.user_errors import UserErrorCode, user_error
 from app.resolvers.accounts.common import now, revoke_all_sessions, revoke_sessions
 from app.schema.accounts.payloads import RevokeSessionPayload
-from app.schema.node import decode_id, to_global_id
 
 
 async def active_sessions(user_id: int) -> list[Session]:

@@ -23,11 +23,11 @@ from app.models.campaigns import (
 )
 from app.models.messaging import DeviceStatus
 from app.platform.context import Info
+from app.platform.ids import decode_id
 from app.platform.scope import organization_id
 from app.platform.user_errors import UserError, UserErrorCode, user_error
 from app.resolvers.messaging.devices import find_device, not_found
 from app.resolvers.messaging.messages import MAX_TEXT
-from app.schema.node import decode_id
 
 Result = tuple[Campaign | None, list[UserError]]
 _KNOWN_VARIABLES = ("name", "phone", "phoneNumber")

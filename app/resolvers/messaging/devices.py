@@ -14,12 +14,12 @@ from app.messaging.providers import provider_for
 from app.models.messaging import Device, DeviceStatus, Provider
 from app.platform.config import Settings
 from app.platform.context import Info
+from app.platform.ids import decode_id, to_global_id
 from app.platform.pubsub import Broker
 from app.platform.scope import organization_id
 from app.platform.security import encrypt_secret
 from app.platform.user_errors import UserError, UserErrorCode, user_error
 from app.resolvers.accounts.common import audit
-from app.schema.node import decode_id, to_global_id
 from app.whatsapp.errors import FailureReason, ProviderError
 
 MAX_MESSAGES_PER_SECOND = 1000

@@ -14,10 +14,10 @@ from app.models.messaging import (
 )
 from app.platform import events
 from app.platform.context import Info
+from app.platform.ids import decode_id
 from app.platform.scope import organization_id
 from app.platform.user_errors import UserError, UserErrorCode, user_error
 from app.resolvers.messaging.devices import not_found
-from app.schema.node import decode_id
 
 Result = tuple[Conversation | None, list[UserError]]
 

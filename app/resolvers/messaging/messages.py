@@ -27,6 +27,7 @@ from app.models.messaging import (
     TemplateStatus,
 )
 from app.platform.context import Info
+from app.platform.ids import decode_id
 from app.platform.scope import organization_id
 from app.platform.user_errors import UserError, UserErrorCode, user_error
 from app.resolvers.messaging.devices import bad_phone, find_device, not_found
@@ -41,7 +42,6 @@ from app.resolvers.messaging.outbound import (
     media_content,
     reaction_content,
 )
-from app.schema.node import decode_id
 from app.whatsapp.errors import ProviderError
 from app.whatsapp.payloads import build_send_body
 from app.whatsapp.types import InboundMessage, InboundType, OutboundMessage

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.models.messaging import Conversation, Message, MessageType
+from app.platform.ids import decode_id
 from app.platform.user_errors import UserError, UserErrorCode, user_error
-from app.schema.node import decode_id
 
 MEDIA_TYPES = (
     MessageType.IMAGE,

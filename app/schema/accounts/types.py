@@ -13,8 +13,10 @@ from app.dataloaders.accounts import membership_by_org_and_user, user_by_id
 from app.errors import Forbidden
 from app.models import accounts as models
 from app.platform.context import Info
-from app.schema.node import Node, to_global_id
-from app.schema.pagination import Connection, page_args, paginate
+from app.platform.ids import to_global_id
+from app.platform.pagination import page_args
+from app.schema.node import Node
+from app.schema.pagination import Connection, paginate
 from app.schema.permissions import HasRole, IsAuthenticated
 
 Role = strawberry.enum(models.Role, description="Roles in an organization, highest first.")

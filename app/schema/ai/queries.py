@@ -12,6 +12,8 @@ from app.dataloaders import ai as loaders
 from app.models import ai as models
 from app.platform import events
 from app.platform.context import Info
+from app.platform.ids import decode_id
+from app.platform.pagination import page_args
 from app.platform.scope import in_organization, organization_id
 from app.resolvers import subscriptions
 from app.schema.ai.types import (
@@ -23,8 +25,8 @@ from app.schema.ai.types import (
     KnowledgeEntry,
 )
 from app.schema.ai.usage import AIUsageQuery
-from app.schema.node import decode_id, register_node
-from app.schema.pagination import Connection, page_args, paginate
+from app.schema.node import register_node
+from app.schema.pagination import Connection, paginate
 from app.schema.permissions import IsAuthenticated
 
 

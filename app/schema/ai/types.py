@@ -15,8 +15,9 @@ from app.models import ai as models
 from app.models.accounts import Role
 from app.models.ai import AIAgent as AIAgentModel
 from app.platform.context import Info
+from app.platform.ids import to_global_id
 from app.schema.messaging.types import Conversation, Device
-from app.schema.node import Node, to_global_id
+from app.schema.node import Node
 from app.schema.permissions import HasRole
 
 AgentRunStatus = models.AgentRunStatus

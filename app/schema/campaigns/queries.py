@@ -12,11 +12,13 @@ from app.models import campaigns as models
 from app.models.accounts import Role
 from app.platform import events
 from app.platform.context import Info
+from app.platform.ids import decode_id
+from app.platform.pagination import page_args
 from app.platform.scope import in_organization, organization_id
 from app.resolvers import subscriptions
 from app.schema.campaigns.types import Campaign, CampaignRecipient, CampaignStatus
-from app.schema.node import decode_id, register_node
-from app.schema.pagination import Connection, page_args, paginate
+from app.schema.node import register_node
+from app.schema.pagination import Connection, paginate
 from app.schema.permissions import HasRole
 
 AGENT = [HasRole(Role.AGENT)]

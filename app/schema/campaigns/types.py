@@ -12,9 +12,11 @@ from app.dataloaders import messaging as loaders
 from app.models import campaigns as models
 from app.models.campaigns import RecipientStatus as RS
 from app.platform.context import Info
+from app.platform.ids import to_global_id
+from app.platform.pagination import page_args
 from app.schema.messaging.types import Contact, Device, Message
-from app.schema.node import Node, to_global_id
-from app.schema.pagination import Connection, build_connection, page_args
+from app.schema.node import Node
+from app.schema.pagination import Connection, build_connection
 
 CampaignStatus = models.CampaignStatus
 strawberry.enum(

@@ -13,6 +13,7 @@ from app.models.accounts import Role
 from app.models.messaging import MessageType as MessageTypeModel
 from app.models.messaging import Provider as ProviderModel
 from app.platform.context import Info
+from app.platform.ids import to_global_id
 from app.resolvers.messaging import contacts, devices, inbox, messages, outbound, templates
 from app.schema.errors import UserError
 from app.schema.messaging.types import (
@@ -24,7 +25,6 @@ from app.schema.messaging.types import (
     Provider,
     Template,
 )
-from app.schema.node import to_global_id
 from app.schema.permissions import HasRole
 
 

@@ -21,6 +21,8 @@ from app.dataloaders import messaging as loaders
 from app.errors import BadUserInput
 from app.models import messaging as models
 from app.platform.context import Info
+from app.platform.ids import decode_id
+from app.platform.pagination import page_args
 from app.platform.scope import in_organization, organization_id
 from app.schema.messaging.types import (
     Contact,
@@ -31,8 +33,8 @@ from app.schema.messaging.types import (
     Message,
     Template,
 )
-from app.schema.node import decode_id, register_node
-from app.schema.pagination import Connection, build_connection, page_args, paginate
+from app.schema.node import register_node
+from app.schema.pagination import Connection, build_connection, paginate
 from app.schema.permissions import IsAuthenticated
 
 

@@ -10,6 +10,8 @@ from app.dataloaders import messaging as loaders
 from app.models import messaging as models
 from app.platform import events
 from app.platform.context import Info
+from app.platform.ids import decode_id
+from app.platform.pagination import decode_cursor
 from app.platform.scope import in_organization, organization_id
 from app.resolvers import subscriptions
 from app.schema.messaging.types import (
@@ -23,8 +25,6 @@ from app.schema.messaging.types import (
     MessageEvent,
     MessageEventKind,
 )
-from app.schema.node import decode_id
-from app.schema.pagination import decode_cursor
 from app.schema.permissions import IsAuthenticated
 
 REPLAY_PAGE = 200

@@ -13,15 +13,11 @@ from app.dataloaders import messaging as loaders
 from app.models import messaging as models
 from app.models.accounts import Role
 from app.platform.context import Info
+from app.platform.ids import to_global_id
+from app.platform.pagination import encode_cursor, page_args
 from app.schema.accounts.types import UserType
-from app.schema.node import Node, to_global_id
-from app.schema.pagination import (
-    Connection,
-    build_connection,
-    encode_cursor,
-    page_args,
-    paginate,
-)
+from app.schema.node import Node
+from app.schema.pagination import Connection, build_connection, paginate
 from app.schema.permissions import HasRole
 
 Provider = models.Provider
