@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import errno
+import os
+import socket
 import subprocess
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
 
-from app.config import get_settings
+from app.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 cli = typer.Typer(help="Parley: WhatsApp Business messaging backend.", no_args_is_help=True)
 
@@ -20,16 +27,67 @@ HostOption = Annotated[str | None, typer.Option(help="Bind address (PARLEY_HOST)
 PortOption = Annotated[int | None, typer.Option(help="Port (PARLEY_PORT).")]
 
 
-def _uvicorn(host: str, port: int, *, reload: bool = False, workers: int = 1) -> None:
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"parley: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            name = "PARLEY_" + "_".join(str(part) for part in problem["loc"]).upper()
+            typer.echo(f"parley: {name}: {problem['msg']}".replace("PARLEY_: ", ""), err=True)
+        raise typer.Exit(1) from None
+
+
+def _start_settings(command: str) -> Settings:
+    """The settings of a start of the API or a worker, with a secret key that is not public.
+
+    The built-in key is in the source, so anyone could sign tokens with it. `parley dev`, and
+    `serve`/`worker` when PARLEY_ENV=development is set explicitly, use instead a random key
+    made once per install under var/ (shared by the API and a worker started next to it);
+    any other start without PARLEY_SECRET_KEY is refused.
+    """
+    settings = _settings()
+    if not settings.uses_public_secret_key:
+        return settings
+    if command != "dev" and not (settings.env_is_explicit and settings.env == "development"):
+        _fail(
+            f"{command} needs PARLEY_SECRET_KEY (a long random value); for a local try, "
+            "PARLEY_ENV=development uses this install's development key"
+        )
+    from app.security import install_secret_key
+
+    os.environ["PARLEY_SECRET_KEY"] = install_secret_key(settings.var_dir)
+    get_settings.cache_clear()
+    return _settings()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything starts, so a busy port is one clear line."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            _fail(f"port {port} on {host} is in use; stop what uses it or pick another (--port)")
+        _fail(f"cannot listen on {host}:{port}: {error.strerror}")
+    sock.set_inheritable(True)
+    return sock
+
+
+def _uvicorn_config(settings: Settings, host: str, port: int, workers: int) -> uvicorn.Config:
     import uvicorn
 
-    settings = get_settings()
-    uvicorn.run(
+    return uvicorn.Config(
         "app.main:create_app",
         factory=True,
         host=host,
         port=port,
-        reload=reload,
         workers=workers,
         loop="uvloop",
         http="httptools",
@@ -42,31 +100,69 @@ def _uvicorn(host: str, port: int, *, reload: bool = False, workers: int = 1) ->
         ws_ping_timeout=settings.ws_idle_timeout_seconds,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # X-Forwarded-For is the app's business, from PARLEY_TRUSTED_PROXIES only (app.main);
+        # uvicorn's own default would believe any local process.
+        proxy_headers=False,
         lifespan="on",
     )
+
+
+def _serve(settings: Settings, host: str, port: int, *, workers: int, banner: str) -> None:
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    sock = _bind(host, port)
+    config = _uvicorn_config(settings, host, port, workers)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                typer.echo(banner)
+
+    server = Server(config)
+    try:
+        if workers > 1:
+            typer.echo(banner)
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn re-raises the Ctrl-C it handled, once it has shut down.
+        pass
+    if workers == 1 and not server.started:
+        raise typer.Exit(3)
 
 
 @cli.command()
 def dev(host: HostOption = None, port: PortOption = None) -> None:
     """Run the API on the embedded stack (applies migrations first)."""
-    settings = get_settings()
+    settings = _start_settings("dev")
     host = host or settings.host
     port = port or settings.port
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     _migrate()
-    typer.echo(f"Parley is running: GraphiQL at http://{host}:{port}/graphql  (Ctrl-C stops it)")
-    _uvicorn(host, port)
+    where = (
+        f"GraphiQL at http://{host}:{port}/graphql"
+        if settings.graphiql_enabled
+        else (f"the API at http://{host}:{port}/graphql")
+    )
+    _serve(settings, host, port, workers=1, banner=f"Parley is running: {where}  (Ctrl-C stops it)")
 
 
 @cli.command()
 def serve(host: HostOption = None, port: PortOption = None, workers: int | None = None) -> None:
     """Run the API (production: N stateless processes behind a load balancer)."""
-    settings = get_settings()
-    _uvicorn(
-        host or settings.host,
-        port or settings.port,
-        workers=workers or settings.workers,
+    settings = _start_settings("serve")
+    host = host or settings.host
+    port = port or settings.port
+    workers = workers or settings.workers
+    _serve(
+        settings,
+        host,
+        port,
+        workers=workers,
+        banner=f"Parley is serving http://{host}:{port}/graphql ({workers} process(es))",
     )
 
 
@@ -77,8 +173,9 @@ def worker() -> None:
 
     from app.workers.process import run_worker_process
 
+    settings = _start_settings("worker")
     # uvloop, as under `parley serve`: a campaign's sends are mostly event-loop work.
-    uvloop.run(run_worker_process(get_settings()))
+    uvloop.run(run_worker_process(settings))
 
 
 def _migrate() -> list[str]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import os
 import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyotp
 from cryptography.fernet import Fernet, InvalidToken
@@ -123,6 +125,27 @@ def _decode_access_token(token: str, algorithm: str, key: bytes) -> AccessClaims
 
 def _signing_key(settings: Settings) -> bytes:
     return hashlib.sha256(b"parley-jwt:" + settings.secret_key.get_secret_value().encode()).digest()
+
+
+SECRET_KEY_FILE = "secret_key"
+
+
+def install_secret_key(var_dir: Path) -> str:
+    """This install's development key: made once (random, readable by its owner only) under
+    ``var_dir`` and read back by every later start."""
+    path = var_dir / SECRET_KEY_FILE
+    var_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if len(key) < 32:
+            raise ValueError(f"{path} holds no usable key; delete it to make a new one") from None
+        return key
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    return key
 
 
 def _fernet(settings: Settings) -> Fernet:
