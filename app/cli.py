@@ -107,11 +107,12 @@ def _uvicorn_config(settings: Settings, host: str, port: int, workers: int) -> u
     )
 
 
-def _serve(settings: Settings, host: str, port: int, *, workers: int, banner: str) -> None:
+def _serve(
+    settings: Settings, sock: socket.socket, host: str, port: int, *, workers: int, banner: str
+) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    sock = _bind(host, port)
     config = _uvicorn_config(settings, host, port, workers)
 
     class Server(uvicorn.Server):
@@ -140,14 +141,11 @@ def dev(host: HostOption = None, port: PortOption = None) -> None:
     settings = _start_settings("dev")
     host = host or settings.host
     port = port or settings.port
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    sock = _bind(host, port)
     _migrate()
-    where = (
-        f"GraphiQL at http://{host}:{port}/graphql"
-        if settings.graphiql_enabled
-        else (f"the API at http://{host}:{port}/graphql")
-    )
-    _serve(settings, host, port, workers=1, banner=f"Parley is running: {where}  (Ctrl-C stops it)")
+    what = "GraphiQL" if settings.graphiql_enabled else "the API"
+    banner = f"Parley is running: {what} at http://{host}:{port}/graphql  (Ctrl-C stops it)"
+    _serve(settings, sock, host, port, workers=1, banner=banner)
 
 
 @cli.command()
@@ -159,6 +157,7 @@ def serve(host: HostOption = None, port: PortOption = None, workers: int | None 
     workers = workers or settings.workers
     _serve(
         settings,
+        _bind(host, port),
         host,
         port,
         workers=workers,

@@ -146,6 +146,9 @@ def create_app(
         # importContacts takes a CSV file. Credentials travel in the Authorization header,
         # never a cookie, so a cross-site form cannot forge an upload (strawberry's concern).
         multipart_uploads_enabled=True,
+        # WebSocketOriginMiddleware decides, on the same origins as CORS (the development
+        # default is a pattern, which strawberry's exact list cannot express).
+        allowed_origins=["*"],
     )
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
