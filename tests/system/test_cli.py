@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.config import Settings
+from app.config import DEFAULT_SECRET_KEY, Settings
 from app.schema.node import from_global_id
 from app.security import issue_access_token
 from tests.support.accounts import LOGIN, REGISTER, unique_email
@@ -47,6 +47,17 @@ class Parley:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {text!r} within {within} s:\n{self.output()}")
             time.sleep(0.1)
+
+    def wait_until_answering(self, within: float = 120) -> None:
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                httpx.post(self.graphql_url, json={"query": "{ __typename }"}, timeout=5)
+                return
+            except httpx.TransportError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"parley never answered:\n{self.output()}") from None
+                time.sleep(0.2)
 
     def exit_code(self, within: float) -> int | None:
         try:
@@ -133,8 +144,7 @@ def sign_up(parley: Parley) -> tuple[int, str]:
 
 def forged_token(user_pk: int) -> str:
     """A token signed with the key anyone can read in app/config.py."""
-    public = Settings(env="test")
-    assert public.uses_public_secret_key
+    public = Settings(env="test", secret_key=DEFAULT_SECRET_KEY)
     return issue_access_token(public, user_id=user_pk, organization_id=None)[0]
 
 
@@ -188,7 +198,7 @@ def test_dev_signs_with_a_key_of_this_install_and_refuses_tokens_signed_with_the
 ) -> None:
     parley = start(tmp_path, "dev")
     stop.append(parley)
-    parley.wait_for("Parley is running")
+    parley.wait_until_answering()
     user_pk, token = sign_up(parley)
 
     own = post(parley, ME, token=token)
@@ -221,7 +231,7 @@ def development_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Parl
     assert start(directory, "migrate", **settings).exit_code(120) == 0
     parley = start(directory, "serve", **settings)
     try:
-        parley.wait_for("Parley is serving")
+        parley.wait_until_answering()
         yield parley
     finally:
         parley.interrupt()
