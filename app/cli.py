@@ -9,15 +9,14 @@ import os
 import socket
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
+import uvicorn
 from pydantic import ValidationError
+from uvicorn.supervisors import Multiprocess
 
 from app.config import Settings, get_settings
-
-if TYPE_CHECKING:
-    import uvicorn
 
 cli = typer.Typer(help="Parley: WhatsApp Business messaging backend.", no_args_is_help=True)
 
@@ -37,8 +36,8 @@ def _settings() -> Settings:
         return get_settings()
     except ValidationError as error:
         for problem in error.errors():
-            name = "PARLEY_" + "_".join(str(part) for part in problem["loc"]).upper()
-            typer.echo(f"parley: {name}: {problem['msg']}".replace("PARLEY_: ", ""), err=True)
+            where = "".join(f"PARLEY_{str(part).upper()}: " for part in problem["loc"][:1])
+            typer.echo(f"parley: {where}{problem['msg']}", err=True)
         raise typer.Exit(1) from None
 
 
@@ -81,8 +80,6 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _uvicorn_config(settings: Settings, host: str, port: int, workers: int) -> uvicorn.Config:
-    import uvicorn
-
     return uvicorn.Config(
         "app.main:create_app",
         factory=True,
@@ -107,21 +104,24 @@ def _uvicorn_config(settings: Settings, host: str, port: int, workers: int) -> u
     )
 
 
+class _AnnouncingServer(uvicorn.Server):
+    """Prints its banner once it listens and the app has started, not before."""
+
+    def __init__(self, config: uvicorn.Config, banner: str) -> None:
+        super().__init__(config)
+        self.banner = banner
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            typer.echo(self.banner)
+
+
 def _serve(
     settings: Settings, sock: socket.socket, host: str, port: int, *, workers: int, banner: str
 ) -> None:
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
     config = _uvicorn_config(settings, host, port, workers)
-
-    class Server(uvicorn.Server):
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets)
-            if self.started:
-                typer.echo(banner)
-
-    server = Server(config)
+    server = _AnnouncingServer(config, banner)
     try:
         if workers > 1:
             typer.echo(banner)
