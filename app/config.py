@@ -7,14 +7,23 @@ process. Production gives ``PARLEY_DATABASE_URL`` and ``PARLEY_REDIS_URL``.
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# Only settings built in code (the test suite) use it: every `parley` command that starts the
+# API or a worker refuses it, or replaces it with the per-install key under var/ (app.cli).
 DEFAULT_SECRET_KEY = "parley-development-secret-key-change-me"
+
+# Any port of localhost and 127.0.0.1, over http: where front-end dev servers run.
+DEVELOPMENT_ORIGINS = r"http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?"
+_ORIGIN = re.compile(r"https?://[^/\s:*]+(:[0-9]{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -186,6 +195,23 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(1_000_000, description="Largest accepted request body.")
     health_timeout_seconds: float = Field(2.0, description="Budget of each readiness check.")
+    cors_origins: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        description="Exact origins (`https://app.example.com`, comma-separated or a JSON list) "
+        "browsers may call the API and open WebSockets from; unset: none in production, "
+        "`http://localhost:*` and `http://127.0.0.1:*` (any port) otherwise.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Addresses or networks of the reverse proxies whose `X-Forwarded-For` and "
+        "`X-Forwarded-Proto` are believed (comma-separated or a JSON list); unset: none, "
+        "the connecting address is the client's.",
+    )
+    webhook_limit_per_device: str = Field(
+        "10000/second",
+        description="Webhook requests one device's URL takes (429 + `Retry-After` beyond, "
+        "before any other work); Meta redelivers what is refused.",
+    )
     whatsapp_graph_url: str = Field(
         "https://graph.facebook.com", description="Base URL of Meta's Graph API (Cloud API)."
     )
@@ -238,6 +264,36 @@ class Settings(BaseSettings):
         3.0, description="Inbound messages this close together get one auto-reply run."
     )
 
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, value: list[str] | None) -> list[str] | None:
+        for origin in value or []:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: scheme://host[:port], no path, no wildcard"
+                )
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network") from None
+        return value
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env == "production":
@@ -252,6 +308,22 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def uses_public_secret_key(self) -> bool:
+        return self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY
+
+    @property
+    def env_is_explicit(self) -> bool:
+        """Whether `env` was given (PARLEY_ENV, `.env`, or in code) rather than defaulted."""
+        return "env" in self.model_fields_set
+
+    @property
+    def cors_origin_pattern(self) -> str | None:
+        """The development default, when no origins are configured outside production."""
+        if self.cors_origins is not None or self.is_production:
+            return None
+        return DEVELOPMENT_ORIGINS
 
     @property
     def embedded_redis(self) -> bool:

@@ -63,6 +63,26 @@ def redact_processor(
     return event_dict
 
 
+class _CronJobsAtDebug(logging.Filter):
+    """SAQ logs enqueuing, scheduling, processing and finishing every job at INFO. The campaign
+    watchdog is a cron job every 5 seconds: those 4 lines a tick would be most of a quiet
+    log, so a cron job's are kept for DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or logging.getLogger("saq").isEnabledFor(logging.DEBUG):
+            return True
+        return not any(_names_cron_jobs(arg) for arg in record.args or ())
+
+
+def _names_cron_jobs(arg: object) -> bool:
+    # "Job<function: …, key: cron:campaign_watchdog, …>", or the ids of scheduled jobs.
+    if isinstance(arg, str):
+        return "key: cron:" in arg
+    if isinstance(arg, list):
+        return bool(arg) and all(":cron:" in str(job_id) for job_id in arg)
+    return False
+
+
 def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -111,6 +131,9 @@ def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # uvicorn's own access log is replaced by ours (one line per request, with its ids).
     logging.getLogger("uvicorn.access").disabled = True
+    saq = logging.getLogger("saq")
+    saq.filters[:] = [f for f in saq.filters if not isinstance(f, _CronJobsAtDebug)]
+    saq.addFilter(_CronJobsAtDebug())
     # The AI frameworks log every prompt, answer and tool argument at INFO: customer data.
     for noisy in (
         "tortoise",

@@ -14,6 +14,7 @@ from graphql import ASTValidationRule
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -22,6 +23,7 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     SchemaExtension,
 )
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import graphiql, health
 from app.config import Settings, get_settings
@@ -37,6 +39,7 @@ from app.graphql_limits import (
 )
 from app.logging import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.origins import AllowedOrigins, WebSocketOriginMiddleware
 from app.persisted import PersistedDocuments, RegisterPersistedQuery, TrustedDocumentsOnly
 from app.request_limits import RequestLimitMiddleware
 from app.runtime import start_runtime
@@ -151,6 +154,9 @@ def create_app(
         # importContacts takes a CSV file. Credentials travel in the Authorization header,
         # never a cookie, so a cross-site form cannot forge an upload (strawberry's concern).
         multipart_uploads_enabled=True,
+        # WebSocketOriginMiddleware decides, on the same origins as CORS (the development
+        # default is a pattern, which strawberry's exact list cannot express).
+        allowed_origins=["*"],
     )
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -165,7 +171,15 @@ def create_app(
     if settings.graphiql_enabled:
         routes.append(Mount(graphiql.ASSETS_PATH, app=graphiql.asset_files()))
     app = Starlette(routes=routes, lifespan=lifespan)
+    # Added innermost first. CORS wraps the request limit so that a 429 can be read (and its
+    # Retry-After) by the page; preflights are answered before they count.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLimitMiddleware, settings=settings)
+    app.add_middleware(WebSocketOriginMiddleware, settings=settings)
+    app.add_middleware(CORSMiddleware, **AllowedOrigins(settings).cors_options())
+    if settings.trusted_proxies:
+        # The client address every limit and audit line uses: from X-Forwarded-For only when
+        # the connection comes from a configured proxy (`parley serve` leaves it to the app).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(RequestContextMiddleware)
     return app

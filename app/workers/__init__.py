@@ -91,4 +91,15 @@ async def run_workers(workers: Sequence[Worker]) -> None:
 
 
 async def stop_workers(workers: Sequence[Worker]) -> None:
-    await asyncio.gather(*(worker.stop() for worker in workers), return_exceptions=True)
+    await asyncio.gather(*(_stop(worker) for worker in workers), return_exceptions=True)
+
+
+async def _stop(worker: Worker) -> None:
+    # A worker running no job holds only SAQ's upkeep loops (asleep for up to their timer)
+    # and dequeues waiting in Redis: they end now, rather than outliving the grace period and
+    # being cancelled with a warning. A running job still gets the grace period.
+    if not worker.job_task_contexts:
+        worker.event.set()
+        for task in list(worker.tasks):
+            task.cancel()
+    await worker.stop()

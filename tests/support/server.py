@@ -43,6 +43,9 @@ def make_settings(var_dir: Path, **overrides: Any) -> Settings:
         "request_limit_anonymous": "100000/minute",
         "request_limit_user": "100000/minute",
         "subscription_auth_check_seconds": 0.5,
+        # The suite's clients play users at many addresses (`client_from`: X-Forwarded-For),
+        # as behind a reverse proxy on the same host; tests of the default set their own.
+        "trusted_proxies": ["127.0.0.1"],
     }
     values.update(overrides)
     return Settings(**values)
@@ -106,6 +109,7 @@ async def run_server(
         access_log=False,
         lifespan="on",
         **{**websocket_options(settings), **server_options},
+        proxy_headers=False,  # as `parley serve`: the app decides whom to believe
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
