@@ -15,6 +15,7 @@ from typing import Any
 
 from strawberry.extensions import FieldExtension
 from strawberry.scalars import JSON
+from strawberry.types.arguments import StrawberryArgument
 from strawberry.types.base import (
     StrawberryList,
     StrawberryOptional,
@@ -45,7 +46,7 @@ def input_problems(value: Any, path: list[str]) -> list[Problem]:
     lengths = LENGTHS.get(definition.name, {})
     problems: list[Problem] = []
     for field in definition.fields:
-        name = field.graphql_name or to_camel_case(field.python_name)
+        name = _name(field)
         item = getattr(value, field.python_name, None)
         if item is None:
             continue
@@ -65,10 +66,13 @@ def input_problems(value: Any, path: list[str]) -> list[Problem]:
     return problems
 
 
-def argument_problems(field_name: str, arguments: dict[str, Any]) -> list[Problem]:
+def argument_problems(
+    limits: dict[str, tuple[str, int]], arguments: dict[str, Any]
+) -> list[Problem]:
+    """The arguments (GraphQL name -> Python name and limit) longer than their limit."""
     problems: list[Problem] = []
-    for argument, limit in ARGUMENTS.get(field_name, {}).items():
-        value = arguments.get(_snake(argument))
+    for argument, (python_name, limit) in limits.items():
+        value = arguments.get(python_name)
         for element in value if isinstance(value, list) else [value]:
             if isinstance(element, str) and len(element) > limit:
                 problems.append(Problem([argument], too_long(argument, limit), limit))
@@ -108,10 +112,15 @@ class CheckArgumentLimits(FieldExtension):
     """On a query field: an argument over its limit is BAD_USER_INPUT."""
 
     def apply(self, field: StrawberryField) -> None:
-        self.field_name = field.graphql_name or to_camel_case(field.python_name)
+        limits = ARGUMENTS[_name(field)]
+        self.limits = {
+            _name(argument): (argument.python_name, limits[_name(argument)])
+            for argument in field.arguments
+            if _name(argument) in limits
+        }
 
     def _check(self, kwargs: dict[str, Any]) -> None:
-        problems = argument_problems(self.field_name, kwargs)
+        problems = argument_problems(self.limits, kwargs)
         if problems:
             first = problems[0]
             raise BadUserInput(first.message, field=first.path[-1], maxLength=first.limit)
@@ -136,7 +145,7 @@ def install(query: type, mutation: type | None) -> None:
         for field in _fields(mutation):
             _insert(field, CheckInputLimits)
     for field in _fields(query):
-        if (field.graphql_name or to_camel_case(field.python_name)) in ARGUMENTS:
+        if _name(field) in ARGUMENTS:
             _insert(field, CheckArgumentLimits)
 
 
@@ -157,8 +166,8 @@ def _is_json(field_type: Any) -> bool:
     return field_type is JSON
 
 
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+def _name(field: StrawberryField | StrawberryArgument) -> str:
+    return field.graphql_name or to_camel_case(field.python_name)
 
 
 def _refusal(payload_type: StrawberryType | type) -> Callable[[list[UserError]], Any]:
