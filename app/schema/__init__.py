@@ -13,6 +13,7 @@ from app.schema.accounts import AccountsMutation, AccountsQuery
 from app.schema.ai import AIMutation, AIQuery, AISubscription
 from app.schema.campaigns import CampaignsMutation, CampaignsQuery, CampaignsSubscription
 from app.schema.executor import ParleyExecutor
+from app.schema.input_checks import install as install_input_checks
 from app.schema.limits import LimitsQuery
 from app.schema.messaging import MessagingMutation, MessagingQuery, MessagingSubscription
 from app.schema.system import SystemQuery
@@ -51,6 +52,7 @@ def build_schema(
     query = merge_types("Query", (*QUERY_TYPES, *extra_query_types))
     mutation = merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None
     subscription = merge_types("Subscription", SUBSCRIPTION_TYPES) if SUBSCRIPTION_TYPES else None
+    install_input_checks(query, mutation)
     return ParleySchema(
         query=query,
         mutation=mutation,
