@@ -312,7 +312,6 @@ class FenceMood(Enum):
 class FenceThing:
     name: str
     mood: FenceMood
-    child: FenceThing | None = None
 
     @strawberry.field
     def greet(self, info: strawberry.Info, times: int, word: str | None = None) -> str:
@@ -474,11 +473,19 @@ async def test_a_live_connection_finds_uvicorns_protocol_beneath_the_middlewares
         for route in server.app.routes
         if isinstance(route, Route) and route.path == "/graphql"
     ]
+    before = set(view.live_hub.connections)
+
     async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
         await ws.send('{"type": "connection_init"}')
         assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
-        [connection] = list(view.live_hub.connections)
+        [connection] = set(view.live_hub.connections) - before
         protocol = connection._protocol
+        # What strawberry's handler sets up and LiveHandler reads.
+        assert connection.connection_acknowledged is True
+        assert connection.operations == {}
+        assert isinstance(connection.max_subscriptions_per_connection, int)
+        assert connection.websocket.ws is connection._ws
+        assert connection.context.runtime is server.runtime
 
     assert type(protocol) is WebSocketsSansIOProtocol
     assert isinstance(protocol.writable, asyncio.Event)
