@@ -151,6 +151,11 @@ class Settings(BaseSettings):
     trusted_documents_only: bool = Field(
         False, description="Refuse every document that is not in the trusted manifest."
     )
+    fast_executor: bool = Field(
+        True,
+        description="Execute with Parley's executor (app/schema/executor.py); `false` runs "
+        "strawberry's stock execution.",
+    )
     subscription_auth_check_seconds: float = Field(
         5.0, description="How often an idle subscription re-checks that its session is valid."
     )

@@ -123,7 +123,11 @@ def create_app(
     settings = settings or get_settings()
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
     persisted_documents = PersistedDocuments.from_settings(settings)
-    schema = build_schema(schema_extensions(settings, persisted_documents), extra_query_types)
+    schema = build_schema(
+        schema_extensions(settings, persisted_documents),
+        extra_query_types,
+        fast_executor=settings.fast_executor,
+    )
     if settings.graphql_batching:
         schema.config.batching_config = {"max_operations": settings.graphql_batching_max_operations}
 

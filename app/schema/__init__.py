@@ -48,7 +48,11 @@ class ParleySchema(strawberry.Schema):
 def build_schema(
     extra_extensions: Sequence[Any] = (),
     extra_query_types: Sequence[type] = (),
+    *,
+    fast_executor: bool = True,
 ) -> strawberry.Schema:
+    """The schema; ``fast_executor=False`` leaves execution to strawberry's stock executor
+    (PARLEY_FAST_EXECUTOR), the way back should an upgrade break ParleyExecutor."""
     query = merge_types("Query", (*QUERY_TYPES, *extra_query_types))
     mutation = merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None
     subscription = merge_types("Subscription", SUBSCRIPTION_TYPES) if SUBSCRIPTION_TYPES else None
@@ -58,7 +62,7 @@ def build_schema(
         mutation=mutation,
         subscription=subscription,
         extensions=[ErrorCodesExtension, *extra_extensions],
-        execution_context_class=ParleyExecutor,
+        execution_context_class=ParleyExecutor if fast_executor else None,
     )
 
 

@@ -30,7 +30,9 @@ def free_port() -> int:
 
 
 def make_settings(var_dir: Path, **overrides: Any) -> Settings:
-    """Embedded stack by default; PARLEY_TEST_DATABASE_URL / PARLEY_TEST_REDIS_URL switch."""
+    """Embedded stack by default; PARLEY_TEST_DATABASE_URL / PARLEY_TEST_REDIS_URL switch.
+    Other ``PARLEY_`` settings not given here come from the environment, as in production:
+    ``PARLEY_FAST_EXECUTOR=false`` runs the suite on strawberry's stock executor."""
     values: dict[str, Any] = {
         "env": "test",
         "var_dir": var_dir,
