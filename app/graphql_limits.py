@@ -124,7 +124,7 @@ class DocumentGate:
         max_variable_values_anonymous: int,
         max_variable_characters_anonymous: int,
         cache_size: int,
-        off_loop_chars: int = 2000,
+        off_loop_chars: int = 1000,
     ) -> None:
         self.max_bytes = max_bytes
         self.max_tokens = max_tokens
