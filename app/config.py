@@ -122,6 +122,24 @@ class Settings(BaseSettings):
         "fragments expanded; a field selected k times at one place counts k² (refused before "
         "validation).",
     )
+    graphql_max_tokens_anonymous: int = Field(
+        2000,
+        description="Most lexical tokens in one document sent without a token (clients' own "
+        "documents hold about 100).",
+    )
+    graphql_max_variable_values: int = Field(
+        50_000,
+        description="Most JSON values (list items, object fields) in one operation's variables, "
+        "refused before they are coerced (BAD_USER_INPUT).",
+    )
+    graphql_max_variable_values_anonymous: int = Field(
+        1000, description="Most JSON values in the variables of an operation sent without a token."
+    )
+    graphql_max_variable_characters_anonymous: int = Field(
+        20_000,
+        description="Most characters of strings and keys in the variables of an operation sent "
+        "without a token.",
+    )
     graphql_batching: bool = Field(False, description="Accept a JSON array of operations.")
     graphql_batching_max_operations: int = Field(
         10, description="Most operations in one batch (when batching is on)."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hmac
+import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -18,11 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import AddValidationRules, SchemaExtension
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import graphiql, health
@@ -33,7 +30,6 @@ from app.graphql import GraphQLView, RefuseBadCredentials
 from app.graphql_limits import (
     DocumentGate,
     DocumentLimits,
-    QueryTooComplexOnTokens,
     alias_limit,
     depth_limit,
 )
@@ -62,18 +58,28 @@ class BindLogContext(SchemaExtension):
         yield
 
 
+def document_gate(settings: Settings) -> DocumentGate:
+    return DocumentGate(
+        max_bytes=settings.graphql_max_document_bytes,
+        max_tokens=settings.graphql_max_tokens,
+        max_tokens_anonymous=settings.graphql_max_tokens_anonymous,
+        max_selections=settings.graphql_max_selections,
+        max_variable_values=settings.graphql_max_variable_values,
+        max_variable_values_anonymous=settings.graphql_max_variable_values_anonymous,
+        max_variable_characters_anonymous=settings.graphql_max_variable_characters_anonymous,
+        cache_size=settings.document_cache_size,
+    )
+
+
 def schema_extensions(
-    settings: Settings, persisted_documents: PersistedDocuments | None = None
+    settings: Settings,
+    persisted_documents: PersistedDocuments | None = None,
+    gate: DocumentGate | None = None,
 ) -> list[Any]:
     """The schema's extensions, as classes or factories (one instance per operation)."""
     extensions: list[Any] = [BindLogContext, RefuseBadCredentials]
-    max_tokens = settings.graphql_max_tokens
-    # Made once: the parse and validation caches live in it.
-    gate = DocumentGate(
-        max_bytes=settings.graphql_max_document_bytes,
-        max_selections=settings.graphql_max_selections,
-        cache_size=settings.document_cache_size,
-    )
+    # Made once: the parse and validation cache lives in it.
+    gate = gate or document_gate(settings)
     # The rule classes are made once: the validation cache is keyed by them.
     rules: list[type[ASTValidationRule]] = [
         depth_limit(settings.graphql_max_depth),
@@ -82,8 +88,6 @@ def schema_extensions(
     if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions += [
-        lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        QueryTooComplexOnTokens,
         lambda: AddValidationRules(rules),
         # Parsing and validation depend on the text alone; cost is computed per request
         # (on execute), from the variables too.
@@ -123,8 +127,9 @@ def create_app(
     settings = settings or get_settings()
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
     persisted_documents = PersistedDocuments.from_settings(settings)
+    gate = document_gate(settings)
     schema = build_schema(
-        schema_extensions(settings, persisted_documents),
+        schema_extensions(settings, persisted_documents, gate),
         extra_query_types,
         fast_executor=settings.fast_executor,
     )
@@ -144,6 +149,9 @@ def create_app(
             # allocations instead of every 700 spends a few MB to save a few % of CPU.
             gc.freeze()
             gc.set_threshold(20_000, 10, 10)
+            # A large new document is parsed in a worker thread (app/graphql_limits.py): the
+            # event loop gets the GIL back within 1 ms instead of Python's default 5 ms.
+            sys.setswitchinterval(0.001)
             yield
             await graphql.close_live()
 
@@ -151,6 +159,7 @@ def create_app(
         schema,
         runtime=None,  # type: ignore[arg-type]  # set by the lifespan before any request
         persisted_documents=persisted_documents,
+        document_gate=gate,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         keep_alive=True,
         keep_alive_interval=settings.ws_keepalive_seconds,

@@ -35,6 +35,7 @@ async def test_a_client_over_its_budget_is_throttled_then_served_after_retry_aft
         cost_budget_maximum=600,
         cost_budget_restore_rate=100.0,
         graphql_max_aliases=200,
+        graphql_max_tokens_anonymous=5000,  # 200 aliased objects are ~2,000 tokens
     )
     expensive = "{ " + " ".join(f'n{i}: node(id: "eA") {{ id }}' for i in range(200)) + " }"
 
