@@ -1,27 +1,24 @@
-# Each target bootstraps its own environment: uv (installed if missing), then the locked deps.
+# Each target bootstraps its own environment: uv (found, or installed into a private venv by
+# scripts/uv-path), then the locked deps. A stock python3 is enough.
 SHELL := /bin/bash
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY := .venv/bin/python
 
 .PHONY: dev test lint schema migrate worker env graphiql clients
 
 env: .venv/.synced
 
-$(UV):
-	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
-
-.venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+.venv/.synced: pyproject.toml uv.lock
+	@uv="$$(scripts/uv-path)" && echo "$$uv sync --frozen" && "$$uv" sync --frozen
 	@touch $@
 
-# GraphiQL's scripts from npm (app/graphiql.py); without npm, /graphql says how to query with curl.
+# GraphiQL's scripts from npm (app/http/graphiql.py); without npm, /graphql says how to query with curl.
 GRAPHIQL := app/static/graphiql/.installed
 
 graphiql: $(GRAPHIQL)
 
-$(GRAPHIQL): clients/graphiql/package-lock.json app/graphiql.py | env
+$(GRAPHIQL): clients/graphiql/package-lock.json app/http/graphiql.py | env
 	cd clients/graphiql && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
-	$(PY) -m app.graphiql clients/graphiql/node_modules
+	$(PY) -m app.http.graphiql clients/graphiql/node_modules
 	@touch $@
 
 # The example clients (clients/): both generators, then the TypeScript type check and build.

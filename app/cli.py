@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import errno
+import os
+import socket
 import subprocess
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
+import uvicorn
+from pydantic import ValidationError
+from uvicorn.supervisors import Multiprocess
 
 from app.platform.config import Settings, get_settings
 
@@ -38,47 +44,136 @@ def websocket_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _uvicorn(host: str, port: int, *, reload: bool = False, workers: int = 1) -> None:
-    import uvicorn
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"parley: {message}", err=True)
+    raise typer.Exit(1)
 
-    settings = get_settings()
-    uvicorn.run(
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            where = "".join(f"PARLEY_{str(part).upper()}: " for part in problem["loc"][:1])
+            typer.echo(f"parley: {where}{problem['msg']}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _start_settings(command: str) -> Settings:
+    """The settings of a start of the API or a worker, with a secret key that is not public.
+
+    The built-in key is in the source, so anyone could sign tokens with it. `parley dev`, and
+    `serve`/`worker` when PARLEY_ENV=development is set explicitly, use instead a random key
+    made once per install under var/ (shared by the API and a worker started next to it);
+    any other start without PARLEY_SECRET_KEY is refused.
+    """
+    settings = _settings()
+    if not settings.uses_public_secret_key:
+        return settings
+    if command != "dev" and not (settings.env_is_explicit and settings.env == "development"):
+        _fail(
+            f"{command} needs PARLEY_SECRET_KEY (a long random value); for a local try, "
+            "PARLEY_ENV=development uses this install's development key"
+        )
+    from app.platform.security import install_secret_key
+
+    os.environ["PARLEY_SECRET_KEY"] = install_secret_key(settings.var_dir)
+    get_settings.cache_clear()
+    return _settings()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything starts, so a busy port is one clear line."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            _fail(f"port {port} on {host} is in use; stop what uses it or pick another (--port)")
+        _fail(f"cannot listen on {host}:{port}: {error.strerror}")
+    sock.set_inheritable(True)
+    return sock
+
+
+def _uvicorn_config(settings: Settings, host: str, port: int, workers: int) -> uvicorn.Config:
+    return uvicorn.Config(
         "app.http.app:create_app",
         factory=True,
         host=host,
         port=port,
-        reload=reload,
         workers=workers,
         loop="uvloop",
         http="httptools",
         **websocket_options(settings),
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # X-Forwarded-For is the app's business, from PARLEY_TRUSTED_PROXIES only (app.http.app);
+        # uvicorn's own default would believe any local process.
+        proxy_headers=False,
         lifespan="on",
     )
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """Prints its banner once it listens and the app has started, not before."""
+
+    def __init__(self, config: uvicorn.Config, banner: str) -> None:
+        super().__init__(config)
+        self.banner = banner
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            typer.echo(self.banner)
+
+
+def _serve(
+    settings: Settings, sock: socket.socket, host: str, port: int, *, workers: int, banner: str
+) -> None:
+    config = _uvicorn_config(settings, host, port, workers)
+    server = _AnnouncingServer(config, banner)
+    try:
+        if workers > 1:
+            typer.echo(banner)
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn re-raises the Ctrl-C it handled, once it has shut down.
+        pass
+    if workers == 1 and not server.started:
+        raise typer.Exit(3)
 
 
 @cli.command()
 def dev(host: HostOption = None, port: PortOption = None) -> None:
     """Run the API on the embedded stack (applies migrations first)."""
-    settings = get_settings()
+    settings = _start_settings("dev")
     host = host or settings.host
     port = port or settings.port
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    sock = _bind(host, port)
     _migrate()
-    typer.echo(f"Parley is running: GraphiQL at http://{host}:{port}/graphql  (Ctrl-C stops it)")
-    _uvicorn(host, port)
+    what = "GraphiQL" if settings.graphiql_enabled else "the API"
+    banner = f"Parley is running: {what} at http://{host}:{port}/graphql  (Ctrl-C stops it)"
+    _serve(settings, sock, host, port, workers=1, banner=banner)
 
 
 @cli.command()
 def serve(host: HostOption = None, port: PortOption = None, workers: int | None = None) -> None:
     """Run the API (production: N stateless processes behind a load balancer)."""
-    settings = get_settings()
-    _uvicorn(
-        host or settings.host,
-        port or settings.port,
-        workers=workers or settings.workers,
+    settings = _start_settings("serve")
+    host = host or settings.host
+    port = port or settings.port
+    workers = workers or settings.workers
+    _serve(
+        settings,
+        _bind(host, port),
+        host,
+        port,
+        workers=workers,
+        banner=f"Parley is serving http://{host}:{port}/graphql ({workers} process(es))",
     )
 
 
@@ -89,8 +184,9 @@ def worker() -> None:
 
     from app.workers.process import run_worker_process
 
+    settings = _start_settings("worker")
     # uvloop, as under `parley serve`: a campaign's sends are mostly event-loop work.
-    uvloop.run(run_worker_process(get_settings()))
+    uvloop.run(run_worker_process(settings))
 
 
 def _migrate() -> list[str]:

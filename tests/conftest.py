@@ -51,7 +51,7 @@ def log_lines() -> Iterator[LogLines]:
     handler.setFormatter(
         logging.getLogger().handlers[0].formatter if logging.getLogger().handlers else None
     )
-    from app.platform.logging import redact_processor
+    from app.platform.logging import bound_processor, redact_processor
 
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
@@ -60,6 +60,7 @@ def log_lines() -> Iterator[LogLines]:
                 structlog.stdlib.add_log_level,
                 structlog.processors.format_exc_info,
                 redact_processor,
+                bound_processor,
             ],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,

@@ -19,8 +19,8 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from app.cost.analysis import actual_cost
-from app.errors import RateLimited
 from app.platform.buckets import CostBudget
+from app.platform.errors import RateLimited
 
 log = structlog.get_logger("parley.cost")
 

@@ -1,4 +1,5 @@
-"""Limits on documents, all reported as QUERY_TOO_COMPLEX; the parse and validation caches.
+"""Limits on documents (QUERY_TOO_COMPLEX) and their variables (BAD_USER_INPUT); the parse and
+validation cache.
 
 Strawberry's limiters (depth, aliases, tokens) report plain validation and syntax errors; a
 client should be able to tell "your document is too big" from "your document is wrong", so
@@ -10,26 +11,31 @@ the response (same response path, through fragments too) are compared pair by pa
 they can be merged, so ``{ me { id } me { id } … }`` costs the square of its repeats (1,200 of
 them took ~2 s). Hence, in order, each refusal as cheap as it can be:
 
-- over ``graphql_max_document_bytes``: refused before parsing;
-- over ``graphql_max_tokens``: parsing stops there;
+- over ``graphql_max_document_bytes``, or variables holding more than
+  ``graphql_max_variable_values`` JSON values (coerced one by one before any resolver runs):
+  refused before parsing;
+- over ``graphql_max_tokens`` (``graphql_max_tokens_anonymous`` without a token): parsing
+  stops there;
 - over ``graphql_max_selections``: refused before validating. Selections (fields, fragment
   spreads, directives, variable definitions) are counted with fragments expanded where they
   are spread (a fragment spread twice counts twice, however deep the spreading goes), and a
   field selected k times at one response path counts k², which is what validation pays for
   it. A document without repeats weighs about its number of fields.
 
-Parsed documents and validation results are cached per process by text and document.
+Parse results (documents and errors) and validation results are cached per process by text.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections import Counter
-from collections.abc import Callable, Iterator
-from functools import lru_cache
-from typing import Any
+import asyncio
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -37,7 +43,9 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     InlineFragmentNode,
+    NameNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     ValidationContext,
     ValidationRule,
@@ -45,8 +53,9 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension, max_aliases, query_depth_limiter
 from strawberry.schema.schema import validate_document
+from strawberry.types.graphql import OperationType as StrawberryOperationType
 
-from app.errors import ErrorCode
+from app.platform.errors import ErrorCode
 
 _CODE = ErrorCode.QUERY_TOO_COMPLEX.value
 
@@ -81,25 +90,6 @@ class _CodedErrors:
         return getattr(self._context, name)
 
 
-class QueryTooComplexOnTokens(SchemaExtension):
-    """Codes the syntax error graphql-core raises when a document has too many tokens."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        context = self.execution_context
-        result = context.result
-        if result is not None and result.errors:
-            result.errors = [_recode(error) for error in result.errors]
-        if context.pre_execution_errors:
-            context.pre_execution_errors = [_recode(e) for e in context.pre_execution_errors]
-
-
-def _recode(error: GraphQLError) -> GraphQLError:
-    if error.message.startswith("Syntax Error: Document contains more than"):
-        return _with_code(error)
-    return error
-
-
 def _with_code(error: GraphQLError) -> GraphQLError:
     return GraphQLError(
         error.message,
@@ -113,15 +103,42 @@ def _with_code(error: GraphQLError) -> GraphQLError:
 
 
 class DocumentGate:
-    """The document limits and caches of one schema (made once: the caches live in it)."""
+    """The document limits and caches of one schema (made once: the cache lives in it).
 
-    def __init__(self, *, max_bytes: int, max_selections: int, cache_size: int) -> None:
+    Every refusal is told before the step it spares: bytes and variables before parsing,
+    tokens while parsing (its cost stops there), selections before validating. Callers
+    without a token get tighter bounds (``anonymous``). A document not seen before and larger
+    than ``off_loop_chars`` is parsed and validated in one worker thread shared by the
+    process, so the event loop keeps answering while it is: one such document at a time, the
+    others waiting for it rather than the loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_bytes: int,
+        max_tokens: int,
+        max_tokens_anonymous: int,
+        max_selections: int,
+        max_variable_values: int,
+        max_variable_values_anonymous: int,
+        max_variable_characters_anonymous: int,
+        cache_size: int,
+        off_loop_chars: int = 1000,
+    ) -> None:
         self.max_bytes = max_bytes
+        self.max_tokens = max_tokens
+        self.max_tokens_anonymous = max_tokens_anonymous
         self.max_selections = max_selections
-        self.parse: Callable[..., DocumentNode] = lru_cache(maxsize=cache_size)(parse)
-        self.validate: Callable[..., list[GraphQLError]] = lru_cache(maxsize=cache_size)(
-            self._validate
-        )
+        self.max_variable_values = max_variable_values
+        self.max_variable_values_anonymous = max_variable_values_anonymous
+        self.max_variable_characters_anonymous = max_variable_characters_anonymous
+        self.cache_size = cache_size
+        self.off_loop_chars = off_loop_chars
+        self._cache: OrderedDict[tuple[str, int], _Prepared] = OrderedDict()
+
+    def tokens_for(self, *, anonymous: bool) -> int:
+        return self.max_tokens_anonymous if anonymous else self.max_tokens
 
     def too_large(self, query: str) -> GraphQLError | None:
         # Characters first: a str of n characters holds at least n bytes of UTF-8.
@@ -129,8 +146,78 @@ class DocumentGate:
             return _too_complex(f"The document is larger than {self.max_bytes} bytes.")
         return None
 
+    def too_many_variables(self, variables: object, *, anonymous: bool) -> GraphQLError | None:
+        """Variables are coerced before any resolver runs, in time linear in their values."""
+        if not variables:
+            return None
+        most = self.max_variable_values_anonymous if anonymous else self.max_variable_values
+        values, characters = variables_size(variables, most)
+        if values > most:
+            return _bad_input(f"The variables hold more than {most} values.")
+        if anonymous and characters > self.max_variable_characters_anonymous:
+            return _bad_input(
+                f"The variables hold more than {self.max_variable_characters_anonymous} "
+                "characters; sign in to send more."
+            )
+        return None
+
+    def parse_now(self, query: str, max_tokens: int) -> _Prepared:
+        """Parses on the calling thread, through the cache."""
+        prepared = self._cached(query, max_tokens)
+        if prepared is None:
+            prepared = self._store(query, max_tokens, _parse(query, max_tokens))
+        return prepared
+
+    async def parse(self, query: str, max_tokens: int) -> _Prepared:
+        prepared = self._cached(query, max_tokens)
+        if prepared is None:
+            parsed = await self._run(len(query), _parse, query, max_tokens)
+            prepared = self._store(query, max_tokens, parsed)
+        return prepared
+
+    async def validate(
+        self,
+        prepared: _Prepared,
+        schema: GraphQLSchema,
+        rules: tuple[type[ASTValidationRule], ...],
+    ) -> list[GraphQLError]:
+        assert prepared.document is not None
+        key = (id(schema), rules)
+        errors = prepared.validated.get(key)
+        if errors is None:
+            errors = await self._run(
+                len(prepared.query), self._validate, schema, prepared.document, rules
+            )
+            prepared.validated[key] = errors
+        return errors
+
+    async def _run(self, chars: int, function: Callable[..., _T], *args: Any) -> _T:
+        if chars <= self.off_loop_chars:
+            return function(*args)
+        return await asyncio.get_running_loop().run_in_executor(_WORKER, function, *args)
+
+    def _cached(self, query: str, max_tokens: int) -> _Prepared | None:
+        prepared = self._cache.get((query, max_tokens))
+        if prepared is not None:
+            self._cache.move_to_end((query, max_tokens))
+        return prepared
+
+    def _store(self, query: str, max_tokens: int, parsed: DocumentNode | GraphQLError) -> _Prepared:
+        prepared = (
+            _Prepared(query, None, _with_code(parsed) if _too_many_tokens(parsed) else parsed)
+            if isinstance(parsed, GraphQLError)
+            else _Prepared(query, parsed, None)
+        )
+        self._cache[(query, max_tokens)] = prepared
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return prepared
+
     def _validate(
-        self, schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ValidationRule], ...]
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        rules: tuple[type[ASTValidationRule], ...],
     ) -> list[GraphQLError]:
         if selection_weight(document, self.max_selections) > self.max_selections:
             return [
@@ -142,36 +229,114 @@ class DocumentGate:
         return validate_document(schema, document, rules)
 
 
-class DocumentLimits(SchemaExtension):
-    """Refuses a document over the byte limit before parsing it and one over the selection
-    limit before validating it; parses and validates the others through the gate's caches.
+_T = TypeVar("_T")
+# One thread for every gate of the process: large new documents are parsed one at a time.
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-documents")
 
-    Replaces strawberry's ParserCache and ValidationCache. A document that does not parse is
-    left to strawberry's own parse step, which reports the error like any other (with its
-    code) instead of failing the whole operation from inside the hook.
+
+@dataclass
+class _Prepared:
+    """A document text parsed (or the error it parsed to) and its validations so far."""
+
+    query: str
+    document: DocumentNode | None
+    error: GraphQLError | None
+    validated: dict[tuple[int, tuple[type[ASTValidationRule], ...]], list[GraphQLError]] = field(
+        default_factory=dict
+    )
+
+
+def _parse(query: str, max_tokens: int) -> DocumentNode | GraphQLError:
+    try:
+        return parse(query, max_tokens=max_tokens)
+    except GraphQLError as error:
+        return error
+
+
+def _too_many_tokens(error: GraphQLError) -> bool:
+    return error.message.startswith("Syntax Error: Document contains more than")
+
+
+class DocumentLimits(SchemaExtension):
+    """Parses and validates documents through the gate, refusing those over its limits.
+
+    Replaces strawberry's ParserCache, ValidationCache and MaxTokensLimiter. A refused
+    document ends the operation with its error alone, over HTTP and WebSocket alike, without
+    raising from the hook (strawberry's streaming path would not report it): the operation
+    gets the error as a pre-execution error and a stand-in document of one operation of the
+    requested name, which is neither validated nor executed.
     """
 
     def __init__(self, gate: DocumentGate) -> None:
         self.gate = gate
+        self.prepared: _Prepared | None = None
 
-    def on_parse(self) -> Iterator[None]:
+    async def on_parse(self) -> AsyncIterator[None]:  # type: ignore[override]
         context = self.execution_context
-        if context.query is not None:
-            refusal = self.gate.too_large(context.query)
+        if context.query is not None and context.graphql_document is None:
+            anonymous = getattr(context.context, "viewer", None) is None
+            refusal = self.gate.too_large(context.query) or self.gate.too_many_variables(
+                context.variables, anonymous=anonymous
+            )
+            if refusal is None:
+                tokens = self.gate.tokens_for(anonymous=anonymous)
+                self.prepared = await self.gate.parse(context.query, tokens)
+                refusal = self.prepared.error
+                context.graphql_document = self.prepared.document
             if refusal is not None:
-                # Raised before strawberry parses: the operation ends with this error alone.
-                raise refusal
-            with contextlib.suppress(GraphQLError):
-                context.graphql_document = self.gate.parse(context.query, **context.parse_options)
+                context.pre_execution_errors = [refusal]
+                context.graphql_document = _stand_in(
+                    context.operation_name, context.allowed_operations
+                )
         yield
 
-    def on_validate(self) -> Iterator[None]:
+    async def on_validate(self) -> AsyncIterator[None]:  # type: ignore[override]
         context = self.execution_context
-        if context.graphql_document is not None:
-            context.pre_execution_errors = self.gate.validate(
-                context.schema._schema, context.graphql_document, context.validation_rules
+        if self.prepared is not None and self.prepared.document is not None:
+            context.pre_execution_errors = await self.gate.validate(
+                self.prepared, context.schema._schema, context.validation_rules
             )
         yield
+
+
+def _stand_in(name: str | None, allowed: Iterable[StrawberryOperationType]) -> DocumentNode:
+    allowed = set(allowed)
+    kind = (
+        StrawberryOperationType.QUERY
+        if StrawberryOperationType.QUERY in allowed or not allowed
+        else next(iter(allowed))
+    )
+    operation = OperationDefinitionNode(
+        operation=OperationType(kind.value),
+        name=NameNode(value=name) if name else None,
+        variable_definitions=(),
+        directives=(),
+        selection_set=SelectionSetNode(
+            selections=(FieldNode(name=NameNode(value="__typename"), arguments=(), directives=()),)
+        ),
+    )
+    return DocumentNode(definitions=(operation,))
+
+
+def variables_size(variables: object, most_values: int) -> tuple[int, int]:
+    """JSON values in ``variables`` (every scalar, list and object, the outer one aside) and
+    characters of their strings and keys. Stops counting once past ``most_values``."""
+    values = characters = 0
+    pending: list[object] = [variables]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            characters += len(value)
+        elif isinstance(value, (dict, list)):
+            values += len(value)
+            if values > most_values:
+                break
+            if isinstance(value, dict):
+                characters += sum(len(key) for key in value)
+                pending.extend(value.values())
+            else:
+                pending.extend(value)
+    return values, characters
 
 
 def selection_weight(document: DocumentNode, limit: int) -> int:
@@ -252,3 +417,7 @@ class _Weigher:
 
 def _too_complex(message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": _CODE})
+
+
+def _bad_input(message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": ErrorCode.BAD_USER_INPUT.value})

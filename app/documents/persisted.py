@@ -39,8 +39,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.http import GraphQLRequestData
 
 from app.cost.budget import budget_key
-from app.errors import AppError, BadUserInput, ErrorCode, RateLimited
 from app.platform.config import Settings
+from app.platform.errors import AppError, BadUserInput, ErrorCode, RateLimited
 from app.platform.ratelimit import enforce
 
 log = structlog.get_logger("parley.persisted")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hmac
+import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -14,29 +15,27 @@ from graphql import ASTValidationRule
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import AddValidationRules, SchemaExtension
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app import graphiql, reactions
+from app import reactions
 from app.cost import QueryCostExtension
 from app.cost.budget import CostBudgetExtension
 from app.documents.limits import (
     DocumentGate,
     DocumentLimits,
-    QueryTooComplexOnTokens,
     alias_limit,
     depth_limit,
 )
-from app.documents.persisted import PersistedDocuments, RegisterPersistedQuery, TrustedDocumentsOnly
-from app.http import health
+from app.http import graphiql, health
 from app.http.graphql import GraphQLView, RefuseBadCredentials
 from app.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.http.origins import AllowedOrigins, WebSocketOriginMiddleware
+from app.http.persisted import PersistedDocuments, RegisterPersistedQuery, TrustedDocumentsOnly
 from app.http.request_limits import RequestLimitMiddleware
 from app.http.webhooks import whatsapp_webhook
 from app.platform.config import Settings, get_settings
@@ -61,18 +60,28 @@ class BindLogContext(SchemaExtension):
         yield
 
 
+def document_gate(settings: Settings) -> DocumentGate:
+    return DocumentGate(
+        max_bytes=settings.graphql_max_document_bytes,
+        max_tokens=settings.graphql_max_tokens,
+        max_tokens_anonymous=settings.graphql_max_tokens_anonymous,
+        max_selections=settings.graphql_max_selections,
+        max_variable_values=settings.graphql_max_variable_values,
+        max_variable_values_anonymous=settings.graphql_max_variable_values_anonymous,
+        max_variable_characters_anonymous=settings.graphql_max_variable_characters_anonymous,
+        cache_size=settings.document_cache_size,
+    )
+
+
 def schema_extensions(
-    settings: Settings, persisted_documents: PersistedDocuments | None = None
+    settings: Settings,
+    persisted_documents: PersistedDocuments | None = None,
+    gate: DocumentGate | None = None,
 ) -> list[Any]:
     """The schema's extensions, as classes or factories (one instance per operation)."""
     extensions: list[Any] = [BindLogContext, RefuseBadCredentials]
-    max_tokens = settings.graphql_max_tokens
-    # Made once: the parse and validation caches live in it.
-    gate = DocumentGate(
-        max_bytes=settings.graphql_max_document_bytes,
-        max_selections=settings.graphql_max_selections,
-        cache_size=settings.document_cache_size,
-    )
+    # Made once: the parse and validation cache lives in it.
+    gate = gate or document_gate(settings)
     # The rule classes are made once: the validation cache is keyed by them.
     rules: list[type[ASTValidationRule]] = [
         depth_limit(settings.graphql_max_depth),
@@ -81,8 +90,6 @@ def schema_extensions(
     if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions += [
-        lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        QueryTooComplexOnTokens,
         lambda: AddValidationRules(rules),
         # Parsing and validation depend on the text alone; cost is computed per request
         # (on execute), from the variables too.
@@ -123,7 +130,12 @@ def create_app(
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
     reactions.install()
     persisted_documents = PersistedDocuments.from_settings(settings)
-    schema = build_schema(schema_extensions(settings, persisted_documents), extra_query_types)
+    gate = document_gate(settings)
+    schema = build_schema(
+        schema_extensions(settings, persisted_documents, gate),
+        extra_query_types,
+        fast_executor=settings.fast_executor,
+    )
     if settings.graphql_batching:
         schema.config.batching_config = {"max_operations": settings.graphql_batching_max_operations}
 
@@ -143,6 +155,9 @@ def create_app(
             # allocations instead of every 700 spends a few MB to save a few % of CPU.
             gc.freeze()
             gc.set_threshold(20_000, 10, 10)
+            # A large new document is parsed in a worker thread (app/http/graphql_limits.py): the
+            # event loop gets the GIL back within 1 ms instead of Python's default 5 ms.
+            sys.setswitchinterval(0.001)
             yield
             await graphql.close_live()
 
@@ -150,6 +165,7 @@ def create_app(
         schema,
         runtime=None,  # type: ignore[arg-type]  # set by the lifespan before any request
         persisted_documents=persisted_documents,
+        document_gate=gate,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         keep_alive=True,
         keep_alive_interval=settings.ws_keepalive_seconds,
@@ -157,6 +173,9 @@ def create_app(
         # importContacts takes a CSV file. Credentials travel in the Authorization header,
         # never a cookie, so a cross-site form cannot forge an upload (strawberry's concern).
         multipart_uploads_enabled=True,
+        # WebSocketOriginMiddleware decides, on the same origins as CORS (the development
+        # default is a pattern, which strawberry's exact list cannot express).
+        allowed_origins=["*"],
     )
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -171,7 +190,15 @@ def create_app(
     if settings.graphiql_enabled:
         routes.append(Mount(graphiql.ASSETS_PATH, app=graphiql.asset_files()))
     app = Starlette(routes=routes, lifespan=lifespan)
+    # Added innermost first. CORS wraps the request limit so that a 429 can be read (and its
+    # Retry-After) by the page; preflights are answered before they count.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLimitMiddleware, settings=settings)
+    app.add_middleware(WebSocketOriginMiddleware, settings=settings)
+    app.add_middleware(CORSMiddleware, **AllowedOrigins(settings).cors_options())
+    if settings.trusted_proxies:
+        # The client address every limit and audit line uses: from X-Forwarded-For only when
+        # the connection comes from a configured proxy (`parley serve` leaves it to the app).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(RequestContextMiddleware)
     return app

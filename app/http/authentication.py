@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import structlog
 
-from app.errors import NotFound, Unauthenticated
 from app.models.accounts import Membership, User
 from app.platform.cache import viewer_key
 from app.platform.context import Viewer
+from app.platform.errors import NotFound, Unauthenticated
 from app.platform.ids import from_global_id
 from app.platform.runtime import Runtime
 from app.platform.security import (

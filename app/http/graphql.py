@@ -32,10 +32,10 @@ from strawberry.schema.exceptions import (
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from app import graphiql
 from app.documents.persisted import PersistedDocuments
-from app.errors import AppError, ErrorCode, Unauthenticated
+from app.http import graphiql
 from app.http.authentication import authenticate
+from app.http.graphql_limits import DocumentGate
 from app.live.groups import Hub
 from app.live.handlers import (
     ConnectionRefused,
@@ -44,6 +44,7 @@ from app.live.handlers import (
     LiveWebSocketAdapter,
 )
 from app.platform.context import Context
+from app.platform.errors import AppError, ErrorCode, Unauthenticated
 from app.platform.runtime import Runtime
 
 JSON = "application/json"
@@ -91,11 +92,13 @@ class GraphQLView(GraphQL[Context, None]):
         schema: strawberry.Schema,
         runtime: Runtime,
         persisted_documents: PersistedDocuments | None = None,
+        document_gate: DocumentGate | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
         self.runtime = runtime
         self.persisted_documents = persisted_documents
+        self.document_gate = document_gate
         self._live_hub: Hub | None = None
 
     @property
@@ -108,6 +111,7 @@ class GraphQLView(GraphQL[Context, None]):
                 shared=settings.live_shared_execution,
                 keepalive=settings.ws_keepalive_seconds,
                 idle=settings.ws_idle_timeout_seconds,
+                gate=self.document_gate,
             )
         return self._live_hub
 

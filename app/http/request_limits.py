@@ -19,9 +19,9 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.errors import AppError, ErrorCode
 from app.http.authentication import bearer_token
 from app.platform.config import Settings
+from app.platform.errors import AppError, ErrorCode
 from app.platform.redis import redis_url
 from app.platform.security import InvalidAccessToken, decode_access_token
 

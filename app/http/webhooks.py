@@ -2,6 +2,10 @@
 
 A delivery is checked (signature on the raw body, then JSON), stored as received, and handed
 to a job; the answer goes back before any processing so that Meta never times out on us.
+
+Each device's URL takes at most ``PARLEY_WEBHOOK_LIMIT_PER_DEVICE`` requests, counted before
+anything else (one Redis round trip; no body read, no device lookup, no signature check), so a
+flood at a known URL costs almost nothing. Meta's own traffic stays far below it (README).
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from app.errors import BadUserInput
 from app.messaging.jobs import PROCESS_WEBHOOK_EVENT
 from app.messaging.providers import app_secret
 from app.models.messaging import Device, Provider, WebhookEvent
 from app.platform.cache import device_key
+from app.platform.errors import BadUserInput
 from app.platform.ids import decode_id
+from app.platform.ratelimit import over_fixed_window
 from app.whatsapp.errors import MalformedWebhook
 from app.whatsapp.webhooks import (
     SIGNATURE_HEADER,
@@ -31,11 +36,7 @@ from app.whatsapp.webhooks import (
 log = structlog.get_logger("parley.webhooks")
 
 
-async def _device(request: Request, runtime: Any) -> Device | None:
-    try:
-        pk = decode_id(request.path_params["device_id"], "Device", field="deviceId")
-    except BadUserInput:
-        return None
+async def _device(pk: int, runtime: Any) -> Device | None:
     # Read on every delivery: cached, and forgotten by any write to the device (app.platform.cache).
     device = await runtime.cache.get_or_load(device_key(pk), lambda: Device.get_or_none(id=pk))
     return device if device is not None and device.provider is Provider.CLOUD_API else None
@@ -43,7 +44,19 @@ async def _device(request: Request, runtime: Any) -> Device | None:
 
 async def whatsapp_webhook(request: Request) -> Response:
     runtime = request.app.state.runtime
-    device = await _device(request, runtime)
+    try:
+        pk = decode_id(request.path_params["device_id"], "Device", field="deviceId")
+    except BadUserInput:
+        return PlainTextResponse("Not found", status_code=404)
+    settings = runtime.settings
+    retry_after = await over_fixed_window(
+        settings, settings.webhook_limit_per_device, "webhook", "device", str(pk)
+    )
+    if retry_after is not None:
+        return PlainTextResponse(
+            "Too many requests", status_code=429, headers={"Retry-After": str(retry_after)}
+        )
+    device = await _device(pk, runtime)
     if device is None:
         return PlainTextResponse("Not found", status_code=404)
     if request.method == "GET":

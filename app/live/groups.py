@@ -20,15 +20,16 @@ from graphql import GraphQLError
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.utils.aio import aclosing
 
-from app.errors import AppError, Unauthenticated
 from app.live import metrics
 from app.models.accounts import Membership, Role
 from app.platform.context import Context, Viewer
+from app.platform.errors import AppError, Unauthenticated
 from app.platform.security import revoked_jti_key, revoked_session_key
 
 if TYPE_CHECKING:
     from strawberry.schema import BaseSchema
 
+    from app.http.graphql_limits import DocumentGate
     from app.live.connection import LiveSocket
 
 log = structlog.get_logger("parley.live")
@@ -245,7 +246,15 @@ def _complete_frame(operation_id: str) -> str:
 class Hub:
     """The process's groups and live connections, and the keep-alive ticker."""
 
-    def __init__(self, schema: BaseSchema, *, shared: bool, keepalive: float, idle: float) -> None:
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        shared: bool,
+        keepalive: float,
+        idle: float,
+        gate: DocumentGate | None = None,
+    ) -> None:
         self.schema = schema
         self.shared = shared
         self.keepalive = keepalive
@@ -255,7 +264,7 @@ class Hub:
         self._ticker: asyncio.Task[None] | None = None
         from app.live.scope import DocumentAnalyzer
 
-        self.analyzer = DocumentAnalyzer(schema._schema)  # type: ignore[attr-defined]
+        self.analyzer = DocumentAnalyzer(schema._schema, gate=gate)  # type: ignore[attr-defined]
 
     def group_for(
         self,

@@ -41,7 +41,6 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.utils.aio import aclosing
 
 from app.documents.persisted import resolve_subscribe_payload
-from app.errors import AppError, ErrorCode
 from app.live.connection import (
     CLOSE_FORBIDDEN,
     CLOSE_TOO_BIG,
@@ -52,6 +51,7 @@ from app.live.connection import (
     complete_frame,
 )
 from app.platform.context import Context
+from app.platform.errors import AppError, ErrorCode
 
 if TYPE_CHECKING:
     from datetime import timedelta

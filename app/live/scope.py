@@ -27,6 +27,7 @@ from graphql import (
 )
 from strawberry.permission import PermissionExtension
 
+from app.http.graphql_limits import DocumentGate, selection_weight
 from app.schema.permissions import IsAuthenticated, _HasRole
 
 # Fields whose value depends on the viewer itself (not on permissions, which are classified
@@ -85,11 +86,20 @@ class _Collect(Visitor):
 
 
 class DocumentAnalyzer:
-    """Analyses (document, operation name) pairs, remembering the last ``size`` of them."""
+    """Analyses (document, operation name) pairs, remembering the last ``size`` of them.
 
-    def __init__(self, schema: GraphQLSchema, size: int = 1000) -> None:
+    With a gate, documents go through its bounds and parse cache first: one over its byte
+    limit is not parsed, parsing stops at the token limit of callers without a token (real
+    subscriptions hold a few dozen), and one over the selection limit is not visited. Those
+    are left to the normal path, which refuses them with the limit's error.
+    """
+
+    def __init__(
+        self, schema: GraphQLSchema, size: int = 1000, *, gate: DocumentGate | None = None
+    ) -> None:
         self.schema = schema
         self.size = size
+        self.gate = gate
         self._cache: OrderedDict[tuple[str, str | None], Analysis | None] = OrderedDict()
 
     def analyse(self, query: str, operation_name: str | None) -> Analysis | None:
@@ -106,9 +116,8 @@ class DocumentAnalyzer:
         return result
 
     def _analyse(self, query: str, operation_name: str | None) -> Analysis | None:
-        try:
-            document = parse(query)
-        except GraphQLError:
+        document = self._parse(query)
+        if document is None:
             return None
         operation = _operation(document, operation_name)
         if operation is None:
@@ -120,6 +129,23 @@ class DocumentAnalyzer:
         # Fragments are visited where they are defined, with their type condition.
         visit(document, TypeInfoVisitor(type_info, collect))
         return Analysis(True, collect.viewer_dependent, collect.private_arguments)
+
+    def _parse(self, query: str) -> DocumentNode | None:
+        gate = self.gate
+        if gate is None:
+            try:
+                return parse(query)
+            except GraphQLError:
+                return None
+        if gate.too_large(query) is not None:
+            return None
+        document = gate.parse_now(query, gate.tokens_for(anonymous=True)).document
+        if (
+            document is None
+            or selection_weight(document, gate.max_selections) > gate.max_selections
+        ):
+            return None
+        return document
 
 
 def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from tortoise.exceptions import IntegrityError
 from app.messaging.phones import to_e164
 from app.messaging.tags import normalize_tags, tags_text
 from app.models.messaging import Contact, ContactImport, ContactImportStatus
+from app.platform.input_limits import CONTACT_NAME, TAG, too_long
 
 log = structlog.get_logger("parley.messaging")
 
@@ -37,9 +39,18 @@ class ContactImportNotFound(Exception):
         super().__init__(f"contact import {import_id} does not exist")
 
 
+def _reader(csv_text: str) -> Iterator[list[str]]:
+    # newline="": lines end at \n, \r\n or a lone \r (old Macs, some exports) and the csv
+    # module sees the line endings itself, as it must for quoted values across lines.
+    return csv.reader(io.StringIO(csv_text, newline=""))
+
+
 def header_problem(csv_text: str) -> str | None:
     """Why this CSV cannot be imported at all, or None."""
-    header = next(csv.reader(io.StringIO(csv_text)), None)
+    try:
+        header = next(_reader(csv_text), None)
+    except csv.Error as error:
+        return f"The first line is not valid CSV ({error})."
     columns = [column.strip().lower() for column in header or []]
     if PHONE not in columns:
         return f"The first line must name the columns and include `{PHONE}`."
@@ -96,7 +107,7 @@ async def run_import(import_id: int) -> None:
 
 
 def _parse(csv_text: str, report: _Report) -> list[_Row]:
-    reader = csv.reader(io.StringIO(csv_text))
+    reader = _reader(csv_text)
     columns = [column.strip().lower() for column in next(reader, [])]
     rows: list[_Row] = []
     first_seen: dict[str, int] = {}
@@ -123,24 +134,24 @@ def _parse(csv_text: str, report: _Report) -> list[_Row]:
             report.fail(number, PHONE, f"{e164} is already on row {first_seen[e164]}.")
             continue
         first_seen[e164] = number
+        name = cells.get(NAME) or None
+        if name is not None and len(name) > CONTACT_NAME:
+            report.fail(number, NAME, too_long(NAME, CONTACT_NAME))
+            continue
         raw_tags = cells.get(TAGS, "")
         if "," in raw_tags:
             report.fail(number, TAGS, "Separate tags with `;`; a tag cannot contain a comma.")
+            continue
+        tags = normalize_tags(raw_tags.split(";"))
+        if any(len(tag) > TAG for tag in tags):
+            report.fail(number, TAGS, f"A tag may be at most {TAG} characters.")
             continue
         attributes = {
             column: value
             for column, value in cells.items()
             if column not in (PHONE, NAME, TAGS) and column and value
         }
-        rows.append(
-            _Row(
-                number,
-                e164,
-                cells.get(NAME) or None,
-                normalize_tags(raw_tags.split(";")),
-                attributes,
-            )
-        )
+        rows.append(_Row(number, e164, name, tags, attributes))
     return rows
 
 

@@ -7,14 +7,23 @@ process. Production gives ``PARLEY_DATABASE_URL`` and ``PARLEY_REDIS_URL``.
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# Only settings built in code (the test suite) use it: every `parley` command that starts the
+# API or a worker refuses it, or replaces it with the per-install key under var/ (app.cli).
 DEFAULT_SECRET_KEY = "parley-development-secret-key-change-me"
+
+# Any port of localhost and 127.0.0.1, over http: where front-end dev servers run.
+DEVELOPMENT_ORIGINS = r"http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?"
+_ORIGIN = re.compile(r"https?://[^/\s:*]+(:[0-9]{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -113,6 +122,24 @@ class Settings(BaseSettings):
         "fragments expanded; a field selected k times at one place counts k² (refused before "
         "validation).",
     )
+    graphql_max_tokens_anonymous: int = Field(
+        2000,
+        description="Most lexical tokens in one document sent without a token (clients' own "
+        "documents hold about 100).",
+    )
+    graphql_max_variable_values: int = Field(
+        50_000,
+        description="Most JSON values (list items, object fields) in one operation's variables, "
+        "refused before they are coerced (BAD_USER_INPUT).",
+    )
+    graphql_max_variable_values_anonymous: int = Field(
+        1000, description="Most JSON values in the variables of an operation sent without a token."
+    )
+    graphql_max_variable_characters_anonymous: int = Field(
+        20_000,
+        description="Most characters of strings and keys in the variables of an operation sent "
+        "without a token.",
+    )
     graphql_batching: bool = Field(False, description="Accept a JSON array of operations.")
     graphql_batching_max_operations: int = Field(
         10, description="Most operations in one batch (when batching is on)."
@@ -141,6 +168,11 @@ class Settings(BaseSettings):
     )
     trusted_documents_only: bool = Field(
         False, description="Refuse every document that is not in the trusted manifest."
+    )
+    fast_executor: bool = Field(
+        True,
+        description="Execute with Parley's executor (app/schema/executor.py); `false` runs "
+        "strawberry's stock execution.",
     )
     subscription_auth_check_seconds: float = Field(
         5.0, description="How often an idle subscription re-checks that its session is valid."
@@ -186,6 +218,23 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(1_000_000, description="Largest accepted request body.")
     health_timeout_seconds: float = Field(2.0, description="Budget of each readiness check.")
+    cors_origins: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        description="Exact origins (`https://app.example.com`, comma-separated or a JSON list) "
+        "browsers may call the API and open WebSockets from; unset: none in production, "
+        "`http://localhost:*` and `http://127.0.0.1:*` (any port) otherwise.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Addresses or networks of the reverse proxies whose `X-Forwarded-For` and "
+        "`X-Forwarded-Proto` are believed (comma-separated or a JSON list); unset: none, "
+        "the connecting address is the client's.",
+    )
+    webhook_limit_per_device: str = Field(
+        "10000/second",
+        description="Webhook requests one device's URL takes (429 + `Retry-After` beyond, "
+        "before any other work); Meta redelivers what is refused.",
+    )
     whatsapp_graph_url: str = Field(
         "https://graph.facebook.com", description="Base URL of Meta's Graph API (Cloud API)."
     )
@@ -238,6 +287,36 @@ class Settings(BaseSettings):
         3.0, description="Inbound messages this close together get one auto-reply run."
     )
 
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, value: list[str] | None) -> list[str] | None:
+        for origin in value or []:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: scheme://host[:port], no path, no wildcard"
+                )
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network") from None
+        return value
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env == "production":
@@ -252,6 +331,22 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def uses_public_secret_key(self) -> bool:
+        return self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY
+
+    @property
+    def env_is_explicit(self) -> bool:
+        """Whether `env` was given (PARLEY_ENV, `.env`, or in code) rather than defaulted."""
+        return "env" in self.model_fields_set
+
+    @property
+    def cors_origin_pattern(self) -> str | None:
+        """The development default, when no origins are configured outside production."""
+        if self.cors_origins is not None or self.is_production:
+            return None
+        return DEVELOPMENT_ORIGINS
 
     @property
     def embedded_redis(self) -> bool:

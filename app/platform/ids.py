@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import strawberry
 
-from app.errors import BadUserInput
+from app.platform.errors import BadUserInput
 
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:

@@ -1,8 +1,9 @@
 """structlog set-up: JSON lines in production, a readable console in development.
 
 Every line logged while a request is handled carries its request id (bound through
-``structlog.contextvars``). The redaction processor runs last before rendering, so no
-processor or caller can put a password, token or secret into a line.
+``structlog.contextvars``). The redaction processor runs last before rendering (then only
+the size bound), so no processor or caller can put a password, token or secret into a line,
+nor a megabyte of someone's input.
 """
 
 from __future__ import annotations
@@ -63,6 +64,81 @@ def redact_processor(
     return event_dict
 
 
+class _CronJobsAtDebug(logging.Filter):
+    """SAQ logs enqueuing, scheduling, processing and finishing every job at INFO. The campaign
+    watchdog is a cron job every 5 seconds: those 4 lines a tick would be most of a quiet
+    log, so a cron job's are kept for DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or logging.getLogger("saq").isEnabledFor(logging.DEBUG):
+            return True
+        return not any(_names_cron_jobs(arg) for arg in record.args or ())
+
+
+def _names_cron_jobs(arg: object) -> bool:
+    # "Job<function: …, key: cron:campaign_watchdog, …>", or the ids of scheduled jobs.
+    if isinstance(arg, str):
+        return "key: cron:" in arg
+    if isinstance(arg, list):
+        return bool(arg) and all(":cron:" in str(job_id) for job_id in arg)
+    return False
+
+
+# A log line carries what happened, not what was sent: a value, a traceback line and a list
+# are cut to these sizes, so an oversized input cannot make an oversized line.
+MAX_VALUE = 2_000
+MAX_TRACEBACK_LINE = 1_000
+MAX_TRACEBACK = 20_000
+MAX_ITEMS = 50
+
+
+def clip(value: str, limit: int = MAX_VALUE) -> str:
+    if len(value) <= limit:
+        return value
+    return f"{value[:limit]}… [{len(value) - limit} more characters]"
+
+
+def _clip_traceback(text: str) -> str:
+    text = "\n".join(clip(line, MAX_TRACEBACK_LINE) for line in text.split("\n"))
+    if len(text) <= MAX_TRACEBACK:
+        return text
+    # The innermost frames and the error itself are at the end.
+    head, tail = MAX_TRACEBACK // 4, MAX_TRACEBACK * 3 // 4
+    return f"{text[:head]}\n… [{len(text) - head - tail} characters] …\n{text[-tail:]}"
+
+
+def bound(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return clip(value)
+    if depth >= 6 and isinstance(value, (Mapping, list, tuple)):
+        return clip(repr(value))
+    if isinstance(value, Mapping):
+        items = list(value.items())
+        bounded = {clip(str(k), 200): bound(v, depth + 1) for k, v in items[:MAX_ITEMS]}
+        if len(items) > MAX_ITEMS:
+            bounded["…"] = f"{len(items) - MAX_ITEMS} more keys"
+        return bounded
+    if isinstance(value, (list, tuple)):
+        bounded_list = [bound(v, depth + 1) for v in value[:MAX_ITEMS]]
+        if len(value) > MAX_ITEMS:
+            bounded_list.append(f"… {len(value) - MAX_ITEMS} more items")
+        return bounded_list
+    return value
+
+
+def bound_processor(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Cut every value to size; after redaction, so that no secret is cut past recognition."""
+    for key in list(event_dict):
+        value = event_dict[key]
+        if key == "exception" and isinstance(value, str):
+            event_dict[key] = _clip_traceback(value)
+        else:
+            event_dict[key] = bound(value)
+    return event_dict
+
+
 def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -72,10 +148,10 @@ def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
     ]
     renderer: Any
     if json_lines:
-        tail: list[Any] = [structlog.processors.format_exc_info, redact_processor]
+        tail: list[Any] = [structlog.processors.format_exc_info, redact_processor, bound_processor]
         renderer = structlog.processors.JSONRenderer()
     else:
-        tail = [structlog.processors.format_exc_info, redact_processor]
+        tail = [structlog.processors.format_exc_info, redact_processor, bound_processor]
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
 
     structlog.configure(
@@ -96,6 +172,7 @@ def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
                 *shared,
                 structlog.processors.format_exc_info,
                 redact_processor,
+                bound_processor,
             ],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
@@ -111,6 +188,9 @@ def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # uvicorn's own access log is replaced by ours (one line per request, with its ids).
     logging.getLogger("uvicorn.access").disabled = True
+    saq = logging.getLogger("saq")
+    saq.filters[:] = [f for f in saq.filters if not isinstance(f, _CronJobsAtDebug)]
+    saq.addFilter(_CronJobsAtDebug())
     # The AI frameworks log every prompt, answer and tool argument at INFO: customer data.
     for noisy in (
         "tortoise",

@@ -11,7 +11,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 
-from app.errors import BadUserInput
+from app.platform.errors import BadUserInput
 from app.platform.ids import KEY_MAX, KEY_MIN, urlsafe_b64
 
 DEFAULT_PAGE_SIZE = 20

@@ -9,10 +9,12 @@ import its workers (they import the domain), so the declaration is the reference
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from saq import Queue
+from saq import Queue, Worker
 from saq.queue.redis import RedisQueue
 
 from app.platform.redis import connect
@@ -52,3 +54,18 @@ class Queues:
 
     async def enqueue(self, job: Job, **kwargs: Any) -> None:
         await self.by_name[job.queue].enqueue(job.name, **kwargs)
+
+
+async def stop_workers(workers: Sequence[Worker]) -> None:
+    await asyncio.gather(*(_stop(worker) for worker in workers), return_exceptions=True)
+
+
+async def _stop(worker: Worker) -> None:
+    # A worker running no job holds only SAQ's upkeep loops (asleep for up to their timer)
+    # and dequeues waiting in Redis: they end now, rather than outliving the grace period and
+    # being cancelled with a warning. A running job still gets the grace period.
+    if not worker.job_task_contexts:
+        worker.event.set()
+        for task in list(worker.tasks):
+            task.cancel()
+    await worker.stop()

@@ -1,8 +1,9 @@
-"""Rate limits on Redis with the ``limits`` library (moving windows, shared by all processes).
+"""Rate limits on Redis with the ``limits`` library (shared by all processes).
 
     await enforce(settings, settings.rate_limit_login_per_ip, "login", "ip", ip)
 
-Over the limit raises :class:`app.errors.RateLimited` with the seconds until a slot frees up.
+Over the limit raises :class:`app.platform.errors.RateLimited` with the seconds until a slot frees up.
+Limits hit thousands of times a second use :func:`over_fixed_window` instead.
 """
 
 from __future__ import annotations
@@ -10,14 +11,17 @@ from __future__ import annotations
 import time
 
 from limits import parse
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.storage import Storage
+from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
-from app.errors import RateLimited
 from app.platform.config import Settings
+from app.platform.errors import RateLimited
 from app.platform.redis import redis_url
 
-_limiters: dict[str, MovingWindowRateLimiter] = {}
+_storages: dict[str, Storage] = {}
+_moving: dict[str, MovingWindowRateLimiter] = {}
+_fixed: dict[str, FixedWindowRateLimiter] = {}
 
 
 def _storage_uri(url: str) -> str:
@@ -26,14 +30,21 @@ def _storage_uri(url: str) -> str:
     return "async+" + url
 
 
-def _limiter(settings: Settings) -> MovingWindowRateLimiter:
-    url = redis_url(settings)
-    limiter = _limiters.get(url)
-    if limiter is None:
+def _storage(url: str) -> Storage:
+    if url not in _storages:
         storage = storage_from_string(
             _storage_uri(url), implementation="redispy", key_prefix="parley-rl"
         )
-        limiter = _limiters[url] = MovingWindowRateLimiter(storage)
+        assert isinstance(storage, Storage)  # an `async+` URI
+        _storages[url] = storage
+    return _storages[url]
+
+
+def _limiter(settings: Settings) -> MovingWindowRateLimiter:
+    url = redis_url(settings)
+    limiter = _moving.get(url)
+    if limiter is None:
+        limiter = _moving[url] = MovingWindowRateLimiter(_storage(url))
     return limiter
 
 
@@ -45,3 +56,17 @@ async def enforce(settings: Settings, limit: str, *identifiers: str) -> None:
         return
     stats = await limiter.get_window_stats(item, *identifiers)
     raise RateLimited(retry_after=max(0.0, stats.reset_time - time.time()))
+
+
+async def over_fixed_window(settings: Settings, limit: str, *identifiers: str) -> int | None:
+    """Count one hit against ``limit`` in a fixed window: ``None`` within it, else the seconds
+    to wait (the window's length, an upper bound). One Redis round trip either way, where a
+    moving window keeps an entry per hit: for limits of thousands a second."""
+    url = redis_url(settings)
+    limiter = _fixed.get(url)
+    if limiter is None:
+        limiter = _fixed[url] = FixedWindowRateLimiter(_storage(url))
+    item = parse(limit)
+    if await limiter.hit(item, *identifiers):
+        return None
+    return item.get_expiry()

@@ -23,7 +23,7 @@ from app.platform.cache import HotCache, activate, deactivate
 from app.platform.config import Settings
 from app.platform.orm import acquire_orm, release_orm
 from app.platform.pubsub import Broker
-from app.platform.queues import Queues
+from app.platform.queues import Queues, stop_workers
 from app.platform.redis import EmbeddedRedis, connect, redis_url
 from app.whatsapp.http_pool import close_shared_clients
 
@@ -104,7 +104,7 @@ async def _run(workers: list[Worker]) -> None:
 
 
 async def _stop_worker_task(runtime: Runtime, task: asyncio.Task[None]) -> None:
-    await asyncio.gather(*(worker.stop() for worker in runtime.workers), return_exceptions=True)
+    await stop_workers(runtime.workers)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task

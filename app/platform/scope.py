@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from app.errors import Forbidden, Unauthenticated
 from app.platform.context import Info
+from app.platform.errors import Forbidden, Unauthenticated
 
 T = TypeVar("T")
 

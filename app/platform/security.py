@@ -1,4 +1,4 @@
-"""Access tokens (JWT via authlib) and secrets at rest.
+"""Access tokens (JWT via joserfc) and secrets at rest.
 
 Access tokens are short-lived HS256 JWTs with ``sub`` (user id), ``org``, ``jti``, ``iat``,
 ``exp``, issuer and audience. Decoding accepts only the configured algorithm: ``alg: none`` and
@@ -11,21 +11,19 @@ import base64
 import functools
 import hashlib
 import hmac
+import os
 import secrets
 import time
 import uuid
-import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyotp
 from cryptography.fernet import Fernet, InvalidToken
-
-with warnings.catch_warnings():
-    # authlib points at joserfc for the future; authlib.jose is what DESIGN.md fixes for now.
-    warnings.simplefilter("ignore")
-    from authlib.jose import JsonWebToken
-    from authlib.jose.errors import JoseError
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
 
 from app.platform.config import Settings
 
@@ -75,14 +73,26 @@ def issue_access_token(
         payload["org"] = str(organization_id)
     if session_id is not None:
         payload["sid"] = str(session_id)
-    jwt = JsonWebToken([settings.jwt_algorithm])
     token = jwt.encode(
-        {"alg": settings.jwt_algorithm, "typ": "JWT"}, payload, _signing_key(settings)
+        {"alg": settings.jwt_algorithm, "typ": "JWT"},
+        payload,
+        OctKey.import_key(_signing_key(settings)),
+        algorithms=[settings.jwt_algorithm],
+        default_type=None,  # the header as above, in that order
     )
-    return token.decode(), claims
+    return token, claims
 
 
 _LEEWAY_SECONDS = 5
+_CLAIMS = jwt.JWTClaimsRegistry(
+    leeway=_LEEWAY_SECONDS,
+    iss={"essential": True, "value": ISSUER},
+    aud={"essential": True, "value": AUDIENCE},
+    sub={"essential": True},
+    jti={"essential": True},
+    exp={"essential": True},
+    iat={"essential": True},
+)
 
 
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
@@ -99,21 +109,11 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
 # part of decoding (a Redis check on every request).
 @functools.lru_cache(maxsize=4096)
 def _decode_access_token(token: str, algorithm: str, key: bytes) -> AccessClaims:
-    jwt = JsonWebToken([algorithm])
     try:
-        claims = jwt.decode(
-            token,
-            key,
-            claims_options={
-                "iss": {"essential": True, "value": ISSUER},
-                "aud": {"essential": True, "value": AUDIENCE},
-                "sub": {"essential": True},
-                "jti": {"essential": True},
-                "exp": {"essential": True},
-                "iat": {"essential": True},
-            },
-        )
-        claims.validate(leeway=_LEEWAY_SECONDS)
+        # Only `algorithm` is accepted: `alg: none` or any other is refused before the
+        # signature is checked.
+        claims = jwt.decode(token, OctKey.import_key(key), algorithms=[algorithm]).claims
+        _CLAIMS.validate(claims)
         return AccessClaims(
             user_id=int(claims["sub"]),
             organization_id=int(claims["org"]) if claims.get("org") else None,
@@ -127,6 +127,27 @@ def _decode_access_token(token: str, algorithm: str, key: bytes) -> AccessClaims
 
 def _signing_key(settings: Settings) -> bytes:
     return hashlib.sha256(b"parley-jwt:" + settings.secret_key.get_secret_value().encode()).digest()
+
+
+SECRET_KEY_FILE = "secret_key"
+
+
+def install_secret_key(var_dir: Path) -> str:
+    """This install's development key: made once (random, readable by its owner only) under
+    ``var_dir`` and read back by every later start."""
+    path = var_dir / SECRET_KEY_FILE
+    var_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if len(key) < 32:
+            raise ValueError(f"{path} holds no usable key; delete it to make a new one") from None
+        return key
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    return key
 
 
 def _fernet(settings: Settings) -> Fernet:

@@ -13,7 +13,6 @@ from app.ai import business_hours, usage
 from app.ai.config import is_configured
 from app.ai.jobs import RUN_AGENT
 from app.ai.triggers import job_options
-from app.errors import BadUserInput
 from app.models.accounts import Organization
 from app.models.ai import (
     FINISHED,
@@ -30,6 +29,7 @@ from app.models.ai import (
 from app.models.messaging import Conversation, Device
 from app.platform import events
 from app.platform.context import Info
+from app.platform.errors import BadUserInput
 from app.platform.ids import decode_id
 from app.platform.scope import organization_id
 from app.platform.user_errors import UserError, UserErrorCode, user_error

@@ -8,9 +8,9 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from app.errors import Unauthenticated
 from app.models.accounts import Membership
 from app.platform.context import Info
+from app.platform.errors import Unauthenticated
 from app.platform.events import channel
 from app.platform.scope import organization_id
 from app.platform.security import revoked_jti_key, revoked_session_key

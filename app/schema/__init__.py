@@ -8,11 +8,12 @@ from typing import Any
 import strawberry
 from strawberry.tools import merge_types
 
-from app.errors import ErrorCodesExtension
+from app.platform.errors import ErrorCodesExtension
 from app.schema.accounts import AccountsMutation, AccountsQuery
 from app.schema.ai import AIMutation, AIQuery, AISubscription
 from app.schema.campaigns import CampaignsMutation, CampaignsQuery, CampaignsSubscription
 from app.schema.executor import ParleyExecutor
+from app.schema.input_checks import install as install_input_checks
 from app.schema.limits import LimitsQuery
 from app.schema.messaging import MessagingMutation, MessagingQuery, MessagingSubscription
 from app.schema.system import SystemQuery
@@ -47,16 +48,21 @@ class ParleySchema(strawberry.Schema):
 def build_schema(
     extra_extensions: Sequence[Any] = (),
     extra_query_types: Sequence[type] = (),
+    *,
+    fast_executor: bool = True,
 ) -> strawberry.Schema:
+    """The schema; ``fast_executor=False`` leaves execution to strawberry's stock executor
+    (PARLEY_FAST_EXECUTOR), the way back should an upgrade break ParleyExecutor."""
     query = merge_types("Query", (*QUERY_TYPES, *extra_query_types))
     mutation = merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None
     subscription = merge_types("Subscription", SUBSCRIPTION_TYPES) if SUBSCRIPTION_TYPES else None
+    install_input_checks(query, mutation)
     return ParleySchema(
         query=query,
         mutation=mutation,
         subscription=subscription,
         extensions=[ErrorCodesExtension, *extra_extensions],
-        execution_context_class=ParleyExecutor,
+        execution_context_class=ParleyExecutor if fast_executor else None,
     )
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from strawberry.permission import BasePermission
 
-from app.errors import Forbidden, Unauthenticated
 from app.models.accounts import Role
 from app.platform.context import Info
+from app.platform.errors import Forbidden, Unauthenticated
 
 
 class IsAuthenticated(BasePermission):

@@ -15,7 +15,7 @@ from saq import CronJob, Worker
 from app import reactions
 from app.platform.config import Settings
 from app.platform.logging import configure_logging
-from app.platform.queues import QUEUE_NAMES, Queues
+from app.platform.queues import QUEUE_NAMES, Queues, stop_workers
 from app.platform.runtime import JobContext, WorkerFactory, start_runtime
 from app.workers import registry
 
@@ -64,10 +64,6 @@ def in_process_workers(concurrency: int) -> WorkerFactory:
         return build_workers(queues, concurrency=concurrency, startup=startup, in_process=True)
 
     return build
-
-
-async def stop_workers(workers: Sequence[Worker]) -> None:
-    await asyncio.gather(*(worker.stop() for worker in workers), return_exceptions=True)
 
 
 log = structlog.get_logger("parley.worker")

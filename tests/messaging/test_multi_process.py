@@ -140,6 +140,8 @@ def _environment(stores: Stores, **extra: str) -> dict[str, str]:
         PARLEY_RUN_WORKER_IN_PROCESS="false",
         PARLEY_SANDBOX_STATUS_DELAY_SECONDS="0.2",
         PARLEY_LOG_JSON="true",
+        # Clients play users at many addresses (X-Forwarded-For), as behind a local proxy.
+        PARLEY_TRUSTED_PROXIES="127.0.0.1",
     )
     env.update(extra)
     return env

@@ -8,9 +8,11 @@ from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
+from app.http.persisted import document_hash
 
-from app.documents.persisted import document_hash
 from app.platform.redis import redis_url
+from tests.live.support import Socket
+from tests.support.accounts import register_user
 from tests.support.server import make_settings, run_server
 
 
@@ -118,3 +120,99 @@ async def test_documents_that_would_cost_seconds_are_refused_within_50_ms_of_cpu
     assert "more than 1000" in answers[1]["errors"][0]["message"]
     assert "more than 1000" in answers[2]["errors"][0]["message"]
     assert max(cpu) < 0.05, cpu
+
+
+def _code_and_message(answer: dict[str, Any]) -> tuple[str, str]:
+    error = answer["errors"][0]
+    return error["extensions"]["code"], error["message"]
+
+
+async def test_variables_are_bounded_before_they_are_coerced_tighter_without_a_token(
+    server, api
+) -> None:  # type: ignore[no-untyped-def]
+    # 50,000 ids: ~900 KB, under the body limit; their coercion alone took 50–120 ms.
+    ids = "query Ids{n}($ids: [ID!]!) {{ nodes(ids: $ids) {{ id }} }}"
+    user = await register_user(api)
+    headers = {"Authorization": f"Bearer {user.access_token}"}
+
+    cpu, anonymous = [], []
+    async with httpx.AsyncClient(timeout=60) as http:
+        await http.post(server.graphql_url, json={"query": "{ __typename }"})  # warm up
+        for n in range(3):
+            body = {
+                "query": ids.format(n=n),
+                "variables": {"ids": [f"id{i}" for i in range(50_000)]},
+            }
+            started = time.process_time()  # the server runs in this process
+            response = await http.post(server.graphql_url, json=body)
+            cpu.append(time.process_time() - started)
+            anonymous.append(response.json())
+        long_text = {"query": ids.format(n=9), "variables": {"ids": ["x" * 30_000]}}
+        too_long = (await http.post(server.graphql_url, json=long_text)).json()
+        # A signed-in caller may send more: 2,000 ids reach the resolver (which takes 100).
+        signed_in = (
+            await http.post(
+                server.graphql_url,
+                headers=headers,
+                json={"query": ids.format(n=10), "variables": {"ids": ["x"] * 2000}},
+            )
+        ).json()
+
+    for answer in anonymous:
+        assert answer["data"] is None
+        assert _code_and_message(answer) == (
+            "BAD_USER_INPUT",
+            "The variables hold more than 1000 values.",
+        )
+    assert max(cpu) < 0.05, cpu
+    assert _code_and_message(too_long)[0] == "BAD_USER_INPUT"
+    assert "more than 20000 characters" in _code_and_message(too_long)[1]
+    assert _code_and_message(signed_in) == ("BAD_USER_INPUT", "At most 100 ids at once.")
+
+
+async def test_a_caller_without_a_token_has_a_tighter_token_limit(server, api) -> None:  # type: ignore[no-untyped-def]
+    # ~2,500 tokens in two selections: under the signed-in limit (5,000), over 2,000.
+    items = ", ".join('"a"' for _ in range(2500))  # 12.5 KB
+    query = f"query ManyTokens {{ nodes(ids: [{items}]) {{ id }} }}"
+    user = await register_user(api)
+
+    async with httpx.AsyncClient(timeout=60) as http:
+        anonymous = (await http.post(server.graphql_url, json={"query": query})).json()
+        signed_in = (
+            await http.post(
+                server.graphql_url,
+                headers={"Authorization": f"Bearer {user.access_token}"},
+                json={"query": query},
+            )
+        ).json()
+
+    assert _code_and_message(anonymous) == (
+        "QUERY_TOO_COMPLEX",
+        "Syntax Error: Document contains more than 2000 tokens. Parsing aborted.",
+    )
+    assert _code_and_message(signed_in) == ("BAD_USER_INPUT", "At most 100 ids at once.")
+
+
+async def test_documents_over_the_limits_are_refused_over_websocket_too(server) -> None:  # type: ignore[no-untyped-def]
+    too_large = "subscription Big { " + "messageEvents { __typename } " * 1000 + "}"  # 30 KB
+    too_many_tokens = "subscription Tokens { __typename " + "@include(if: true) " * 500 + "}"
+    repeated = "subscription Repeated { " + "messageEvents { __typename } " * 400 + "}"
+
+    socket = await Socket.open(server, None)
+    try:
+        for number, query in enumerate([too_large, too_many_tokens, repeated]):
+            await socket.subscribe(str(number), query)
+        frames = [await socket.receive() for _ in range(3)]
+    finally:
+        await socket.close()
+
+    by_id = {frame["id"]: frame for frame in frames}
+    messages = []
+    for number in ("0", "1", "2"):
+        frame = by_id[number]
+        assert frame["type"] == "error", frame
+        assert [e["extensions"]["code"] for e in frame["payload"]] == ["QUERY_TOO_COMPLEX"]
+        messages.append(frame["payload"][0]["message"])
+    assert "larger than 20000 bytes" in messages[0]
+    assert "more than 2000 tokens" in messages[1]
+    assert "more than 1000" in messages[2]

@@ -35,6 +35,7 @@ async def test_a_client_over_its_budget_is_throttled_then_served_after_retry_aft
         cost_budget_maximum=600,
         cost_budget_restore_rate=100.0,
         graphql_max_aliases=200,
+        graphql_max_tokens_anonymous=5000,  # 200 aliased objects are ~2,000 tokens
     )
     expensive = "{ " + " ".join(f'n{i}: node(id: "eA") {{ id }}' for i in range(200)) + " }"
 
@@ -60,11 +61,12 @@ async def test_a_client_over_its_budget_is_throttled_then_served_after_retry_aft
 
 
 async def test_a_query_over_the_maximum_cost_is_refused_unexecuted(server) -> None:  # type: ignore[no-untyped-def]
-    # 1,001 objects within the alias and token limits: fragments of 10 and 100 fields.
+    # Few selections (well within the document limits), a large cost: ten pages of 100
+    # contacts with their ids, 10 × (2 + 100 × 1) = 1,020 points.
     query = (
-        "fragment Ten on Query { " + 'node(id: "eA") { id } ' * 10 + "} "
-        "fragment Hundred on Query { " + "...Ten " * 10 + "} "
-        "{ " + "...Hundred " * 10 + 'node(id: "eA") { id } }'
+        "{ "
+        + " ".join(f"c{i}: contacts(first: 100) {{ nodes {{ id }} }}" for i in range(10))
+        + " }"
     )
 
     async with httpx.AsyncClient(timeout=60) as http:
@@ -72,7 +74,7 @@ async def test_a_query_over_the_maximum_cost_is_refused_unexecuted(server) -> No
 
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
-    assert body["errors"][0]["extensions"]["cost"]["requestedQueryCost"] == 1001
+    assert body["errors"][0]["extensions"]["cost"]["requestedQueryCost"] == 1020
 
 
 async def test_rate_limit_is_queryable(server) -> None:  # type: ignore[no-untyped-def]

@@ -30,7 +30,9 @@ def free_port() -> int:
 
 
 def make_settings(var_dir: Path, **overrides: Any) -> Settings:
-    """Embedded stack by default; PARLEY_TEST_DATABASE_URL / PARLEY_TEST_REDIS_URL switch."""
+    """Embedded stack by default; PARLEY_TEST_DATABASE_URL / PARLEY_TEST_REDIS_URL switch.
+    Other ``PARLEY_`` settings not given here come from the environment, as in production:
+    ``PARLEY_FAST_EXECUTOR=false`` runs the suite on strawberry's stock executor."""
     values: dict[str, Any] = {
         "env": "test",
         "var_dir": var_dir,
@@ -43,6 +45,9 @@ def make_settings(var_dir: Path, **overrides: Any) -> Settings:
         "request_limit_anonymous": "100000/minute",
         "request_limit_user": "100000/minute",
         "subscription_auth_check_seconds": 0.5,
+        # The suite's clients play users at many addresses (`client_from`: X-Forwarded-For),
+        # as behind a reverse proxy on the same host; tests of the default set their own.
+        "trusted_proxies": ["127.0.0.1"],
     }
     values.update(overrides)
     return Settings(**values)
@@ -106,6 +111,7 @@ async def run_server(
         access_log=False,
         lifespan="on",
         **{**websocket_options(settings), **server_options},
+        proxy_headers=False,  # as `parley serve`: the app decides whom to believe
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

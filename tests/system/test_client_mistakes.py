@@ -12,6 +12,8 @@ import pytest
 import strawberry
 
 from tests.live.support import Socket
+from tests.support.client import Api
+from tests.support.messaging import member
 from tests.support.server import RunningServer, make_settings, run_server
 
 LOGIN = "mutation ($input: LoginInput!) { login(input: $input) { accessToken } }"
@@ -123,7 +125,9 @@ async def test_a_client_mistake_over_graphql_transport_ws_has_its_own_code_and_m
     code: str,
     message: str,
 ) -> None:
-    socket = await Socket.open(server, None)
+    # A WebSocket signs in at connection_init (an anonymous one is closed with 4401).
+    who = await member(server, Api(server.graphql_url))
+    socket = await Socket.open(server, who.token)
     try:
         await socket.subscribe("1", document, variables)
         answer = await socket.receive()

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from strawberry.http.ides import get_graphql_ide_html
 
-from app import graphiql
+from app.http import graphiql
 from tests.support.server import RunningServer
 
 HTML = {"accept": "text/html"}

@@ -9,7 +9,6 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from app.errors import Forbidden, NotFound
 from app.models.accounts import (
     AuditEvent,
     Membership,
@@ -20,6 +19,7 @@ from app.models.accounts import (
     User,
 )
 from app.platform.context import Info
+from app.platform.errors import Forbidden, NotFound
 from app.platform.ids import decode_id, to_global_id
 from app.platform.pagination import page_args
 from app.platform.security import hash_token

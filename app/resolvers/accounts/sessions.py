@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from app.errors import NotFound
 from app.models.accounts import RefreshToken, Session
 from app.platform.context import Info
+from app.platform.errors import NotFound
 from app.platform.ids import decode_id, to_global_id
 from app.platform.security import hash_token, revoked_jti_key
 from app.platform.user_errors import UserErrorCode, user_error

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.schema.accounts.types import MemberType, Role, UserType
-from app.schema.errors import UserError
+from app.schema.user_errors import UserError
 
 
 @strawberry.input(

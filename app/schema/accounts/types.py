@@ -10,9 +10,9 @@ from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.scalars import JSON
 
 from app.dataloaders.accounts import membership_by_org_and_user, user_by_id
-from app.errors import Forbidden
 from app.models import accounts as models
 from app.platform.context import Info
+from app.platform.errors import Forbidden
 from app.platform.ids import to_global_id
 from app.platform.pagination import page_args
 from app.schema.node import Node

@@ -13,9 +13,9 @@ from app.platform.context import Info
 from app.resolvers import ai as resolvers
 from app.schema.ai.types import AgentRun, AgentTask, AIAgent, KnowledgeEntry
 from app.schema.ai.usage import AIUsageMutation
-from app.schema.errors import UserError, UserErrorCode, user_error
 from app.schema.messaging.types import Conversation
 from app.schema.permissions import HasRole
+from app.schema.user_errors import UserError, UserErrorCode, user_error
 
 
 @strawberry.input(description="A new agent.")

@@ -13,8 +13,8 @@ from app.models.accounts import Role
 from app.platform.context import Info
 from app.resolvers import ai as resolvers
 from app.schema.accounts.types import OrganizationType
-from app.schema.errors import UserError
 from app.schema.permissions import HasRole
+from app.schema.user_errors import UserError
 
 
 @strawberry.type(description="AI runs and tokens of one UTC day.")

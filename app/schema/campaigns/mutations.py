@@ -11,8 +11,8 @@ from app.models.campaigns import Campaign as CampaignModel
 from app.platform.context import Info
 from app.resolvers.campaigns import lifecycle
 from app.schema.campaigns.types import Campaign
-from app.schema.errors import UserError
 from app.schema.permissions import HasRole
+from app.schema.user_errors import UserError
 
 ADMIN = [HasRole(Role.ADMIN)]
 

@@ -15,7 +15,6 @@ from app.models.messaging import Provider as ProviderModel
 from app.platform.context import Info
 from app.platform.ids import to_global_id
 from app.resolvers.messaging import contacts, devices, inbox, messages, outbound, templates
-from app.schema.errors import UserError
 from app.schema.messaging.types import (
     Contact,
     ContactImport,
@@ -26,6 +25,7 @@ from app.schema.messaging.types import (
     Template,
 )
 from app.schema.permissions import HasRole
+from app.schema.user_errors import UserError
 
 
 @strawberry.input(description="Meta Cloud API credentials of a number.")

@@ -18,9 +18,9 @@ from graphql import (
 from tortoise.expressions import Q
 
 from app.dataloaders import messaging as loaders
-from app.errors import BadUserInput
 from app.models import messaging as models
 from app.platform.context import Info
+from app.platform.errors import BadUserInput
 from app.platform.ids import decode_id
 from app.platform.pagination import page_args
 from app.platform.scope import in_organization, organization_id

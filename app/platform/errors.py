@@ -168,22 +168,24 @@ class ErrorCodesExtension(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        context = self.execution_context
-        result = context.result
-        pre = context.pre_execution_errors
+        # Strawberry hands the result's errors over as `pre_execution_errors` too: each error
+        # is classified (and logged, with the trace id the client gets) once.
+        classified: dict[int, GraphQLError] = {}
+
+        def once(error: GraphQLError) -> GraphQLError:
+            if id(error) not in classified:
+                classified[id(error)] = classify(error)
+            return classified[id(error)]
+
+        result = self.execution_context.result
         if (
             isinstance(result, (GraphQLExecutionResult, StrawberryExecutionResult))
             and result.errors
         ):
-            # Strawberry also keeps the result's list as `pre_execution_errors`: one pass, so
-            # that an unexpected error is logged once, with the trace id the client sees.
-            classified = [classify(e) for e in result.errors]
-            if pre is result.errors:
-                context.pre_execution_errors = classified
-            result.errors = classified
-            return
+            result.errors = [once(e) for e in result.errors]
+        pre = self.execution_context.pre_execution_errors
         if pre:
-            context.pre_execution_errors = [classify(e) for e in pre]
+            self.execution_context.pre_execution_errors = [once(e) for e in pre]
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         # Each event of a subscription (and each streamed result) gets the same treatment.

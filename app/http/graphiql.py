@@ -3,7 +3,7 @@
 Strawberry's ``graphiql.html`` loads React, GraphiQL and its explorer plugin from unpkg.com, each
 with a subresource-integrity hash. ``make graphiql`` (run by ``make dev`` when npm is there)
 installs the same package versions from ``clients/graphiql/package-lock.json`` and
-``python -m app.graphiql`` copies the files the page names into ``app/static/graphiql/``,
+``python -m app.http.graphiql`` copies the files the page names into ``app/static/graphiql/``,
 checking each against the page's hash. The page is then served with those addresses pointing at
 ``/graphql/ide/…`` and the hashes kept, so a browser runs only the very bytes the CDN would have
 served. Without the files the page loads nothing from the network: it says how to install them
@@ -148,9 +148,9 @@ def _fallback_page() -> str:
 
 
 if __name__ == "__main__":
-    # python -m app.graphiql NODE_MODULES [TARGET]
+    # python -m app.http.graphiql NODE_MODULES [TARGET]
     arguments = sys.argv[1:]
     if not 1 <= len(arguments) <= 2:
-        sys.exit("usage: python -m app.graphiql NODE_MODULES [TARGET_DIR]")
+        sys.exit("usage: python -m app.http.graphiql NODE_MODULES [TARGET_DIR]")
     target = Path(arguments[1]) if len(arguments) == 2 else ASSETS_DIR
     sys.exit(install(Path(arguments[0]), target))

@@ -1,0 +1,57 @@
+"""Each device's webhook URL takes a bounded number of requests, refused before any work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from app.models.messaging import WebhookEvent
+from app.platform.ids import from_global_id, to_global_id
+from tests.fakes.graph_api import FakeGraphApi, inbound_webhook, signed
+from tests.support.client import Api
+from tests.support.cloud_api import APP_SECRET, cloud_device
+from tests.support.messaging import member
+from tests.support.server import RunningServer, make_settings, run_server
+
+
+@pytest.fixture(scope="module")
+async def limited(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningServer]:
+    settings = make_settings(tmp_path_factory.mktemp("var"), webhook_limit_per_device="4/minute")
+    async with run_server(settings) as running:
+        yield running
+
+
+async def test_a_device_url_past_its_limit_is_answered_429_and_nothing_is_stored(
+    limited: RunningServer,
+) -> None:
+    async with FakeGraphApi(app_secret=APP_SECRET) as fake:
+        limited.settings.whatsapp_graph_url = fake.base_url
+        owner = await member(limited, Api(limited.graphql_url))
+        device = await cloud_device(limited, fake, owner, statuses=False)
+    body, headers = signed(APP_SECRET, inbound_webhook(device.phone_number_id, "16505550100"))
+
+    async with httpx.AsyncClient() as client:
+        answers = [
+            await client.post(device.webhook_url, content=body, headers=headers) for _ in range(5)
+        ]
+
+    assert [a.status_code for a in answers] == [200] * 4 + [429]
+    assert answers[-1].headers["retry-after"] == "60"
+    stored = await WebhookEvent.filter(device_id=from_global_id(device.id)[1]).count()
+    assert stored == 4
+
+
+async def test_the_limit_is_counted_before_the_device_is_looked_up_and_per_device(
+    limited: RunningServer,
+) -> None:
+    nobody = f"{limited.url}/webhooks/whatsapp/{to_global_id('Device', 987_654_321)}"
+    another = f"{limited.url}/webhooks/whatsapp/{to_global_id('Device', 987_654_322)}"
+
+    async with httpx.AsyncClient() as client:
+        flood = [(await client.post(nobody, content=b"{}")).status_code for _ in range(6)]
+        elsewhere = (await client.post(another, content=b"{}")).status_code
+
+    assert flood == [404] * 4 + [429] * 2
+    assert elsewhere == 404
