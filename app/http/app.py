@@ -31,11 +31,11 @@ from app.documents.limits import (
     alias_limit,
     depth_limit,
 )
+from app.documents.persisted import PersistedDocuments, RegisterPersistedQuery, TrustedDocumentsOnly
 from app.http import graphiql, health
 from app.http.graphql import GraphQLView, RefuseBadCredentials
 from app.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.http.origins import AllowedOrigins, WebSocketOriginMiddleware
-from app.http.persisted import PersistedDocuments, RegisterPersistedQuery, TrustedDocumentsOnly
 from app.http.request_limits import RequestLimitMiddleware
 from app.http.webhooks import whatsapp_webhook
 from app.platform.config import Settings, get_settings
@@ -155,7 +155,7 @@ def create_app(
             # allocations instead of every 700 spends a few MB to save a few % of CPU.
             gc.freeze()
             gc.set_threshold(20_000, 10, 10)
-            # A large new document is parsed in a worker thread (app/http/graphql_limits.py): the
+            # A large new document is parsed in a worker thread (app/documents/limits.py): the
             # event loop gets the GIL back within 1 ms instead of Python's default 5 ms.
             sys.setswitchinterval(0.001)
             yield

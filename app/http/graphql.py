@@ -32,10 +32,10 @@ from strawberry.schema.exceptions import (
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from app.documents.limits import DocumentGate
 from app.documents.persisted import PersistedDocuments
 from app.http import graphiql
 from app.http.authentication import authenticate
-from app.http.graphql_limits import DocumentGate
 from app.live.groups import Hub
 from app.live.handlers import (
     ConnectionRefused,

@@ -29,7 +29,7 @@ from app.platform.security import revoked_jti_key, revoked_session_key
 if TYPE_CHECKING:
     from strawberry.schema import BaseSchema
 
-    from app.http.graphql_limits import DocumentGate
+    from app.documents.limits import DocumentGate
     from app.live.connection import LiveSocket
 
 log = structlog.get_logger("parley.live")

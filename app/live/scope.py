@@ -27,7 +27,7 @@ from graphql import (
 )
 from strawberry.permission import PermissionExtension
 
-from app.http.graphql_limits import DocumentGate, selection_weight
+from app.documents.limits import DocumentGate, selection_weight
 from app.schema.permissions import IsAuthenticated, _HasRole
 
 # Fields whose value depends on the viewer itself (not on permissions, which are classified

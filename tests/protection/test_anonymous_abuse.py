@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
-from app.http.persisted import document_hash
 
+from app.documents.persisted import document_hash
 from app.platform.redis import redis_url
 from tests.live.support import Socket
 from tests.support.accounts import register_user
