@@ -25,7 +25,7 @@ $(GRAPHIQL): clients/graphiql/package-lock.json app/http/graphiql.py | env
 clients: env
 	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error \
 	  && npx graphql-codegen --config codegen.ts && npx tsc
-	cd clients/python && $(UV) tool run --from 'ariadne-codegen[subscriptions]==0.19.0' ariadne-codegen
+	cd clients/python && "$$(../../scripts/uv-path)" tool run --from 'ariadne-codegen[subscriptions]==0.19.0' ariadne-codegen
 
 dev: env
 	@if command -v npm >/dev/null 2>&1; then \
@@ -46,6 +46,7 @@ lint: env
 	.venv/bin/ruff check app tests bench
 	.venv/bin/ruff format --check app tests bench
 	.venv/bin/mypy app
+	.venv/bin/lint-imports
 
 schema: env
 	.venv/bin/parley export-schema

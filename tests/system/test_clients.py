@@ -11,7 +11,7 @@ import asyncio
 import json
 import os
 import re
-import shutil
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -36,8 +36,11 @@ ARIADNE_CODEGEN = "ariadne-codegen[subscriptions]==0.19.0"
 
 
 def _uv() -> str:
-    found = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
-    if not Path(found).exists():
+    """The uv `make env` used (scripts/uv-path finds it, or installs a private one)."""
+    found = subprocess.run(
+        [str(ROOT / "scripts" / "uv-path")], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    if not found:
         pytest.fail("uv not found (make env installs it)")
     return found
 
