@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from semantic_kernel import Kernel
@@ -26,6 +25,7 @@ from app.ai.plugins import HANDOFF, PLUGIN, ParleyPlugin
 from app.ai.recorder import Recorder, StepKind
 from app.models.ai import TOOLS, AgentTask, AIAgent
 from app.models.messaging import Contact, Conversation, Direction, Message
+from app.platform import clock
 from app.platform.runtime import Runtime
 
 HISTORY = 30
@@ -147,7 +147,7 @@ async def _history(
             or "(no messages)"
         )
         return history
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    now = clock.now().strftime("%Y-%m-%d %H:%M UTC")
     system = (
         f"{agent.instructions}\n\nYou answer on WhatsApp for the business: short, plain text. "
         f"The customer is {contact.name if contact and contact.name else 'unknown by name'}. "

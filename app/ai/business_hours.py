@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from app.platform import clock
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -14,7 +16,7 @@ def describe(hours: dict[str, Any], now: datetime | None = None) -> dict[str, An
         zone = ZoneInfo(str(hours.get("timezone") or "UTC"))
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
-    local = (now or datetime.now(UTC)).astimezone(zone)
+    local = (now or clock.now()).astimezone(zone)
     week = {day: (hours.get("hours") or {}).get(day, "closed") for day in DAYS}
     today = week[DAYS[local.weekday()]]
     return {

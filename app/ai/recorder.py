@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from app.models.ai import AgentRun
-from app.platform import events
+from app.platform import clock, events
 from app.platform.pubsub import Broker
 
 
@@ -36,7 +35,7 @@ class Recorder:
         step = {
             "index": len(self.run.steps),
             "kind": kind,
-            "at": datetime.now(UTC).isoformat(),
+            "at": clock.now().isoformat(),
             **_plain(fields),
         }
         self.run.steps = [*self.run.steps, step]

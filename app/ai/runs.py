@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import importlib
 import time
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import structlog
@@ -18,7 +18,7 @@ from app.ai.recorder import Recorder, StepKind
 from app.ai.replies import ReplyNotSent, send_reply
 from app.models.ai import AgentRun, AgentRunStatus, AgentTask, AIAgent
 from app.models.messaging import Conversation
-from app.platform import events
+from app.platform import clock, events
 from app.platform.runtime import Runtime
 
 log = structlog.get_logger("parley.ai")
@@ -38,7 +38,7 @@ async def execute(runtime: Runtime, run_id: int) -> None:
     run = await AgentRun.get_or_none(id=run_id)
     if run is None:
         raise AgentRunNotFound(run_id)
-    started = datetime.now(UTC)
+    started = clock.now()
     claimed = await AgentRun.filter(id=run.id, status=AgentRunStatus.QUEUED).update(
         status=AgentRunStatus.RUNNING, started_at=started
     )
@@ -50,7 +50,7 @@ async def execute(runtime: Runtime, run_id: int) -> None:
     )
     recorder = Recorder(runtime.broker, run)
     agent = await AIAgent.get(id=run.agent_id)
-    clock = time.monotonic()
+    began = time.monotonic()
     work = asyncio.create_task(_work(runtime, run, agent, recorder))
     watcher = asyncio.create_task(_watch_for_cancel(run.id, work))
     status, output, error = AgentRunStatus.SUCCEEDED, None, None
@@ -70,8 +70,8 @@ async def execute(runtime: Runtime, run_id: int) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
     changes: dict[str, Any] = {
-        "finished_at": datetime.now(UTC),
-        "latency_ms": int((time.monotonic() - clock) * 1000),
+        "finished_at": clock.now(),
+        "latency_ms": int((time.monotonic() - began) * 1000),
         "prompt_tokens": recorder.prompt_tokens,
         "completion_tokens": recorder.completion_tokens,
         "steps": run.steps,

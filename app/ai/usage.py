@@ -8,12 +8,13 @@ the next one is refused.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
 from app.models.ai import AIUsage, AIUsageLimit
+from app.platform import clock
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Totals:
 
 
 def today() -> date:
-    return datetime.now(UTC).date()
+    return clock.now().date()
 
 
 def month_of(day: date) -> tuple[date, date]:

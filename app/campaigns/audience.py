@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.expressions import Q
@@ -21,6 +20,7 @@ from app.campaigns import bulk
 from app.messaging.phones import stored_e164
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.models.messaging import Contact, Conversation, service_window_open
+from app.platform import clock
 
 VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
 _CHUNK = 1000
@@ -118,7 +118,8 @@ async def _open_windows(campaign: Campaign, contacts: list[AudienceContact]) -> 
     windows = await Conversation.filter(
         device_id=campaign.device_id, contact_id__in=[c.id for c in contacts]
     ).values_list("contact_id", "last_inbound_at")
-    return {contact_id for contact_id, at in windows if service_window_open(at)}
+    now = clock.now()
+    return {contact_id for contact_id, at in windows if service_window_open(at, now)}
 
 
 async def resolve(
@@ -140,7 +141,7 @@ async def resolve(
         .values_list("phone_number")
     }
     taken: set[str] = set()
-    at = datetime.now(UTC)
+    at = clock.now()
     text = campaign.text is not None
     waiting = first_rows
     async for contacts in _contacts(campaign):
@@ -173,6 +174,6 @@ async def resolve(
         await waiting()
     total = await CampaignRecipient.filter(campaign_id=campaign.id).count()
     await Campaign.filter(id=campaign.id).update(
-        total_recipients=total, audience_resolved_at=datetime.now(UTC)
+        total_recipients=total, audience_resolved_at=clock.now()
     )
     return total

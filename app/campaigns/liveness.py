@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -23,7 +22,7 @@ import structlog
 from app.campaigns import runs
 from app.campaigns.jobs import SEND_CAMPAIGN_BATCH
 from app.models.campaigns import UNFINISHED, Campaign, CampaignRecipient, CampaignStatus
-from app.platform import background
+from app.platform import background, clock
 
 log = structlog.get_logger("parley.campaigns")
 
@@ -101,7 +100,7 @@ async def rescue_orphans(redis: aioredis.Redis, queues: Any, jobs: int) -> list[
             continue
         tick = str(int(time.time()))
         # The grace above again for the jobs queued now: one rescue, not one per tick.
-        await Campaign.filter(id=campaign.id).update(updated_at=datetime.now(UTC))
+        await Campaign.filter(id=campaign.id).update(updated_at=clock.now())
         if campaign.audience_resolved_at is None:
             await runs.enqueue_run(queues, campaign, rescue=tick)
         elif await CampaignRecipient.filter(

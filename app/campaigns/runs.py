@@ -5,7 +5,6 @@ Kept free of the GraphQL layer so worker processes can import it on their own.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.expressions import F
@@ -13,11 +12,8 @@ from tortoise.expressions import F
 from app.campaigns import progress
 from app.campaigns.jobs import RUN_CAMPAIGN
 from app.models.campaigns import Campaign, CampaignStatus
+from app.platform import clock
 from app.platform.pubsub import Broker
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def enqueue_run(queues: Any, campaign: Campaign, *, rescue: str | None = None) -> None:
@@ -41,12 +37,12 @@ async def begin_run(
     changes: dict[str, Any] = {
         "status": CampaignStatus.RUNNING,
         "run_generation": F("run_generation") + 1,
-        "updated_at": _now(),
+        "updated_at": clock.now(),
     }
     moved = await Campaign.filter(id=campaign_id, status__in=allowed).update(**changes)
     if not moved:
         return False
-    await Campaign.filter(id=campaign_id, started_at__isnull=True).update(started_at=_now())
+    await Campaign.filter(id=campaign_id, started_at__isnull=True).update(started_at=clock.now())
     campaign = await Campaign.get(id=campaign_id)
     await progress.status_changed(broker, campaign)
     await enqueue_run(queues, campaign)
@@ -58,7 +54,7 @@ async def finish(
 ) -> bool:
     """RUNNING → COMPLETED/FAILED, once."""
     moved = await Campaign.filter(id=campaign.id, status=CampaignStatus.RUNNING).update(
-        status=status, finished_at=_now(), failure_reason=reason, updated_at=_now()
+        status=status, finished_at=clock.now(), failure_reason=reason, updated_at=clock.now()
     )
     if moved:
         await progress.status_changed(broker, await Campaign.get(id=campaign.id))

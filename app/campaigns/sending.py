@@ -20,7 +20,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -33,7 +33,7 @@ from app.messaging.pacing import LATE_SECONDS, RATE_LIMITED_RETRIES, DeviceLimit
 from app.messaging.pipeline import advance_status, reconcile
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.models.messaging import Device, Message, MessageStatus, MessageType
-from app.platform import background, events
+from app.platform import background, clock, events
 from app.platform.pubsub import Broker
 from app.whatsapp.errors import FailureReason, ProviderError
 from app.whatsapp.types import MessageType as WireType
@@ -57,17 +57,13 @@ class Prepared:
     messages: dict[int, Queued]
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 async def claim(campaign_id: int, owner: str, size: int, lease: float) -> list[Claimed]:
     """Lease up to ``size`` recipients to ``owner``, in one conditional UPDATE."""
-    at = now()
+    at = clock.now()
     return await bulk.claim(campaign_id, owner, size, at + timedelta(seconds=lease), at)
 
 
@@ -100,7 +96,7 @@ async def reconcile_expired(
     the API that stores it may be slow or briefly down, and Meta re-delivers.
     """
     stale = await CampaignRecipient.filter(
-        campaign_id=campaign.id, status=RecipientStatus.SENDING, lease_expires_at__lt=now()
+        campaign_id=campaign.id, status=RecipientStatus.SENDING, lease_expires_at__lt=clock.now()
     )
     if not stale:
         return 0
@@ -109,7 +105,7 @@ async def reconcile_expired(
         found = await statuses.lookup_unprocessed(device, unheard)
         for recipient in unheard:
             recipient.provider_message_id = found.get(recipient.id)
-    given_up = now() - timedelta(seconds=reconcile_after)
+    given_up = clock.now() - timedelta(seconds=reconcile_after)
     settled = 0
     for recipient in stale:
         if recipient.provider_message_id:
@@ -147,7 +143,9 @@ async def record_sent(
     )
     await CampaignRecipient.filter(
         id=recipient.id, status__in=(RecipientStatus.CLAIMED, RecipientStatus.SENDING)
-    ).update(status=RecipientStatus.SENT, sent_at=now(), lease_owner=None, lease_expires_at=None)
+    ).update(
+        status=RecipientStatus.SENT, sent_at=clock.now(), lease_owner=None, lease_expires_at=None
+    )
     await progress.counts_changed(broker, campaign.organization_id, campaign.id)
 
 
@@ -162,7 +160,7 @@ async def record_sent_many(
     """Record sends the provider accepted, in a few statements however many there are."""
     if not sent:
         return
-    at = now()
+    at = clock.now()
     wamids = {message.id: wamid for _, message, wamid in sent}
     await bulk.messages_sent(wamids, at)
     # One round trip for the batch's events (in order), not one per message.
@@ -208,7 +206,7 @@ class Sender:
             self.lapses += 1
         await CampaignRecipient.filter(
             lease_owner=self.owner, status__in=(RecipientStatus.CLAIMED, RecipientStatus.SENDING)
-        ).update(lease_expires_at=now() + timedelta(seconds=self.lease))
+        ).update(lease_expires_at=clock.now() + timedelta(seconds=self.lease))
         self.renewed_at = started
 
     def leases_confirmed(self) -> bool:
@@ -243,7 +241,7 @@ class Sender:
             )
             batch = [r for r in batch if r.id in messages]
         ours = await bulk.mark_sending(
-            [r.id for r in batch], self.owner, now() + timedelta(seconds=self.lease)
+            [r.id for r in batch], self.owner, clock.now() + timedelta(seconds=self.lease)
         )
         if len(ours) != len(batch):  # paused, cancelled or a lease lost meanwhile: send only ours
             batch = [r for r in batch if r.id in ours]
@@ -385,7 +383,7 @@ class Sender:
             self.campaign.created_by_id,
             # A text's payload holds its body; a template has none.
             [(c, payload.get("body"), payload, key) for key, (_, c, payload) in new.items()],
-            now(),
+            clock.now(),
         )
         earlier = [key for key in new if key not in created]
         found = await bulk.messages_by_key(org_id, earlier) if earlier else {}
@@ -418,7 +416,7 @@ class Sender:
         if not missing:
             return found
         org_id, device_id = self.device.organization_id, self.device.id
-        created = await bulk.create_conversations(org_id, device_id, missing, now())
+        created = await bulk.create_conversations(org_id, device_id, missing, clock.now())
         found |= created
         if len(created) < len(missing):  # another worker created some meanwhile
             found |= await bulk.conversations(device_id, [i for i in missing if i not in found])
@@ -454,7 +452,7 @@ class Sender:
             await CampaignRecipient.filter(id=recipient.id, status=RecipientStatus.SENDING).update(
                 status=RecipientStatus.PENDING,
                 lease_owner=None,
-                lease_expires_at=now() + timedelta(seconds=backoff),  # not claimable before
+                lease_expires_at=clock.now() + timedelta(seconds=backoff),  # not claimable before
             )
             return None
         reason = f"{error.failure}: {error.details or error.message}"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import structlog
 
 from app.live import metrics
 from app.live.groups import TICK_SLICES, Hub, Member
+from app.platform import clock
 from app.platform.context import Context, Viewer
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ class LiveSocket:
             self._expiry.cancel()
             self._expiry = None
         if viewer is not None:
-            delay = max(0.0, viewer.claims.expires_at - time.time())
+            delay = max(0.0, viewer.claims.expires_at - clock.timestamp())
             self._expiry = self._loop.call_later(delay, self.close_expired)
 
     def ended(self) -> None:

@@ -15,7 +15,6 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -24,6 +23,7 @@ from tortoise.exceptions import IntegrityError
 from app.messaging.phones import to_e164
 from app.messaging.tags import normalize_tags, tags_text
 from app.models.messaging import Contact, ContactImport, ContactImportStatus
+from app.platform import clock
 from app.platform.input_limits import CONTACT_NAME, TAG, too_long
 
 log = structlog.get_logger("parley.messaging")
@@ -102,7 +102,7 @@ async def run_import(import_id: int) -> None:
     else:
         job.status = ContactImportStatus.COMPLETED
     job.total, job.created, job.updated = report.total, report.created, report.updated
-    job.failed, job.errors, job.finished_at = report.failed, report.errors, datetime.now(UTC)
+    job.failed, job.errors, job.finished_at = report.failed, report.errors, clock.now()
     await job.save()
 
 

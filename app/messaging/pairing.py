@@ -12,12 +12,12 @@ import base64
 import hmac
 import math
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from app.messaging.jobs import ROTATE_SANDBOX_QR
 from app.messaging.pipeline import set_device_status
 from app.models.messaging import DEVICE_TRANSITIONS, Device, DeviceStatus
-from app.platform import events
+from app.platform import clock, events
 from app.platform.config import Settings
 from app.platform.pubsub import Broker
 from app.platform.queues import Queues
@@ -64,7 +64,7 @@ async def rotate(
 
 async def scan(broker: Broker, device: Device, code: str) -> None:
     """The phone scans ``code``: CONNECTING, then CONNECTED; PairingRefused if it is stale."""
-    now = datetime.now(UTC)
+    now = clock.now()
     current = device.qr_code or ""
     if not hmac.compare_digest(current.encode(), code.encode()):
         raise PairingRefused("This is not the QR code the device shows now.")
@@ -91,7 +91,7 @@ async def _show(
     status: DeviceStatus | None = None,
     replacing: str | None = None,
 ) -> bool:
-    now = datetime.now(UTC)
+    now = clock.now()
     code = _new_code()
     expires_at = now + timedelta(seconds=settings.sandbox_qr_ttl_seconds)
     changes: dict[str, object] = {"qr_code": code, "qr_expires_at": expires_at, "updated_at": now}

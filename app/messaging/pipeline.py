@@ -8,7 +8,6 @@ the send that produced the id has been recorded.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -33,7 +32,7 @@ from app.models.messaging import (
     UnmatchedStatus,
     service_window_open,
 )
-from app.platform import events
+from app.platform import clock, events
 from app.platform.config import Settings
 from app.platform.pubsub import Broker
 from app.whatsapp.types import DeliveryStatus, InboundMessage, StatusUpdate
@@ -66,10 +65,6 @@ _INBOUND_TYPE = {
     "button": MessageType.INTERACTIVE,
     "reaction": MessageType.REACTION,
 }
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def contact_for(org_id: int, phone_number: str, name: str | None = None) -> Contact:
@@ -126,7 +121,7 @@ async def receive_inbound(
     except IntegrityError:
         return None  # a concurrent delivery of the same message won
     await _apply_opt_keywords(settings, contact, inbound.text)
-    received_at = min(inbound.timestamp, now())
+    received_at = min(inbound.timestamp, clock.now())
     await Conversation.filter(id=conversation.id).update(
         unread_count=F("unread_count") + 1, last_message_at=message.created_at
     )
@@ -151,7 +146,7 @@ async def _apply_opt_keywords(settings: Settings, contact: Contact, text: str | 
     keyword = (text or "").strip().upper()
     if keyword in {k.upper() for k in settings.opt_out_keywords}:
         if contact.opted_out_at is None:
-            contact.opted_out_at = now()
+            contact.opted_out_at = clock.now()
             await contact.save(update_fields=["opted_out_at", "updated_at"])
     elif keyword in {k.upper() for k in settings.opt_in_keywords} and contact.opted_out_at:
         contact.opted_out_at = None
@@ -167,11 +162,11 @@ async def advance_status(
     error_message: str | None = None,
 ) -> bool:
     """Move ``message`` forward to ``status``; False when it is already there or beyond."""
-    changes: dict[str, object] = {"status": status, "updated_at": now()}
+    changes: dict[str, object] = {"status": status, "updated_at": clock.now()}
     if status is MessageStatus.FAILED:
         changes |= {"error_code": error_code, "error_message": error_message}
     if status is MessageStatus.SENT:
-        changes["sent_at"] = now()
+        changes["sent_at"] = clock.now()
     updated = await Message.filter(id=message.id, status__in=STATUS_MAY_REPLACE[status]).update(
         **changes
     )
@@ -189,7 +184,7 @@ async def _opt_out_of_marketing(message: Message) -> None:
     """Meta says the customer stopped marketing messages: campaigns leave them out from now."""
     conversation = await Conversation.get(id=message.conversation_id)
     await Contact.filter(id=conversation.contact_id, opted_out_at__isnull=True).update(
-        opted_out_at=now(), updated_at=now()
+        opted_out_at=clock.now(), updated_at=clock.now()
     )
 
 
@@ -287,7 +282,7 @@ def check_sendable(
         raise SendRefused(
             "deviceId", f"The device is {device.status.value}; connect it before sending."
         )
-    if free_form and not service_window_open(conversation.last_inbound_at):
+    if free_form and not service_window_open(conversation.last_inbound_at, clock.now()):
         raise SendRefused(
             field,
             "The 24-hour customer service window is closed: a template is needed to "

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import structlog
@@ -44,6 +44,7 @@ from app.messaging.pipeline import advance_status, reconcile, set_device_status
 from app.messaging.providers import provider_for, wire_type
 from app.models.messaging import Device, Message, MessageStatus, Provider
 from app.models.messaging import DeviceStatus as DeviceStatusModel
+from app.platform import clock
 from app.whatsapp.cloud_api import RetryPolicy
 from app.whatsapp.errors import FailureReason, ProviderError
 from app.whatsapp.types import OutboundMessage
@@ -72,10 +73,6 @@ class Rerun:
     unanswered: int
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 async def send_queued(
     runtime: Runtime, message_id: int, *, unanswered: int, slot_wait: float, last_try: bool
 ) -> Rerun | None:
@@ -92,7 +89,7 @@ async def send_queued(
         if await _found_in_stored_webhooks(runtime, device, message):
             return None
         due = message.handed_over_at + timedelta(seconds=runtime.settings.send_reconcile_seconds)
-        if now() < due:
+        if clock.now() < due:
             return Rerun(due.timestamp(), unanswered)
         if unanswered >= MAX_UNANSWERED:
             await _give_up(
@@ -139,7 +136,7 @@ async def _send(
         except ProviderError as error:
             if error.retryable and error.http_status is None and error.code is None:
                 # The request may have reached Meta: the mark stays until the webhooks spoke.
-                await Message.filter(id=message.id).update(handed_over_at=now())
+                await Message.filter(id=message.id).update(handed_over_at=clock.now())
                 log.warning("messaging.send_unanswered", message_id=message.id, error=str(error))
                 wait = runtime.settings.send_reconcile_seconds
                 return Rerun(time.time() + wait, unanswered + 1)
@@ -156,7 +153,7 @@ async def _send(
 async def _hand_over(runtime: Runtime, message: Message) -> bool:
     """Mark the message as with the provider; False when another run has it (a mark younger
     than the reconcile wait) or it was settled meanwhile."""
-    at = now()
+    at = clock.now()
     stale = at - timedelta(seconds=runtime.settings.send_reconcile_seconds)
     taken = await Message.filter(
         Q(handed_over_at__isnull=True) | Q(handed_over_at__lte=stale),

@@ -8,7 +8,7 @@ and ends with ``id``, the keyset column.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -110,11 +110,11 @@ class ConversationStatus(str, Enum):
 SERVICE_WINDOW = timedelta(hours=24)
 
 
-def service_window_open(last_inbound_at: datetime | None) -> bool:
+def service_window_open(last_inbound_at: datetime | None, now: datetime) -> bool:
     """Free-form messages are allowed within 24 hours of the customer's latest message."""
     if last_inbound_at is None:
         return False
-    return datetime.now(UTC) - last_inbound_at < SERVICE_WINDOW
+    return now - last_inbound_at < SERVICE_WINDOW
 
 
 class TemplateStatus(str, Enum):

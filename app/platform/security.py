@@ -13,10 +13,8 @@ import hashlib
 import hmac
 import os
 import secrets
-import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyotp
@@ -25,6 +23,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
+from app.platform import clock
 from app.platform.config import Settings
 
 ISSUER = "parley"
@@ -52,7 +51,7 @@ def issue_access_token(
     session_id: int | None = None,
     ttl_seconds: int | None = None,
 ) -> tuple[str, AccessClaims]:
-    now = int(time.time())
+    now = int(clock.timestamp())
     ttl = ttl_seconds if ttl_seconds is not None else settings.access_token_ttl_seconds
     claims = AccessClaims(
         user_id=user_id,
@@ -98,7 +97,7 @@ _CLAIMS = jwt.JWTClaimsRegistry(
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
     claims = _decode_access_token(token, settings.jwt_algorithm, _signing_key(settings))
     # A token decoded earlier is taken from the cache below: its expiry is checked again.
-    if claims.expires_at + _LEEWAY_SECONDS < time.time():
+    if claims.expires_at + _LEEWAY_SECONDS < clock.timestamp():
         raise InvalidAccessToken("ExpiredTokenError")
     return claims
 
@@ -191,7 +190,7 @@ def totp_step(secret: str, code: str) -> int | None:
     """
     totp = pyotp.TOTP(secret)
     code = code.strip().replace(" ", "")
-    current = totp.timecode(datetime.now(UTC))
+    current = totp.timecode(clock.now())
     for step in (current - 1, current, current + 1):
         if hmac.compare_digest(totp.generate_otp(step), code):
             return step

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import strawberry
 
 from app.cost.budget import budget_key
+from app.platform import clock
 from app.platform.buckets import BucketState, CostBudget
 from app.platform.context import Info
 
@@ -40,7 +41,7 @@ class LimitsQuery:
         budget = info.context.runtime.cost_budget
         settings = info.context.settings
         if budget is None:
-            now = datetime.now(UTC)
+            now = clock.now()
             return RateLimit(
                 maximum_available=settings.cost_budget_maximum,
                 currently_available=settings.cost_budget_maximum,
@@ -53,5 +54,5 @@ class LimitsQuery:
             maximum_available=budget.maximum,
             currently_available=int(state.available),
             restore_rate=budget.restore_rate,
-            reset_at=datetime.now(UTC) + timedelta(seconds=missing / budget.restore_rate),
+            reset_at=clock.now() + timedelta(seconds=missing / budget.restore_rate),
         )

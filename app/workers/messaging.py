@@ -4,7 +4,6 @@ statuses, process a webhook."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import structlog
 
@@ -27,6 +26,7 @@ from app.models.messaging import (
     WebhookEventStatus,
 )
 from app.models.messaging import DeviceStatus as DeviceStatusModel
+from app.platform import clock
 from app.platform.runtime import JobContext
 from app.whatsapp.errors import MalformedWebhook, ProviderError
 from app.whatsapp.types import DeliveryStatus, StatusUpdate
@@ -120,7 +120,7 @@ async def sandbox_progress(ctx: JobContext, *, message_id: int) -> None:
             phone_number_id=device.phone_number_id or "",
             provider_message_id=message.provider_message_id,
             status=status,
-            timestamp=datetime.now(UTC),
+            timestamp=clock.now(),
         )
         await apply_status(runtime.broker, device, update)
 
@@ -152,7 +152,7 @@ async def process_webhook_event(ctx: JobContext, *, event_id: int) -> None:
             log.warning("messaging.webhook_wrong_number", device_id=device.id)
             continue
         await apply_status(runtime.broker, device, update)
-    event.status, event.processed_at = WebhookEventStatus.PROCESSED, datetime.now(UTC)
+    event.status, event.processed_at = WebhookEventStatus.PROCESSED, clock.now()
     await event.save(update_fields=["status", "processed_at", "updated_at"])
 
 

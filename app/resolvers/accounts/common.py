@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from app.models.accounts import AuditEvent, Membership, RefreshToken, Session, User
+from app.platform import clock
 from app.platform.context import Info
 from app.platform.security import (
     hash_token,
@@ -17,10 +18,6 @@ from app.platform.security import (
 from app.platform.user_errors import UserError, UserErrorCode, user_error
 
 INVALID_CREDENTIALS = "Invalid email or password."
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def client_ip(info: Info) -> str:
@@ -88,8 +85,8 @@ async def start_session(
         organization_id=organization_id,
         ip=client_ip(info),
         user_agent=user_agent(info),
-        last_used_at=now(),
-        expires_at=now() + timedelta(seconds=settings.refresh_token_ttl_seconds),
+        last_used_at=clock.now(),
+        expires_at=clock.now() + timedelta(seconds=settings.refresh_token_ttl_seconds),
     )
     return await next_pair(info, session)
 
@@ -104,7 +101,7 @@ async def next_pair(info: Info, session: Session) -> TokenPair:
         organization_id=session.organization_id,
         session_id=session.id,
     )
-    return TokenPair(access, refresh, claims.expires_at - int(now().timestamp()))
+    return TokenPair(access, refresh, claims.expires_at - int(clock.now().timestamp()))
 
 
 async def revoke_sessions(info: Info, sessions: list[Session], reason: str) -> int:
@@ -117,7 +114,7 @@ async def revoke_sessions(info: Info, sessions: list[Session], reason: str) -> i
         return 0
     ids = sorted({session.id for session in sessions})
     revoked = await Session.filter(id__in=ids, revoked_at=None).update(
-        revoked_at=now(), revoked_reason=reason
+        revoked_at=clock.now(), revoked_reason=reason
     )
     ttl = info.context.settings.access_token_ttl_seconds + 60
     redis = info.context.runtime.redis

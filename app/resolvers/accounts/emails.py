@@ -8,11 +8,12 @@ from tortoise.exceptions import IntegrityError
 
 from app.accounts import mail, passwords
 from app.models.accounts import OneTimeToken, Role, TokenPurpose, User
+from app.platform.clock import now
 from app.platform.context import Info
 from app.platform.ratelimit import enforce
 from app.platform.security import hash_token, new_opaque_token
 from app.platform.user_errors import UserErrorCode, user_error
-from app.resolvers.accounts.common import audit, client_ip, now, revoke_all_sessions
+from app.resolvers.accounts.common import audit, client_ip, revoke_all_sessions
 from app.resolvers.accounts.signin import SecondFactor, second_factor, signed_in
 from app.schema.accounts.payloads import (
     AuthPayload,

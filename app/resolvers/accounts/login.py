@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 
 from app.accounts import passwords
 from app.models.accounts import Membership, OneTimeToken, Organization, RefreshToken, Role, User
+from app.platform.clock import now
 from app.platform.context import Info
 from app.platform.ratelimit import enforce
 from app.platform.security import hash_token
@@ -19,7 +20,6 @@ from app.resolvers.accounts.common import (
     client_ip,
     invalid_credentials,
     next_pair,
-    now,
     revoke_sessions,
     user_agent,
 )

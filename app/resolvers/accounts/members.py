@@ -18,13 +18,14 @@ from app.models.accounts import (
     TokenPurpose,
     User,
 )
+from app.platform.clock import now
 from app.platform.context import Info
 from app.platform.errors import Forbidden, NotFound
 from app.platform.ids import decode_id, to_global_id
 from app.platform.pagination import page_args
 from app.platform.security import hash_token
 from app.platform.user_errors import UserErrorCode, user_error
-from app.resolvers.accounts.common import audit, now
+from app.resolvers.accounts.common import audit
 from app.resolvers.accounts.emails import consume_token_row, issue_token, send_mail
 from app.schema.accounts.payloads import (
     AcceptInvitationPayload,

@@ -6,6 +6,7 @@ from tortoise.transactions import in_transaction
 
 from app.accounts import passwords
 from app.models.accounts import RecoveryCode
+from app.platform.clock import now
 from app.platform.context import Info
 from app.platform.security import (
     decrypt_secret,
@@ -18,7 +19,7 @@ from app.platform.security import (
     totp_uri,
 )
 from app.platform.user_errors import UserErrorCode, user_error
-from app.resolvers.accounts.common import audit, now
+from app.resolvers.accounts.common import audit
 from app.resolvers.accounts.signin import accept_totp_step
 from app.schema.accounts.payloads import (
     ConfirmTotpEnrollmentPayload,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 from app.models.accounts import RefreshToken, Session
+from app.platform import clock
+from app.platform.clock import now
 from app.platform.context import Info
 from app.platform.errors import NotFound
 from app.platform.ids import decode_id, to_global_id
 from app.platform.security import hash_token, revoked_jti_key
 from app.platform.user_errors import UserErrorCode, user_error
-from app.resolvers.accounts.common import now, revoke_all_sessions, revoke_sessions
+from app.resolvers.accounts.common import revoke_all_sessions, revoke_sessions
 from app.schema.accounts.payloads import RevokeSessionPayload
 
 
@@ -24,7 +24,7 @@ async def logout(info: Info, refresh_token: str | None, all_sessions: bool) -> i
     viewer = info.context.viewer
     assert viewer is not None
     claims = viewer.claims
-    ttl = max(1, claims.expires_at - int(time.time()))
+    ttl = max(1, claims.expires_at - int(clock.timestamp()))
     await info.context.runtime.redis.set(revoked_jti_key(claims.jti), "1", ex=ttl)
     if all_sessions:
         return await revoke_all_sessions(info, viewer.user.id, "logout_all")

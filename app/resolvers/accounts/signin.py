@@ -11,10 +11,11 @@ from datetime import timedelta
 from tortoise.expressions import Q
 
 from app.models.accounts import RecoveryCode, User
+from app.platform.clock import now
 from app.platform.context import Info
 from app.platform.security import decrypt_secret, hash_token, normalize_recovery_code, totp_step
 from app.platform.user_errors import UserErrorCode, user_error
-from app.resolvers.accounts.common import SecondFactor, audit, now, start_session
+from app.resolvers.accounts.common import SecondFactor, audit, start_session
 from app.schema.accounts.payloads import AuthPayload
 from app.schema.accounts.types import UserType
 

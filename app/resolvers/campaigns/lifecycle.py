@@ -22,6 +22,7 @@ from app.models.campaigns import (
     RecipientStatus,
 )
 from app.models.messaging import DeviceStatus
+from app.platform import clock
 from app.platform.context import Info
 from app.platform.ids import decode_id
 from app.platform.scope import organization_id
@@ -38,10 +39,6 @@ class TemplateSpec:
     name: str
     language: str
     parameters: list[str] = field(default_factory=list)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def find_campaign(info: Info, campaign_id: str) -> Campaign | None:
@@ -83,7 +80,7 @@ async def create_campaign(
                 "contactIds", "Pick the audience: contact ids and/or tags.", UserErrorCode.REQUIRED
             )
         )
-    if scheduled_at is not None and scheduled_at.astimezone(UTC) <= _now():
+    if scheduled_at is not None and scheduled_at.astimezone(UTC) <= clock.now():
         errors.append(
             user_error(
                 "scheduledAt", "The scheduled time must be in the future.", UserErrorCode.INVALID
@@ -219,9 +216,9 @@ async def _move(
     campaign = await find_campaign(info, campaign_id)
     if campaign is None:
         return None, [not_found("campaignId", "campaign")]
-    changes: dict[str, Any] = {"status": status, "updated_at": _now()}
+    changes: dict[str, Any] = {"status": status, "updated_at": clock.now()}
     if status is CampaignStatus.CANCELLED:
-        changes["finished_at"] = _now()
+        changes["finished_at"] = clock.now()
     if not await Campaign.filter(id=campaign.id, status__in=allowed).update(**changes):
         return campaign, _conflict(campaign, action)
     campaign = await Campaign.get(id=campaign.id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from app.messaging.phones import to_e164
 from app.messaging.pipeline import (
@@ -26,6 +25,7 @@ from app.models.messaging import (
     Template,
     TemplateStatus,
 )
+from app.platform import clock
 from app.platform.context import Info
 from app.platform.ids import decode_id
 from app.platform.scope import organization_id
@@ -252,7 +252,7 @@ async def simulate_inbound(
         phone_number_id=device.phone_number_id or "",
         from_wa_id=e164.removeprefix("+"),
         provider_message_id=f"wamid.SANDBOX.IN.{uuid.uuid4()}",
-        timestamp=datetime.now(UTC),
+        timestamp=clock.now(),
         type=InboundType.TEXT,
         profile_name=name,
         text=text,

@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 from app.dataloaders import messaging as loaders
 from app.models import messaging as models
 from app.models.accounts import Role
+from app.platform import clock
 from app.platform.context import Info
 from app.platform.ids import to_global_id
 from app.platform.pagination import encode_cursor, page_args
@@ -196,7 +197,7 @@ class Conversation(Node):
         "messages are allowed; outside it only templates."
     )
     def service_window_open(self) -> bool:
-        return models.service_window_open(self.row.last_inbound_at)
+        return models.service_window_open(self.row.last_inbound_at, clock.now())
 
     # Sync resolvers answering at once from values the inbox has loaded ahead (see
     # `loaders.now_or_later`), awaiting their loader otherwise.
