@@ -13,10 +13,10 @@ from strawberry.dataloader import DataLoader
 from tortoise import connections
 from tortoise.functions import Count
 
-from app.dataloaders.messaging import _columns
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.platform.pagination import PageArgs
 from app.platform.sql import Binder
+from app.platform.sql import columns as select_columns
 
 RecipientPageKey = tuple[int, RecipientStatus | None, PageArgs]
 
@@ -54,7 +54,7 @@ def _recipient_page_sql(
     walk of the ``(campaign_id, status, id)`` / primary key index per campaign on PostgreSQL,
     ``ROW_NUMBER()`` on SQLite. Placeholders are bound in the order they appear."""
     order = "DESC" if args.backwards else "ASC"
-    columns = _columns(CampaignRecipient)
+    columns = select_columns(CampaignRecipient)
     table = CampaignRecipient._meta.db_table
     if bind.postgres:
         parents = f"unnest({bind(list(campaign_ids))}::bigint[]) AS c(id)"
@@ -70,7 +70,7 @@ def _recipient_page_sql(
         where += f' AND "id" < {bind(args.before)}'
     if bind.postgres:
         return (
-            f"SELECT {_columns(CampaignRecipient, 'r')} FROM {parents} CROSS JOIN LATERAL"
+            f"SELECT {select_columns(CampaignRecipient, 'r')} FROM {parents} CROSS JOIN LATERAL"
             f' (SELECT {columns} FROM "{table}" WHERE {where}'
             f' ORDER BY "id" {order} LIMIT {bind(args.limit + 1)}) AS r'
         )

@@ -30,6 +30,7 @@ from app.models.accounts import User
 from app.models.messaging import Contact, Conversation, Device, Message, Template
 from app.platform.pagination import PageArgs
 from app.platform.sql import Binder
+from app.platform.sql import columns as select_columns
 
 M = TypeVar("M", bound=Model)
 K = TypeVar("K")
@@ -38,18 +39,12 @@ R = TypeVar("R")
 
 
 @cache
-def _columns(model: type[Model], alias: str | None = None) -> str:
-    # Read once Tortoise is initialized: foreign key columns are only known from then on.
-    prefix = f"{alias}." if alias else ""
-    return ", ".join(f'{prefix}"{column}"' for column in model._meta.fields_db_projection.values())
-
-
 def _by_id(model: type[M]) -> Any:
     async def load(keys: Sequence[int]) -> list[M | None]:
         connection = connections.get("default")
         bind = Binder(connection)
         sql = (
-            f'SELECT {_columns(model)} FROM "{model._meta.db_table}"'
+            f'SELECT {select_columns(model)} FROM "{model._meta.db_table}"'
             f' WHERE "id" {bind.ids(list(set(keys)))}'
         )
         _, rows = await connection.execute_query(sql, bind.params)
@@ -255,13 +250,13 @@ def _page_sql(bind: Binder, conversation_ids: Sequence[int], args: PageArgs, lim
     after ``limit`` rows (``LATERAL … LIMIT``); SQLite ranks with ``ROW_NUMBER()``.
     """
     order = "DESC" if args.backwards else "ASC"
-    columns = _columns(Message)
+    columns = select_columns(Message)
     # Placeholders are bound in the order they appear: SQLite's `?` are positional.
     if bind.postgres:
         parents = f"unnest({bind(list(conversation_ids))}::bigint[]) AS c(id)"
         bounds = _bounds(bind, args)
         return (
-            f"SELECT {_columns(Message, 'm')} FROM {parents} CROSS JOIN LATERAL"
+            f"SELECT {select_columns(Message, 'm')} FROM {parents} CROSS JOIN LATERAL"
             f' (SELECT {columns} FROM "messages" WHERE "conversation_id" = c.id{bounds}'
             f' ORDER BY "id" {order} LIMIT {bind(limit)}) AS m'
         )
@@ -290,7 +285,7 @@ class MessageRow(tuple):  # type: ignore[type-arg]
     On an inbox page (500 messages) building models was the largest cost after GraphQL
     execution; most of it was converting enums, times and JSON one Tortoise field call at
     a time, which a lookup table, an identity check and a decoder do here. A row is a
-    tuple of the statement's columns (``_columns(Message)``, in ``fields_db_projection``
+    tuple of the statement's columns (``select_columns(Message)``, in ``fields_db_projection``
     order) read by name through C-level properties: building one is one list and one
     tuple, where an instance dict cost as much again as everything else (550 rows
     ~1.05 → ~0.45 ms).
@@ -301,13 +296,13 @@ class MessageRow(tuple):  # type: ignore[type-arg]
 
 def _message_row_builder(connection: BaseDBAsyncClient) -> Callable[[Any], Any]:
     """Builds ``MessageRow``s (which stand in for ``Message`` models) from the driver's rows
-    of ``_columns(Message)``."""
+    of ``select_columns(Message)``."""
     dialect = connection.capabilities.dialect
     cached = _row_builders.get(dialect)
     if cached is not None:
         return cached
     meta = Message._meta
-    attributes = list(meta.fields_db_projection)  # the order of _columns(Message)
+    attributes = list(meta.fields_db_projection)  # the order of select_columns(Message)
     _name_row_columns(attributes)
     position = {column: index for index, column in enumerate(meta.fields_db_projection.values())}
     converted: list[tuple[int, Callable[[Any], Any]]] = [

@@ -28,7 +28,7 @@ from graphql import (
 from strawberry.permission import PermissionExtension
 
 from app.documents.limits import DocumentGate, selection_weight
-from app.schema.permissions import IsAuthenticated, _HasRole
+from app.schema.permissions import IsAuthenticated, RolePermission
 
 # Fields whose value depends on the viewer itself (not on permissions, which are classified
 # automatically): "Type.field".
@@ -54,7 +54,7 @@ class Analysis:
 
 def _permission_depends_on_viewer(permission: object) -> bool:
     # The role and organization are in every scope; anything else may read the viewer.
-    return not (type(permission) is IsAuthenticated or isinstance(permission, _HasRole))
+    return not (type(permission) is IsAuthenticated or isinstance(permission, RolePermission))
 
 
 class _Collect(Visitor):

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
 
 
 class Binder:
@@ -62,3 +63,10 @@ class Binder:
         for values in rows:
             self.params.extend(values)
         return f"{name}({names}) AS (VALUES {', '.join([row] * len(rows))})"
+
+
+def columns(model: type[Model], alias: str | None = None) -> str:
+    """The model's columns for a hand-written SELECT, quoted (and prefixed by ``alias``)."""
+    # Read once Tortoise is initialized: foreign key columns are only known from then on.
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f'{prefix}"{column}"' for column in model._meta.fields_db_projection.values())

@@ -25,7 +25,7 @@ class IsAuthenticated(BasePermission):
         return True
 
 
-class _HasRole(IsAuthenticated):
+class RolePermission(IsAuthenticated):
     minimum: Role
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
@@ -44,6 +44,8 @@ def HasRole(minimum: Role) -> type[BasePermission]:  # reads as a class at the u
     """A permission class requiring at least ``minimum`` in the current organization."""
     permission = _ROLE_PERMISSIONS.get(minimum)
     if permission is None:
-        permission = type(f"HasRole{minimum.value.title()}", (_HasRole,), {"minimum": minimum})
+        permission = type(
+            f"HasRole{minimum.value.title()}", (RolePermission,), {"minimum": minimum}
+        )
         _ROLE_PERMISSIONS[minimum] = permission
     return permission
