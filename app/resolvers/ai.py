@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
 from app.ai import business_hours, usage
 from app.ai.config import is_configured
 from app.ai.jobs import RUN_AGENT
@@ -318,3 +321,26 @@ async def set_usage_limit(
     limit.runs_per_month, limit.tokens_per_month = runs_per_month, tokens_per_month
     await limit.save()
     return limit, []
+
+
+def agents(info: Info) -> QuerySet[AIAgent]:
+    return AIAgent.filter(organization_id=organization_id(info))
+
+
+def runs(info: Info, conversation_id: str | None) -> QuerySet[AgentRun]:
+    """Agent runs; of one conversation when given."""
+    queryset = AgentRun.filter(organization_id=organization_id(info))
+    if conversation_id is not None:
+        queryset = queryset.filter(
+            conversation_id=decode_id(conversation_id, "Conversation", field="conversationId")
+        )
+    return queryset
+
+
+def knowledge_entries(info: Info, search: str | None) -> QuerySet[KnowledgeEntry]:
+    """``search`` matches the title or the body."""
+    queryset = KnowledgeEntry.filter(organization_id=organization_id(info))
+    if search and search.strip():
+        term = search.strip()
+        queryset = queryset.filter(Q(title__icontains=term) | Q(body__icontains=term))
+    return queryset

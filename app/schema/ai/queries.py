@@ -6,7 +6,6 @@ from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import strawberry
-from tortoise.expressions import Q
 
 from app.dataloaders import ai as loaders
 from app.models import ai as models
@@ -15,6 +14,7 @@ from app.platform.context import Info
 from app.platform.ids import decode_id
 from app.platform.pagination import page_args
 from app.platform.scope import in_organization, organization_id
+from app.resolvers import ai as resolvers
 from app.resolvers import subscriptions
 from app.schema.ai.types import (
     AgentRun,
@@ -40,8 +40,7 @@ class AIQuery(AIUsageQuery):
     async def ai_agents(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[AIAgent]:
-        queryset = models.AIAgent.filter(organization_id=organization_id(info))
-        return await paginate(queryset, page_args(first, after), AIAgent.from_model)
+        return await paginate(resolvers.agents(info), page_args(first, after), AIAgent.from_model)
 
     @strawberry.field(
         description="Agent runs, oldest first; of one conversation when given.",
@@ -54,13 +53,8 @@ class AIQuery(AIUsageQuery):
         after: str | None = None,
         conversation_id: strawberry.ID | None = None,
     ) -> Connection[AgentRun]:
-        args = page_args(first, after)
-        queryset = models.AgentRun.filter(organization_id=organization_id(info))
-        if conversation_id is not None:
-            queryset = queryset.filter(
-                conversation_id=decode_id(conversation_id, "Conversation", field="conversationId")
-            )
-        return await paginate(queryset, args, AgentRun.from_model)
+        queryset = resolvers.runs(info, conversation_id)
+        return await paginate(queryset, page_args(first, after), AgentRun.from_model)
 
     @strawberry.field(
         description="The knowledge agents search; `search` matches title or body.",
@@ -73,10 +67,7 @@ class AIQuery(AIUsageQuery):
         after: str | None = None,
         search: str | None = None,
     ) -> Connection[KnowledgeEntry]:
-        queryset = models.KnowledgeEntry.filter(organization_id=organization_id(info))
-        if search and search.strip():
-            term = search.strip()
-            queryset = queryset.filter(Q(title__icontains=term) | Q(body__icontains=term))
+        queryset = resolvers.knowledge_entries(info, search)
         return await paginate(queryset, page_args(first, after), KnowledgeEntry.from_model)
 
 

@@ -8,7 +8,6 @@ from typing import Any
 import strawberry
 
 from app.dataloaders import campaigns as loaders
-from app.models import campaigns as models
 from app.models.accounts import Role
 from app.platform import events
 from app.platform.context import Info
@@ -16,6 +15,7 @@ from app.platform.ids import decode_id
 from app.platform.pagination import page_args
 from app.platform.scope import in_organization, organization_id
 from app.resolvers import subscriptions
+from app.resolvers.campaigns import lists
 from app.schema.campaigns.types import Campaign, CampaignRecipient, CampaignStatus
 from app.schema.node import register_node
 from app.schema.pagination import Connection, paginate
@@ -36,9 +36,7 @@ class CampaignsQuery:
         after: str | None = None,
         status: CampaignStatus | None = None,
     ) -> Connection[Campaign]:
-        queryset = models.Campaign.filter(organization_id=organization_id(info))
-        if status is not None:
-            queryset = queryset.filter(status=status)
+        queryset = lists.campaigns(info, status)
         return await paginate(queryset, page_args(first, after), Campaign.from_model)
 
 
@@ -54,7 +52,7 @@ class CampaignsSubscription:
     ) -> AsyncGenerator[Campaign, None]:
         pk = decode_id(campaign_id, "Campaign", field="campaignId")
         org_id = organization_id(info)
-        row = await models.Campaign.get_or_none(id=pk, organization_id=org_id)
+        row = await lists.campaign(info, pk)
         if row is None:
             return
         yield Campaign.from_model(row)
@@ -80,14 +78,8 @@ async def _fetch_campaigns(info: Info, pks: Sequence[int]) -> Sequence[Any | Non
 async def _fetch_recipients(info: Info, pks: Sequence[int]) -> Sequence[Any | None]:
     if not _may_read(info):
         return [None] * len(pks)
-    org_id = organization_id(info)
-    rows = {
-        r.id: r
-        for r in await models.CampaignRecipient.filter(
-            id__in=list(pks), campaign__organization_id=org_id
-        )
-    }
-    return [CampaignRecipient.from_model(rows[pk]) if pk in rows else None for pk in pks]
+    rows = await lists.recipients(info, pks)
+    return [CampaignRecipient.from_model(row) if row is not None else None for row in rows]
 
 
 def _may_read(info: Info) -> bool:

@@ -15,7 +15,6 @@ from graphql import (
     SelectionSetNode,
     value_from_ast_untyped,
 )
-from tortoise.expressions import Q
 
 from app.dataloaders import messaging as loaders
 from app.models import messaging as models
@@ -24,6 +23,7 @@ from app.platform.errors import BadUserInput
 from app.platform.ids import decode_id
 from app.platform.pagination import page_args
 from app.platform.scope import in_organization, organization_id
+from app.resolvers.messaging import lists
 from app.schema.messaging.types import (
     Contact,
     ContactImport,
@@ -46,8 +46,7 @@ class MessagingQuery:
     async def devices(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Device]:
-        queryset = models.Device.filter(organization_id=organization_id(info))
-        return await paginate(queryset, page_args(first, after), Device.from_model)
+        return await paginate(lists.devices(info), page_args(first, after), Device.from_model)
 
     @strawberry.field(
         description="Contacts; `search` matches name or number, `tags` needs all of them.",
@@ -61,12 +60,7 @@ class MessagingQuery:
         search: str | None = None,
         tags: list[str] | None = None,
     ) -> Connection[Contact]:
-        queryset = models.Contact.filter(organization_id=organization_id(info))
-        if search and search.strip():
-            term = search.strip()
-            queryset = queryset.filter(Q(name__icontains=term) | Q(phone_number__contains=term))
-        for tag in tags or []:
-            queryset = queryset.filter(tags_text__contains=f",{tag.strip().lower()},")
+        queryset = lists.contacts(info, search, tags)
         return await paginate(queryset, page_args(first, after), Contact.from_model)
 
     @strawberry.field(description="The inbox.", permission_classes=[IsAuthenticated])
@@ -115,9 +109,7 @@ class MessagingQuery:
         after: str | None = None,
         device_id: strawberry.ID | None = None,
     ) -> Connection[Template]:
-        queryset = models.Template.filter(organization_id=organization_id(info))
-        if device_id is not None:
-            queryset = queryset.filter(device_id=decode_id(device_id, "Device", field="deviceId"))
+        queryset = lists.templates(info, device_id)
         return await paginate(queryset, page_args(first, after), Template.from_model)
 
 
@@ -207,13 +199,8 @@ register_node("Template", _fetcher(loaders.template_by_id, Template.from_model))
 
 
 async def _contact_imports(info: Info, pks: Sequence[int]) -> list[Any]:
-    if info.context.viewer is None or info.context.viewer.organization_id is None:
-        return [None for _ in pks]
-    rows = await models.ContactImport.filter(
-        id__in=list(pks), organization_id=organization_id(info)
-    )
-    by_id = {row.id: ContactImport.from_model(row) for row in rows}
-    return [by_id.get(pk) for pk in pks]
+    rows = await lists.contact_imports(info, pks)
+    return [ContactImport.from_model(row) if row is not None else None for row in rows]
 
 
 register_node("ContactImport", _contact_imports)

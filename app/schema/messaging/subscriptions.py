@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 
 import strawberry
 
 from app.dataloaders import messaging as loaders
-from app.models import messaging as models
 from app.platform import events
 from app.platform.context import Info
 from app.platform.ids import decode_id
 from app.platform.pagination import decode_cursor
 from app.platform.scope import in_organization, organization_id
 from app.resolvers import subscriptions
+from app.resolvers.messaging import lists
 from app.schema.messaging.types import (
     Conversation,
     ConversationEvent,
@@ -26,27 +26,6 @@ from app.schema.messaging.types import (
     MessageEventKind,
 )
 from app.schema.permissions import IsAuthenticated
-
-REPLAY_PAGE = 200
-
-
-async def _missed_messages(
-    org_id: int, after: int, conversation_id: int | None, device_id: int | None
-) -> AsyncIterator[models.Message]:
-    """The organization's messages after ``after`` (in this conversation or device), oldest
-    first, read a page at a time."""
-    while True:
-        queryset = models.Message.filter(organization_id=org_id, id__gt=after)
-        if conversation_id is not None:
-            queryset = queryset.filter(conversation_id=conversation_id)
-        if device_id is not None:
-            queryset = queryset.filter(device_id=device_id)
-        page = await queryset.order_by("id").limit(REPLAY_PAGE)
-        for row in page:
-            yield row
-        if len(page) < REPLAY_PAGE:
-            return
-        after = page[-1].id
 
 
 @strawberry.type
@@ -88,7 +67,9 @@ class MessagingSubscription:
             if after_pk is not None:
                 if not await subscriptions.authorized(info, org_id):
                     return
-                async for missed in _missed_messages(org_id, after_pk, conversation_pk, device_pk):
+                async for missed in lists.missed_messages(
+                    org_id, after_pk, conversation_pk, device_pk
+                ):
                     replayed = missed.id
                     yield MessageEvent(
                         kind=MessageEventKind.CREATED, message=Message.from_model(missed)

@@ -16,6 +16,7 @@ from app.platform import clock
 from app.platform.context import Info
 from app.platform.ids import to_global_id
 from app.platform.pagination import encode_cursor, page_args
+from app.resolvers.messaging import lists
 from app.schema.accounts.types import UserType
 from app.schema.node import Node
 from app.schema.pagination import Connection, build_connection, paginate
@@ -132,11 +133,10 @@ class Device(Node):
     async def conversations(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Conversation]:
-        args = page_args(first=first, after=after)
-        queryset = models.Conversation.filter(
-            organization_id=self.row.organization_id, device_id=self.row.id
+        queryset = lists.device_conversations(self.row)
+        return await paginate(
+            queryset, page_args(first=first, after=after), Conversation.from_model
         )
-        return await paginate(queryset, args, Conversation.from_model)
 
 
 def _pairing_qr(row: models.Device) -> tuple[str | None, datetime | None]:
