@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from strawberry.http.ides import get_graphql_ide_html
 
-ASSETS_DIR = Path(__file__).resolve().parent / "static" / "graphiql"
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "static" / "graphiql"
 ASSETS_PATH = "/graphql/ide"
 
 # <script src="https://unpkg.com/react@18.2.0/umd/…" integrity="sha384-…">, attributes in order.
