@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from email_validator import EmailNotValidError, validate_email
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.accounts import passwords
+from app.accounts.addresses import email_problem, normalize_email
 from app.models.accounts import Membership, OneTimeToken, Organization, RefreshToken, Role, User
 from app.platform.context import Info
 from app.platform.ratelimit import enforce
@@ -37,18 +37,6 @@ from app.schema.accounts.payloads import AuthPayload
 
 # Verified against when the email is unknown, so both answers take the same time.
 _DUMMY_HASH = passwords.hash_password("parley-timing-equalizer")
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def email_problem(email: str) -> str | None:
-    try:
-        validate_email(email, check_deliverability=False)
-    except EmailNotValidError as error:
-        return str(error)
-    return None
 
 
 def _placeholder_email() -> str:

@@ -9,6 +9,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from app.accounts.addresses import email_problem, normalize_email
 from app.models.accounts import (
     AuditEvent,
     Membership,
@@ -106,8 +107,6 @@ def _viewer_role(info: Info) -> Role:
 
 
 async def invite_member(info: Info, *, email: str, role: Role) -> InviteMemberPayload:
-    from app.resolvers.accounts.login import email_problem, normalize_email
-
     organization_id = org_id(info)
     email = normalize_email(email)
     if problem := email_problem(email):
