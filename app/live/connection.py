@@ -7,8 +7,9 @@ written at once while its socket takes data and nothing waits before it; otherwi
 that connection's queue, drained by a short-lived task. A client that reads slowly only fills
 its own queue, and when it is more than ``ws_send_queue_frames`` frames (or
 ``ws_send_queue_bytes``) behind it is closed with code 4499, without slowing anyone else.
-The protocol handlers (:mod:`app.live.handlers`) own a :class:`LiveSocket` each; a
-:class:`Dialect` is what differs between graphql-transport-ws and the legacy graphql-ws.
+The protocol handlers (:mod:`app.live.handlers`) own a :class:`LiveSocket` each; its
+:class:`~app.live.frames.Dialect` is what differs between graphql-transport-ws and the legacy
+graphql-ws.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import contextlib
 import itertools
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
 
 from app.live import metrics
+from app.live.frames import Dialect
 from app.live.groups import TICK_SLICES, Hub, Member
 from app.platform import clock
 from app.platform.context import Context, Viewer
@@ -45,32 +46,6 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_IDLE = 4498
 CLOSE_TOO_SLOW = 4499
 CLOSE_TIMEOUT_SECONDS = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class Dialect:
-    """The frames that differ between the two WebSocket protocols."""
-
-    next_type: str
-    keepalive_frame: str
-    # graphql-transport-ws errors are a list; graphql-ws sends one error object.
-    errors_as_list: bool
-    # graphql-ws clients have no message to answer `ka` with; see LiveSocket.silent_for.
-    client_answers_keepalive: bool
-
-    def error_frame(self, operation_id: str, errors: list[Any]) -> str:
-        payload = errors if self.errors_as_list else errors[0]
-        return orjson.dumps({"id": operation_id, "type": "error", "payload": payload}).decode()
-
-
-TRANSPORT_WS = Dialect(
-    "next", '{"type":"ping"}', errors_as_list=True, client_answers_keepalive=True
-)
-LEGACY_WS = Dialect("data", '{"type":"ka"}', errors_as_list=False, client_answers_keepalive=False)
-
-
-def complete_frame(operation_id: str) -> str:
-    return orjson.dumps({"id": operation_id, "type": "complete"}).decode()
 
 
 class LiveSocket:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 import structlog
@@ -21,6 +21,7 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.utils.aio import aclosing
 
 from app.live import metrics
+from app.live.frames import Dialect, complete_frame
 from app.models.accounts import Membership, Role
 from app.platform.context import Context, Viewer
 from app.platform.errors import AppError, Unauthenticated
@@ -30,11 +31,29 @@ if TYPE_CHECKING:
     from strawberry.schema import BaseSchema
 
     from app.documents.limits import DocumentGate
-    from app.live.connection import LiveSocket
 
 log = structlog.get_logger("parley.live")
 
 GroupKey = tuple[Any, ...]
+
+
+class Socket(Protocol):
+    """What members and the hub need of a WebSocket connection
+    (:class:`app.live.connection.LiveSocket`, which builds on this module)."""
+
+    dialect: Dialect
+    # Which tenth of the connections the hub pings this one with.
+    tick_slice: int
+
+    def send_frame(self, frame: str) -> bool: ...
+
+    def forget_member(self, member: Member) -> None: ...
+
+    def silent_for(self, now: float) -> float | None: ...
+
+    def keepalive(self) -> None: ...
+
+    def close_idle(self) -> None: ...
 
 
 @dataclass(eq=False)
@@ -49,7 +68,7 @@ class Member:
 
     __slots__ = ("connection", "group", "id", "prefix", "revoked_keys", "role", "user_id")
 
-    def __init__(self, connection: LiveSocket, operation_id: str, viewer: Viewer | None) -> None:
+    def __init__(self, connection: Socket, operation_id: str, viewer: Viewer | None) -> None:
         self.connection = connection
         self.id = operation_id
         # Each `next` (graphql-ws: `data`) frame is this prefix, the group's encoded payload
@@ -127,7 +146,7 @@ class Group:
             return
         self._remove(member)
         if error is None:
-            member.connection.send_frame(_complete_frame(member.id))
+            member.connection.send_frame(complete_frame(member.id))
         else:
             formatted = GraphQLError(
                 error.message, extensions={**error.extensions, "code": error.code.value}
@@ -239,10 +258,6 @@ def _shared_extensions(extensions: dict[str, Any]) -> dict[str, Any]:
     return extensions
 
 
-def _complete_frame(operation_id: str) -> str:
-    return orjson.dumps({"id": operation_id, "type": "complete"}).decode()
-
-
 class Hub:
     """The process's groups and live connections, and the keep-alive ticker."""
 
@@ -260,7 +275,7 @@ class Hub:
         self.keepalive = keepalive
         self.idle = idle
         self.groups: dict[GroupKey, Group] = {}
-        self.connections: set[LiveSocket] = set()
+        self.connections: set[Socket] = set()
         self._ticker: asyncio.Task[None] | None = None
         from app.live.scope import DocumentAnalyzer
 
@@ -294,13 +309,13 @@ class Hub:
             del self.groups[group.key]
             metrics.GROUPS.dec()
 
-    def add_connection(self, connection: LiveSocket) -> None:
+    def add_connection(self, connection: Socket) -> None:
         self.connections.add(connection)
         metrics.CONNECTIONS.inc()
         if self._ticker is None or self._ticker.done():
             self._ticker = asyncio.create_task(self._tick(), name="live-keepalive")
 
-    def remove_connection(self, connection: LiveSocket) -> None:
+    def remove_connection(self, connection: Socket) -> None:
         if connection in self.connections:
             self.connections.discard(connection)
             metrics.CONNECTIONS.dec()

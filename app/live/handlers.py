@@ -45,11 +45,9 @@ from app.live.connection import (
     CLOSE_FORBIDDEN,
     CLOSE_TOO_BIG,
     CLOSE_UNAUTHENTICATED,
-    LEGACY_WS,
-    TRANSPORT_WS,
     LiveSocket,
-    complete_frame,
 )
+from app.live.frames import LEGACY_WS, TRANSPORT_WS, complete_frame
 from app.platform.context import Context
 from app.platform.errors import AppError, ErrorCode
 

@@ -56,3 +56,48 @@ async def test_a_malformed_organization_header_is_bad_input(api):
     result = await with_organization(user, "%%%not-an-id").call(ORGANIZATION)
 
     assert _code(result) == "BAD_USER_INPUT"
+
+
+NODES = """
+query ($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    __typename id
+    ... on User { name }
+    ... on Organization { name }
+    ... on Member { role }
+  }
+}
+"""
+
+
+async def test_nodes_answer_users_members_and_organizations_the_caller_shares_only(api):
+    user = await register_user(api)
+    colleague = await register_user(api, role=Role.AGENT, organization_of=user)
+    stranger = await register_user(api)
+    own_member = await Membership.get(
+        user_id=colleague.user_pk, organization_id=user.organization_pk
+    )
+    foreign_member = await Membership.get(user_id=stranger.user_pk)
+    ids = [
+        user.user_id,
+        colleague.user_id,
+        user.organization_id,
+        to_global_id("Member", own_member.id),
+        stranger.user_id,
+        stranger.organization_id,
+        to_global_id("Member", foreign_member.id),
+    ]
+
+    nodes = (await user.api.data(NODES, {"ids": ids}))["nodes"]
+
+    assert [node and node["__typename"] for node in nodes] == [
+        "User",
+        "User",
+        "Organization",
+        "Member",
+        None,
+        None,
+        None,
+    ]
+    assert [node["id"] for node in nodes[:4]] == ids[:4]
+    assert nodes[3]["role"] == "AGENT"

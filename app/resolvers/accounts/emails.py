@@ -7,21 +7,14 @@ from datetime import timedelta
 from tortoise.exceptions import IntegrityError
 
 from app.accounts import mail, passwords
-from app.models.accounts import OneTimeToken, Role, TokenPurpose, User
+from app.models.accounts import OneTimeToken, Role, Session, TokenPurpose, User
 from app.platform.clock import now
 from app.platform.context import Info
 from app.platform.ratelimit import enforce
 from app.platform.security import hash_token, new_opaque_token
-from app.platform.user_errors import UserErrorCode, user_error
-from app.resolvers.accounts.common import audit, client_ip, revoke_all_sessions
-from app.resolvers.accounts.signin import SecondFactor, second_factor, signed_in
-from app.schema.accounts.payloads import (
-    AuthPayload,
-    ChangePasswordPayload,
-    ConfirmEmailPayload,
-    RequestPasswordResetPayload,
-)
-from app.schema.accounts.types import UserType
+from app.platform.user_errors import UserError, UserErrorCode, user_error
+from app.resolvers.accounts.common import audit, client_ip, revoke_all_sessions, revoke_sessions
+from app.resolvers.accounts.signin import SecondFactor, SignIn, second_factor, signed_in
 
 
 async def issue_token(
@@ -79,15 +72,11 @@ async def send_confirmation(info: Info, user: User) -> None:
     )
 
 
-async def confirm_email(info: Info, *, token: str) -> ConfirmEmailPayload:
+async def confirm_email(info: Info, *, token: str) -> tuple[User | None, list[UserError]]:
     row = await consume_token(token, TokenPurpose.CONFIRM_EMAIL)
     user = await User.get_or_none(id=row.user_id) if row and row.user_id else None
     if user is None:
-        return ConfirmEmailPayload(
-            user_errors=[
-                user_error("token", "The link is invalid or expired.", UserErrorCode.INVALID)
-            ]
-        )
+        return None, [user_error("token", "The link is invalid or expired.", UserErrorCode.INVALID)]
     update = ["email_verified_at", "updated_at"]
     if user.unconfirmed_email is not None:
         # A new account claims its address now; until this link it could not sign in with it.
@@ -98,20 +87,18 @@ async def confirm_email(info: Info, *, token: str) -> ConfirmEmailPayload:
         await user.save(update_fields=update)
     except IntegrityError:
         # Another registration of the address was confirmed first; only its owner reads this.
-        return ConfirmEmailPayload(
-            user_errors=[
-                user_error(
-                    "token",
-                    "This address already has an account: sign in, or reset its password.",
-                    UserErrorCode.TAKEN,
-                )
-            ]
-        )
+        return None, [
+            user_error(
+                "token",
+                "This address already has an account: sign in, or reset its password.",
+                UserErrorCode.TAKEN,
+            )
+        ]
     await audit(info, "EMAIL_CONFIRMED", actor_id=user.id)
-    return ConfirmEmailPayload(user=UserType.from_model(user))
+    return user, []
 
 
-async def request_password_reset(info: Info, *, email: str) -> RequestPasswordResetPayload:
+async def request_password_reset(info: Info, *, email: str) -> None:
     settings = info.context.settings
     email = email.strip().lower()
     ip = client_ip(info)
@@ -132,13 +119,11 @@ async def request_password_reset(info: Info, *, email: str) -> RequestPasswordRe
             body=f"Someone asked to reset your Parley password. If it was you: {link}",
         )
         await audit(info, "PASSWORD_RESET_REQUESTED", subject_user_id=user.id)
-    # The same answer either way: the response does not reveal who has an account.
-    return RequestPasswordResetPayload(ok=True)
 
 
 async def reset_password(
     info: Info, *, token: str, password: str, otp: str | None = None
-) -> AuthPayload:
+) -> SignIn:
     """A new password from a reset link, then a session: with MFA on, only with ``otp``.
 
     Without a valid code nothing changes and the link stays usable, so the email alone neither
@@ -151,7 +136,7 @@ async def reset_password(
     usable = row is not None and row.used_at is None and row.expires_at > now()
     user = await User.get_or_none(id=row.user_id) if row and row.user_id and usable else None
     if user is not None and (problem := passwords.password_problem(password, user.email)):
-        return AuthPayload(user_errors=[user_error("password", problem, UserErrorCode.INVALID)])
+        return SignIn(errors=[user_error("password", problem, UserErrorCode.INVALID)])
     if user is None:
         return _invalid_link()
     proof = await second_factor(info, user, otp)
@@ -169,38 +154,31 @@ async def reset_password(
     return await signed_in(info, user, proof)
 
 
-def _invalid_link() -> AuthPayload:
-    return AuthPayload(
-        user_errors=[user_error("token", "The link is invalid or expired.", UserErrorCode.INVALID)]
+def _invalid_link() -> SignIn:
+    return SignIn(
+        errors=[user_error("token", "The link is invalid or expired.", UserErrorCode.INVALID)]
     )
 
 
 async def change_password(
     info: Info, *, current_password: str, new_password: str
-) -> ChangePasswordPayload:
+) -> tuple[User | None, list[UserError]]:
     viewer = info.context.viewer
     assert viewer is not None
     user = viewer.user
     passwords.configure_from(info.context.settings)
     if not passwords.verify_password(user.password_hash, current_password):
-        return ChangePasswordPayload(
-            user_errors=[
-                user_error("currentPassword", "The password is not right.", UserErrorCode.INVALID)
-            ]
-        )
+        return None, [
+            user_error("currentPassword", "The password is not right.", UserErrorCode.INVALID)
+        ]
     if problem := passwords.password_problem(new_password, user.address):
-        return ChangePasswordPayload(
-            user_errors=[user_error("newPassword", problem, UserErrorCode.INVALID)]
-        )
+        return None, [user_error("newPassword", problem, UserErrorCode.INVALID)]
     user.password_hash = passwords.hash_password(new_password)
     await user.save(update_fields=["password_hash", "updated_at"])
     # Every other session ends; the one making the change stays signed in.
-    from app.models.accounts import Session
-    from app.resolvers.accounts.common import revoke_sessions
-
     others = await Session.filter(user_id=user.id, revoked_at=None).exclude(
         id=viewer.claims.session_id or 0
     )
     await revoke_sessions(info, list(others), "password_changed")
     await audit(info, "PASSWORD_CHANGED", actor_id=user.id)
-    return ChangePasswordPayload(user=UserType.from_model(user))
+    return user, []

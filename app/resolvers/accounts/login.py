@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from email_validator import EmailNotValidError, validate_email
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.accounts import passwords
+from app.accounts.addresses import email_problem, normalize_email
 from app.models.accounts import Membership, OneTimeToken, Organization, RefreshToken, Role, User
 from app.platform.clock import now
 from app.platform.context import Info
@@ -27,28 +27,15 @@ from app.resolvers.accounts.emails import send_confirmation, send_mail
 from app.resolvers.accounts.members import INVALID_INVITATION, join, open_invitation
 from app.resolvers.accounts.signin import (
     SecondFactor,
-    authenticated,
+    SignIn,
     count_failure,
     second_factor,
     sign_in,
     signed_in,
 )
-from app.schema.accounts.payloads import AuthPayload
 
 # Verified against when the email is unknown, so both answers take the same time.
 _DUMMY_HASH = passwords.hash_password("parley-timing-equalizer")
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def email_problem(email: str) -> str | None:
-    try:
-        validate_email(email, check_deliverability=False)
-    except EmailNotValidError as error:
-        return str(error)
-    return None
 
 
 def _placeholder_email() -> str:
@@ -64,7 +51,7 @@ async def register(
     name: str,
     organization_name: str,
     invitation_token: str | None = None,
-) -> AuthPayload:
+) -> SignIn:
     settings = info.context.settings
     await enforce(settings, settings.rate_limit_register_per_ip, "register", "ip", client_ip(info))
     passwords.configure_from(settings)
@@ -86,7 +73,7 @@ async def register(
             user_error("organizationName", "Name your organization.", UserErrorCode.REQUIRED)
         )
     if errors:
-        return AuthPayload(user_errors=errors)
+        return SignIn(errors=errors)
     if invitation is not None:
         return await _register_invited(info, email, name, password, invitation)
     # The same answer whether or not the address has an account: a new account that holds the
@@ -112,7 +99,7 @@ async def register(
 
 async def _register_invited(
     info: Info, email: str, name: str, password: str, invitation: OneTimeToken
-) -> AuthPayload:
+) -> SignIn:
     """A new account that joins the invitation's organization; the link proved the address.
 
     Only the person the invitation was mailed to can learn here that the address is taken.
@@ -129,15 +116,13 @@ async def _register_invited(
             if membership is None:
                 raise _InvitationGone()
     except IntegrityError:
-        return AuthPayload(
-            user_errors=[
-                user_error("email", "An account with this email exists.", UserErrorCode.TAKEN)
-            ]
+        return SignIn(
+            errors=[user_error("email", "An account with this email exists.", UserErrorCode.TAKEN)]
         )
     except _InvitationGone:
         # Used by a concurrent request between the check and the transaction.
-        return AuthPayload(
-            user_errors=[user_error("invitationToken", INVALID_INVITATION, UserErrorCode.INVALID)]
+        return SignIn(
+            errors=[user_error("invitationToken", INVALID_INVITATION, UserErrorCode.INVALID)]
         )
     organization_id = membership.organization_id
     await audit(info, "USER_REGISTERED", actor_id=user.id, organization_id=organization_id)
@@ -161,7 +146,7 @@ class _InvitationGone(Exception):
     pass
 
 
-async def login(info: Info, *, email: str, password: str, otp: str | None) -> AuthPayload:
+async def login(info: Info, *, email: str, password: str, otp: str | None) -> SignIn:
     settings = info.context.settings
     email = normalize_email(email)
     ip = client_ip(info)
@@ -172,13 +157,13 @@ async def login(info: Info, *, email: str, password: str, otp: str | None) -> Au
     if user is None:
         passwords.verify_password(_DUMMY_HASH, password)
         await audit(info, "LOGIN_FAILED", reason="unknown_email")
-        return AuthPayload(user_errors=invalid_credentials())
+        return SignIn(errors=invalid_credentials())
     if user.locked_until is not None and user.locked_until > now():
         await audit(info, "LOGIN_REFUSED_LOCKED", subject_user_id=user.id)
-        return AuthPayload(user_errors=invalid_credentials())
+        return SignIn(errors=invalid_credentials())
     if not passwords.verify_password(user.password_hash, password):
         await count_failure(info, user, "wrong_password")
-        return AuthPayload(user_errors=invalid_credentials())
+        return SignIn(errors=invalid_credentials())
     proof = await second_factor(info, user, otp)
     if not isinstance(proof, SecondFactor):
         return proof
@@ -193,11 +178,11 @@ async def login(info: Info, *, email: str, password: str, otp: str | None) -> Au
     return await signed_in(info, user, proof)
 
 
-async def refresh(info: Info, *, refresh_token: str) -> AuthPayload:
+async def refresh(info: Info, *, refresh_token: str) -> SignIn:
     settings = info.context.settings
     await enforce(settings, settings.rate_limit_refresh_per_ip, "refresh", "ip", client_ip(info))
-    invalid = AuthPayload(
-        user_errors=[
+    invalid = SignIn(
+        errors=[
             user_error(
                 "refreshToken", "The refresh token is invalid or expired.", UserErrorCode.INVALID
             )
@@ -226,5 +211,4 @@ async def refresh(info: Info, *, refresh_token: str) -> AuthPayload:
     session.ip = client_ip(info)
     session.user_agent = user_agent(info)
     await session.save(update_fields=["last_used_at", "ip", "user_agent", "updated_at"])
-    pair = await next_pair(info, session)
-    return authenticated(pair.access_token, pair.refresh_token, pair.expires_in, user)
+    return SignIn(tokens=await next_pair(info, session), user=user)

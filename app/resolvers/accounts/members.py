@@ -1,14 +1,15 @@
-"""Members of the caller's organization: invitations, roles, removal; audit events; nodes."""
+"""Members of the caller's organization: invitations, roles, removal; audit events."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from app.accounts.addresses import email_problem, normalize_email
 from app.models.accounts import (
     AuditEvent,
     Membership,
@@ -21,21 +22,11 @@ from app.models.accounts import (
 from app.platform.clock import now
 from app.platform.context import Info
 from app.platform.errors import Forbidden, NotFound
-from app.platform.ids import decode_id, to_global_id
-from app.platform.pagination import page_args
+from app.platform.ids import decode_id
 from app.platform.security import hash_token
-from app.platform.user_errors import UserErrorCode, user_error
+from app.platform.user_errors import UserError, UserErrorCode, user_error
 from app.resolvers.accounts.common import audit
 from app.resolvers.accounts.emails import consume_token_row, issue_token, send_mail
-from app.schema.accounts.payloads import (
-    AcceptInvitationPayload,
-    InviteMemberPayload,
-    RemoveMemberPayload,
-    UpdateMemberRolePayload,
-)
-from app.schema.accounts.types import AuditEventType, MemberType, OrganizationType, UserType
-from app.schema.node import register_node
-from app.schema.pagination import Connection, paginate
 
 
 def org_id(info: Info) -> int:
@@ -106,21 +97,18 @@ def _viewer_role(info: Info) -> Role:
     return viewer.role
 
 
-async def invite_member(info: Info, *, email: str, role: Role) -> InviteMemberPayload:
-    from app.resolvers.accounts.login import email_problem, normalize_email
-
+async def invite_member(
+    info: Info, *, email: str, role: Role
+) -> tuple[str | None, list[UserError]]:
+    """The address the invitation is mailed to."""
     organization_id = org_id(info)
     email = normalize_email(email)
     if problem := email_problem(email):
-        return InviteMemberPayload(
-            user_errors=[user_error("email", problem, UserErrorCode.INVALID)]
-        )
+        return None, [user_error("email", problem, UserErrorCode.INVALID)]
     if not _may_manage(_viewer_role(info), role):
         raise Forbidden("Only an OWNER can invite an OWNER.")
     if await Membership.filter(organization_id=organization_id, user__email=email).exists():
-        return InviteMemberPayload(
-            user_errors=[user_error("email", "Already a member.", UserErrorCode.TAKEN)]
-        )
+        return None, [user_error("email", "Already a member.", UserErrorCode.TAKEN)]
     settings = info.context.settings
     token = await issue_token(
         info,
@@ -147,7 +135,7 @@ async def invite_member(info: Info, *, email: str, role: Role) -> InviteMemberPa
         organization_id=organization_id,
         role=role.value,
     )
-    return InviteMemberPayload(email=email)
+    return email, []
 
 
 INVALID_INVITATION = "The invitation is invalid or expired."
@@ -193,28 +181,26 @@ async def join(info: Info, user: User, invitation: OneTimeToken) -> Membership |
     return membership
 
 
-async def accept_invitation(info: Info, *, token: str) -> AcceptInvitationPayload:
+async def accept_invitation(info: Info, *, token: str) -> tuple[Membership | None, list[UserError]]:
     viewer = info.context.viewer
     assert viewer is not None
     invitation = await open_invitation(token, viewer.user.email)
     membership = await join(info, viewer.user, invitation) if invitation else None
     if membership is None:
-        return AcceptInvitationPayload(
-            user_errors=[user_error("token", INVALID_INVITATION, UserErrorCode.INVALID)]
-        )
-    return AcceptInvitationPayload(member=MemberType.from_model(membership))
+        return None, [user_error("token", INVALID_INVITATION, UserErrorCode.INVALID)]
+    return membership, []
 
 
-async def update_member_role(info: Info, *, member_id: str, role: Role) -> UpdateMemberRolePayload:
+async def update_member_role(
+    info: Info, *, member_id: str, role: Role
+) -> tuple[Membership | None, list[UserError]]:
     async with _owners_locked(info, member_id) as (membership, actor):
         if not _may_manage(actor, Role(membership.role)) or not _may_manage(actor, role):
             raise Forbidden("Only an OWNER can change an OWNER's role or make an OWNER.")
         if role != Role.OWNER and await _is_last_owner(membership):
-            return UpdateMemberRolePayload(
-                user_errors=[
-                    user_error("role", "The last OWNER cannot be demoted.", UserErrorCode.CONFLICT)
-                ]
-            )
+            return None, [
+                user_error("role", "The last OWNER cannot be demoted.", UserErrorCode.CONFLICT)
+            ]
         previous = membership.role
         membership.role = role
         await membership.save(update_fields=["role", "updated_at"])
@@ -229,21 +215,18 @@ async def update_member_role(info: Info, *, member_id: str, role: Role) -> Updat
         previous=Role(previous).value,
         role=role.value,
     )
-    return UpdateMemberRolePayload(member=MemberType.from_model(membership))
+    return membership, []
 
 
-async def remove_member(info: Info, *, member_id: str) -> RemoveMemberPayload:
+async def remove_member(info: Info, *, member_id: str) -> tuple[Membership | None, list[UserError]]:
+    """The membership as it was before its removal."""
     async with _owners_locked(info, member_id) as (membership, actor):
         if not _may_manage(actor, Role(membership.role)):
             raise Forbidden("Only an OWNER can remove an OWNER.")
         if await _is_last_owner(membership):
-            return RemoveMemberPayload(
-                user_errors=[
-                    user_error(
-                        "memberId", "The last OWNER cannot be removed.", UserErrorCode.CONFLICT
-                    )
-                ]
-            )
+            return None, [
+                user_error("memberId", "The last OWNER cannot be removed.", UserErrorCode.CONFLICT)
+            ]
         await membership.delete()
     viewer = info.context.viewer
     assert viewer is not None
@@ -254,66 +237,19 @@ async def remove_member(info: Info, *, member_id: str) -> RemoveMemberPayload:
         organization_id=membership.organization_id,
         subject_user_id=membership.user_id,
     )
-    return RemoveMemberPayload(removed_member_id=to_global_id("Member", membership.id))
+    return membership, []
 
 
-async def audit_events(
-    info: Info, first: int | None, after: str | None
-) -> Connection[AuditEventType]:
-    args = page_args(first, after)
+def audit_events(info: Info) -> QuerySet[AuditEvent]:
+    """The events the caller's organization sees, for the schema to page through."""
     organization = org_id(info)
     # Events of the organization, and a member's own security events (sign-ins, lockouts,
     # token reuse, MFA and password changes), which belong to the user, not to one org.
     members = Membership.filter(organization_id=organization).values("user_id")
-    queryset = AuditEvent.filter(
+    return AuditEvent.filter(
         Q(organization_id=organization)
         | (
             Q(organization_id=None)
             & (Q(actor_id__in=Subquery(members)) | Q(subject_user_id__in=Subquery(members)))
         )
     )
-    return await paginate(queryset, args, AuditEventType.from_model)
-
-
-# Nodes: each fetcher answers an id of another organization like one that does not exist.
-
-
-async def _fetch_members(info: Info, ids: Sequence[int]) -> list[MemberType | None]:
-    viewer = info.context.viewer
-    if viewer is None or viewer.organization_id is None:
-        return [None] * len(ids)
-    rows = {m.id: m for m in await in_org(Membership.filter(id__in=list(ids)), info)}
-    return [MemberType.from_model(rows[i]) if i in rows else None for i in ids]
-
-
-async def _fetch_users(info: Info, ids: Sequence[int]) -> list[UserType | None]:
-    viewer = info.context.viewer
-    if viewer is None:
-        return [None] * len(ids)
-    visible = {viewer.user.id}
-    if viewer.organization_id is not None:
-        visible |= set(
-            await Membership.filter(
-                organization_id=viewer.organization_id, user_id__in=list(ids)
-            ).values_list("user_id", flat=True)
-        )
-    rows = {u.id: u for u in await User.filter(id__in=[i for i in ids if i in visible])}
-    return [UserType.from_model(rows[i]) if i in rows else None for i in ids]
-
-
-async def _fetch_organizations(info: Info, ids: Sequence[int]) -> list[OrganizationType | None]:
-    viewer = info.context.viewer
-    if viewer is None:
-        return [None] * len(ids)
-    mine = set(
-        await Membership.filter(user_id=viewer.user.id, organization_id__in=list(ids)).values_list(
-            "organization_id", flat=True
-        )
-    )
-    rows = {o.id: o for o in await Organization.filter(id__in=[i for i in ids if i in mine])}
-    return [OrganizationType.from_model(rows[i]) if i in rows else None for i in ids]
-
-
-register_node("Member", _fetch_members)  # type: ignore[arg-type]
-register_node("User", _fetch_users)  # type: ignore[arg-type]
-register_node("Organization", _fetch_organizations)  # type: ignore[arg-type]

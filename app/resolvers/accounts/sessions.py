@@ -7,11 +7,10 @@ from app.platform import clock
 from app.platform.clock import now
 from app.platform.context import Info
 from app.platform.errors import NotFound
-from app.platform.ids import decode_id, to_global_id
+from app.platform.ids import decode_id
 from app.platform.security import hash_token, revoked_jti_key
-from app.platform.user_errors import UserErrorCode, user_error
+from app.platform.user_errors import UserError, UserErrorCode, user_error
 from app.resolvers.accounts.common import revoke_all_sessions, revoke_sessions
-from app.schema.accounts.payloads import RevokeSessionPayload
 
 
 async def active_sessions(user_id: int) -> list[Session]:
@@ -40,7 +39,9 @@ async def logout(info: Info, refresh_token: str | None, all_sessions: bool) -> i
     return await revoke_sessions(info, sessions, "logout")
 
 
-async def revoke_session(info: Info, session_global_id: str) -> RevokeSessionPayload:
+async def revoke_session(
+    info: Info, session_global_id: str
+) -> tuple[Session | None, list[UserError]]:
     viewer = info.context.viewer
     assert viewer is not None
     session_id = decode_id(session_global_id, "Session", field=("input", "sessionId"))
@@ -48,10 +49,8 @@ async def revoke_session(info: Info, session_global_id: str) -> RevokeSessionPay
     if session is None:
         raise NotFound("No such session.")
     if session.revoked_at is not None:
-        return RevokeSessionPayload(
-            user_errors=[
-                user_error("sessionId", "The session is already revoked.", UserErrorCode.CONFLICT)
-            ]
-        )
+        return None, [
+            user_error("sessionId", "The session is already revoked.", UserErrorCode.CONFLICT)
+        ]
     await revoke_sessions(info, [session], "revoked")
-    return RevokeSessionPayload(revoked_session_id=to_global_id("Session", session.id))
+    return session, []

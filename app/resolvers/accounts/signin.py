@@ -6,6 +6,7 @@ reset and registration alike cannot sign an MFA account in without its code.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from tortoise.expressions import Q
@@ -14,13 +15,25 @@ from app.models.accounts import RecoveryCode, User
 from app.platform.clock import now
 from app.platform.context import Info
 from app.platform.security import decrypt_secret, hash_token, normalize_recovery_code, totp_step
-from app.platform.user_errors import UserErrorCode, user_error
-from app.resolvers.accounts.common import SecondFactor, audit, start_session
-from app.schema.accounts.payloads import AuthPayload
-from app.schema.accounts.types import UserType
+from app.platform.user_errors import UserError, UserErrorCode, user_error
+from app.resolvers.accounts.common import SecondFactor, TokenPair, audit, start_session
 
 
-async def second_factor(info: Info, user: User, otp: str | None) -> SecondFactor | AuthPayload:
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """The answer of a mutation that signs in: a session's tokens and its user, or why not.
+
+    ``mfa_required`` without tokens asks for the second factor; the schema shapes this into an
+    ``AuthPayload``.
+    """
+
+    tokens: TokenPair | None = None
+    user: User | None = None
+    mfa_required: bool = False
+    errors: list[UserError] = field(default_factory=list)
+
+
+async def second_factor(info: Info, user: User, otp: str | None) -> SecondFactor | SignIn:
     """A ``SecondFactor`` for ``user``, or the answer that asks for it (``mfaRequired``).
 
     A wrong code counts towards the lockout like a wrong password; a locked account's codes are
@@ -29,19 +42,19 @@ async def second_factor(info: Info, user: User, otp: str | None) -> SecondFactor
     if user.totp_enabled_at is None:
         return SecondFactor(user.id)
     if not otp:
-        return AuthPayload(mfa_required=True)
+        return SignIn(mfa_required=True)
     if _locked(user) or not await _code_ok(info, user, otp):
         await count_failure(info, user, "wrong_otp")
-        return AuthPayload(
+        return SignIn(
             mfa_required=True,
-            user_errors=[user_error("otp", "The code is not valid.", UserErrorCode.INVALID)],
+            errors=[user_error("otp", "The code is not valid.", UserErrorCode.INVALID)],
         )
     return SecondFactor(user.id)
 
 
 async def sign_in(
     info: Info, user: User, otp: str | None, organization_id: int | None = None
-) -> AuthPayload:
+) -> SignIn:
     """A session for ``user``, who proved who they are, once the second factor passes too."""
     proof = await second_factor(info, user, otp)
     if not isinstance(proof, SecondFactor):
@@ -51,21 +64,9 @@ async def sign_in(
 
 async def signed_in(
     info: Info, user: User, proof: SecondFactor, organization_id: int | None = None
-) -> AuthPayload:
-    """A new session for ``user`` and the payload that hands its tokens over."""
-    pair = await start_session(info, user, proof, organization_id)
-    return authenticated(pair.access_token, pair.refresh_token, pair.expires_in, user)
-
-
-def authenticated(
-    access_token: str, refresh_token: str, expires_in: int, user: User
-) -> AuthPayload:
-    return AuthPayload(
-        access_token=access_token,
-        refresh_token=refresh_token,
-        expires_in=expires_in,
-        user=UserType.from_model(user, is_caller=True),
-    )
+) -> SignIn:
+    """A new session for ``user`` and the answer that hands its tokens over."""
+    return SignIn(tokens=await start_session(info, user, proof, organization_id), user=user)
 
 
 def _locked(user: User) -> bool:

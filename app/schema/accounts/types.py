@@ -15,6 +15,7 @@ from app.platform.context import Info
 from app.platform.errors import Forbidden
 from app.platform.ids import to_global_id
 from app.platform.pagination import page_args
+from app.resolvers.accounts.sessions import active_sessions
 from app.schema.node import Node
 from app.schema.pagination import Connection, paginate
 from app.schema.permissions import HasRole, IsAuthenticated
@@ -127,8 +128,6 @@ class UserType(Node):
         permission_classes=[IsSelf],
     )
     async def sessions(self, info: Info) -> list[SessionType]:
-        from app.resolvers.accounts.sessions import active_sessions
-
         viewer = info.context.viewer
         assert viewer is not None
         return [
