@@ -134,8 +134,9 @@ class ContactImportStatus(str, Enum):
 
 class WebhookEventStatus(str, Enum):
     RECEIVED = "RECEIVED"
-    PROCESSED = "PROCESSED"
-    FAILED = "FAILED"
+    PROCESSED = "PROCESSED"  # every item applied
+    PARTIAL = "PARTIAL"  # some items applied, the others listed in `errors`
+    FAILED = "FAILED"  # nothing applied: `error` says why
 
 
 class Device(TimestampedModel):
@@ -336,6 +337,8 @@ class WebhookEvent(TimestampedModel):
         WebhookEventStatus, max_length=16, default=WebhookEventStatus.RECEIVED
     )
     error = fields.TextField(null=True)
+    # The items not applied: [{"where": "entry[0].changes[0].messages[4]", "id", "reason"}].
+    errors: fields.JSONField[list[Any]] | None = fields.JSONField(null=True)
     processed_at = fields.DatetimeField(null=True)
 
     organization_id: int

@@ -23,6 +23,7 @@ __all__ = [
     "ProviderError",
     "Reaction",
     "SendResult",
+    "SkippedItem",
     "StatusUpdate",
     "WebhookBatch",
 ]
@@ -121,6 +122,7 @@ class InboundMessage:
     reaction: Reaction | None = None
     location: Location | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    where: str = ""  # the item's place in its delivery, e.g. "entry[0].changes[0].messages[2]"
 
 
 class DeliveryStatus(StrEnum):
@@ -141,6 +143,7 @@ class StatusUpdate:
     error_code: int | None = None
     error_title: str | None = None
     error_message: str | None = None
+    where: str = ""
 
     @property
     def failure(self) -> FailureReason | None:
@@ -150,6 +153,19 @@ class StatusUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class SkippedItem:
+    """An item of a delivery that cannot be used, where it was and why: kept on the event."""
+
+    where: str  # e.g. "entry[0].changes[1].messages[4]"
+    reason: str
+    item_id: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"where": self.where, "id": self.item_id, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookBatch:
     messages: tuple[InboundMessage, ...] = ()
     statuses: tuple[StatusUpdate, ...] = ()
+    skipped: tuple[SkippedItem, ...] = ()

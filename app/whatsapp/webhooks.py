@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -21,6 +22,7 @@ from app.whatsapp.types import (
     InteractiveReply,
     Location,
     Reaction,
+    SkippedItem,
     StatusUpdate,
     WebhookBatch,
 )
@@ -35,6 +37,7 @@ __all__ = [
 ]
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+MAX_ID = 255  # the longest provider message id Parley stores (messages.provider_message_id)
 
 log = structlog.get_logger("parley.whatsapp")
 
@@ -89,21 +92,20 @@ def parse_webhook(payload: Any) -> WebhookBatch:
     """Messages and statuses of a webhook delivery.
 
     The envelope must be well formed (else MalformedWebhook); inside it, unknown fields and
-    message types are tolerated, and a single unusable item is logged and skipped so that it
-    cannot hold back the rest of the batch.
+    message types are tolerated, and a single unusable item is skipped, with where it was and
+    why in ``skipped``, so that it cannot hold back the rest of the batch.
     """
     if not isinstance(payload, Mapping) or payload.get("object") != "whatsapp_business_account":
         raise MalformedWebhook("not a whatsapp_business_account webhook")
     entries = payload.get("entry")
     if not isinstance(entries, list):
         raise MalformedWebhook("`entry` must be a list")
-    messages: list[InboundMessage] = []
-    statuses: list[StatusUpdate] = []
-    for entry in entries:
+    batch = _Batch()
+    for e, entry in enumerate(entries):
         changes = entry.get("changes") if isinstance(entry, Mapping) else None
         if not isinstance(changes, list):
             raise MalformedWebhook("each entry needs a `changes` list")
-        for change in changes:
+        for c, change in enumerate(changes):
             if not isinstance(change, Mapping):
                 raise MalformedWebhook("each change must be an object")
             # Other fields (template status, account updates, ...) are not message traffic.
@@ -112,19 +114,29 @@ def parse_webhook(payload: Any) -> WebhookBatch:
             value = change.get("value")
             if not isinstance(value, Mapping):
                 raise MalformedWebhook("a messages change needs a `value` object")
-            _parse_value(value, messages, statuses)
-    return WebhookBatch(tuple(messages), tuple(statuses))
+            _parse_value(value, batch, f"entry[{e}].changes[{c}]")
+    return WebhookBatch(tuple(batch.messages), tuple(batch.statuses), tuple(batch.skipped))
 
 
 class _Skip(Exception):
     pass
 
 
-def _parse_value(
-    value: Mapping[str, Any],
-    messages: list[InboundMessage],
-    statuses: list[StatusUpdate],
-) -> None:
+@dataclass
+class _Batch:
+    messages: list[InboundMessage] = field(default_factory=list)
+    statuses: list[StatusUpdate] = field(default_factory=list)
+    skipped: list[SkippedItem] = field(default_factory=list)
+
+    def skip(self, where: str, raw: Any, reason: str) -> None:
+        item_id = raw.get("id") if isinstance(raw, Mapping) else None
+        self.skipped.append(
+            SkippedItem(where, reason, item_id if isinstance(item_id, str) else None)
+        )
+        log.warning("whatsapp.webhook.item_skipped", where=where, reason=reason)
+
+
+def _parse_value(value: Mapping[str, Any], batch: _Batch, at: str) -> None:
     metadata = _obj(value, "metadata")
     phone_number_id = metadata.get("phone_number_id")
     if isinstance(phone_number_id, int) and not isinstance(phone_number_id, bool):
@@ -136,30 +148,26 @@ def _parse_value(
         for contact in _list(value, "contacts")
         if isinstance(contact, Mapping)
     }
-    for raw in _list(value, "messages"):
+    for i, raw in enumerate(_list(value, "messages")):
+        where = f"{at}.messages[{i}]"
         try:
-            messages.append(_message(phone_number_id, raw, names))
+            batch.messages.append(_message(phone_number_id, raw, names, where))
         except _Skip as exc:
-            log.warning(
-                "whatsapp.webhook.message_skipped",
-                phone_number_id=phone_number_id,
-                reason=str(exc),
-            )
-    for raw in _list(value, "statuses"):
+            batch.skip(where, raw, str(exc))
+    for i, raw in enumerate(_list(value, "statuses")):
+        where = f"{at}.statuses[{i}]"
         try:
-            statuses.append(_status(phone_number_id, raw))
+            batch.statuses.append(_status(phone_number_id, raw, where))
         except _Skip as exc:
-            log.info(
-                "whatsapp.webhook.status_skipped",
-                phone_number_id=phone_number_id,
-                reason=str(exc),
-            )
+            batch.skip(where, raw, str(exc))
 
 
-def _message(phone_number_id: str, raw: Any, names: Mapping[Any, str | None]) -> InboundMessage:
+def _message(
+    phone_number_id: str, raw: Any, names: Mapping[Any, str | None], where: str
+) -> InboundMessage:
     if not isinstance(raw, Mapping):
         raise _Skip("message is not an object")
-    sender = _required(raw, "from")
+    sender = _wa_id(raw, "from")
     raw_type = _str(raw, "type") or ""
     try:
         kind = InboundType(raw_type)
@@ -213,10 +221,11 @@ def _message(phone_number_id: str, raw: Any, names: Mapping[Any, str | None]) ->
         reaction=reaction,
         location=location,
         raw=dict(raw),
+        where=where,
     )
 
 
-def _status(phone_number_id: str, raw: Any) -> StatusUpdate:
+def _status(phone_number_id: str, raw: Any, where: str) -> StatusUpdate:
     if not isinstance(raw, Mapping):
         raise _Skip("status is not an object")
     try:
@@ -237,6 +246,7 @@ def _status(phone_number_id: str, raw: Any) -> StatusUpdate:
         error_title=_str(error, "title"),
         # `details` says what actually went wrong; `message` often just repeats the title.
         error_message=_str(_obj(error, "error_data"), "details") or _str(error, "message"),
+        where=where,
     )
 
 
@@ -267,4 +277,15 @@ def _required(raw: Mapping[str, Any], key: str) -> str:
     value = _str(raw, key)
     if value is None:
         raise _Skip(f"`{key}` is missing")
+    if len(value) > MAX_ID:
+        raise _Skip(f"`{key}` is longer than {MAX_ID} characters")
+    return value
+
+
+def _wa_id(raw: Mapping[str, Any], key: str) -> str:
+    """A WhatsApp id: the customer's number without the plus, at most 15 digits (E.164)."""
+    value = _required(raw, key)
+    if not (value.isascii() and value.isdigit() and len(value) <= 15):
+        shown = value if len(value) <= 20 else value[:20] + "…"
+        raise _Skip(f"`{key}` {shown!r} is not a WhatsApp id (a number of at most 15 digits)")
     return value
