@@ -109,9 +109,10 @@ async def _finish(
     if error is None and problems:
         first = problems[0]
         error = f"{len(problems)} item(s) not applied; {first['where']}: {first['reason']}"
-    event.status, event.errors, event.error = status, problems, error
-    event.processed_at = clock.now()
-    await event.save(update_fields=["status", "errors", "error", "processed_at", "updated_at"])
+    event.status, event.errors, event.processed_at = status, problems, clock.now()
+    await WebhookEvent.filter(id=event.id).update(
+        status=status, errors=problems, error=error, processed_at=event.processed_at
+    )
     if problems:
         log.warning(
             "messaging.webhook_event_incomplete",
