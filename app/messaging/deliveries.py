@@ -111,7 +111,11 @@ async def _finish(
         error = f"{len(problems)} item(s) not applied; {first['where']}: {first['reason']}"
     event.status, event.errors, event.processed_at = status, problems, clock.now()
     await WebhookEvent.filter(id=event.id).update(
-        status=status, errors=problems, error=error, processed_at=event.processed_at
+        status=status,
+        errors=problems,
+        error=error,
+        processed_at=event.processed_at,
+        updated_at=clock.now(),
     )
     if problems:
         log.warning(

@@ -81,6 +81,9 @@ class MessageType(str, Enum):
     INTERACTIVE = "INTERACTIVE"
     REACTION = "REACTION"
     UNSUPPORTED = "UNSUPPORTED"
+    CONTACTS = "CONTACTS"
+    ORDER = "ORDER"
+    SYSTEM = "SYSTEM"
 
 
 class MessageStatus(str, Enum):
@@ -249,6 +252,10 @@ class Message(TimestampedModel):
     # timeout or a dropped connection leaves it set): it may have reached Meta, so it is not
     # sent again before the status webhooks have had their say (resolvers.messaging.sending).
     handed_over_at = fields.DatetimeField(null=True)
+    # The customer edited it (the earlier versions are in `payload.edits`) or deleted it for
+    # everyone (its content is gone; the message stays, so the thread shows it was there).
+    edited_at = fields.DatetimeField(null=True)
+    deleted_at = fields.DatetimeField(null=True)
 
     organization_id: int
     conversation_id: int

@@ -71,6 +71,11 @@ class InboundType(StrEnum):
     INTERACTIVE = "interactive"
     BUTTON = "button"
     REACTION = "reaction"
+    CONTACTS = "contacts"
+    ORDER = "order"
+    SYSTEM = "system"
+    EDIT = "edit"  # changes `original_message_id` to `content`
+    REVOKE = "revoke"  # deletes `original_message_id`
     UNSUPPORTED = "unsupported"
 
 
@@ -123,6 +128,10 @@ class InboundMessage:
     location: Location | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
     where: str = ""  # the item's place in its delivery, e.g. "entry[0].changes[0].messages[2]"
+    # The normalized payload (app.whatsapp.content); for an EDIT, the message's new content.
+    content: Mapping[str, Any] = field(default_factory=dict)
+    original_message_id: str | None = None  # EDIT and REVOKE: the message they change
+    edited_type: str | None = None  # EDIT: the type of the new content, e.g. "text"
 
 
 class DeliveryStatus(StrEnum):

@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from app.whatsapp.content import content_of
 from app.whatsapp.errors import MalformedWebhook
 from app.whatsapp.types import (
     DeliveryStatus,
@@ -207,6 +208,15 @@ def _message(
         if isinstance(lat, int | float) and isinstance(lon, int | float):
             location = Location(float(lat), float(lon), _str(body, "name"), _str(body, "address"))
             text = location.name
+    original_message_id = edited_type = None
+    if kind in (InboundType.EDIT, InboundType.REVOKE):
+        original_message_id = _required(body, "original_message_id")
+    if kind is InboundType.EDIT:
+        edited = _obj(body, "message")
+        edited_type = _str(edited, "type")
+        content = content_of(edited)
+    else:
+        content = content_of(raw)
     return InboundMessage(
         phone_number_id=phone_number_id,
         from_wa_id=sender,
@@ -214,7 +224,7 @@ def _message(
         timestamp=_timestamp(raw),
         type=kind,
         profile_name=names.get(sender),
-        text=text,
+        text=content.body,
         context_message_id=_str(_obj(raw, "context"), "id"),
         media=media,
         reply=reply,
@@ -222,6 +232,9 @@ def _message(
         location=location,
         raw=dict(raw),
         where=where,
+        content=content.payload,
+        original_message_id=original_message_id,
+        edited_type=edited_type,
     )
 
 

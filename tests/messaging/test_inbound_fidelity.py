@@ -145,3 +145,354 @@ async def test_a_delivery_of_nothing_but_unusable_items_ends_failed_with_the_rea
     ]
     assert "bad timestamp" in (event.errors or [])[1]["reason"]
     assert await conversations(owner, device) == []
+
+
+FLOW_RESPONSE = '{"delivery_rating":"4","flow_token":"AQAAAAACS5FpgQ_cAAAAAD0QI3s."}'
+AD = {
+    "source_url": "https://fb.me/ad",
+    "source_id": "ADID",
+    "source_type": "ad",
+    "headline": "Spring sale",
+    "body": "Half price",
+    "media_type": "image",
+    "image_url": "https://example.com/ad.jpg",
+    "ctwa_clid": "CTWA_CLID",
+}
+# (message object as Meta sends it, type, body, payload) — shapes from Meta's docs and pywa.
+KINDS: list[tuple[dict[str, Any], str, str, dict[str, Any]]] = [
+    (
+        {"type": "location", "location": {"latitude": 12.25089, "longitude": 43.90539}},
+        "LOCATION",
+        "12.250890, 43.905390",
+        {"latitude": 12.25089, "longitude": 43.90539},
+    ),
+    (
+        {
+            "type": "location",
+            "location": {
+                "latitude": 37.4611978,
+                "longitude": -122.2164385,
+                "name": "Facebook HQ",
+                "address": "1 Hacker Way, Menlo Park, CA 94025",
+                "url": "https://maps.google.com/?cid=2000",
+            },
+            "context": {"forwarded": True},
+        },
+        "LOCATION",
+        "Facebook HQ",
+        {
+            "latitude": 37.4611978,
+            "longitude": -122.2164385,
+            "name": "Facebook HQ",
+            "address": "1 Hacker Way, Menlo Park, CA 94025",
+            "url": "https://maps.google.com/?cid=2000",
+            "forwarded": True,
+        },
+    ),
+    (
+        {
+            "type": "contacts",
+            "contacts": [
+                {
+                    "name": {"first_name": "Chandler", "formatted_name": "Chandler Bing"},
+                    "phones": [
+                        {"phone": "+1 555-555-5555", "wa_id": "15555555555", "type": "CELL"}
+                    ],
+                },
+                {"name": {"first_name": "Monica", "formatted_name": "Monica"}},
+            ],
+        },
+        "CONTACTS",
+        "Chandler Bing, Monica",
+        {
+            "contacts": [
+                {
+                    "name": {"first_name": "Chandler", "formatted_name": "Chandler Bing"},
+                    "phones": [
+                        {"phone": "+1 555-555-5555", "wa_id": "15555555555", "type": "CELL"}
+                    ],
+                },
+                {"name": {"first_name": "Monica", "formatted_name": "Monica"}},
+            ]
+        },
+    ),
+    (
+        {
+            "type": "interactive",
+            "interactive": {
+                "type": "list_reply",
+                "list_reply": {"id": "row-2", "title": "Tuesday", "description": "9-12"},
+            },
+            "context": {"from": "15550001111", "id": "wamid.menu"},
+        },
+        "INTERACTIVE",
+        "Tuesday",
+        {
+            "reply": {
+                "type": "list_reply",
+                "id": "row-2",
+                "title": "Tuesday",
+                "description": "9-12",
+            },
+            "quoted_message_id": "wamid.menu",
+        },
+    ),
+    (
+        {"type": "button", "button": {"payload": "STOP_PROMOS", "text": "Stop promotions"}},
+        "INTERACTIVE",
+        "Stop promotions",
+        {"reply": {"type": "quick_reply", "id": "STOP_PROMOS", "title": "Stop promotions"}},
+    ),
+    (
+        {
+            "type": "interactive",
+            "interactive": {
+                "type": "nfm_reply",
+                "nfm_reply": {"response_json": FLOW_RESPONSE, "body": "Sent", "name": "flow"},
+            },
+        },
+        "INTERACTIVE",
+        "Sent",
+        {
+            "flow_reply": {
+                "name": "flow",
+                "body": "Sent",
+                "response": {
+                    "delivery_rating": "4",
+                    "flow_token": "AQAAAAACS5FpgQ_cAAAAAD0QI3s.",
+                },
+                "flow_token": "AQAAAAACS5FpgQ_cAAAAAD0QI3s.",
+            }
+        },
+    ),
+    (
+        {
+            "type": "order",
+            "order": {
+                "catalog_id": "354160437058781",
+                "text": "",
+                "product_items": [
+                    {
+                        "product_retailer_id": "BURGER",
+                        "quantity": 3,
+                        "item_price": 30,
+                        "currency": "ILS",
+                    },
+                    {
+                        "product_retailer_id": "SODA",
+                        "quantity": 2,
+                        "item_price": 10,
+                        "currency": "ILS",
+                    },
+                ],
+            },
+        },
+        "ORDER",
+        "Order: 5 items",
+        {
+            "catalog_id": "354160437058781",
+            "items": [
+                {
+                    "product_retailer_id": "BURGER",
+                    "quantity": 3,
+                    "item_price": 30,
+                    "currency": "ILS",
+                },
+                {"product_retailer_id": "SODA", "quantity": 2, "item_price": 10, "currency": "ILS"},
+            ],
+        },
+    ),
+    (
+        {"type": "text", "text": {"body": "Is this still on?"}, "referral": AD},
+        "TEXT",
+        "Is this still on?",
+        {"body": "Is this still on?", "referral": AD},
+    ),
+    (
+        {
+            "type": "audio",
+            "audio": {
+                "mime_type": "audio/ogg; codecs=opus",
+                "sha256": "m04p=",
+                "id": "88",
+                "voice": True,
+            },
+            "context": {"frequently_forwarded": True},
+        },
+        "AUDIO",
+        "Voice message",
+        {
+            "id": "88",
+            "mime_type": "audio/ogg; codecs=opus",
+            "sha256": "m04p=",
+            "voice": True,
+            "frequently_forwarded": True,
+        },
+    ),
+    (
+        {
+            "type": "document",
+            "document": {"filename": "invoice.pdf", "mime_type": "application/pdf", "id": "99"},
+        },
+        "DOCUMENT",
+        "invoice.pdf",
+        {"id": "99", "mime_type": "application/pdf", "filename": "invoice.pdf"},
+    ),
+    (
+        {"type": "sticker", "sticker": {"mime_type": "image/webp", "id": "77", "animated": False}},
+        "STICKER",
+        "Sticker",
+        {"id": "77", "mime_type": "image/webp", "animated": False},
+    ),
+    (
+        {"type": "reaction", "reaction": {"message_id": "wamid.out", "emoji": "\U0001f62e"}},
+        "REACTION",
+        "\U0001f62e",
+        {"message_id": "wamid.out", "emoji": "\U0001f62e"},
+    ),
+    (
+        {
+            "type": "system",
+            "system": {"body": "User identity changed", "type": "customer_identity_changed"},
+            "identity": {"acknowledged": True, "hash": "xyz"},
+        },
+        "SYSTEM",
+        "User identity changed",
+        {"system": {"type": "customer_identity_changed", "body": "User identity changed"}},
+    ),
+    (
+        {
+            "type": "unsupported",
+            "unsupported": {"type": "poll"},
+            "errors": [
+                {
+                    "code": 131051,
+                    "title": "Message type unknown",
+                    "error_data": {"details": "Message type is currently not supported."},
+                }
+            ],
+        },
+        "UNSUPPORTED",
+        "Unsupported message",
+        {
+            "unsupported_type": "poll",
+            "errors": [
+                {
+                    "code": 131051,
+                    "title": "Message type unknown",
+                    "details": "Message type is currently not supported.",
+                }
+            ],
+        },
+    ),
+]
+
+
+async def test_every_kind_of_inbound_message_shows_its_content_and_a_preview(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    device = await cloud_device(server, fake, owner)
+    sender = "16505550113"
+    messages = [
+        {"from": sender, "id": wamid(), "timestamp": str(int(time.time()))} | raw
+        for raw, *_ in KINDS
+    ]
+    contacts = [{"profile": {"name": "Ana"}, "wa_id": sender}]
+
+    assert await deliver(device, {"contacts": contacts, "messages": messages}) == 200
+
+    event = await final_event(device)
+    [conversation] = await conversations(owner, device)
+    shown = [(m["type"], m["body"], m["payload"]) for m in conversation["messages"]["nodes"]]
+    assert (event.status, event.errors) == ("PROCESSED", [])
+    assert shown == [(kind, body, payload) for _, kind, body, payload in KINDS]
+
+
+MESSAGE = """
+query($id: ID!) {
+  node(id: $id) { ... on Message { body payload editedAt deletedAt } }
+}
+"""
+
+
+async def deliver_and_wait(device: CloudDevice, value: dict[str, Any], events: int) -> None:
+    device_pk = decode_id(device.id, "Device")
+    assert await deliver(device, value) == 200
+
+    async def done() -> bool:
+        return await WebhookEvent.filter(device_id=device_pk, status="PROCESSED").count() == events
+
+    await eventually(done)
+
+
+async def test_an_edit_updates_the_message_and_a_revoke_deletes_its_content(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    device = await cloud_device(server, fake, owner)
+    sender = "16505550114"
+    first, second = text_message(sender, "See you at 5"), text_message(sender, "my card: 4242")
+    await deliver_and_wait(device, {"messages": [first, second]}, 1)
+    edit = {
+        "from": sender,
+        "id": wamid(),
+        "timestamp": str(int(time.time())),
+        "type": "edit",
+        "edit": {
+            "original_message_id": first["id"],
+            "message": {"type": "text", "text": {"body": "See you at 6"}},
+        },
+    }
+    revoke = {
+        "from": sender,
+        "id": wamid(),
+        "timestamp": str(int(time.time())),
+        "type": "revoke",
+        "revoke": {"original_message_id": second["id"]},
+    }
+
+    await deliver_and_wait(device, {"messages": [edit, revoke]}, 2)
+    await deliver_and_wait(device, {"messages": [edit, revoke]}, 3)  # Meta delivers twice
+
+    [conversation] = await conversations(owner, device)
+    edited_id, deleted_id = [m["id"] for m in conversation["messages"]["nodes"]]
+    edited = (await owner.api.data(MESSAGE, {"id": edited_id}))["node"]
+    deleted = (await owner.api.data(MESSAGE, {"id": deleted_id}))["node"]
+    assert edited["body"] == "See you at 6"
+    assert edited["editedAt"] is not None and edited["deletedAt"] is None
+    [earlier] = edited["payload"]["edits"]
+    assert (earlier["body"], earlier["replaced_by"]) == ("See you at 5", edit["id"])
+    assert (deleted["body"], deleted["payload"]) == (None, {})
+    assert deleted["deletedAt"] is not None
+
+
+async def test_a_number_change_moves_the_contact_and_keeps_one_conversation(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    device = await cloud_device(server, fake, owner)
+    old, new = "16505550115", "16505550116"
+    await deliver_and_wait(device, {"messages": [text_message(old, "from my old phone")]}, 1)
+    change = {
+        "from": old,
+        "id": wamid(),
+        "timestamp": str(int(time.time())),
+        "type": "system",
+        "system": {
+            "body": f"User A changed from {old} to {new}",
+            "wa_id": new,
+            "type": "user_changed_number",
+        },
+    }
+
+    await deliver_and_wait(device, {"messages": [change]}, 2)
+    await deliver_and_wait(device, {"messages": [text_message(new, "new phone, same me")]}, 3)
+
+    [conversation] = await conversations(owner, device)
+    assert conversation["contact"]["phoneNumber"] == f"+{new}"
+    assert [(m["type"], m["body"]) for m in conversation["messages"]["nodes"]] == [
+        ("TEXT", "from my old phone"),
+        ("SYSTEM", f"User A changed from {old} to {new}"),
+        ("TEXT", "new phone, same me"),
+    ]
