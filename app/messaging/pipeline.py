@@ -8,6 +8,7 @@ the send that produced the id has been recorded.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -51,6 +52,7 @@ _DELIVERY_STATUS = {
     DeliveryStatus.SENT: MessageStatus.SENT,
     DeliveryStatus.DELIVERED: MessageStatus.DELIVERED,
     DeliveryStatus.READ: MessageStatus.READ,
+    DeliveryStatus.PLAYED: MessageStatus.READ,  # a voice note played was read
     DeliveryStatus.FAILED: MessageStatus.FAILED,
 }
 _INBOUND_TYPE = {
@@ -297,6 +299,7 @@ async def apply_status(broker: Broker, device: Device, update: StatusUpdate) -> 
             error_code=update.error_code,
             error_message=update.error_message or update.error_title,
             occurred_at=update.timestamp,
+            details=dict(update.details) or None,
         )
         log.info(
             "messaging.status_unmatched",
@@ -307,6 +310,7 @@ async def apply_status(broker: Broker, device: Device, update: StatusUpdate) -> 
         # The send may have recorded its id meanwhile; whoever writes last reconciles.
         await reconcile(broker, device, update.provider_message_id)
         return
+    await _record_details(message, update.details)
     await advance_status(
         broker,
         message,
@@ -314,6 +318,16 @@ async def apply_status(broker: Broker, device: Device, update: StatusUpdate) -> 
         error_code=update.error_code,
         error_message=update.error_message or update.error_title,
     )
+
+
+async def _record_details(message: Message, details: Mapping[str, Any] | None) -> None:
+    """Keep what a status said besides the status (``Message.deliveryDetails``)."""
+    if not details:
+        return
+    merged = dict(message.delivery_details or {}) | dict(details)
+    if merged != message.delivery_details:
+        message.delivery_details = merged
+        await message.save(update_fields=["delivery_details", "updated_at"])
 
 
 async def reconcile(broker: Broker, device: Device, provider_message_id: str) -> None:
@@ -327,6 +341,7 @@ async def reconcile(broker: Broker, device: Device, provider_message_id: str) ->
         device_id=device.id, provider_message_id=provider_message_id
     ).order_by("id")
     for item in sorted(pending, key=lambda s: _RANK[s.status]):
+        await _record_details(message, item.details)
         await advance_status(
             broker,
             message,

@@ -256,6 +256,8 @@ class Message(TimestampedModel):
     # everyone (its content is gone; the message stays, so the thread shows it was there).
     edited_at = fields.DatetimeField(null=True)
     deleted_at = fields.DatetimeField(null=True)
+    # What status webhooks said besides the status: pricing, conversation, played, failure.
+    delivery_details: fields.JSONField[dict[str, Any]] | None = fields.JSONField(null=True)
 
     organization_id: int
     conversation_id: int
@@ -283,6 +285,7 @@ class UnmatchedStatus(TimestampedModel):
     error_code = fields.IntField(null=True)
     error_message = fields.TextField(null=True)
     occurred_at = fields.DatetimeField()
+    details: fields.JSONField[dict[str, Any]] | None = fields.JSONField(null=True)
 
     device_id: int
 

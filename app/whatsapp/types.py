@@ -138,6 +138,7 @@ class DeliveryStatus(StrEnum):
     SENT = "sent"
     DELIVERED = "delivered"
     READ = "read"
+    PLAYED = "played"  # a voice note was played; the message stays READ
     FAILED = "failed"
 
 
@@ -153,6 +154,8 @@ class StatusUpdate:
     error_title: str | None = None
     error_message: str | None = None
     where: str = ""
+    # What Meta says besides the status: pricing, conversation, failure (app.whatsapp.webhooks).
+    details: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def failure(self) -> FailureReason | None:

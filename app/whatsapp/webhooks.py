@@ -260,7 +260,61 @@ def _status(phone_number_id: str, raw: Any, where: str) -> StatusUpdate:
         # `details` says what actually went wrong; `message` often just repeats the title.
         error_message=_str(_obj(error, "error_data"), "details") or _str(error, "message"),
         where=where,
+        details=_status_details(raw, status, error),
     )
+
+
+def _status_details(
+    raw: Mapping[str, Any], status: DeliveryStatus, error: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``Message.deliveryDetails``: pricing, the conversation it opened, when a voice note was
+    played, and a failure in full (docs/inbound.md)."""
+    details: dict[str, Any] = {}
+    if pricing := _obj(raw, "pricing"):
+        details["pricing"] = _compact(
+            {
+                "category": _str(pricing, "category"),
+                "billable": pricing.get("billable")
+                if isinstance(pricing.get("billable"), bool)
+                else None,
+                "pricing_model": _str(pricing, "pricing_model"),
+                "type": _str(pricing, "type"),
+            }
+        )
+    if conversation := _obj(raw, "conversation"):
+        expires = conversation.get("expiration_timestamp")
+        details["conversation"] = _compact(
+            {
+                "id": _str(conversation, "id"),
+                "origin": _str(_obj(conversation, "origin"), "type"),
+                "expires_at": _iso(expires),
+            }
+        )
+    if status is DeliveryStatus.PLAYED:
+        details["played_at"] = _iso(raw.get("timestamp"))
+    if error:
+        code = error.get("code")
+        details["failure"] = _compact(
+            {
+                "code": code if isinstance(code, int) and not isinstance(code, bool) else None,
+                "title": _str(error, "title"),
+                "message": _str(error, "message"),
+                "details": _str(_obj(error, "error_data"), "details"),
+                "href": _str(error, "href"),
+            }
+        )
+    return details
+
+
+def _iso(value: Any) -> str | None:
+    try:
+        return datetime.fromtimestamp(int(value), tz=UTC).isoformat()
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _compact(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _timestamp(raw: Mapping[str, Any]) -> datetime:

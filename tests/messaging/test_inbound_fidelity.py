@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,8 +18,16 @@ from app.models.messaging import WebhookEvent
 from app.platform.ids import decode_id
 from tests.fakes.graph_api import FakeGraphApi, signed, webhook_envelope
 from tests.support.client import Api
-from tests.support.cloud_api import APP_SECRET, CloudDevice, cloud_device, fake, post
-from tests.support.messaging import Member, eventually, member
+from tests.support.cloud_api import (
+    APP_SECRET,
+    CloudDevice,
+    cloud_device,
+    fake,
+    inbound,
+    post,
+    status_of,
+)
+from tests.support.messaging import SEND, Member, eventually, member
 from tests.support.server import RunningServer
 
 __all__ = ["fake"]  # the fixture, used by name
@@ -496,3 +505,79 @@ async def test_a_number_change_moves_the_contact_and_keeps_one_conversation(
         ("SYSTEM", f"User A changed from {old} to {new}"),
         ("TEXT", "new phone, same me"),
     ]
+
+
+DETAILS = """
+query($id: ID!) { node(id: $id) { ... on Message { status deliveryDetails } } }
+"""
+
+
+async def test_status_details_are_kept_pricing_conversation_played_and_failure(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    device = await cloud_device(server, fake, owner, statuses=False)
+    customer = "16505550117"
+    conversation_id = await inbound(owner, fake, device, customer)
+    sent = []
+    for text in ("voice note", "to a number in an experiment"):
+        reply = await owner.api.data(
+            SEND, {"input": {"conversationId": conversation_id, "text": text}}
+        )
+        sent.append(reply["sendMessage"]["message"]["id"])
+        await status_of(owner, sent[-1], "SENT")
+    first, second = (send.wamid for send in fake.sends_to(customer))
+    now = int(time.time())
+    statuses = [
+        {
+            "id": first,
+            "status": "delivered",
+            "timestamp": str(now),
+            "recipient_id": customer,
+            "conversation": {
+                "id": "7270432eae",
+                "expiration_timestamp": str(now + 86400),
+                "origin": {"type": "service"},
+            },
+            "pricing": {"billable": False, "pricing_model": "PMP", "category": "service"},
+        },
+        {"id": first, "status": "played", "timestamp": str(now + 5), "recipient_id": customer},
+        {
+            "id": second,
+            "status": "failed",
+            "timestamp": str(now),
+            "recipient_id": customer,
+            "errors": [
+                {
+                    "code": 130472,
+                    "title": "User's number is part of an experiment",
+                    "message": "User's number is part of an experiment",
+                    "error_data": {"details": "Failed to send message: an experiment"},
+                    "href": "https://developers.facebook.com/docs/whatsapp/error-codes/",
+                }
+            ],
+        },
+    ]
+
+    await deliver_and_wait(device, {"statuses": statuses}, 2)
+
+    played = (await owner.api.data(DETAILS, {"id": sent[0]}))["node"]
+    failed = (await owner.api.data(DETAILS, {"id": sent[1]}))["node"]
+    assert played["status"] == "READ"
+    assert played["deliveryDetails"] == {
+        "pricing": {"category": "service", "billable": False, "pricing_model": "PMP"},
+        "conversation": {
+            "id": "7270432eae",
+            "origin": "service",
+            "expires_at": datetime.fromtimestamp(now + 86400, tz=UTC).isoformat(),
+        },
+        "played_at": datetime.fromtimestamp(now + 5, tz=UTC).isoformat(),
+    }
+    assert failed["status"] == "FAILED"
+    assert failed["deliveryDetails"]["failure"] == {
+        "code": 130472,
+        "title": "User's number is part of an experiment",
+        "message": "User's number is part of an experiment",
+        "details": "Failed to send message: an experiment",
+        "href": "https://developers.facebook.com/docs/whatsapp/error-codes/",
+    }

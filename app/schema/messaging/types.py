@@ -293,6 +293,15 @@ class Message(Node):
             row=row,
         )
 
+    @strawberry.field(
+        description="OUTBOUND: what Meta's status webhooks said besides the status "
+        "(docs/inbound.md): `pricing` {category, billable, pricing_model, type}, "
+        "`conversation` {id, origin, expires_at}, `played_at` for a voice note, `failure` "
+        "{code, title, message, details, href}; `{}` until a status says any of it."
+    )
+    def delivery_details(self) -> JSON:
+        return JSON(dict(self.row.delivery_details or {}))
+
     @strawberry.field(description="The conversation it belongs to.")
     async def conversation(self, info: Info) -> Conversation:
         row = await info.context.loaders.get(loaders.conversation_by_id).load(
