@@ -1,6 +1,6 @@
 """A stored webhook delivery, applied item by item.
 
-Each message and status of a delivery is applied on its own: an item that cannot be used (the
+Each message, status, echo and preference of a delivery is applied on its own: an item that cannot be used (the
 parser says why) or that fails to apply is recorded on the event, with where it was in the
 body and why, and the others are stored all the same. Every item is safe to apply twice, so a
 delivery whose items failed is retried whole; after the last try the event ends PARTIAL (some
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from app.messaging.pipeline import apply_status, receive_inbound
+from app.messaging.pipeline import apply_preference, apply_status, receive_inbound, store_echo
 from app.models.messaging import Device, WebhookEvent, WebhookEventStatus
 from app.platform import clock
 from app.whatsapp.errors import MalformedWebhook
@@ -62,6 +62,24 @@ async def apply_event(runtime: Runtime, event: WebhookEvent, *, last_try: bool) 
             applied += 1
         except Exception as error:
             failed.append(_failure(event, update.where, update.provider_message_id, error))
+    for echo in batch.echoes:
+        if wrong := _wrong_number(device, echo.phone_number_id):
+            skipped.append(_problem(echo.where, echo.provider_message_id, wrong))
+            continue
+        try:
+            await store_echo(runtime.broker, device, echo)
+            applied += 1
+        except Exception as error:
+            failed.append(_failure(event, echo.where, echo.provider_message_id, error))
+    for change in batch.preferences:
+        if wrong := _wrong_number(device, change.phone_number_id):
+            skipped.append(_problem(change.where, None, wrong))
+            continue
+        try:
+            await apply_preference(device, change)
+            applied += 1
+        except Exception as error:
+            failed.append(_failure(event, change.where, None, error))
     problems = skipped + failed
     if failed and not last_try:
         event.errors = problems
@@ -89,7 +107,9 @@ def _problem(where: str, item_id: str | None, reason: str) -> dict[str, Any]:
     return {"where": where, "id": item_id, "reason": reason}
 
 
-def _failure(event: WebhookEvent, where: str, item_id: str, error: Exception) -> dict[str, Any]:
+def _failure(
+    event: WebhookEvent, where: str, item_id: str | None, error: Exception
+) -> dict[str, Any]:
     log.exception("messaging.webhook_item_failed", event_id=event.id, where=where)
     return _problem(where, item_id, _reason(error))
 

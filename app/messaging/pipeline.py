@@ -36,7 +36,13 @@ from app.models.messaging import (
 from app.platform import clock, events
 from app.platform.config import Settings
 from app.platform.pubsub import Broker
-from app.whatsapp.types import DeliveryStatus, InboundMessage, InboundType, StatusUpdate
+from app.whatsapp.types import (
+    DeliveryStatus,
+    InboundMessage,
+    InboundType,
+    PreferenceChange,
+    StatusUpdate,
+)
 
 if TYPE_CHECKING:
     from app.platform.queues import Queues
@@ -237,6 +243,49 @@ async def _apply_system(contact: Contact, inbound: InboundMessage) -> None:
         return
     contact.phone_number = new_number
     await contact.save(update_fields=["phone_number", "updated_at"])
+
+
+async def apply_preference(device: Device, change: PreferenceChange) -> None:
+    """A customer stopped (or resumed) marketing messages in WhatsApp: campaigns follow."""
+    if change.category != "marketing_messages" or change.value not in ("stop", "resume"):
+        return
+    contact = await contact_for(device.organization_id, from_wa_id(change.wa_id))
+    if change.value == "stop":
+        await Contact.filter(id=contact.id, opted_out_at__isnull=True).update(
+            opted_out_at=change.timestamp, updated_at=clock.now()
+        )
+    else:
+        await Contact.filter(id=contact.id, opted_out_at__isnull=False).update(
+            opted_out_at=None, updated_at=clock.now()
+        )
+
+
+async def store_echo(broker: Broker, device: Device, echo: InboundMessage) -> Message | None:
+    """A reply typed in the WhatsApp Business app on this number: an OUTBOUND message of the
+    customer's conversation, already SENT; None when it was stored before."""
+    if await Message.exists(device_id=device.id, provider_message_id=echo.provider_message_id):
+        return None
+    contact = await contact_for(device.organization_id, from_wa_id(echo.from_wa_id))
+    conversation, _ = await conversation_for(broker, device, contact)
+    try:
+        message = await Message.create(
+            organization_id=device.organization_id,
+            conversation_id=conversation.id,
+            device_id=device.id,
+            direction=Direction.OUTBOUND,
+            type=_INBOUND_TYPE.get(str(echo.type), MessageType.UNSUPPORTED),
+            body=echo.text,
+            payload=dict(echo.content) | {"source": "business_app"},
+            status=MessageStatus.SENT,
+            sent_at=echo.timestamp,
+            provider_message_id=echo.provider_message_id,
+        )
+    except IntegrityError:
+        return None
+    await Conversation.filter(id=conversation.id).update(last_message_at=message.created_at)
+    await events.publish(broker, events.MessageEvent.of(message, "CREATED"))
+    await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
+    return message
 
 
 async def _apply_opt_keywords(settings: Settings, contact: Contact, text: str | None) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "Location",
     "MessageType",
     "OutboundMessage",
+    "PreferenceChange",
     "ProviderError",
     "Reaction",
     "SendResult",
@@ -165,6 +166,18 @@ class StatusUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class PreferenceChange:
+    """A customer stopped or resumed a category of messages (``user_preferences``)."""
+
+    phone_number_id: str
+    wa_id: str
+    category: str  # "marketing_messages"
+    value: str  # "stop" or "resume"
+    timestamp: datetime
+    where: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class SkippedItem:
     """An item of a delivery that cannot be used, where it was and why: kept on the event."""
 
@@ -181,3 +194,7 @@ class WebhookBatch:
     messages: tuple[InboundMessage, ...] = ()
     statuses: tuple[StatusUpdate, ...] = ()
     skipped: tuple[SkippedItem, ...] = ()
+    preferences: tuple[PreferenceChange, ...] = ()
+    # Messages the business sent from the WhatsApp Business app (``smb_message_echoes``), with
+    # the customer they went to as ``from_wa_id``.
+    echoes: tuple[InboundMessage, ...] = ()

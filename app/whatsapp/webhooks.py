@@ -22,6 +22,7 @@ from app.whatsapp.types import (
     InboundType,
     InteractiveReply,
     Location,
+    PreferenceChange,
     Reaction,
     SkippedItem,
     StatusUpdate,
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+# The fields Parley applies (docs/inbound.md says why the others are left alone).
+_MESSAGE_FIELDS = ("messages", "user_preferences", "smb_message_echoes")
 MAX_ID = 255  # the longest provider message id Parley stores (messages.provider_message_id)
 
 log = structlog.get_logger("parley.whatsapp")
@@ -110,13 +113,19 @@ def parse_webhook(payload: Any) -> WebhookBatch:
             if not isinstance(change, Mapping):
                 raise MalformedWebhook("each change must be an object")
             # Other fields (template status, account updates, ...) are not message traffic.
-            if change.get("field") != "messages":
+            if change.get("field") not in _MESSAGE_FIELDS:
                 continue
             value = change.get("value")
             if not isinstance(value, Mapping):
                 raise MalformedWebhook("a messages change needs a `value` object")
             _parse_value(value, batch, f"entry[{e}].changes[{c}]")
-    return WebhookBatch(tuple(batch.messages), tuple(batch.statuses), tuple(batch.skipped))
+    return WebhookBatch(
+        tuple(batch.messages),
+        tuple(batch.statuses),
+        tuple(batch.skipped),
+        tuple(batch.preferences),
+        tuple(batch.echoes),
+    )
 
 
 class _Skip(Exception):
@@ -128,6 +137,8 @@ class _Batch:
     messages: list[InboundMessage] = field(default_factory=list)
     statuses: list[StatusUpdate] = field(default_factory=list)
     skipped: list[SkippedItem] = field(default_factory=list)
+    preferences: list[PreferenceChange] = field(default_factory=list)
+    echoes: list[InboundMessage] = field(default_factory=list)
 
     def skip(self, where: str, raw: Any, reason: str) -> None:
         item_id = raw.get("id") if isinstance(raw, Mapping) else None
@@ -159,6 +170,22 @@ def _parse_value(value: Mapping[str, Any], batch: _Batch, at: str) -> None:
         where = f"{at}.statuses[{i}]"
         try:
             batch.statuses.append(_status(phone_number_id, raw, where))
+        except _Skip as exc:
+            batch.skip(where, raw, str(exc))
+    for i, raw in enumerate(_list(value, "user_preferences")):
+        where = f"{at}.user_preferences[{i}]"
+        try:
+            batch.preferences.append(_preference(phone_number_id, raw, where))
+        except _Skip as exc:
+            batch.skip(where, raw, str(exc))
+    for i, raw in enumerate(_list(value, "message_echoes")):
+        where = f"{at}.message_echoes[{i}]"
+        try:
+            if not isinstance(raw, Mapping):
+                raise _Skip("echo is not an object")
+            # The customer is `to`; the message object is otherwise an inbound one's.
+            echo = dict(raw) | {"from": raw.get("to")}
+            batch.echoes.append(_message(phone_number_id, echo, {}, where))
         except _Skip as exc:
             batch.skip(where, raw, str(exc))
 
@@ -235,6 +262,19 @@ def _message(
         content=content.payload,
         original_message_id=original_message_id,
         edited_type=edited_type,
+    )
+
+
+def _preference(phone_number_id: str, raw: Any, where: str) -> PreferenceChange:
+    if not isinstance(raw, Mapping):
+        raise _Skip("preference is not an object")
+    return PreferenceChange(
+        phone_number_id=phone_number_id,
+        wa_id=_wa_id(raw, "wa_id"),
+        category=_required(raw, "category"),
+        value=_required(raw, "value"),
+        timestamp=_timestamp(raw),
+        where=where,
     )
 
 

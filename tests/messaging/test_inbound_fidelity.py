@@ -581,3 +581,86 @@ async def test_status_details_are_kept_pricing_conversation_played_and_failure(
         "details": "Failed to send message: an experiment",
         "href": "https://developers.facebook.com/docs/whatsapp/error-codes/",
     }
+
+
+async def deliver_field(device: CloudDevice, field: str, value: dict[str, Any]) -> int:
+    payload = webhook_envelope(device.phone_number_id, value)
+    payload["entry"][0]["changes"][0]["field"] = field
+    body, headers = signed(APP_SECRET, payload)
+    return await post(device.webhook_url, body, headers)
+
+
+CONTACT = "query($id: ID!) { node(id: $id) { ... on Conversation { contact { optedOut } } } }"
+
+
+async def test_stopping_and_resuming_marketing_in_whatsapp_opts_the_contact_out_and_in(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    device = await cloud_device(server, fake, owner)
+    customer = "16505550118"
+    conversation_id = await inbound(owner, fake, device, customer)
+    device_pk = decode_id(device.id, "Device")
+
+    async def opted_out_after(value: str, events: int) -> bool:
+        preference = {
+            "wa_id": customer,
+            "detail": f"User requested to {value} marketing messages",
+            "category": "marketing_messages",
+            "value": value,
+            "timestamp": int(time.time()),
+        }
+        assert (
+            await deliver_field(device, "user_preferences", {"user_preferences": [preference]})
+            == 200
+        )
+
+        async def done() -> bool:
+            return (
+                await WebhookEvent.filter(device_id=device_pk, status="PROCESSED").count() == events
+            )
+
+        await eventually(done)
+        node = (await owner.api.data(CONTACT, {"id": conversation_id}))["node"]
+        return bool(node["contact"]["optedOut"])
+
+    assert await opted_out_after("stop", 2) is True
+    assert await opted_out_after("resume", 3) is False
+
+
+async def test_a_reply_typed_in_the_business_app_is_an_outbound_message_of_the_conversation(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    device = await cloud_device(server, fake, owner)
+    customer = "16505550119"
+    await inbound(owner, fake, device, customer)
+    echo = {
+        "from": "15550001111",
+        "to": customer,
+        "id": wamid(),
+        "timestamp": str(int(time.time())),
+        "type": "text",
+        "text": {"body": "Typed on my phone"},
+    }
+
+    for _ in range(2):  # Meta may deliver it twice
+        assert await deliver_field(device, "smb_message_echoes", {"message_echoes": [echo]}) == 200
+    await eventually(lambda: _processed(device, 3))
+
+    [conversation] = await conversations(owner, device)
+    assert [
+        (m["direction"], m["body"], m["status"]) for m in conversation["messages"]["nodes"]
+    ] == [
+        ("INBOUND", "Hi there", "RECEIVED"),
+        ("OUTBOUND", "Typed on my phone", "SENT"),
+    ]
+    assert conversation["messages"]["nodes"][1]["payload"] == {
+        "body": "Typed on my phone",
+        "source": "business_app",
+    }
+
+
+async def _processed(device: CloudDevice, events: int) -> bool:
+    device_pk = decode_id(device.id, "Device")
+    return await WebhookEvent.filter(device_id=device_pk, status="PROCESSED").count() == events
