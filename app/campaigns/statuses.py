@@ -22,6 +22,7 @@ _STATUS = {
     DeliveryStatus.SENT: RecipientStatus.SENT,
     DeliveryStatus.DELIVERED: RecipientStatus.DELIVERED,
     DeliveryStatus.READ: RecipientStatus.READ,
+    DeliveryStatus.PLAYED: RecipientStatus.READ,  # a voice note played was read
     DeliveryStatus.FAILED: RecipientStatus.FAILED,
 }
 

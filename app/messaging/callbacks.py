@@ -60,14 +60,18 @@ async def lookup_unprocessed(
     device: Device, callbacks: Collection[str], since: datetime
 ) -> dict[str, str]:
     """Callback data → provider message id, from status webhooks of ``device`` stored since
-    ``since`` but not processed (yet, or ever: their job failed) that name one of
-    ``callbacks``."""
+    ``since`` but not processed (yet, or ever: their job failed, or some of their items did)
+    that name one of ``callbacks``."""
     found: dict[str, str] = {}
     for callback in set(callbacks):
         bodies = await WebhookEvent.filter(
             device_id=device.id,
             created_at__gte=since,
-            status__in=(WebhookEventStatus.RECEIVED, WebhookEventStatus.FAILED),
+            status__in=(
+                WebhookEventStatus.RECEIVED,
+                WebhookEventStatus.PARTIAL,
+                WebhookEventStatus.FAILED,
+            ),
             # Quoted: "message:1" must not match "message:12".
             raw_body__contains=f'"{callback}"',
         ).values_list("raw_body", flat=True)

@@ -8,6 +8,7 @@ the send that produced the id has been recorded.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -35,7 +36,13 @@ from app.models.messaging import (
 from app.platform import clock, events
 from app.platform.config import Settings
 from app.platform.pubsub import Broker
-from app.whatsapp.types import DeliveryStatus, InboundMessage, StatusUpdate
+from app.whatsapp.types import (
+    DeliveryStatus,
+    InboundMessage,
+    InboundType,
+    PreferenceChange,
+    StatusUpdate,
+)
 
 if TYPE_CHECKING:
     from app.platform.queues import Queues
@@ -51,6 +58,7 @@ _DELIVERY_STATUS = {
     DeliveryStatus.SENT: MessageStatus.SENT,
     DeliveryStatus.DELIVERED: MessageStatus.DELIVERED,
     DeliveryStatus.READ: MessageStatus.READ,
+    DeliveryStatus.PLAYED: MessageStatus.READ,  # a voice note played was read
     DeliveryStatus.FAILED: MessageStatus.FAILED,
 }
 _INBOUND_TYPE = {
@@ -64,7 +72,11 @@ _INBOUND_TYPE = {
     "interactive": MessageType.INTERACTIVE,
     "button": MessageType.INTERACTIVE,
     "reaction": MessageType.REACTION,
+    "contacts": MessageType.CONTACTS,
+    "order": MessageType.ORDER,
+    "system": MessageType.SYSTEM,
 }
+NUMBER_CHANGED = "user_changed_number"  # a `system` message: the customer has a new number
 
 
 async def contact_for(org_id: int, phone_number: str, name: str | None = None) -> Contact:
@@ -99,27 +111,44 @@ async def conversation_for(
 async def receive_inbound(
     settings: Settings, broker: Broker, device: Device, inbound: InboundMessage
 ) -> Message | None:
-    """Store a customer's message; None when this provider message id was already stored."""
+    """Store a customer's message, or apply it (an edit or a deletion of an earlier one); None
+    when this provider message id was already stored or there was nothing to apply it to."""
     if await Message.exists(device_id=device.id, provider_message_id=inbound.provider_message_id):
         return None
+    if inbound.type is InboundType.REVOKE:
+        return await _apply_revoke(broker, device, inbound)
+    if inbound.type is InboundType.EDIT and (edited := await _apply_edit(broker, device, inbound)):
+        return edited
     contact = await contact_for(
         device.organization_id, from_wa_id(inbound.from_wa_id), inbound.profile_name
     )
     conversation, _ = await conversation_for(broker, device, contact)
+    kind = inbound.edited_type if inbound.type is InboundType.EDIT else str(inbound.type)
+    payload = dict(inbound.content)
+    if inbound.type is InboundType.EDIT:  # an edit of a message we never had: its new content
+        payload["edited_message_id"] = inbound.original_message_id
     try:
         message = await Message.create(
             organization_id=device.organization_id,
             conversation_id=conversation.id,
             device_id=device.id,
             direction=Direction.INBOUND,
-            type=_INBOUND_TYPE.get(str(inbound.type), MessageType.UNSUPPORTED),
+            type=_INBOUND_TYPE.get(kind or "", MessageType.UNSUPPORTED),
             body=inbound.text,
-            payload=dict(inbound.raw),
+            payload=payload,
             status=MessageStatus.RECEIVED,
             provider_message_id=inbound.provider_message_id,
+            edited_at=inbound.timestamp if inbound.type is InboundType.EDIT else None,
         )
     except IntegrityError:
         return None  # a concurrent delivery of the same message won
+    if inbound.type is InboundType.SYSTEM:
+        # Said by WhatsApp, not the customer: no window, no unread count, no auto-reply.
+        await _apply_system(contact, inbound)
+        await Conversation.filter(id=conversation.id).update(last_message_at=message.created_at)
+        await events.publish(broker, events.MessageEvent.of(message, "CREATED"))
+        await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
+        return message
     await _apply_opt_keywords(settings, contact, inbound.text)
     received_at = min(inbound.timestamp, clock.now())
     await Conversation.filter(id=conversation.id).update(
@@ -139,6 +168,123 @@ async def receive_inbound(
     await events.publish(broker, events.MessageEvent.of(message, "CREATED"))
     await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
     await events.happened(events.InboundMessageStored(settings, broker, message))
+    return message
+
+
+async def _original(device: Device, inbound: InboundMessage) -> Message | None:
+    return await Message.get_or_none(
+        device_id=device.id, provider_message_id=inbound.original_message_id
+    )
+
+
+async def _apply_edit(broker: Broker, device: Device, inbound: InboundMessage) -> Message | None:
+    """The customer edited a message: it shows the new content, the old kept in ``edits``."""
+    message = await _original(device, inbound)
+    if message is None:
+        return None
+    payload = dict(message.payload or {})
+    history = list(payload.pop("edits", []))
+    if any(entry.get("replaced_by") == inbound.provider_message_id for entry in history):
+        return message  # this edit was applied already
+    history.append(
+        {
+            "body": message.body,
+            "payload": payload,
+            "replaced_at": inbound.timestamp.isoformat(),
+            "replaced_by": inbound.provider_message_id,
+        }
+    )
+    message.update_from_dict(
+        {
+            "body": inbound.text,
+            "payload": dict(inbound.content) | {"edits": history},
+            "edited_at": inbound.timestamp,
+        }
+    )
+    await message.save(update_fields=["body", "payload", "edited_at", "updated_at"])
+    await events.publish(broker, events.MessageEvent.of(message, "UPDATED"))
+    return message
+
+
+async def _apply_revoke(broker: Broker, device: Device, inbound: InboundMessage) -> Message | None:
+    """The customer deleted a message for everyone: its content goes, the fact stays."""
+    message = await _original(device, inbound)
+    if message is None:
+        log.info("messaging.revoke_unmatched", device_id=device.id)
+        return None
+    if message.deleted_at is not None:
+        return message
+    message.update_from_dict(
+        {
+            "body": None,
+            "payload": {"deleted_by": inbound.provider_message_id},
+            "deleted_at": inbound.timestamp,
+        }
+    )
+    await message.save(update_fields=["body", "payload", "deleted_at", "updated_at"])
+    await events.publish(broker, events.MessageEvent.of(message, "UPDATED"))
+    return message
+
+
+async def _apply_system(contact: Contact, inbound: InboundMessage) -> None:
+    """A number change moves the contact, with its conversations, to the new number."""
+    system = inbound.content.get("system") or {}
+    new_wa_id = system.get("wa_id")
+    if system.get("type") != NUMBER_CHANGED or not isinstance(new_wa_id, str):
+        return
+    new_number = from_wa_id(new_wa_id)
+    if new_number == contact.phone_number:
+        return
+    taken = await Contact.exists(organization_id=contact.organization_id, phone_number=new_number)
+    if taken:
+        # The new number wrote first and has a contact of its own: both are kept, and the
+        # system message in this conversation says where the customer went.
+        log.info("messaging.number_change_target_exists", contact_id=contact.id)
+        return
+    contact.phone_number = new_number
+    await contact.save(update_fields=["phone_number", "updated_at"])
+
+
+async def apply_preference(device: Device, change: PreferenceChange) -> None:
+    """A customer stopped (or resumed) marketing messages in WhatsApp: campaigns follow."""
+    if change.category != "marketing_messages" or change.value not in ("stop", "resume"):
+        return
+    contact = await contact_for(device.organization_id, from_wa_id(change.wa_id))
+    if change.value == "stop":
+        await Contact.filter(id=contact.id, opted_out_at__isnull=True).update(
+            opted_out_at=change.timestamp, updated_at=clock.now()
+        )
+    else:
+        await Contact.filter(id=contact.id, opted_out_at__isnull=False).update(
+            opted_out_at=None, updated_at=clock.now()
+        )
+
+
+async def store_echo(broker: Broker, device: Device, echo: InboundMessage) -> Message | None:
+    """A reply typed in the WhatsApp Business app on this number: an OUTBOUND message of the
+    customer's conversation, already SENT; None when it was stored before."""
+    if await Message.exists(device_id=device.id, provider_message_id=echo.provider_message_id):
+        return None
+    contact = await contact_for(device.organization_id, from_wa_id(echo.from_wa_id))
+    conversation, _ = await conversation_for(broker, device, contact)
+    try:
+        message = await Message.create(
+            organization_id=device.organization_id,
+            conversation_id=conversation.id,
+            device_id=device.id,
+            direction=Direction.OUTBOUND,
+            type=_INBOUND_TYPE.get(str(echo.type), MessageType.UNSUPPORTED),
+            body=echo.text,
+            payload=dict(echo.content) | {"source": "business_app"},
+            status=MessageStatus.SENT,
+            sent_at=echo.timestamp,
+            provider_message_id=echo.provider_message_id,
+        )
+    except IntegrityError:
+        return None
+    await Conversation.filter(id=conversation.id).update(last_message_at=message.created_at)
+    await events.publish(broker, events.MessageEvent.of(message, "CREATED"))
+    await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
     return message
 
 
@@ -202,6 +348,7 @@ async def apply_status(broker: Broker, device: Device, update: StatusUpdate) -> 
             error_code=update.error_code,
             error_message=update.error_message or update.error_title,
             occurred_at=update.timestamp,
+            details=dict(update.details) or None,
         )
         log.info(
             "messaging.status_unmatched",
@@ -212,6 +359,7 @@ async def apply_status(broker: Broker, device: Device, update: StatusUpdate) -> 
         # The send may have recorded its id meanwhile; whoever writes last reconciles.
         await reconcile(broker, device, update.provider_message_id)
         return
+    await _record_details(message, update.details)
     await advance_status(
         broker,
         message,
@@ -219,6 +367,16 @@ async def apply_status(broker: Broker, device: Device, update: StatusUpdate) -> 
         error_code=update.error_code,
         error_message=update.error_message or update.error_title,
     )
+
+
+async def _record_details(message: Message, details: Mapping[str, Any] | None) -> None:
+    """Keep what a status said besides the status (``Message.deliveryDetails``)."""
+    if not details:
+        return
+    merged = dict(message.delivery_details or {}) | dict(details)
+    if merged != message.delivery_details:
+        message.delivery_details = merged
+        await message.save(update_fields=["delivery_details", "updated_at"])
 
 
 async def reconcile(broker: Broker, device: Device, provider_message_id: str) -> None:
@@ -232,6 +390,7 @@ async def reconcile(broker: Broker, device: Device, provider_message_id: str) ->
         device_id=device.id, provider_message_id=provider_message_id
     ).order_by("id")
     for item in sorted(pending, key=lambda s: _RANK[s.status]):
+        await _record_details(message, item.details)
         await advance_status(
             broker,
             message,

@@ -81,6 +81,9 @@ class MessageType(str, Enum):
     INTERACTIVE = "INTERACTIVE"
     REACTION = "REACTION"
     UNSUPPORTED = "UNSUPPORTED"
+    CONTACTS = "CONTACTS"
+    ORDER = "ORDER"
+    SYSTEM = "SYSTEM"
 
 
 class MessageStatus(str, Enum):
@@ -134,8 +137,9 @@ class ContactImportStatus(str, Enum):
 
 class WebhookEventStatus(str, Enum):
     RECEIVED = "RECEIVED"
-    PROCESSED = "PROCESSED"
-    FAILED = "FAILED"
+    PROCESSED = "PROCESSED"  # every item applied
+    PARTIAL = "PARTIAL"  # some items applied, the others listed in `errors`
+    FAILED = "FAILED"  # nothing applied: `error` says why
 
 
 class Device(TimestampedModel):
@@ -248,6 +252,12 @@ class Message(TimestampedModel):
     # timeout or a dropped connection leaves it set): it may have reached Meta, so it is not
     # sent again before the status webhooks have had their say (resolvers.messaging.sending).
     handed_over_at = fields.DatetimeField(null=True)
+    # The customer edited it (the earlier versions are in `payload.edits`) or deleted it for
+    # everyone (its content is gone; the message stays, so the thread shows it was there).
+    edited_at = fields.DatetimeField(null=True)
+    deleted_at = fields.DatetimeField(null=True)
+    # What status webhooks said besides the status: pricing, conversation, played, failure.
+    delivery_details: fields.JSONField[dict[str, Any]] | None = fields.JSONField(null=True)
 
     organization_id: int
     conversation_id: int
@@ -275,6 +285,7 @@ class UnmatchedStatus(TimestampedModel):
     error_code = fields.IntField(null=True)
     error_message = fields.TextField(null=True)
     occurred_at = fields.DatetimeField()
+    details: fields.JSONField[dict[str, Any]] | None = fields.JSONField(null=True)
 
     device_id: int
 
@@ -336,6 +347,8 @@ class WebhookEvent(TimestampedModel):
         WebhookEventStatus, max_length=16, default=WebhookEventStatus.RECEIVED
     )
     error = fields.TextField(null=True)
+    # The items not applied: [{"where": "entry[0].changes[0].messages[4]", "id", "reason"}].
+    errors: fields.JSONField[list[Any]] | None = fields.JSONField(null=True)
     processed_at = fields.DatetimeField(null=True)
 
     organization_id: int

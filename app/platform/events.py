@@ -73,7 +73,7 @@ class LiveEvent(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class MessageEvent:
-    """A message was created or its status changed."""
+    """A message was created, its status changed, or it was edited or deleted (UPDATED)."""
 
     topic: ClassVar[str] = MESSAGES
     kind: str

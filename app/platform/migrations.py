@@ -88,7 +88,17 @@ class _Dialect:
         self.capabilities = type("Capabilities", (), {"dialect": dialect})()
 
 
+def _sqlite_keeps_no_comments() -> None:
+    """aerich records an enum column's values in its comment, which SQLite does not keep: a new
+    value alters nothing there, where aerich would refuse the whole migration."""
+    from aerich.ddl.sqlite import SqliteDDL
+
+    SqliteDDL.set_comment = lambda self, model, field_describe: ""  # type: ignore[method-assign]
+
+
 async def _generate(dialect: str, workdir: Path, name: str) -> Path | None:
+    if dialect == "sqlite":
+        _sqlite_keeps_no_comments()
     location = workdir / dialect
     shutil.copytree(MIGRATIONS_DIR, location, dirs_exist_ok=True)
     config = tortoise_config(_DIALECT_URLS[dialect])
@@ -154,7 +164,9 @@ async def make_migration(name: str) -> Path | None:
 
 
 def _tidy(sql: str) -> str:
-    return re.sub(r"\n\s+", "\n", sql.strip())
+    statements = re.sub(r"\n\s+", "\n", sql.strip()).split(";\n")
+    kept = [s.removesuffix(";") for s in statements if s.strip(" ;")]  # no empty statements
+    return ";\n".join(kept) + ";" if kept else ""
 
 
 async def pending_model_changes() -> dict[str, Any]:

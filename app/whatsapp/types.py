@@ -20,9 +20,11 @@ __all__ = [
     "Location",
     "MessageType",
     "OutboundMessage",
+    "PreferenceChange",
     "ProviderError",
     "Reaction",
     "SendResult",
+    "SkippedItem",
     "StatusUpdate",
     "WebhookBatch",
 ]
@@ -70,6 +72,11 @@ class InboundType(StrEnum):
     INTERACTIVE = "interactive"
     BUTTON = "button"
     REACTION = "reaction"
+    CONTACTS = "contacts"
+    ORDER = "order"
+    SYSTEM = "system"
+    EDIT = "edit"  # changes `original_message_id` to `content`
+    REVOKE = "revoke"  # deletes `original_message_id`
     UNSUPPORTED = "unsupported"
 
 
@@ -121,12 +128,18 @@ class InboundMessage:
     reaction: Reaction | None = None
     location: Location | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    where: str = ""  # the item's place in its delivery, e.g. "entry[0].changes[0].messages[2]"
+    # The normalized payload (app.whatsapp.content); for an EDIT, the message's new content.
+    content: Mapping[str, Any] = field(default_factory=dict)
+    original_message_id: str | None = None  # EDIT and REVOKE: the message they change
+    edited_type: str | None = None  # EDIT: the type of the new content, e.g. "text"
 
 
 class DeliveryStatus(StrEnum):
     SENT = "sent"
     DELIVERED = "delivered"
     READ = "read"
+    PLAYED = "played"  # a voice note was played; the message stays READ
     FAILED = "failed"
 
 
@@ -141,6 +154,9 @@ class StatusUpdate:
     error_code: int | None = None
     error_title: str | None = None
     error_message: str | None = None
+    where: str = ""
+    # What Meta says besides the status: pricing, conversation, failure (app.whatsapp.webhooks).
+    details: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def failure(self) -> FailureReason | None:
@@ -150,6 +166,35 @@ class StatusUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class PreferenceChange:
+    """A customer stopped or resumed a category of messages (``user_preferences``)."""
+
+    phone_number_id: str
+    wa_id: str
+    category: str  # "marketing_messages"
+    value: str  # "stop" or "resume"
+    timestamp: datetime
+    where: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedItem:
+    """An item of a delivery that cannot be used, where it was and why: kept on the event."""
+
+    where: str  # e.g. "entry[0].changes[1].messages[4]"
+    reason: str
+    item_id: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"where": self.where, "id": self.item_id, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookBatch:
     messages: tuple[InboundMessage, ...] = ()
     statuses: tuple[StatusUpdate, ...] = ()
+    skipped: tuple[SkippedItem, ...] = ()
+    preferences: tuple[PreferenceChange, ...] = ()
+    # Messages the business sent from the WhatsApp Business app (``smb_message_echoes``), with
+    # the customer they went to as ``from_wa_id``.
+    echoes: tuple[InboundMessage, ...] = ()

@@ -6,12 +6,14 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 import structlog
 
+from app.whatsapp.content import content_of
 from app.whatsapp.errors import MalformedWebhook
 from app.whatsapp.types import (
     DeliveryStatus,
@@ -20,7 +22,9 @@ from app.whatsapp.types import (
     InboundType,
     InteractiveReply,
     Location,
+    PreferenceChange,
     Reaction,
+    SkippedItem,
     StatusUpdate,
     WebhookBatch,
 )
@@ -35,6 +39,9 @@ __all__ = [
 ]
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+# The fields Parley applies (docs/inbound.md says why the others are left alone).
+_MESSAGE_FIELDS = ("messages", "user_preferences", "smb_message_echoes")
+MAX_ID = 255  # the longest provider message id Parley stores (messages.provider_message_id)
 
 log = structlog.get_logger("parley.whatsapp")
 
@@ -89,42 +96,59 @@ def parse_webhook(payload: Any) -> WebhookBatch:
     """Messages and statuses of a webhook delivery.
 
     The envelope must be well formed (else MalformedWebhook); inside it, unknown fields and
-    message types are tolerated, and a single unusable item is logged and skipped so that it
-    cannot hold back the rest of the batch.
+    message types are tolerated, and a single unusable item is skipped, with where it was and
+    why in ``skipped``, so that it cannot hold back the rest of the batch.
     """
     if not isinstance(payload, Mapping) or payload.get("object") != "whatsapp_business_account":
         raise MalformedWebhook("not a whatsapp_business_account webhook")
     entries = payload.get("entry")
     if not isinstance(entries, list):
         raise MalformedWebhook("`entry` must be a list")
-    messages: list[InboundMessage] = []
-    statuses: list[StatusUpdate] = []
-    for entry in entries:
+    batch = _Batch()
+    for e, entry in enumerate(entries):
         changes = entry.get("changes") if isinstance(entry, Mapping) else None
         if not isinstance(changes, list):
             raise MalformedWebhook("each entry needs a `changes` list")
-        for change in changes:
+        for c, change in enumerate(changes):
             if not isinstance(change, Mapping):
                 raise MalformedWebhook("each change must be an object")
             # Other fields (template status, account updates, ...) are not message traffic.
-            if change.get("field") != "messages":
+            if change.get("field") not in _MESSAGE_FIELDS:
                 continue
             value = change.get("value")
             if not isinstance(value, Mapping):
                 raise MalformedWebhook("a messages change needs a `value` object")
-            _parse_value(value, messages, statuses)
-    return WebhookBatch(tuple(messages), tuple(statuses))
+            _parse_value(value, batch, f"entry[{e}].changes[{c}]")
+    return WebhookBatch(
+        tuple(batch.messages),
+        tuple(batch.statuses),
+        tuple(batch.skipped),
+        tuple(batch.preferences),
+        tuple(batch.echoes),
+    )
 
 
 class _Skip(Exception):
     pass
 
 
-def _parse_value(
-    value: Mapping[str, Any],
-    messages: list[InboundMessage],
-    statuses: list[StatusUpdate],
-) -> None:
+@dataclass
+class _Batch:
+    messages: list[InboundMessage] = field(default_factory=list)
+    statuses: list[StatusUpdate] = field(default_factory=list)
+    skipped: list[SkippedItem] = field(default_factory=list)
+    preferences: list[PreferenceChange] = field(default_factory=list)
+    echoes: list[InboundMessage] = field(default_factory=list)
+
+    def skip(self, where: str, raw: Any, reason: str) -> None:
+        item_id = raw.get("id") if isinstance(raw, Mapping) else None
+        self.skipped.append(
+            SkippedItem(where, reason, item_id if isinstance(item_id, str) else None)
+        )
+        log.warning("whatsapp.webhook.item_skipped", where=where, reason=reason)
+
+
+def _parse_value(value: Mapping[str, Any], batch: _Batch, at: str) -> None:
     metadata = _obj(value, "metadata")
     phone_number_id = metadata.get("phone_number_id")
     if isinstance(phone_number_id, int) and not isinstance(phone_number_id, bool):
@@ -136,30 +160,42 @@ def _parse_value(
         for contact in _list(value, "contacts")
         if isinstance(contact, Mapping)
     }
-    for raw in _list(value, "messages"):
+    for i, raw in enumerate(_list(value, "messages")):
+        where = f"{at}.messages[{i}]"
         try:
-            messages.append(_message(phone_number_id, raw, names))
+            batch.messages.append(_message(phone_number_id, raw, names, where))
         except _Skip as exc:
-            log.warning(
-                "whatsapp.webhook.message_skipped",
-                phone_number_id=phone_number_id,
-                reason=str(exc),
-            )
-    for raw in _list(value, "statuses"):
+            batch.skip(where, raw, str(exc))
+    for i, raw in enumerate(_list(value, "statuses")):
+        where = f"{at}.statuses[{i}]"
         try:
-            statuses.append(_status(phone_number_id, raw))
+            batch.statuses.append(_status(phone_number_id, raw, where))
         except _Skip as exc:
-            log.info(
-                "whatsapp.webhook.status_skipped",
-                phone_number_id=phone_number_id,
-                reason=str(exc),
-            )
+            batch.skip(where, raw, str(exc))
+    for i, raw in enumerate(_list(value, "user_preferences")):
+        where = f"{at}.user_preferences[{i}]"
+        try:
+            batch.preferences.append(_preference(phone_number_id, raw, where))
+        except _Skip as exc:
+            batch.skip(where, raw, str(exc))
+    for i, raw in enumerate(_list(value, "message_echoes")):
+        where = f"{at}.message_echoes[{i}]"
+        try:
+            if not isinstance(raw, Mapping):
+                raise _Skip("echo is not an object")
+            # The customer is `to`; the message object is otherwise an inbound one's.
+            echo = dict(raw) | {"from": raw.get("to")}
+            batch.echoes.append(_message(phone_number_id, echo, {}, where))
+        except _Skip as exc:
+            batch.skip(where, raw, str(exc))
 
 
-def _message(phone_number_id: str, raw: Any, names: Mapping[Any, str | None]) -> InboundMessage:
+def _message(
+    phone_number_id: str, raw: Any, names: Mapping[Any, str | None], where: str
+) -> InboundMessage:
     if not isinstance(raw, Mapping):
         raise _Skip("message is not an object")
-    sender = _required(raw, "from")
+    sender = _wa_id(raw, "from")
     raw_type = _str(raw, "type") or ""
     try:
         kind = InboundType(raw_type)
@@ -199,6 +235,15 @@ def _message(phone_number_id: str, raw: Any, names: Mapping[Any, str | None]) ->
         if isinstance(lat, int | float) and isinstance(lon, int | float):
             location = Location(float(lat), float(lon), _str(body, "name"), _str(body, "address"))
             text = location.name
+    original_message_id = edited_type = None
+    if kind in (InboundType.EDIT, InboundType.REVOKE):
+        original_message_id = _required(body, "original_message_id")
+    if kind is InboundType.EDIT:
+        edited = _obj(body, "message")
+        edited_type = _str(edited, "type")
+        content = content_of(edited)
+    else:
+        content = content_of(raw)
     return InboundMessage(
         phone_number_id=phone_number_id,
         from_wa_id=sender,
@@ -206,17 +251,34 @@ def _message(phone_number_id: str, raw: Any, names: Mapping[Any, str | None]) ->
         timestamp=_timestamp(raw),
         type=kind,
         profile_name=names.get(sender),
-        text=text,
+        text=content.body,
         context_message_id=_str(_obj(raw, "context"), "id"),
         media=media,
         reply=reply,
         reaction=reaction,
         location=location,
         raw=dict(raw),
+        where=where,
+        content=content.payload,
+        original_message_id=original_message_id,
+        edited_type=edited_type,
     )
 
 
-def _status(phone_number_id: str, raw: Any) -> StatusUpdate:
+def _preference(phone_number_id: str, raw: Any, where: str) -> PreferenceChange:
+    if not isinstance(raw, Mapping):
+        raise _Skip("preference is not an object")
+    return PreferenceChange(
+        phone_number_id=phone_number_id,
+        wa_id=_wa_id(raw, "wa_id"),
+        category=_required(raw, "category"),
+        value=_required(raw, "value"),
+        timestamp=_timestamp(raw),
+        where=where,
+    )
+
+
+def _status(phone_number_id: str, raw: Any, where: str) -> StatusUpdate:
     if not isinstance(raw, Mapping):
         raise _Skip("status is not an object")
     try:
@@ -237,7 +299,62 @@ def _status(phone_number_id: str, raw: Any) -> StatusUpdate:
         error_title=_str(error, "title"),
         # `details` says what actually went wrong; `message` often just repeats the title.
         error_message=_str(_obj(error, "error_data"), "details") or _str(error, "message"),
+        where=where,
+        details=_status_details(raw, status, error),
     )
+
+
+def _status_details(
+    raw: Mapping[str, Any], status: DeliveryStatus, error: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``Message.deliveryDetails``: pricing, the conversation it opened, when a voice note was
+    played, and a failure in full (docs/inbound.md)."""
+    details: dict[str, Any] = {}
+    if pricing := _obj(raw, "pricing"):
+        details["pricing"] = _compact(
+            {
+                "category": _str(pricing, "category"),
+                "billable": pricing.get("billable")
+                if isinstance(pricing.get("billable"), bool)
+                else None,
+                "pricing_model": _str(pricing, "pricing_model"),
+                "type": _str(pricing, "type"),
+            }
+        )
+    if conversation := _obj(raw, "conversation"):
+        expires = conversation.get("expiration_timestamp")
+        details["conversation"] = _compact(
+            {
+                "id": _str(conversation, "id"),
+                "origin": _str(_obj(conversation, "origin"), "type"),
+                "expires_at": _iso(expires),
+            }
+        )
+    if status is DeliveryStatus.PLAYED:
+        details["played_at"] = _iso(raw.get("timestamp"))
+    if error:
+        code = error.get("code")
+        details["failure"] = _compact(
+            {
+                "code": code if isinstance(code, int) and not isinstance(code, bool) else None,
+                "title": _str(error, "title"),
+                "message": _str(error, "message"),
+                "details": _str(_obj(error, "error_data"), "details"),
+                "href": _str(error, "href"),
+            }
+        )
+    return details
+
+
+def _iso(value: Any) -> str | None:
+    try:
+        return datetime.fromtimestamp(int(value), tz=UTC).isoformat()
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _compact(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _timestamp(raw: Mapping[str, Any]) -> datetime:
@@ -267,4 +384,15 @@ def _required(raw: Mapping[str, Any], key: str) -> str:
     value = _str(raw, key)
     if value is None:
         raise _Skip(f"`{key}` is missing")
+    if len(value) > MAX_ID:
+        raise _Skip(f"`{key}` is longer than {MAX_ID} characters")
+    return value
+
+
+def _wa_id(raw: Mapping[str, Any], key: str) -> str:
+    """A WhatsApp id: the customer's number without the plus, at most 15 digits (E.164)."""
+    value = _required(raw, key)
+    if not (value.isascii() and value.isdigit() and len(value) <= 15):
+        shown = value if len(value) <= 20 else value[:20] + "…"
+        raise _Skip(f"`{key}` {shown!r} is not a WhatsApp id (a number of at most 15 digits)")
     return value

@@ -7,13 +7,12 @@ import asyncio
 
 import structlog
 
-from app.messaging import pairing, sending
+from app.messaging import deliveries, pairing, sending
 from app.messaging.contact_imports import run_import
 from app.messaging.pipeline import (
     SEND_TIMEOUT,
     apply_status,
     enqueue_send,
-    receive_inbound,
     set_device_status,
 )
 from app.messaging.providers import provider_for
@@ -28,9 +27,8 @@ from app.models.messaging import (
 from app.models.messaging import DeviceStatus as DeviceStatusModel
 from app.platform import clock
 from app.platform.runtime import JobContext
-from app.whatsapp.errors import MalformedWebhook, ProviderError
+from app.whatsapp.errors import ProviderError
 from app.whatsapp.types import DeliveryStatus, StatusUpdate
-from app.whatsapp.webhooks import parse_webhook_body
 
 log = structlog.get_logger("parley.messaging")
 
@@ -126,34 +124,21 @@ async def sandbox_progress(ctx: JobContext, *, message_id: int) -> None:
 
 
 async def process_webhook_event(ctx: JobContext, *, event_id: int) -> None:
-    runtime = ctx["runtime"]
+    """Apply a stored delivery, item by item (app.messaging.deliveries)."""
     event = await WebhookEvent.get_or_none(id=event_id)
     if event is None:
         # Events are stored before their job is queued: one is gone only with its device,
         # deleted since with its conversations and messages. Nothing is left to apply it to.
         log.info("messaging.webhook_event_gone", event_id=event_id)
         return
-    if event.status is WebhookEventStatus.PROCESSED:
+    if event.status is not WebhookEventStatus.RECEIVED:
         return
-    device = await Device.get(id=event.device_id)
     try:
-        batch = parse_webhook_body(event.raw_body.encode())
-    except MalformedWebhook as error:
-        event.status, event.error = WebhookEventStatus.FAILED, str(error)
-        await event.save(update_fields=["status", "error", "updated_at"])
-        return
-    for inbound in batch.messages:
-        if device.phone_number_id and inbound.phone_number_id != device.phone_number_id:
-            log.warning("messaging.webhook_wrong_number", device_id=device.id)
-            continue
-        await receive_inbound(runtime.settings, runtime.broker, device, inbound)
-    for update in batch.statuses:
-        if device.phone_number_id and update.phone_number_id != device.phone_number_id:
-            log.warning("messaging.webhook_wrong_number", device_id=device.id)
-            continue
-        await apply_status(runtime.broker, device, update)
-    event.status, event.processed_at = WebhookEventStatus.PROCESSED, clock.now()
-    await event.save(update_fields=["status", "processed_at", "updated_at"])
+        await deliveries.apply_event(ctx["runtime"], event, last_try=_last_try(ctx))
+    except Exception as error:
+        if _last_try(ctx):
+            await deliveries.give_up(event, error)
+        raise
 
 
 async def import_contacts(ctx: JobContext, *, import_id: int) -> None:

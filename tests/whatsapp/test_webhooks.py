@@ -153,12 +153,14 @@ def test_reaction_and_location_are_parsed() -> None:
 
 
 def test_unknown_message_type_becomes_unsupported_and_keeps_the_raw_payload() -> None:
-    payload = inbound({"type": "order", "order": {"catalog_id": "1"}, "brand_new_field": True})
+    payload = inbound({"type": "poll", "poll": {"question": "?"}, "brand_new_field": True})
 
     [message] = parse_webhook(payload).messages
 
     assert message.type is InboundType.UNSUPPORTED
-    assert message.raw["order"] == {"catalog_id": "1"}
+    assert message.raw["poll"] == {"question": "?"}
+    assert message.content == {"unsupported_type": "poll", "errors": []}
+    assert message.text == "Unsupported message"
 
 
 def test_failed_status_carries_error_and_callback_data() -> None:

@@ -257,6 +257,7 @@ async def simulate_inbound(
         profile_name=name,
         text=text,
         raw={"type": "text", "text": {"body": text}},
+        content={"body": text},
     )
     runtime = info.context.runtime
     message = await receive_inbound(runtime.settings, runtime.broker, device, inbound)

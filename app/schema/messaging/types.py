@@ -21,6 +21,7 @@ from app.schema.accounts.types import UserType
 from app.schema.node import Node
 from app.schema.pagination import Connection, build_connection, paginate
 from app.schema.permissions import HasRole
+from app.whatsapp.content import content_of
 
 Provider = models.Provider
 strawberry.enum(models.Provider, description="Who carries a device's messages.")
@@ -250,8 +251,15 @@ class Message(Node):
     id: strawberry.ID = strawberry.field(description="Opaque global id.")
     direction: Direction = strawberry.field(description="INBOUND from the customer, or OUTBOUND.")
     type: MessageType = strawberry.field(description="What the message carries.")
-    body: str | None = strawberry.field(description="Text, caption, or a reply's title.")
-    payload: JSON = strawberry.field(description="The type's content (template, media, ...).")
+    body: str | None = strawberry.field(
+        description="The best text to show: the text, a caption, a reply's title, a location's "
+        "name or coordinates, a card's name; null once deleted."
+    )
+    payload: JSON = strawberry.field(
+        description="The type's content in one normalized shape per type, either way "
+        "(docs/inbound.md): media, location, contact cards, a reply's id and title, a Flow's "
+        "answers, an order, a referral, the quoted message; `{}` once deleted."
+    )
     status: MessageStatus = strawberry.field(description="Delivery status.")
     error_code: int | None = strawberry.field(description="Provider error code when FAILED.")
     error_message: str | None = strawberry.field(description="Why it FAILED, in words.")
@@ -259,6 +267,12 @@ class Message(Node):
         description="The idempotency key the sender gave."
     )
     created_at: datetime = strawberry.field(description="When Parley stored it.")
+    edited_at: datetime | None = strawberry.field(
+        description="When the customer last edited it; `payload.edits` keeps earlier versions."
+    )
+    deleted_at: datetime | None = strawberry.field(
+        description="When it was deleted for everyone: its content is gone, the message stays."
+    )
     row: strawberry.Private[models.Message]
 
     @classmethod
@@ -267,15 +281,26 @@ class Message(Node):
             id=to_global_id("Message", row.id),
             direction=row.direction,
             type=row.type,
-            body=row.body,
+            body=row.body if row.deleted_at is None else None,
             payload=JSON(_public_payload(row)),
             status=row.status,
             error_code=row.error_code,
             error_message=row.error_message,
             client_message_id=row.client_message_id,
             created_at=row.created_at,
+            edited_at=row.edited_at,
+            deleted_at=row.deleted_at,
             row=row,
         )
+
+    @strawberry.field(
+        description="OUTBOUND: what Meta's status webhooks said besides the status "
+        "(docs/inbound.md): `pricing` {category, billable, pricing_model, type}, "
+        "`conversation` {id, origin, expires_at}, `played_at` for a voice note, `failure` "
+        "{code, title, message, details, href}; `{}` until a status says any of it."
+    )
+    def delivery_details(self) -> JSON:
+        return JSON(dict(self.row.delivery_details or {}))
 
     @strawberry.field(description="The conversation it belongs to.")
     async def conversation(self, info: Info) -> Conversation:
@@ -308,7 +333,14 @@ def _user(row: Any) -> UserType | None:
 
 
 def _public_payload(row: models.Message) -> dict[str, Any]:
-    return dict(row.payload or {}) if row.direction is models.Direction.OUTBOUND else {}
+    payload = dict(row.payload or {})
+    if row.deleted_at is not None:
+        return {}
+    if row.direction is models.Direction.INBOUND and "type" in payload:
+        # Stored before inbound payloads were normalized: Meta's raw message object (no
+        # normalized shape has a top-level `type`).
+        return content_of(payload).payload
+    return payload
 
 
 @strawberry.type(description="A message template approved by Meta, with its variables.")
@@ -391,9 +423,12 @@ class ContactImport(Node):
 class MessageEventKind(Enum):
     CREATED = "CREATED"
     STATUS_CHANGED = "STATUS_CHANGED"
+    UPDATED = "UPDATED"  # edited or deleted by the customer
 
 
-@strawberry.type(description="A message was created or its status changed.")
+@strawberry.type(
+    description="A message was created, its status changed, or it was edited or deleted."
+)
 class MessageEvent:
     kind: MessageEventKind = strawberry.field(description="What happened.")
     message: Message = strawberry.field(description="The message as it is now.")

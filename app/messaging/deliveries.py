@@ -1,0 +1,146 @@
+"""A stored webhook delivery, applied item by item.
+
+Each message, status, echo and preference of a delivery is applied on its own: an item that cannot be used (the
+parser says why) or that fails to apply is recorded on the event, with where it was in the
+body and why, and the others are stored all the same. Every item is safe to apply twice, so a
+delivery whose items failed is retried whole; after the last try the event ends PARTIAL (some
+items applied) or FAILED (none), never RECEIVED.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from app.messaging.pipeline import apply_preference, apply_status, receive_inbound, store_echo
+from app.models.messaging import Device, WebhookEvent, WebhookEventStatus
+from app.platform import clock
+from app.whatsapp.errors import MalformedWebhook
+from app.whatsapp.webhooks import parse_webhook_body
+
+if TYPE_CHECKING:
+    from app.platform.runtime import Runtime
+
+log = structlog.get_logger("parley.messaging")
+
+MAX_REASON = 500  # characters of an item's error kept on its event
+
+
+class ItemsFailed(Exception):
+    """Items of a delivery failed to apply; the job tries the delivery again."""
+
+    def __init__(self, event_id: int, failed: int) -> None:
+        super().__init__(f"{failed} item(s) of webhook event {event_id} failed to apply")
+
+
+async def apply_event(runtime: Runtime, event: WebhookEvent, *, last_try: bool) -> None:
+    try:
+        batch = parse_webhook_body(event.raw_body.encode())
+    except MalformedWebhook as error:
+        await _finish(event, WebhookEventStatus.FAILED, [], error=str(error))
+        return
+    device = await Device.get(id=event.device_id)
+    skipped = [item.as_dict() for item in batch.skipped]
+    failed: list[dict[str, Any]] = []
+    applied = 0
+    for inbound in batch.messages:
+        if wrong := _wrong_number(device, inbound.phone_number_id):
+            skipped.append(_problem(inbound.where, inbound.provider_message_id, wrong))
+            continue
+        try:
+            await receive_inbound(runtime.settings, runtime.broker, device, inbound)
+            applied += 1
+        except Exception as error:
+            failed.append(_failure(event, inbound.where, inbound.provider_message_id, error))
+    for update in batch.statuses:
+        if wrong := _wrong_number(device, update.phone_number_id):
+            skipped.append(_problem(update.where, update.provider_message_id, wrong))
+            continue
+        try:
+            await apply_status(runtime.broker, device, update)
+            applied += 1
+        except Exception as error:
+            failed.append(_failure(event, update.where, update.provider_message_id, error))
+    for echo in batch.echoes:
+        if wrong := _wrong_number(device, echo.phone_number_id):
+            skipped.append(_problem(echo.where, echo.provider_message_id, wrong))
+            continue
+        try:
+            await store_echo(runtime.broker, device, echo)
+            applied += 1
+        except Exception as error:
+            failed.append(_failure(event, echo.where, echo.provider_message_id, error))
+    for change in batch.preferences:
+        if wrong := _wrong_number(device, change.phone_number_id):
+            skipped.append(_problem(change.where, None, wrong))
+            continue
+        try:
+            await apply_preference(device, change)
+            applied += 1
+        except Exception as error:
+            failed.append(_failure(event, change.where, None, error))
+    problems = skipped + failed
+    if failed and not last_try:
+        event.errors = problems
+        await event.save(update_fields=["errors", "updated_at"])
+        raise ItemsFailed(event.id, len(failed))
+    if not problems:
+        status = WebhookEventStatus.PROCESSED
+    else:
+        status = WebhookEventStatus.PARTIAL if applied else WebhookEventStatus.FAILED
+    await _finish(event, status, problems)
+
+
+async def give_up(event: WebhookEvent, error: BaseException) -> None:
+    """The job's last try ended in an error outside any one item: the event says so."""
+    await _finish(event, WebhookEventStatus.FAILED, list(event.errors or []), error=_reason(error))
+
+
+def _wrong_number(device: Device, phone_number_id: str) -> str | None:
+    if device.phone_number_id and phone_number_id != device.phone_number_id:
+        return f"for phone number id {phone_number_id}, not this device's"
+    return None
+
+
+def _problem(where: str, item_id: str | None, reason: str) -> dict[str, Any]:
+    return {"where": where, "id": item_id, "reason": reason}
+
+
+def _failure(
+    event: WebhookEvent, where: str, item_id: str | None, error: Exception
+) -> dict[str, Any]:
+    log.exception("messaging.webhook_item_failed", event_id=event.id, where=where)
+    return _problem(where, item_id, _reason(error))
+
+
+def _reason(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+
+
+async def _finish(
+    event: WebhookEvent,
+    status: WebhookEventStatus,
+    problems: list[dict[str, Any]],
+    *,
+    error: str | None = None,
+) -> None:
+    if error is None and problems:
+        first = problems[0]
+        error = f"{len(problems)} item(s) not applied; {first['where']}: {first['reason']}"
+    event.status, event.errors, event.processed_at = status, problems, clock.now()
+    await WebhookEvent.filter(id=event.id).update(
+        status=status,
+        errors=problems,
+        error=error,
+        processed_at=event.processed_at,
+        updated_at=clock.now(),
+    )
+    if problems:
+        log.warning(
+            "messaging.webhook_event_incomplete",
+            event_id=event.id,
+            status=status.value,
+            problems=len(problems),
+        )
