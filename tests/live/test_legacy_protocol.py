@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from app.messaging.events import MESSAGES, channel
+from app.platform.events import MESSAGES, channel
 from gql import gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
