@@ -170,15 +170,15 @@ async def test_pause_resume_and_cancel_reach_a_live_subscriber_in_order(
         await act(owner, "startCampaign", campaign["id"])
         await eventually(_sent_at_least(fake, 20), within=60)
         await act(owner, "pauseCampaign", campaign["id"])
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(1.0)  # sends already under way land (nothing counts them)
         sent_while_paused = len(fake.sends)
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(1.0)  # the point: nothing is sent during a second of pause
         paused_for_a_second = len(fake.sends) == sent_while_paused
         await act(owner, "resumeCampaign", campaign["id"])
         await eventually(_sent_at_least(fake, sent_while_paused + 20), within=60)
         await act(owner, "cancelCampaign", campaign["id"])
         await eventually(lambda: _truthy([e for e in seen if e["status"] == "CANCELLED"]))
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # the point: no event comes after CANCELLED
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await listener
@@ -256,7 +256,7 @@ async def test_deleting_the_device_of_a_running_campaign_ends_its_jobs_cleanly(
 
     await eventually(all_done, within=15)
     sent = len(fake.sends)
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(1.0)  # the point: nothing is sent during a second after
     assert len(fake.sends) == sent
     assert (await owner.api.data(NODE, {"id": campaign["id"]}))["node"] is None
 
