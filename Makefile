@@ -42,8 +42,12 @@ worker: env
 migrate: env
 	.venv/bin/parley migrate
 
+# Two pytest-xdist workers by default (a 2-core machine); each has its own server, var dir,
+# PostgreSQL database and Redis databases (tests/support/server.py). WORKERS=0: one process.
+WORKERS ?= 2
+
 test: env
-	.venv/bin/pytest
+	.venv/bin/pytest -n $(WORKERS)
 
 lint: env
 	.venv/bin/ruff check app tests bench

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,22 @@ import pytest
 import structlog
 
 from tests.support.client import Api
-from tests.support.server import RunningServer, make_settings, reset_stores, run_server
+from tests.support.server import (
+    RunningServer,
+    create_database,
+    make_settings,
+    reset_stores,
+    run_server,
+    worker_database_url,
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist with PostgreSQL, this worker's own database must exist before any
+    test (not only the session server) connects to it."""
+    url = worker_database_url()
+    if url and url != os.environ.get("PARLEY_TEST_DATABASE_URL"):
+        asyncio.run(create_database(url))
 
 
 @pytest.fixture(scope="session")

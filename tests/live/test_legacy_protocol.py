@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from app.platform.events import MESSAGES, channel
 from gql import gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 from graphql import print_ast
 from websockets.exceptions import ConnectionClosed
 
+from app.platform.events import MESSAGES, channel
 from app.platform.ids import from_global_id
 from tests.live.support import Socket, metrics
 from tests.support.client import Api
