@@ -48,8 +48,8 @@ migrate: env
 WORKERS ?= 2
 
 test: env
-	.venv/bin/pytest -n $(WORKERS) -m "not serial"
-	.venv/bin/pytest -m serial
+	.venv/bin/pytest -n $(WORKERS) -m "not serial"; parallel=$$?; \
+	  .venv/bin/pytest -m serial && exit $$parallel
 
 lint: env
 	.venv/bin/ruff check app tests bench
