@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,10 @@ from tests.support.server import (
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Under pytest-xdist with PostgreSQL, this worker's own database must exist before any
-    test (not only the session server) connects to it."""
+    """With PostgreSQL, the database (under pytest-xdist: this worker's own) must exist
+    before any test, not only the session server, connects to it."""
     url = worker_database_url()
-    if url and url != os.environ.get("PARLEY_TEST_DATABASE_URL"):
+    if url and url.startswith(("postgres://", "postgresql://")):
         asyncio.run(create_database(url))
 
 

@@ -144,8 +144,10 @@ async def short_tokens(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 async def test_a_subscribed_socket_is_closed_with_4401_when_its_token_expires(
     short_tokens: RunningServer, subprotocol: str
 ) -> None:
-    user = await register_user(Api(short_tokens.graphql_url))
+    # Before signing up: the token's expiry is a whole second (its issue time rounded down),
+    # so taken after, this could be up to a second later than the token's own start.
     signed_in = time.time()
+    user = await register_user(Api(short_tokens.graphql_url))
     sockets: list[ClientConnection] = []
 
     async def listen() -> None:
