@@ -39,8 +39,14 @@ worker: env
 migrate: env
 	.venv/bin/parley migrate
 
+# Two pytest-xdist workers by default (a 2-core machine); each has its own server, var dir,
+# PostgreSQL database and Redis databases (tests/support/server.py). WORKERS=0: one process.
+# The tests marked serial measure timing or pacing: they run afterwards, alone.
+WORKERS ?= 2
+
 test: env
-	.venv/bin/pytest
+	.venv/bin/pytest -n $(WORKERS) -m "not serial"; parallel=$$?; \
+	  .venv/bin/pytest -m serial && exit $$parallel
 
 lint: env
 	.venv/bin/ruff check app tests bench

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -10,7 +11,22 @@ import pytest
 import structlog
 
 from tests.support.client import Api
-from tests.support.server import RunningServer, make_settings, reset_stores, run_server
+from tests.support.server import (
+    RunningServer,
+    create_database,
+    make_settings,
+    reset_stores,
+    run_server,
+    worker_database_url,
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With PostgreSQL, the database (under pytest-xdist: this worker's own) must exist
+    before any test, not only the session server, connects to it."""
+    url = worker_database_url()
+    if url and url.startswith(("postgres://", "postgresql://")):
+        asyncio.run(create_database(url))
 
 
 @pytest.fixture(scope="session")

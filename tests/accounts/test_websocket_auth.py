@@ -16,10 +16,12 @@ from gql.transport.websockets import WebsocketsTransport
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from app.platform.events import MESSAGES, channel
 from app.platform.ids import from_global_id
 from app.platform.security import issue_access_token
 from tests.support.accounts import register_user
 from tests.support.client import Api
+from tests.support.messaging import wait_for_subscribers
 from tests.support.server import RunningServer, make_settings, run_server
 
 MESSAGE_EVENTS = gql("subscription { messageEvents { kind message { id } } }")
@@ -104,7 +106,9 @@ async def test_gql_on_graphql_ws_gets_a_connection_error_with_the_code(api: Api)
     assert "UNAUTHENTICATED" in str(refused.value)
 
 
-async def test_a_subscription_ends_when_its_session_is_revoked(api: Api) -> None:
+async def test_a_subscription_ends_when_its_session_is_revoked(
+    server: RunningServer, api: Api
+) -> None:
     user = await register_user(api)
     received: list[object] = []
 
@@ -114,7 +118,8 @@ async def test_a_subscription_ends_when_its_session_is_revoked(api: Api) -> None
                 received.append(event)
 
     listener = asyncio.create_task(listen())
-    await asyncio.sleep(1.0)  # subscribed and idle
+    organization_pk = from_global_id(user.organization_id)[1]
+    await wait_for_subscribers(server, channel(organization_pk, MESSAGES))  # subscribed, idle
 
     await user.api.data(LOGOUT)
 
@@ -139,8 +144,10 @@ async def short_tokens(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 async def test_a_subscribed_socket_is_closed_with_4401_when_its_token_expires(
     short_tokens: RunningServer, subprotocol: str
 ) -> None:
-    user = await register_user(Api(short_tokens.graphql_url))
+    # Before signing up: the token's expiry is a whole second (its issue time rounded down),
+    # so taken after, this could be up to a second later than the token's own start.
     signed_in = time.time()
+    user = await register_user(Api(short_tokens.graphql_url))
     sockets: list[ClientConnection] = []
 
     async def listen() -> None:

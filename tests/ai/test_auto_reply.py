@@ -126,6 +126,7 @@ async def test_three_inbound_messages_within_two_seconds_make_exactly_one_run(
     llm.script(text("A margherita and two colas, coming up!"))
     customer = unique_phone()
 
+    # The point: messages some time apart, each within the debounce of the one before.
     inbound = await simulate(owner, device_id, customer, "Hi")
     await asyncio.sleep(0.5)
     await simulate(owner, device_id, customer, "I'd like a margherita")
@@ -137,6 +138,7 @@ async def test_three_inbound_messages_within_two_seconds_make_exactly_one_run(
         lambda: Message.exists(conversation_id=conversation_pk, direction=Direction.OUTBOUND),
         within=60,
     )
+    # The point: no second run starts during a debounce and more.
     await asyncio.sleep(server.settings.ai_debounce_seconds + 1.5)
     assert await AgentRun.filter(conversation_id=conversation_pk).count() == 1
     [request] = llm.requests

@@ -188,7 +188,7 @@ async def test_cancel_agent_run_stops_a_team_while_its_model_is_answering(
         lambda: AgentRun.filter(id=pk, finished_at__isnull=False).first(), within=10
     )
     assert run.status is AgentRunStatus.CANCELLED and run.output is None and run.steps == []
-    await asyncio.sleep(1)
+    await asyncio.sleep(1)  # the point: nothing more is asked during a second
     assert len(llm.requests) == 1  # the team asked nothing more after the cancel
 
 
@@ -209,5 +209,5 @@ async def test_a_team_longer_than_the_agents_time_budget_fails_and_stops_asking(
 
     assert run.status is AgentRunStatus.FAILED and run.error == "timed out after 5 s"
     assert [step["name"] for step in run.steps] == ["copywriter"]
-    await asyncio.sleep(1)
+    await asyncio.sleep(1)  # the point: nothing more is asked during a second
     assert len(llm.requests) == 2 and llm.unused == 1

@@ -122,6 +122,7 @@ async def test_a_monthly_run_allowance_refuses_further_runs_and_auto_replies(
         {"input": {"agentId": agent_id, "deviceId": device_id}},
     )
     unanswered = await _conversation(owner, device_id)
+    # The point: no auto-reply run starts during a debounce and more.
     await asyncio.sleep(server.settings.ai_debounce_seconds + 1.5)
 
     assert allowed["userErrors"] == []

@@ -120,9 +120,9 @@ async def test_when_every_worker_of_a_campaign_dies_the_watchdog_hands_it_to_new
         running.kill(only)
         # Nobody works on it now: it stays RUNNING, with nothing sent (once the requests the
         # worker wrote before it died have reached the fake).
-        await asyncio.sleep(1)
+        await asyncio.sleep(1)  # sends already under way land (nothing counts them)
         stalled_at = len(fake.sends)
-        await asyncio.sleep(2)
+        await asyncio.sleep(2)  # the point: nothing is sent during two seconds
         assert len(fake.sends) == stalled_at
         assert (await campaign(api, campaign_id))["status"] == "RUNNING"
         await asyncio.gather(running.start_worker("worker-2"), running.start_worker("worker-3"))

@@ -13,7 +13,14 @@ from app.platform.events import MESSAGES, channel
 from app.platform.ids import from_global_id
 from tests.live.support import Socket, metrics
 from tests.support.client import Api
-from tests.support.messaging import member, sandbox_device, simulate, unique_phone
+from tests.support.messaging import (
+    eventually,
+    member,
+    sandbox_device,
+    simulate,
+    unique_phone,
+    wait_for_subscribers,
+)
 from tests.support.server import RunningServer
 
 # About 32 KB a frame: the socket buffers of a client that reads nothing fill in a few seconds.
@@ -129,7 +136,7 @@ async def test_a_client_killed_mid_stream_resumes_with_after_and_misses_nothing(
 
     client = await Socket.open(live_server, owner.token)
     await client.subscribe("1", RESUMABLE, {"conversationId": conversation_id})
-    await asyncio.sleep(0.3)
+    await wait_for_subscribers(live_server, channel(owner.organization_id, MESSAGES))
     producer = asyncio.create_task(produce())
     seen: list[str] = []
     cursor = None
@@ -140,7 +147,12 @@ async def test_a_client_killed_mid_stream_resumes_with_after_and_misses_nothing(
             cursor = event["cursor"]
     # Killed: no close handshake, the server finds out on its own.
     client.connection.transport.abort()
-    await asyncio.sleep(0.3)  # more messages are created meanwhile
+    killed_at = len(produced)
+
+    async def more_created() -> bool:
+        return len(produced) >= killed_at + 5 or producer.done()
+
+    await eventually(more_created)  # more messages are created meanwhile
 
     resumed = await Socket.open(live_server, owner.token)
     await resumed.subscribe("1", RESUMABLE, {"conversationId": conversation_id, "after": cursor})

@@ -8,7 +8,14 @@ from typing import Any
 
 from app.models.accounts import Role
 from tests.live.support import Socket, metrics
-from tests.support.messaging import SEND, member, sandbox_device, simulate, unique_phone
+from tests.support.messaging import (
+    SEND,
+    eventually,
+    member,
+    sandbox_device,
+    simulate,
+    unique_phone,
+)
 from tests.support.server import RunningServer
 
 WITH_ADMIN_FIELD = """
@@ -60,8 +67,14 @@ async def test_one_execution_per_event_for_many_subscribers_and_payloads_by_role
 
     admin_payloads = [await _next_payload(socket) for socket in admin_sockets]
     agent_payload = await _next_payload(agent_socket)
-    await asyncio.sleep(0.2)
-    after = await metrics(live_server)
+
+    async def counted() -> dict[str, float] | None:
+        # A frame is counted once written, which may be a moment after the client read it.
+        sample = await metrics(live_server)
+        delivered = sample["parley_ws_deliveries_total"] - middle["parley_ws_deliveries_total"]
+        return sample if delivered >= 13 else None
+
+    after = await eventually(counted)
 
     # One execution per group for the event; a frame to each of the 13 members.
     executions = after["parley_ws_subscription_executions_total"]
@@ -83,8 +96,13 @@ async def test_one_execution_per_event_for_many_subscribers_and_payloads_by_role
     # A member that completes leaves its group; the last one out ends it.
     for socket in admin_sockets:
         await socket.send({"id": "1", "type": "complete"})
-    await asyncio.sleep(0.3)
-    done = await metrics(live_server)
+
+    async def left() -> dict[str, float] | None:
+        sample = await metrics(live_server)
+        ended = sample["parley_ws_subscription_groups"] < middle["parley_ws_subscription_groups"]
+        return sample if ended else None
+
+    done = await eventually(left)
     assert done["parley_ws_subscription_groups"] == middle["parley_ws_subscription_groups"] - 1
     assert done["parley_ws_subscriptions"] == middle["parley_ws_subscriptions"] - 12
     for socket in [*admin_sockets, agent_socket]:

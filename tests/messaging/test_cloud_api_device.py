@@ -179,6 +179,7 @@ async def test_a_read_receipt_meta_refuses_for_the_token_disconnects_the_device(
     assert fake.reads == []
 
 
+@pytest.mark.serial  # sends within a second, answered within 10 s: alone
 async def test_ordinary_sends_keep_to_the_devices_messages_per_second(
     server: RunningServer, api: Api, fake: FakeGraphApi
 ) -> None:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import redis.asyncio as aioredis
 from gql import gql
@@ -32,7 +31,12 @@ from app.platform.redis import EmbeddedRedis
 from tests.support.accounts import PASSWORD, REGISTER, client_from, unique_email
 from tests.support.client import Api
 from tests.support.messaging import CONNECT_DEVICE, CREATE_DEVICE, SEND, SIMULATE, unique_phone
-from tests.support.server import free_port
+from tests.support.server import (
+    create_database,
+    free_port,
+    worker_database_url,
+    worker_redis_url,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_KEY = "multi-process-test-secret-key-0123456789"
@@ -72,8 +76,8 @@ async def shared_stores() -> AsyncIterator[Stores]:
     """The CI stores when configured, else one SQLite file and one embedded Redis."""
     # A short path: a unix socket path must fit in 107 bytes.
     var_dir = Path(tempfile.mkdtemp(prefix="parley-mp-"))
-    database_url = os.environ.get("PARLEY_TEST_DATABASE_URL")
-    redis_url = os.environ.get("PARLEY_TEST_REDIS_URL")
+    database_url = worker_database_url()
+    redis_url = worker_redis_url()
     embedded: EmbeddedRedis | None = None
     if database_url:
         # Its own database too: the session's server runs the campaign watchdog, which would
@@ -107,17 +111,13 @@ async def shared_stores() -> AsyncIterator[Stores]:
 async def _fresh_database(url: str, suffix: str) -> str:
     """An empty PostgreSQL database beside the one ``url`` names; its url."""
     parts = urlsplit(url)
-    name = f"{parts.path.strip('/')}_{suffix}"
-    admin = await asyncpg.connect(urlunsplit(parts._replace(scheme="postgresql", path="/postgres")))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return urlunsplit(parts._replace(path=f"/{name}"))
+    fresh = urlunsplit(parts._replace(path=f"/{parts.path.strip('/')}_{suffix}"))
+    await create_database(fresh, fresh=True)
+    return fresh
 
 
 def _next_database(url: str) -> str:
+    """The Redis database after this worker's (each worker has REDIS_DATABASES_PER_WORKER)."""
     parts = urlsplit(url)
     path = parts.path.strip("/")
     number = int(path) if path.isdigit() else 0

@@ -157,10 +157,10 @@ async def test_a_backlog_longer_than_the_send_timeout_is_sent_in_turn(
     quick_reconcile: float,
 ) -> None:
     owner = await member(server, api)
-    device = await cloud_device(server, fake, owner, per_second=2)
+    device = await cloud_device(server, fake, owner, per_second=4)
     conversation_id = await inbound(owner, fake, device, "16505550205")
-    # 30 sends at two a second take two and a half times the send job's timeout.
-    monkeypatch.setattr(pipeline, "SEND_TIMEOUT", 6)
+    # 30 sends at four a second take two and a half times the send job's timeout.
+    monkeypatch.setattr(pipeline, "SEND_TIMEOUT", 3)
     texts = [f"backlog {n} {uuid.uuid4().hex[:6]}" for n in range(30)]
 
     ids = [await _send(owner, conversation_id, text) for text in texts]

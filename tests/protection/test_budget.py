@@ -47,6 +47,7 @@ async def test_a_client_over_its_budget_is_throttled_then_served_after_retry_aft
             if "errors" in answers[-1]:
                 break
         throttled = answers[-1]["errors"][0]
+        # The point: waiting as long as retryAfter says is enough.
         await asyncio.sleep(throttled["extensions"]["retryAfter"])
         after_wait = await _post(http, server.graphql_url, expensive)
 

@@ -4,6 +4,7 @@ effect on the caller's very next request."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -200,13 +201,18 @@ async def test_a_token_accepted_before_is_refused_once_it_has_expired(
     server: RunningServer, api: Api
 ) -> None:
     owner = await member(server, api)
-    token, _ = issue_access_token(
-        server.settings, user_id=owner.user_id, organization_id=owner.organization_id, ttl_seconds=1
+    # Expired two seconds ago: still accepted within the 5-second leeway, for 2 to 3 seconds.
+    token, claims = issue_access_token(
+        server.settings,
+        user_id=owner.user_id,
+        organization_id=owner.organization_id,
+        ttl_seconds=-2,
     )
     short_lived = api.as_user(token)
 
     before = await short_lived.call(VIEWER_ROLE)
-    await asyncio.sleep(1 + 5 + 1)  # its lifetime, the leeway, a second more
+    # The point: time passes beyond its expiry and the leeway (and a second more).
+    await asyncio.sleep(max(0.0, claims.expires_at + 5 + 1 - time.time()))
     after = await short_lived.call(VIEWER_ROLE)
 
     assert before["data"]["organization"]["viewerRole"] == "OWNER"

@@ -23,6 +23,7 @@ async def test_an_anonymous_client_over_its_limit_gets_429_with_retry_after_then
     async with run_server(settings) as server, httpx.AsyncClient(timeout=60) as http:
         allowed = [await http.post(server.graphql_url, json=QUERY) for _ in range(3)]
         refused = await http.post(server.graphql_url, json=QUERY)
+        # The point: waiting as long as Retry-After says is enough.
         await asyncio.sleep(int(refused.headers["retry-after"]))
         after_wait = await http.post(server.graphql_url, json=QUERY)
 

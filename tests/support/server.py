@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -29,15 +30,84 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def xdist_worker() -> int | None:
+    """This pytest-xdist worker's number (``gw3`` is 3), or None without workers."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(name[2:]) if name.startswith("gw") and name[2:].isdigit() else None
+
+
+# Redis databases a worker may use: its own, and the one after it for the processes
+# tests/messaging/test_multi_process.py starts (they must not meet the worker's jobs).
+REDIS_DATABASES_PER_WORKER = 2
+
+
+def worker_database_url() -> str | None:
+    """PARLEY_TEST_DATABASE_URL; under pytest-xdist, a database of this worker's beside it
+    (``test`` becomes ``test_gw0``), so workers never see each other's rows."""
+    url = os.environ.get("PARLEY_TEST_DATABASE_URL") or None
+    worker = xdist_worker()
+    if url is None or worker is None or not url.startswith(("postgres://", "postgresql://")):
+        return url
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{parts.path.strip('/')}_gw{worker}"))
+
+
+def worker_redis_url() -> str | None:
+    """PARLEY_TEST_REDIS_URL; under pytest-xdist, this worker's database numbers start at
+    the given one plus REDIS_DATABASES_PER_WORKER per worker before it (db 0 with two
+    workers: gw0 has 0 and 1, gw1 has 2 and 3), so workers never see each other's keys."""
+    url = os.environ.get("PARLEY_TEST_REDIS_URL") or None
+    worker = xdist_worker()
+    if url is None or worker is None:
+        return url
+    parts = urlsplit(url)
+    path = parts.path.strip("/")
+    number = (int(path) if path.isdigit() else 0) + worker * REDIS_DATABASES_PER_WORKER
+    if number + REDIS_DATABASES_PER_WORKER > 16:
+        raise RuntimeError(
+            f"{url} leaves no Redis databases for worker gw{worker}: use fewer workers (-n) "
+            "or a lower database number"
+        )
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
+async def create_database(url: str, *, fresh: bool = False) -> None:
+    """The PostgreSQL database ``url`` names, created if missing (dropped first if ``fresh``)."""
+    parts = urlsplit(url)
+    name = parts.path.strip("/")
+    admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    for attempt in range(20):
+        admin = await asyncpg.connect(admin_url)
+        try:
+            if fresh:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            elif await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                return
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            return
+        except asyncpg.DuplicateDatabaseError:
+            if not fresh:
+                return  # another worker made it meanwhile
+            raise
+        except asyncpg.ObjectInUseError:
+            # Two workers creating databases at once: the template is busy for a moment.
+            if attempt == 19:
+                raise
+            await asyncio.sleep(0.1 * (attempt + 1))
+        finally:
+            await admin.close()
+
+
 def make_settings(var_dir: Path, **overrides: Any) -> Settings:
-    """Embedded stack by default; PARLEY_TEST_DATABASE_URL / PARLEY_TEST_REDIS_URL switch.
-    Other ``PARLEY_`` settings not given here come from the environment, as in production:
+    """Embedded stack by default; PARLEY_TEST_DATABASE_URL / PARLEY_TEST_REDIS_URL switch
+    (to this pytest-xdist worker's own database and Redis database, see above). Other
+    ``PARLEY_`` settings not given here come from the environment, as in production:
     ``PARLEY_FAST_EXECUTOR=false`` runs the suite on strawberry's stock executor."""
     values: dict[str, Any] = {
         "env": "test",
         "var_dir": var_dir,
-        "database_url": os.environ.get("PARLEY_TEST_DATABASE_URL") or None,
-        "redis_url": os.environ.get("PARLEY_TEST_REDIS_URL") or None,
+        "database_url": worker_database_url(),
+        "redis_url": worker_redis_url(),
         "run_worker_in_process": True,
         "log_level": "INFO",
         "log_json": True,
@@ -48,6 +118,11 @@ def make_settings(var_dir: Path, **overrides: Any) -> Settings:
         # The suite's clients play users at many addresses (`client_from`: X-Forwarded-For),
         # as behind a reverse proxy on the same host; tests of the default set their own.
         "trusted_proxies": ["127.0.0.1"],
+        # argon2id as in production, at its cheapest: the suite signs up hundreds of users
+        # (the defaults cost ~0.1 s of CPU a hash, which the suite spent in minutes).
+        "password_time_cost": 1,
+        "password_memory_cost": 8192,
+        "password_parallelism": 1,
     }
     values.update(overrides)
     return Settings(**values)

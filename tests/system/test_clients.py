@@ -34,6 +34,10 @@ PYTHON = CLIENTS / "python"
 MANIFEST = TYPESCRIPT / "src" / "gql" / "persisted-documents.json"
 ARIADNE_CODEGEN = "ariadne-codegen[subscriptions]==0.19.0"
 
+# clients/typescript is one folder: its `npm ci` and code generation must not run in two
+# pytest-xdist workers at once (tests/system/test_quickstart.py and test_clients.py).
+pytestmark = pytest.mark.xdist_group("clients")
+
 
 def _uv() -> str:
     """The uv `make env` used (scripts/uv-path finds it, or installs a private one)."""

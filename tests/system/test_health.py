@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import httpx
 
 from app.platform.redis import EmbeddedRedis
-from tests.support.server import RunningServer, make_settings, run_server
+from tests.support.server import RunningServer, make_settings, run_server, worker_database_url
 
 
 async def test_health_reports_every_check_ok_with_a_duration(server: RunningServer) -> None:
@@ -36,8 +35,7 @@ async def test_in_production_with_redis_stopped_ready_is_503_naming_redis(tmp_pa
         tmp_path / "var",
         env="production",
         secret_key="a-production-secret-that-is-long-enough-123",
-        database_url=os.environ.get("PARLEY_TEST_DATABASE_URL")
-        or f"sqlite://{tmp_path / 'prod.sqlite3'}",
+        database_url=worker_database_url() or f"sqlite://{tmp_path / 'prod.sqlite3'}",
         redis_url=redis_server.url,
         run_worker_in_process=False,
         health_timeout_seconds=0.5,

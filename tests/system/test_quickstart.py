@@ -18,6 +18,10 @@ from tests.support.server import make_settings, run_server
 README = ROOT / "README.md"
 HEADING = "## Quick start for a frontend developer"
 
+# clients/typescript is one folder: its `npm ci` and code generation must not run in two
+# pytest-xdist workers at once (tests/system/test_quickstart.py and test_clients.py).
+pytestmark = pytest.mark.xdist_group("clients")
+
 
 def quick_start_blocks() -> list[tuple[str, str]]:
     section = README.read_text().split(HEADING, 1)[1].split("\n## ", 1)[0]

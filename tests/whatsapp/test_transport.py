@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from app.whatsapp.transport import GraphTransport
+from tests.support.messaging import eventually
 
 TIMEOUT = httpx.Timeout(connect=2.0, read=2.0, write=2.0, pool=2.0)
 
@@ -72,6 +73,14 @@ class ScriptedServer:
         finally:
             self.open_now -= 1
             writer.close()
+
+
+async def _received(server: ScriptedServer, count: int) -> bool:
+    return len(server.requests) >= count
+
+
+async def _closed_by_client(server: ScriptedServer, count: int) -> bool:
+    return server.closed_by_client >= count
 
 
 def _content_length(head: bytes) -> int:
@@ -167,7 +176,7 @@ async def test_no_free_connection_within_the_pool_timeout_is_a_pool_timeout(serv
         timeout=httpx.Timeout(2.0, pool=0.1),
     ) as http:
         first = asyncio.create_task(http.get("/"))
-        await asyncio.sleep(0.05)
+        await eventually(lambda: _received(server, 1))  # the first holds the only connection
         with pytest.raises(httpx.PoolTimeout):
             await http.get("/")
         release.set()
@@ -192,8 +201,8 @@ async def test_an_unanswered_request_times_out_and_its_connection_is_not_reused(
         assert (await http.get("/")).status_code == 200
 
     assert server.connections == 2
-    await asyncio.sleep(0.05)
-    assert server.closed_by_client >= 1  # the timed-out connection was closed, not pooled
+    # The timed-out connection was closed, not pooled (the server sees its end).
+    await eventually(lambda: _closed_by_client(server, 1))
 
 
 async def test_chunked_gzip_and_until_close_bodies_are_read_whole(serve) -> None:
@@ -235,7 +244,7 @@ async def test_a_connection_idle_past_keepalive_expiry_is_closed_not_reused(serv
     server = await serve()
     async with client(server, GraphTransport(keepalive_expiry=0.05)) as http:
         await http.get("/")
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # the point: time passes beyond the expiry
         await http.get("/")
 
     assert server.connections == 2
@@ -293,7 +302,7 @@ async def test_a_cancelled_request_closes_its_connection_and_frees_its_slot(serv
     server = await serve(silent_once)
     async with client(server, GraphTransport(max_connections=1)) as http:
         pending = asyncio.create_task(http.get("/"))
-        await asyncio.sleep(0.05)
+        await eventually(lambda: _received(server, 1))  # cancelled while awaiting the answer
         pending.cancel()
         with pytest.raises(asyncio.CancelledError):
             await pending
