@@ -24,9 +24,7 @@ from graphql import (
 
 from app.cost.errors import PageSizeOutOfRange
 from app.cost.fields import NO_FIELDS, FieldCost, field_costs
-
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
+from app.platform.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 _PAGE_SIZE_ARGUMENTS = ("first", "last")
 

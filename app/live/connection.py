@@ -33,7 +33,7 @@ from app.platform.context import Context, Viewer
 if TYPE_CHECKING:
     from starlette.websockets import WebSocket
 
-    from app.live.scope import Analysis
+    from app.live.sharing import Analysis
 
 log = structlog.get_logger("parley.live")
 

@@ -1,7 +1,7 @@
 """Subscription groups: one execution per event, the same frame to every member.
 
 Members of a group share the document, the variables and the authorization scope (see
-:mod:`app.live.scope`), so executing an event once for the group is executing it for each of
+:mod:`app.live.sharing`), so executing an event once for the group is executing it for each of
 them. The group's execution runs with the context of the member that created it; every member
 is still authorized on its own on each event (its session not revoked, still a member with the
 same role) by :meth:`Group.authorize`, which the event streams call.
@@ -277,7 +277,7 @@ class Hub:
         self.groups: dict[GroupKey, Group] = {}
         self.connections: set[Socket] = set()
         self._ticker: asyncio.Task[None] | None = None
-        from app.live.scope import DocumentAnalyzer
+        from app.live.sharing import DocumentAnalyzer
 
         self.analyzer = DocumentAnalyzer(schema._schema, gate=gate)  # type: ignore[attr-defined]
 
