@@ -15,9 +15,9 @@ import structlog
 from app.ai import usage
 from app.ai.config import is_configured, model_config
 from app.ai.recorder import Recorder, StepKind
-from app.ai.replies import ReplyNotSent, send_reply
+from app.ai.replies import ReplyNotSent, hand_off, send_reply
 from app.models.ai import AgentRun, AgentRunStatus, AgentTask, AIAgent
-from app.models.messaging import Conversation
+from app.models.messaging import Conversation, Direction, Message
 from app.platform import clock, events
 from app.platform.runtime import Runtime
 
@@ -137,9 +137,6 @@ async def _handoff_keyword(
     runtime: Runtime, agent: AIAgent, conversation: Conversation, recorder: Recorder
 ) -> bool:
     """Handoff keywords in the customer's latest message skip the model altogether."""
-    from app.ai.replies import hand_off
-    from app.models.messaging import Direction, Message
-
     keywords = [k.lower() for k in agent.handoff_keywords or [] if k.strip()]
     latest = (
         await Message.filter(conversation_id=conversation.id, direction=Direction.INBOUND)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import strawberry
 
 from app.platform.context import Info
+from app.platform.errors import BadUserInput
 from app.schema.node import Node, resolve_nodes
 
 
@@ -15,7 +16,5 @@ class SystemQuery:
     @strawberry.field(description="Fetch objects by global ids, in order; null where not visible.")
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         if len(ids) > 100:
-            from app.platform.errors import BadUserInput
-
             raise BadUserInput("At most 100 ids at once.", field=["ids"])
         return await resolve_nodes(info, ids, field="ids")
