@@ -61,7 +61,7 @@ LENGTHS: dict[str, dict[str, int]] = {
     "RefreshTokenInput": {"refreshToken": TOKEN},
     "LogoutInput": {"refreshToken": TOKEN},
     "RequestPasswordResetInput": {"email": EMAIL},
-    "ResetPasswordInput": {"token": TOKEN, "password": PASSWORD},
+    "ResetPasswordInput": {"token": TOKEN, "password": PASSWORD, "otp": OTP},
     "ConfirmEmailInput": {"token": TOKEN},
     "ChangePasswordInput": {"currentPassword": PASSWORD, "newPassword": PASSWORD},
     "BeginTotpEnrollmentInput": {"password": PASSWORD},

@@ -13,6 +13,8 @@ from app.documents.persisted import document_hash
 from app.platform.redis import redis_url
 from tests.live.support import Socket
 from tests.support.accounts import register_user
+from tests.support.client import Api
+from tests.support.messaging import member
 from tests.support.server import make_settings, run_server
 
 
@@ -195,10 +197,12 @@ async def test_a_caller_without_a_token_has_a_tighter_token_limit(server, api) -
 
 async def test_documents_over_the_limits_are_refused_over_websocket_too(server) -> None:  # type: ignore[no-untyped-def]
     too_large = "subscription Big { " + "messageEvents { __typename } " * 1000 + "}"  # 30 KB
-    too_many_tokens = "subscription Tokens { __typename " + "@include(if: true) " * 500 + "}"
+    # A socket signs in at connection_init (4401 without a token): a member's limits apply.
+    too_many_tokens = "subscription Tokens { " + "a " * 6000 + "}"  # 12 KB
     repeated = "subscription Repeated { " + "messageEvents { __typename } " * 400 + "}"
+    who = await member(server, Api(server.graphql_url))
 
-    socket = await Socket.open(server, None)
+    socket = await Socket.open(server, who.token)
     try:
         for number, query in enumerate([too_large, too_many_tokens, repeated]):
             await socket.subscribe(str(number), query)
@@ -214,5 +218,5 @@ async def test_documents_over_the_limits_are_refused_over_websocket_too(server) 
         assert [e["extensions"]["code"] for e in frame["payload"]] == ["QUERY_TOO_COMPLEX"]
         messages.append(frame["payload"][0]["message"])
     assert "larger than 20000 bytes" in messages[0]
-    assert "more than 2000 tokens" in messages[1]
+    assert "more than 5000 tokens" in messages[1]
     assert "more than 1000" in messages[2]
