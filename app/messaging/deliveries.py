@@ -9,6 +9,7 @@ items applied) or FAILED (none), never RECEIVED.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -41,45 +42,35 @@ async def apply_event(runtime: Runtime, event: WebhookEvent, *, last_try: bool) 
         await _finish(event, WebhookEventStatus.FAILED, [], error=str(error))
         return
     device = await Device.get(id=event.device_id)
+    settings, broker = runtime.settings, runtime.broker
     skipped = [item.as_dict() for item in batch.skipped]
     failed: list[dict[str, Any]] = []
     applied = 0
-    for inbound in batch.messages:
-        if wrong := _wrong_number(device, inbound.phone_number_id):
-            skipped.append(_problem(inbound.where, inbound.provider_message_id, wrong))
+    # In order: the customer's messages, then statuses, the business app's echoes, preferences.
+    items: list[tuple[Any, str | None, Callable[[Any], Awaitable[object]]]] = [
+        *(
+            (m, m.provider_message_id, lambda m: receive_inbound(settings, broker, device, m))
+            for m in batch.messages
+        ),
+        *(
+            (u, u.provider_message_id, lambda u: apply_status(broker, device, u))
+            for u in batch.statuses
+        ),
+        *(
+            (e, e.provider_message_id, lambda e: store_echo(broker, device, e))
+            for e in batch.echoes
+        ),
+        *((c, None, lambda c: apply_preference(device, c)) for c in batch.preferences),
+    ]
+    for item, item_id, apply in items:
+        if wrong := _wrong_number(device, item.phone_number_id):
+            skipped.append(_problem(item.where, item_id, wrong))
             continue
         try:
-            await receive_inbound(runtime.settings, runtime.broker, device, inbound)
+            await apply(item)
             applied += 1
         except Exception as error:
-            failed.append(_failure(event, inbound.where, inbound.provider_message_id, error))
-    for update in batch.statuses:
-        if wrong := _wrong_number(device, update.phone_number_id):
-            skipped.append(_problem(update.where, update.provider_message_id, wrong))
-            continue
-        try:
-            await apply_status(runtime.broker, device, update)
-            applied += 1
-        except Exception as error:
-            failed.append(_failure(event, update.where, update.provider_message_id, error))
-    for echo in batch.echoes:
-        if wrong := _wrong_number(device, echo.phone_number_id):
-            skipped.append(_problem(echo.where, echo.provider_message_id, wrong))
-            continue
-        try:
-            await store_echo(runtime.broker, device, echo)
-            applied += 1
-        except Exception as error:
-            failed.append(_failure(event, echo.where, echo.provider_message_id, error))
-    for change in batch.preferences:
-        if wrong := _wrong_number(device, change.phone_number_id):
-            skipped.append(_problem(change.where, None, wrong))
-            continue
-        try:
-            await apply_preference(device, change)
-            applied += 1
-        except Exception as error:
-            failed.append(_failure(event, change.where, None, error))
+            failed.append(_failure(event, item.where, item_id, error))
     problems = skipped + failed
     if failed and not last_try:
         event.errors = problems
