@@ -4,17 +4,15 @@ as a traceback."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import strawberry
 
 from tests.live.support import Socket
 from tests.support.client import Api
 from tests.support.messaging import member
-from tests.support.server import RunningServer, make_settings, run_server
+from tests.support.server import RunningServer
 
 LOGIN = "mutation ($input: LoginInput!) { login(input: $input) { accessToken } }"
 CONVERSATIONS = (
@@ -88,11 +86,14 @@ def _assert_a_client_mistake(errors: list[dict[str, Any]], code: str, message: s
     assert "traceId" not in errors[0]["extensions"]
 
 
-@pytest.mark.parametrize(
+each_mistake = pytest.mark.parametrize(
     ("document", "variables", "code", "message"),
     [case[1:] for case in MISTAKES],
     ids=[case[0] for case in MISTAKES],
 )
+
+
+@each_mistake
 async def test_a_client_mistake_over_http_has_its_own_code_and_message(
     server: RunningServer,
     log_lines,  # type: ignore[no-untyped-def]
@@ -112,11 +113,7 @@ async def test_a_client_mistake_over_http_has_its_own_code_and_message(
     assert not [e for e in log_lines.events() if e.get("event") == "unhandled_error"]
 
 
-@pytest.mark.parametrize(
-    ("document", "variables", "code", "message"),
-    [case[1:] for case in MISTAKES],
-    ids=[case[0] for case in MISTAKES],
-)
+@each_mistake
 async def test_a_client_mistake_over_graphql_transport_ws_has_its_own_code_and_message(
     server: RunningServer,
     log_lines,  # type: ignore[no-untyped-def]
@@ -140,27 +137,3 @@ async def test_a_client_mistake_over_graphql_transport_ws_has_its_own_code_and_m
     errors = answer["payload"] if answer["type"] == "error" else answer["payload"]["errors"]
     _assert_a_client_mistake(errors, code, message)
     assert not [e for e in log_lines.events() if e.get("event") == "unhandled_error"]
-
-
-@strawberry.type
-class _BrokenQuery:
-    @strawberry.field
-    def explode(self) -> str:
-        raise RuntimeError("a bug")
-
-
-async def test_an_unexpected_error_is_logged_once_with_the_trace_id_the_client_sees(
-    tmp_path: Path,
-    log_lines,  # type: ignore[no-untyped-def]
-) -> None:
-    settings = make_settings(tmp_path / "var", redis_url=None)
-
-    async with (
-        run_server(settings, extra_query_types=[_BrokenQuery]) as server,
-        httpx.AsyncClient() as http,
-    ):
-        response = await http.post(server.graphql_url, json={"query": "{ explode }"})
-
-    [error] = response.json()["errors"]
-    logged = [e for e in log_lines.events() if e.get("event") == "unhandled_error"]
-    assert [e["trace_id"] for e in logged] == [error["extensions"]["traceId"]]

@@ -38,3 +38,6 @@ async def test_a_resolver_that_raises_is_masked_with_a_trace_id_that_is_in_the_l
     logged = [e for e in log_lines.events() if e.get("trace_id") == trace_id]
     assert len(logged) == 1
     assert "RuntimeError" in logged[0]["exception"]
+    # Logged once, with the id the client got: no second line with an id nobody saw.
+    unhandled = [e for e in log_lines.events() if e.get("event") == "unhandled_error"]
+    assert [e["trace_id"] for e in unhandled] == [trace_id]
