@@ -10,6 +10,7 @@ items applied) or FAILED (none), never RECEIVED.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -18,6 +19,7 @@ from app.messaging.pipeline import apply_preference, apply_status, receive_inbou
 from app.models.messaging import Device, WebhookEvent, WebhookEventStatus
 from app.platform import clock
 from app.whatsapp.errors import MalformedWebhook
+from app.whatsapp.types import SkippedItem
 from app.whatsapp.webhooks import parse_webhook_body
 
 if TYPE_CHECKING:
@@ -49,22 +51,19 @@ async def apply_event(runtime: Runtime, event: WebhookEvent, *, last_try: bool) 
     # In order: the customer's messages, then statuses, the business app's echoes, preferences.
     items: list[tuple[Any, str | None, Callable[[Any], Awaitable[object]]]] = [
         *(
-            (m, m.provider_message_id, lambda m: receive_inbound(settings, broker, device, m))
+            (m, m.provider_message_id, partial(receive_inbound, settings, broker, device))
             for m in batch.messages
         ),
         *(
-            (u, u.provider_message_id, lambda u: apply_status(broker, device, u))
+            (u, u.provider_message_id, partial(apply_status, broker, device))
             for u in batch.statuses
         ),
-        *(
-            (e, e.provider_message_id, lambda e: store_echo(broker, device, e))
-            for e in batch.echoes
-        ),
-        *((c, None, lambda c: apply_preference(device, c)) for c in batch.preferences),
+        *((e, e.provider_message_id, partial(store_echo, broker, device)) for e in batch.echoes),
+        *((c, None, partial(apply_preference, device)) for c in batch.preferences),
     ]
     for item, item_id, apply in items:
         if wrong := _wrong_number(device, item.phone_number_id):
-            skipped.append(_problem(item.where, item_id, wrong))
+            skipped.append(SkippedItem(item.where, wrong, item_id).as_dict())
             continue
         try:
             await apply(item)
@@ -94,15 +93,11 @@ def _wrong_number(device: Device, phone_number_id: str) -> str | None:
     return None
 
 
-def _problem(where: str, item_id: str | None, reason: str) -> dict[str, Any]:
-    return {"where": where, "id": item_id, "reason": reason}
-
-
 def _failure(
     event: WebhookEvent, where: str, item_id: str | None, error: Exception
 ) -> dict[str, Any]:
     log.exception("messaging.webhook_item_failed", event_id=event.id, where=where)
-    return _problem(where, item_id, _reason(error))
+    return SkippedItem(where, _reason(error), item_id).as_dict()
 
 
 def _reason(error: BaseException) -> str:

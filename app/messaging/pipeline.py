@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 
 from app.messaging import callbacks
 from app.messaging.jobs import SEND_MESSAGE
@@ -146,8 +146,13 @@ async def receive_inbound(
         # Said by WhatsApp, not the customer: no window, no unread count, no auto-reply.
         await _apply_system(contact, inbound)
         await Conversation.filter(id=conversation.id).update(last_message_at=message.created_at)
-        await events.publish(broker, events.MessageEvent.of(message, "CREATED"))
-        await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
+        await events.publish_many(
+            broker,
+            [
+                events.MessageEvent.of(message, "CREATED"),
+                events.ConversationEvent.of(conversation, "UPDATED"),
+            ],
+        )
         return message
     await _apply_opt_keywords(settings, contact, inbound.text)
     received_at = min(inbound.timestamp, clock.now())
@@ -155,18 +160,20 @@ async def receive_inbound(
         unread_count=F("unread_count") + 1, last_message_at=message.created_at
     )
     # The service window runs from the customer's latest message; never move it back.
-    await Conversation.filter(id=conversation.id, last_inbound_at__isnull=True).update(
-        last_inbound_at=received_at
-    )
-    await Conversation.filter(id=conversation.id, last_inbound_at__lt=received_at).update(
-        last_inbound_at=received_at
-    )
+    await Conversation.filter(
+        Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=received_at), id=conversation.id
+    ).update(last_inbound_at=received_at)
     # A new message from the customer reopens a closed conversation.
     await Conversation.filter(id=conversation.id, status=ConversationStatus.CLOSED).update(
         status=ConversationStatus.OPEN
     )
-    await events.publish(broker, events.MessageEvent.of(message, "CREATED"))
-    await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
+    await events.publish_many(
+        broker,
+        [
+            events.MessageEvent.of(message, "CREATED"),
+            events.ConversationEvent.of(conversation, "UPDATED"),
+        ],
+    )
     await events.happened(events.InboundMessageStored(settings, broker, message))
     return message
 
@@ -283,8 +290,13 @@ async def store_echo(broker: Broker, device: Device, echo: InboundMessage) -> Me
     except IntegrityError:
         return None
     await Conversation.filter(id=conversation.id).update(last_message_at=message.created_at)
-    await events.publish(broker, events.MessageEvent.of(message, "CREATED"))
-    await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
+    await events.publish_many(
+        broker,
+        [
+            events.MessageEvent.of(message, "CREATED"),
+            events.ConversationEvent.of(conversation, "UPDATED"),
+        ],
+    )
     return message
 
 
@@ -481,8 +493,13 @@ async def queue_outbound(
             organization_id=conversation.organization_id, client_message_id=client_message_id
         )
     await Conversation.filter(id=conversation.id).update(last_message_at=message.created_at)
-    await events.publish(runtime.broker, events.MessageEvent.of(message, "CREATED"))
-    await events.publish(runtime.broker, events.ConversationEvent.of(conversation, "UPDATED"))
+    await events.publish_many(
+        runtime.broker,
+        [
+            events.MessageEvent.of(message, "CREATED"),
+            events.ConversationEvent.of(conversation, "UPDATED"),
+        ],
+    )
     await enqueue_send(runtime.queues, message.id)
     return message
 
