@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import errno
 import os
@@ -133,17 +134,16 @@ def _serve(
     settings: Settings, sock: socket.socket, host: str, port: int, *, workers: int, banner: str
 ) -> None:
     config = _uvicorn_config(settings, host, port, workers)
-    server = _AnnouncingServer(config, banner)
-    try:
-        if workers > 1:
-            typer.echo(banner)
+    if workers > 1:
+        typer.echo(banner)
+        with contextlib.suppress(KeyboardInterrupt):
             Multiprocess(config, sockets=[sock]).run()
-        else:
-            server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        # uvicorn re-raises the Ctrl-C it handled, once it has shut down.
-        pass
-    if workers == 1 and not server.started:
+        return
+    server = _AnnouncingServer(config, banner)
+    # uvicorn re-raises the Ctrl-C it handled, once it has shut down.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
+    if not server.started:
         raise typer.Exit(3)
 
 

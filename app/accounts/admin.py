@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from tortoise import Tortoise
 
+from app.accounts.addresses import normalize_email
 from app.accounts.passwords import hash_password, password_problem
 from app.models.accounts import User
 from app.platform.config import Settings, tortoise_config
 
 
 async def create_superuser(settings: Settings, *, email: str, password: str, name: str) -> User:
-    email = email.strip().lower()
+    email = normalize_email(email)
     problem = password_problem(password, email)
     if problem:
         raise SystemExit(problem)

@@ -320,7 +320,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env == "production":
-            if self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+            if self.uses_public_secret_key:
                 raise ValueError("PARLEY_SECRET_KEY must be set to a strong value in production")
             if len(self.secret_key.get_secret_value()) < 32:
                 raise ValueError("PARLEY_SECRET_KEY must be at least 32 characters in production")

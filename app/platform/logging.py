@@ -146,13 +146,13 @@ def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Any
-    if json_lines:
-        tail: list[Any] = [structlog.processors.format_exc_info, redact_processor, bound_processor]
-        renderer = structlog.processors.JSONRenderer()
-    else:
-        tail = [structlog.processors.format_exc_info, redact_processor, bound_processor]
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    # Secrets out first, then every value cut to size (so no secret is cut past recognition).
+    tail: list[Any] = [structlog.processors.format_exc_info, redact_processor, bound_processor]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json_lines
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
 
     structlog.configure(
         processors=[
@@ -168,12 +168,7 @@ def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             # Lines from the standard library (uvicorn, tortoise, saq) get the same treatment.
-            foreign_pre_chain=[
-                *shared,
-                structlog.processors.format_exc_info,
-                redact_processor,
-                bound_processor,
-            ],
+            foreign_pre_chain=[*shared, *tail],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 renderer,

@@ -8,9 +8,10 @@ Limits hit thousands of times a second use :func:`over_fixed_window` instead.
 
 from __future__ import annotations
 
+import functools
 import time
 
-from limits import parse
+from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 from limits.storage import storage_from_string
@@ -22,6 +23,12 @@ from app.platform.redis import redis_url
 _storages: dict[str, Storage] = {}
 _moving: dict[str, MovingWindowRateLimiter] = {}
 _fixed: dict[str, FixedWindowRateLimiter] = {}
+
+
+@functools.cache
+def _parse(limit: str) -> RateLimitItem:
+    # Settings hold a handful of limit strings; the webhook's is checked on every delivery.
+    return parse(limit)
 
 
 def _storage_uri(url: str) -> str:
@@ -50,7 +57,7 @@ def _limiter(settings: Settings) -> MovingWindowRateLimiter:
 
 async def enforce(settings: Settings, limit: str, *identifiers: str) -> None:
     """Count one hit against ``limit`` for ``identifiers``; RATE_LIMITED when over it."""
-    item = parse(limit)
+    item = _parse(limit)
     limiter = _limiter(settings)
     if await limiter.hit(item, *identifiers):
         return
@@ -66,7 +73,7 @@ async def over_fixed_window(settings: Settings, limit: str, *identifiers: str) -
     limiter = _fixed.get(url)
     if limiter is None:
         limiter = _fixed[url] = FixedWindowRateLimiter(_storage(url))
-    item = parse(limit)
+    item = _parse(limit)
     if await limiter.hit(item, *identifiers):
         return None
     return item.get_expiry()

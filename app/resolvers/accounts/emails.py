@@ -7,6 +7,7 @@ from datetime import timedelta
 from tortoise.exceptions import IntegrityError
 
 from app.accounts import mail, passwords
+from app.accounts.addresses import normalize_email
 from app.models.accounts import OneTimeToken, Role, Session, TokenPurpose, User
 from app.platform.clock import now
 from app.platform.context import Info
@@ -100,7 +101,7 @@ async def confirm_email(info: Info, *, token: str) -> tuple[User | None, list[Us
 
 async def request_password_reset(info: Info, *, email: str) -> None:
     settings = info.context.settings
-    email = email.strip().lower()
+    email = normalize_email(email)
     ip = client_ip(info)
     await enforce(settings, settings.rate_limit_password_reset_per_ip, "reset", "ip", ip)
     await enforce(
