@@ -5,7 +5,7 @@ from __future__ import annotations
 from tortoise import Tortoise
 
 from app.accounts.addresses import normalize_email
-from app.accounts.passwords import hash_password, password_problem
+from app.accounts.passwords import configure_from, hash_password, password_problem
 from app.models.accounts import User
 from app.platform.config import Settings, tortoise_config
 
@@ -15,6 +15,7 @@ async def create_superuser(settings: Settings, *, email: str, password: str, nam
     problem = password_problem(password, email)
     if problem:
         raise SystemExit(problem)
+    configure_from(settings)  # the same argon2id parameters as sign-ups under these settings
     await Tortoise.init(config=tortoise_config(settings.resolved_database_url))
     try:
         user = await User.get_or_none(email=email)
