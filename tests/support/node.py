@@ -3,9 +3,11 @@ except under CI=true, where those tests must run."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,9 +25,13 @@ def require_node() -> None:
 
 
 def npm_ci(folder: Path) -> None:
-    """``npm ci`` (from package-lock.json) where node_modules is missing."""
-    if not (folder / "node_modules").is_dir():
-        run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], folder)
+    """``npm ci`` (from package-lock.json) where node_modules is missing. One install at a time
+    on the machine: two test workers installing the same package at once (clients/typescript
+    and clients/audit both hold `graphql`) once left one of them without a file of it."""
+    with open(Path(tempfile.gettempdir()) / "parley-npm-ci.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "node_modules").is_dir():
+            run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], folder)
 
 
 def run(command: list[str], cwd: Path) -> str:

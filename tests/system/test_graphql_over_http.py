@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.node import npm_ci, require_node
 from tests.support.server import RunningServer
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -154,20 +153,11 @@ async def test_a_mutation_over_get_is_405_with_allow_post(server: RunningServer)
     assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
 
 
-def _npm_ci_if_needed() -> None:
-    if (AUDIT_DIR / "node_modules" / "graphql-http").is_dir():
-        return
-    subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=AUDIT_DIR, check=True, timeout=300)
-
-
 async def test_the_graphql_http_server_audit_passes_without_errors_or_warnings(
     server: RunningServer,
 ) -> None:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("node and npm are needed for the graphql-http audit in CI")
-        pytest.skip("node is not installed")
-    _npm_ci_if_needed()
+    require_node()
+    npm_ci(AUDIT_DIR)
 
     audit = await _run_audit(server.graphql_url)
 
