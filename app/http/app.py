@@ -37,6 +37,7 @@ from app.http.graphql import GraphQLView, RefuseBadCredentials
 from app.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.http.origins import AllowedOrigins, WebSocketOriginMiddleware
 from app.http.request_limits import RequestLimitMiddleware
+from app.http.web import WebApp
 from app.http.webhooks import whatsapp_webhook
 from app.platform.config import Settings, get_settings
 from app.platform.logging import configure_logging
@@ -189,6 +190,8 @@ def create_app(
     ]
     if settings.graphiql_enabled:
         routes.append(Mount(graphiql.ASSETS_PATH, app=graphiql.asset_files()))
+    if settings.web_dist is not None:
+        routes += WebApp(settings.web_dist).routes()
     app = Starlette(routes=routes, lifespan=lifespan)
     # Added innermost first. CORS wraps the request limit so that a 429 can be read (and its
     # Retry-After) by the page; preflights are answered before they count.

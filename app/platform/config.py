@@ -211,6 +211,11 @@ class Settings(BaseSettings):
         None,
         description="Bearer token that may read /metrics; unset: only loopback clients may.",
     )
+    web_dist: Path | None = Field(
+        None,
+        description="The inbox SPA's build (`web/dist`, `make web`), served under `/app`; "
+        "unset: no `/app`.",
+    )
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool | None = Field(None, description="JSON log lines (default: in production).")
     public_url: str = Field(
