@@ -65,7 +65,10 @@ export function ConversationView({ id }: { id: string }) {
   );
   // Statuses that changed while offline are not replayed: read the conversation again.
   useEffect(() => onResync(() => refetch({ requestPolicy: "network-only" })), [refetch]);
-  useEffect(() => bottom.current?.scrollIntoView({ block: "end" }), [messages.length]);
+  useEffect(() => {
+    // In braces: newer browsers' scrollIntoView returns a promise, which React would take for a cleanup.
+    bottom.current?.scrollIntoView({ block: "end" });
+  }, [messages.length]);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
