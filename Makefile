@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: dev test lint schema migrate worker env graphiql clients
+.PHONY: dev test lint schema migrate worker env graphiql clients web web-test chromium
 
 env: .venv/.synced
 
@@ -56,3 +56,18 @@ lint: env
 
 schema: env
 	.venv/bin/parley export-schema
+
+# The inbox SPA (web/): install, codegen (typed documents + the trusted-documents manifest), build.
+web:
+	cd web && npm ci --no-audit --no-fund --loglevel=error \
+	  && npx graphql-codegen --config codegen.ts && npm run build
+
+# Browsers cannot be downloaded by test runners here: Debian's chromium, through apt when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+# Headless Chromium against `parley dev` on a fresh embedded stack, the build served under /app in
+# trusted-documents-only mode; screenshots in web/test-artifacts/.
+web-test: env web chromium
+	cd web && node --test tests/

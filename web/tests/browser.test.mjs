@@ -25,7 +25,9 @@ async function accessToken() {
 }
 
 async function simulate(from, text, name) {
-  return call(parley.url, token, ops.SimulateInbound, { input: { deviceId, from, text, name } });
+  const data = await call(parley.url, token, ops.SimulateInbound, { input: { deviceId, from, text, name } });
+  assert.deepEqual(data.simulateInboundMessage.userErrors, []);
+  return data;
 }
 
 async function nav(label) {
@@ -171,7 +173,7 @@ test("trusted documents only: a document outside the build's manifest is refused
 });
 
 test("bundle size, and time to interactive of the inbox with 1,000 conversations", async () => {
-  const queue = Array.from({ length: 1000 - 3 }, (_, i) => `+1555${String(1_000_000 + i).slice(1)}`);
+  const queue = Array.from({ length: 1000 - 3 }, (_, i) => `+1415${7_000_000 + i}`);
   await Promise.all(
     Array.from({ length: 8 }, async () => {
       for (let phone = queue.pop(); phone; phone = queue.pop()) await simulate(phone, `Hello from ${phone}`, null);
@@ -188,12 +190,16 @@ test("bundle size, and time to interactive of the inbox with 1,000 conversations
   const runs = [];
   for (let i = 0; i < 3; i++) {
     await page.goto(`${app}/`);
-    await page.locator("[data-conversation-id]").nth(99).waitFor();
+    await page.locator("[data-conversation-id]").nth(99).waitFor().catch(async (error) => {
+      await screenshot("inbox-1000-failed");
+      console.log(await page.locator("main").innerText());
+      throw error;
+    });
     runs.push(await page.evaluate(() => performance.getEntriesByName("inbox-interactive")[0].startTime));
   }
-  const tti = Math.min(...runs);
+  const tti = Math.max(...runs);
   console.log(`bundle: ${(raw / 1024).toFixed(1)} KiB (js+css), ${(gzip / 1024).toFixed(1)} KiB gzipped`);
-  console.log(`inbox time to interactive with 1,000 conversations (first page of 100 rendered): ${runs.map((r) => r.toFixed(0)).join(" / ")} ms; best ${tti.toFixed(0)} ms (target 1500 ms)`);
+  console.log(`inbox time to interactive with 1,000 conversations (first page of 100 rendered): ${runs.map((r) => r.toFixed(0)).join(" / ")} ms; worst ${tti.toFixed(0)} ms (target 1500 ms)`);
   await screenshot("inbox-1000");
   assert.ok(tti <= 1500, `time to interactive ${tti} ms`);
 });
