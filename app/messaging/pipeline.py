@@ -15,9 +15,11 @@ import structlog
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
-from app.messaging import callbacks
+from app.messaging import activity, callbacks
 from app.messaging.jobs import SEND_MESSAGE
 from app.messaging.phones import from_wa_id
+from app.messaging.reactions import attach_reaction
+from app.models.inbox import ActivityKind
 from app.models.messaging import (
     DEVICE_TRANSITIONS,
     STATUS_MAY_REPLACE,
@@ -119,6 +121,10 @@ async def receive_inbound(
         return await _apply_revoke(broker, device, inbound)
     if inbound.type is InboundType.EDIT and (edited := await _apply_edit(broker, device, inbound)):
         return edited
+    if inbound.type is InboundType.REACTION and (
+        reacted := await _apply_reaction(broker, device, inbound)
+    ):
+        return reacted
     contact = await contact_for(
         device.organization_id, from_wa_id(inbound.from_wa_id), inbound.profile_name
     )
@@ -139,6 +145,7 @@ async def receive_inbound(
             status=MessageStatus.RECEIVED,
             provider_message_id=inbound.provider_message_id,
             edited_at=inbound.timestamp if inbound.type is InboundType.EDIT else None,
+            reply_to_id=await quoted_message_id(device, payload),
         )
     except IntegrityError:
         return None  # a concurrent delivery of the same message won
@@ -156,6 +163,7 @@ async def receive_inbound(
         return message
     await _apply_opt_keywords(settings, contact, inbound.text)
     received_at = min(inbound.timestamp, clock.now())
+    await _seen(contact, received_at)
     await Conversation.filter(id=conversation.id).update(
         unread_count=F("unread_count") + 1, last_message_at=message.created_at
     )
@@ -163,10 +171,7 @@ async def receive_inbound(
     await Conversation.filter(
         Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=received_at), id=conversation.id
     ).update(last_inbound_at=received_at)
-    # A new message from the customer reopens a closed conversation.
-    await Conversation.filter(id=conversation.id, status=ConversationStatus.CLOSED).update(
-        status=ConversationStatus.OPEN
-    )
+    await _reopen(conversation)
     await events.publish_many(
         broker,
         [
@@ -176,6 +181,51 @@ async def receive_inbound(
     )
     await events.happened(events.InboundMessageStored(settings, broker, message))
     return message
+
+
+async def _reopen(conversation: Conversation) -> None:
+    """A new message from the customer reopens a closed or snoozed conversation."""
+    reopened = await Conversation.filter(
+        Q(status=ConversationStatus.CLOSED) | Q(snoozed_until__isnull=False), id=conversation.id
+    ).update(status=ConversationStatus.OPEN, snoozed_until=None)
+    if reopened:
+        await activity.record(conversation, ActivityKind.REOPENED, reason="customer_message")
+
+
+async def _seen(contact: Contact, at: Any) -> None:
+    await Contact.filter(
+        Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=at), id=contact.id
+    ).update(last_seen_at=at)
+
+
+async def quoted_message_id(device: Device, payload: Mapping[str, Any]) -> int | None:
+    """The stored message a quoted reply quotes (``payload.quoted_message_id``), if Parley has
+    it."""
+    quoted = payload.get("quoted_message_id")
+    if not isinstance(quoted, str) or not quoted:
+        return None
+    row = await Message.filter(device_id=device.id, provider_message_id=quoted).first().only("id")
+    return row.id if row is not None else None
+
+
+async def _apply_reaction(
+    broker: Broker, device: Device, inbound: InboundMessage
+) -> Message | None:
+    """The customer reacted to a message Parley has: the reaction attaches to it (an empty
+    emoji removes it). None when the message is unknown: the reaction is then stored as a
+    REACTION message of its own, so it is not lost."""
+    target_id = inbound.content.get("message_id")
+    if not isinstance(target_id, str):
+        return None
+    target = await Message.get_or_none(device_id=device.id, provider_message_id=target_id)
+    if target is None:
+        return None
+    emoji = str(inbound.content.get("emoji") or "")
+    if await attach_reaction(
+        target, Direction.INBOUND, emoji, inbound.timestamp, inbound.provider_message_id
+    ):
+        await events.publish(broker, events.MessageEvent.of(target, "UPDATED"))
+    return target
 
 
 async def _original(device: Device, inbound: InboundMessage) -> Message | None:
@@ -286,6 +336,7 @@ async def store_echo(broker: Broker, device: Device, echo: InboundMessage) -> Me
             status=MessageStatus.SENT,
             sent_at=echo.timestamp,
             provider_message_id=echo.provider_message_id,
+            reply_to_id=await quoted_message_id(device, echo.content),
         )
     except IntegrityError:
         return None
@@ -471,6 +522,7 @@ async def queue_outbound(
     payload: dict[str, Any],
     client_message_id: str | None,
     author_user_id: int | None = None,
+    reply_to_id: int | None = None,
 ) -> Message:
     """Store a checked outbound message, announce it and queue its send job; a second call
     with the same ``client_message_id`` returns the first message."""
@@ -486,6 +538,7 @@ async def queue_outbound(
             status=MessageStatus.QUEUED,
             client_message_id=client_message_id,
             author_user_id=author_user_id,
+            reply_to_id=reply_to_id,
         )
     except IntegrityError:
         # A concurrent request with the same clientMessageId created it first.

@@ -180,6 +180,8 @@ class Contact(TimestampedModel):
     tags_text = fields.TextField(default="")
     attributes: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     opted_out_at = fields.DatetimeField(null=True)
+    # When the customer last wrote (their latest inbound message).
+    last_seen_at = fields.DatetimeField(null=True)
 
     organization_id: int
 
@@ -209,6 +211,9 @@ class Conversation(TimestampedModel):
     last_inbound_at = fields.DatetimeField(null=True)
     last_message_at = fields.DatetimeField(null=True)
     ai_enabled = fields.BooleanField(default=False)
+    # Snoozed (status PENDING) until then: the time passing or the customer's next message
+    # reopens it.
+    snoozed_until = fields.DatetimeField(null=True)
 
     organization_id: int
     device_id: int
@@ -258,11 +263,17 @@ class Message(TimestampedModel):
     deleted_at = fields.DatetimeField(null=True)
     # What status webhooks said besides the status: pricing, conversation, played, failure.
     delivery_details: fields.JSONField[dict[str, Any]] | None = fields.JSONField(null=True)
+    # The message this one quotes (Meta's `context`): an outbound reply sends it, an inbound
+    # quoted reply links to it when Parley has it.
+    reply_to: fields.ForeignKeyNullableRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
 
     organization_id: int
     conversation_id: int
     device_id: int
     author_user_id: int | None
+    reply_to_id: int | None
 
     class Meta:
         table = "messages"

@@ -391,6 +391,7 @@ MODEL_MODULES = [
     "app.models.messaging",
     "app.models.ai",
     "app.models.campaigns",
+    "app.models.inbox",
 ]
 
 
