@@ -263,17 +263,16 @@ class Message(TimestampedModel):
     deleted_at = fields.DatetimeField(null=True)
     # What status webhooks said besides the status: pricing, conversation, played, failure.
     delivery_details: fields.JSONField[dict[str, Any]] | None = fields.JSONField(null=True)
-    # The message this one quotes (Meta's `context`): an outbound reply sends it, an inbound
-    # quoted reply links to it when Parley has it.
-    reply_to: fields.ForeignKeyNullableRelation[Message] = fields.ForeignKeyField(
-        "models.Message", related_name=False, null=True, on_delete=fields.SET_NULL
-    )
+    # The id of the message this one quotes (Meta's `context`): an outbound reply sends it,
+    # an inbound quoted reply links to it when Parley has it. A plain column, not a foreign
+    # key: SQLite cannot add one to an existing table, and a quoted message is always of the
+    # same conversation, deleted with it (app.messaging.erasure clears it all the same).
+    reply_to_id = fields.BigIntField(null=True)
 
     organization_id: int
     conversation_id: int
     device_id: int
     author_user_id: int | None
-    reply_to_id: int | None
 
     class Meta:
         table = "messages"
