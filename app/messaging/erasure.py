@@ -15,10 +15,12 @@ from tortoise.transactions import in_transaction
 from app.models.ai import AgentRun
 from app.models.campaigns import Campaign, CampaignRecipient
 from app.models.inbox import (
+    AdReferral,
     ConversationActivity,
     ConversationLabel,
     ConversationNote,
     MessageReaction,
+    Order,
 )
 from app.models.messaging import Contact, ContactImport, Conversation, Message, WebhookEvent
 
@@ -36,8 +38,8 @@ class Erased:
 
 
 async def erase_contact(contact: Contact) -> Erased:
-    """Delete ``contact``, its conversations, messages, reactions, notes, labels, activity
-    and AI runs; blank it out of campaign recipients (the campaign's counts stay) and of
+    """Delete ``contact``, its conversations, messages, reactions, orders, ad referrals,
+    notes, labels, activity and AI runs; blank it out of campaign recipients (the campaign's counts stay) and of
     contact import files; delete the webhook deliveries that carried its number."""
     org_id = contact.organization_id
     async with in_transaction():
@@ -49,6 +51,8 @@ async def erase_contact(contact: Contact) -> Erased:
         messages = Message.filter(conversation_id__in=conversation_ids)
         message_ids = Subquery(messages.values("id"))
         await MessageReaction.filter(message_id__in=message_ids).delete()
+        await Order.filter(contact_id=contact.id).delete()
+        await AdReferral.filter(contact_id=contact.id).delete()
         await Message.filter(reply_to_id__in=message_ids).update(reply_to_id=None)
         await CampaignRecipient.filter(message_id__in=message_ids).update(message_id=None)
         recipients = await CampaignRecipient.filter(contact_id=contact.id).update(

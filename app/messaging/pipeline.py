@@ -15,7 +15,7 @@ import structlog
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
-from app.messaging import activity, callbacks
+from app.messaging import activity, attribution, callbacks
 from app.messaging.jobs import SEND_MESSAGE
 from app.messaging.phones import from_wa_id
 from app.messaging.reactions import attach_reaction
@@ -149,6 +149,7 @@ async def receive_inbound(
         )
     except IntegrityError:
         return None  # a concurrent delivery of the same message won
+    await attribution.record(message, contact.id)
     if inbound.type is InboundType.SYSTEM:
         # Said by WhatsApp, not the customer: no window, no unread count, no auto-reply.
         await _apply_system(contact, inbound)

@@ -15,7 +15,7 @@ from tortoise.indexes import Index
 
 from app.models.accounts import Organization, User
 from app.models.base import TimestampedModel
-from app.models.messaging import Conversation, Direction, Message
+from app.models.messaging import Contact, Conversation, Direction, Message
 
 
 class MessageReaction(TimestampedModel):
@@ -155,3 +155,62 @@ class CannedResponse(TimestampedModel):
         table = "canned_responses"
         unique_together = (("organization", "shortcut"),)
         indexes = (Index(fields=("organization_id", "id")),)
+
+
+class Order(TimestampedModel):
+    """A customer's order from a catalog (an inbound `order` message), kept in columns for
+    reports; the message keeps the full content."""
+
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name=False, on_delete=fields.CASCADE, unique=True
+    )
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name=False, on_delete=fields.CASCADE
+    )
+    catalog_id = fields.CharField(max_length=128, null=True)
+    items: fields.JSONField[list[Any]] = fields.JSONField(default=list)
+    item_count = fields.IntField(default=0)  # the sum of the quantities
+    total = fields.FloatField(null=True)  # sum of quantity × item_price, when one currency
+    currency = fields.CharField(max_length=8, null=True)
+
+    organization_id: int
+    message_id: int
+    contact_id: int
+
+    class Meta:
+        table = "orders"
+        indexes = (Index(fields=("organization_id", "id")),)
+
+
+class AdReferral(TimestampedModel):
+    """A customer who came from a click-to-WhatsApp ad or post (a message's `referral`),
+    kept in columns for reports: which ad brought whom."""
+
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name=False, on_delete=fields.CASCADE, unique=True
+    )
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name=False, on_delete=fields.CASCADE
+    )
+    source_type = fields.CharField(max_length=32, null=True)  # "ad" or "post"
+    source_id = fields.CharField(max_length=128, null=True)
+    source_url = fields.TextField(null=True)
+    headline = fields.TextField(null=True)
+    ctwa_clid = fields.CharField(max_length=512, null=True)
+
+    organization_id: int
+    message_id: int
+    contact_id: int
+
+    class Meta:
+        table = "ad_referrals"
+        indexes = (
+            Index(fields=("organization_id", "id")),
+            Index(fields=("organization_id", "source_id")),
+        )

@@ -16,7 +16,7 @@ from tortoise.models import Model
 from app.models.accounts import OneTimeToken, Organization, User
 from app.models.ai import AIAgent, KnowledgeEntry
 from app.models.campaigns import Campaign
-from app.models.inbox import CannedResponse, Label
+from app.models.inbox import AdReferral, CannedResponse, Label
 from app.models.messaging import Contact, Device, Message, Template
 
 
@@ -172,6 +172,7 @@ ARGUMENTS: dict[str, dict[str, int]] = {
     },
     "knowledgeEntries": {"search": column(KnowledgeEntry, "title")},
     "cannedResponses": {"search": column(CannedResponse, "shortcut") + 1},
+    "adReferrals": {"sourceId": column(AdReferral, "source_id")},
 }
 
 

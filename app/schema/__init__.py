@@ -21,6 +21,7 @@ from app.schema.messaging import (
     MessagingMutation,
     MessagingQuery,
     MessagingSubscription,
+    ReportsQuery,
 )
 from app.schema.system import SystemQuery
 
@@ -30,6 +31,7 @@ QUERY_TYPES: tuple[type, ...] = (
     AccountsQuery,
     MessagingQuery,
     InboxQuery,
+    ReportsQuery,
     AIQuery,
     CampaignsQuery,
 )

@@ -4,6 +4,7 @@ from app.schema.messaging.inbox_mutations import InboxMutation
 from app.schema.messaging.inbox_queries import InboxQuery
 from app.schema.messaging.mutations import MessagingMutation
 from app.schema.messaging.queries import MessagingQuery
+from app.schema.messaging.reports import ReportsQuery
 from app.schema.messaging.subscriptions import MessagingSubscription
 
 __all__ = [
@@ -12,4 +13,5 @@ __all__ = [
     "MessagingMutation",
     "MessagingQuery",
     "MessagingSubscription",
+    "ReportsQuery",
 ]

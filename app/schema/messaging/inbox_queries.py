@@ -87,7 +87,9 @@ class InboxQuery:
         )
 
 
-def _scoped(model: Any, to_node: Any) -> Any:
+def scoped_fetcher(model: Any, to_node: Any) -> Any:
+    """A ``node(id:)`` fetcher of ``model`` rows of the caller's organization only."""
+
     async def fetch(info: Info, pks: Sequence[int]) -> list[Any]:
         if info.context.viewer is None or info.context.viewer.organization_id is None:
             return [None for _ in pks]
@@ -98,6 +100,8 @@ def _scoped(model: Any, to_node: Any) -> Any:
     return fetch
 
 
-register_node("Label", _scoped(models.Label, Label.from_model))
-register_node("ConversationNote", _scoped(models.ConversationNote, ConversationNote.from_model))
-register_node("CannedResponse", _scoped(models.CannedResponse, CannedResponse.from_model))
+register_node("Label", scoped_fetcher(models.Label, Label.from_model))
+register_node(
+    "ConversationNote", scoped_fetcher(models.ConversationNote, ConversationNote.from_model)
+)
+register_node("CannedResponse", scoped_fetcher(models.CannedResponse, CannedResponse.from_model))
