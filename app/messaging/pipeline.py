@@ -79,6 +79,53 @@ _INBOUND_TYPE = {
     "system": MessageType.SYSTEM,
 }
 NUMBER_CHANGED = "user_changed_number"  # a `system` message: the customer has a new number
+USER_ID_CHANGED = "user_changed_user_id"  # a `system` message: a new business-scoped user id
+
+
+async def contact_of_sender(
+    org_id: int,
+    phone_number: str | None,
+    user_id: str | None,
+    name: str | None = None,
+    username: str | None = None,
+) -> Contact:
+    """The contact of a customer known by number, business-scoped user id, or both. With
+    both, the contact of the number is the one (it learns the user id when it has none); a
+    contact known only by the user id learns the number."""
+    if user_id is None:
+        assert phone_number is not None
+        contact = await contact_for(org_id, phone_number, name)
+    else:
+        by_user = await Contact.get_or_none(organization_id=org_id, user_id=user_id)
+        by_phone = (
+            await Contact.get_or_none(organization_id=org_id, phone_number=phone_number)
+            if phone_number
+            else None
+        )
+        contact = by_phone or by_user or await _create_by_user_id(org_id, phone_number, user_id)
+        changes: dict[str, Any] = {}
+        if contact.user_id is None and by_user is None:
+            changes["user_id"] = user_id
+        if contact.phone_number is None and phone_number:
+            changes["phone_number"] = phone_number
+        if name and not contact.name:
+            changes["name"] = name
+        if changes:
+            contact.update_from_dict(changes)
+            await contact.save(update_fields=[*changes, "updated_at"])
+    if username and contact.username != username:
+        contact.username = username
+        await contact.save(update_fields=["username", "updated_at"])
+    return contact
+
+
+async def _create_by_user_id(org_id: int, phone_number: str | None, user_id: str) -> Contact:
+    try:
+        return await Contact.create(
+            organization_id=org_id, phone_number=phone_number, user_id=user_id
+        )
+    except IntegrityError:  # created by a concurrent delivery
+        return await Contact.get(organization_id=org_id, user_id=user_id)
 
 
 async def contact_for(org_id: int, phone_number: str, name: str | None = None) -> Contact:
@@ -125,8 +172,12 @@ async def receive_inbound(
         reacted := await _apply_reaction(broker, device, inbound)
     ):
         return reacted
-    contact = await contact_for(
-        device.organization_id, from_wa_id(inbound.from_wa_id), inbound.profile_name
+    contact = await contact_of_sender(
+        device.organization_id,
+        from_wa_id(inbound.from_wa_id) if inbound.from_wa_id else None,
+        inbound.from_user_id,
+        inbound.profile_name,
+        inbound.username,
     )
     conversation, _ = await conversation_for(broker, device, contact)
     kind = inbound.edited_type if inbound.type is InboundType.EDIT else str(inbound.type)
@@ -287,6 +338,12 @@ async def _apply_revoke(broker: Broker, device: Device, inbound: InboundMessage)
 async def _apply_system(contact: Contact, inbound: InboundMessage) -> None:
     """A number change moves the contact, with its conversations, to the new number."""
     system = inbound.content.get("system") or {}
+    new_user_id = system.get("user_id")
+    if system.get("type") == USER_ID_CHANGED and isinstance(new_user_id, str) and new_user_id:
+        if not await Contact.exists(organization_id=contact.organization_id, user_id=new_user_id):
+            contact.user_id = new_user_id
+            await contact.save(update_fields=["user_id", "updated_at"])
+        return
     new_wa_id = system.get("wa_id")
     if system.get("type") != NUMBER_CHANGED or not isinstance(new_wa_id, str):
         return

@@ -118,8 +118,10 @@ async def _send(
     slot_wait: float,
     last_try: bool,
 ) -> Rerun | None:
+    contact = message.conversation.contact
     outbound = OutboundMessage(
-        to=message.conversation.contact.phone_number,
+        to=contact.phone_number or "",
+        recipient=contact.user_id,
         type=wire_type(message.type),
         payload=message.payload,
         context_message_id=await _quoted(message),

@@ -173,7 +173,13 @@ class Contact(TimestampedModel):
     organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name=False, on_delete=fields.CASCADE
     )
-    phone_number = fields.CharField(max_length=20)  # E.164, with the leading +
+    # E.164, with the leading +; null for a customer known only by their business-scoped
+    # user id (a WhatsApp username can hide the number).
+    phone_number = fields.CharField(max_length=20, null=True)
+    # Meta's business-scoped user id (BSUID, e.g. `US.13491208655302741918`) and the
+    # customer's WhatsApp username, when Meta says them.
+    user_id = fields.CharField(max_length=160, null=True)
+    username = fields.CharField(max_length=100, null=True)
     name = fields.CharField(max_length=200, null=True)
     tags: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     # ",vip,lead," — lets both SQLite and PostgreSQL filter by tag with one LIKE.
@@ -187,7 +193,7 @@ class Contact(TimestampedModel):
 
     class Meta:
         table = "contacts"
-        unique_together = (("organization", "phone_number"),)
+        unique_together = (("organization", "phone_number"), ("organization", "user_id"))
         indexes = (Index(fields=("organization_id", "id")),)
 
 

@@ -254,7 +254,10 @@ async def _provider_problem(
     """The providers' own check of the request body, so nothing is queued that they refuse."""
     contact = await Contact.get(id=conversation.contact_id)
     outbound = OutboundMessage(
-        to=contact.phone_number, type=wire_type(content.type), payload=content.payload
+        to=contact.phone_number or "",
+        recipient=contact.user_id,
+        type=wire_type(content.type),
+        payload=content.payload,
     )
     try:
         build_send_body(outbound)

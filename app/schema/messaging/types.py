@@ -134,7 +134,15 @@ def _pairing_qr(row: models.Device) -> tuple[str | None, datetime | None]:
 @strawberry.type(description="A customer the organization talks to.")
 class Contact(Node):
     id: strawberry.ID = strawberry.field(description="Opaque global id.")
-    phone_number: str = strawberry.field(description="The number in E.164.")
+    phone_number: str | None = strawberry.field(
+        description="The number in E.164; null for a customer known only by `userId` (a "
+        "WhatsApp username can hide the number)."
+    )
+    user_id: str | None = strawberry.field(
+        description="Meta's business-scoped user id (e.g. `US.13491208655302741918`), when "
+        "Meta said it; replies reach a contact without a number through it."
+    )
+    username: str | None = strawberry.field(description="The customer's WhatsApp username.")
     name: str | None = strawberry.field(description="Name, as given or as the profile says.")
     tags: list[str] = strawberry.field(description="Labels used to pick audiences.")
     attributes: JSON = strawberry.field(description="Custom attributes (a JSON object).")
@@ -149,6 +157,8 @@ class Contact(Node):
         return cls(
             id=to_global_id("Contact", row.id),
             phone_number=row.phone_number,
+            user_id=row.user_id,
+            username=row.username,
             name=row.name,
             tags=list(row.tags or []),
             attributes=JSON(dict(row.attributes or {})),
