@@ -130,3 +130,35 @@ async def test_a_contact_known_by_user_id_learns_its_number_when_meta_shares_it(
     [conversation] = await _conversations(owner, device, 2)
     assert conversation["contact"]["phoneNumber"] == "+16505550902"
     assert conversation["contact"]["userId"] == USER_ID
+
+
+async def test_a_user_id_change_moves_the_contact_to_its_new_user_id(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    device = await cloud_device(server, fake, owner)
+    await _deliver(device, "hello", wa_id=None, user_id=USER_ID, username="@di")
+    await _conversations(owner, device, 1)
+    new_user_id = "US.99887766554433221100"
+    system = {
+        "from_user_id": USER_ID,
+        "id": f"wamid.{uuid.uuid4().hex}",
+        "timestamp": str(int(time.time())),
+        "type": "system",
+        "system": {
+            "body": "User A changed their user id",
+            "type": "user_changed_user_id",
+            "user_id": new_user_id,
+        },
+    }
+
+    payload, headers = signed(
+        APP_SECRET, webhook_envelope(device.phone_number_id, {"messages": [system]})
+    )
+    assert await post(device.webhook_url, payload, headers) == 200
+
+    [conversation] = await _conversations(owner, device, 2)
+    assert conversation["contact"]["userId"] == new_user_id
+    await _deliver(device, "after the change", wa_id=None, user_id=new_user_id, username="@di")
+    [conversation] = await _conversations(owner, device, 3)
+    assert conversation["messages"]["nodes"][-1]["body"] == "after the change"
