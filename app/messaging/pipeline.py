@@ -15,10 +15,11 @@ import structlog
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
-from app.messaging import activity, attribution, callbacks
+from app.messaging import activity, attribution, callbacks, senders
 from app.messaging.jobs import SEND_MESSAGE
 from app.messaging.phones import from_wa_id
-from app.messaging.reactions import attach_reaction
+from app.messaging.reactions import apply_reaction, quoted_message_id
+from app.messaging.senders import contact_for
 from app.models.inbox import ActivityKind
 from app.models.messaging import (
     DEVICE_TRANSITIONS,
@@ -82,65 +83,6 @@ NUMBER_CHANGED = "user_changed_number"  # a `system` message: the customer has a
 USER_ID_CHANGED = "user_changed_user_id"  # a `system` message: a new business-scoped user id
 
 
-async def contact_of_sender(
-    org_id: int,
-    phone_number: str | None,
-    user_id: str | None,
-    name: str | None = None,
-    username: str | None = None,
-) -> Contact:
-    """The contact of a customer known by number, business-scoped user id, or both. With
-    both, the contact of the number is the one (it learns the user id when it has none); a
-    contact known only by the user id learns the number."""
-    if user_id is None:
-        assert phone_number is not None
-        contact = await contact_for(org_id, phone_number, name)
-    else:
-        by_user = await Contact.get_or_none(organization_id=org_id, user_id=user_id)
-        by_phone = (
-            await Contact.get_or_none(organization_id=org_id, phone_number=phone_number)
-            if phone_number
-            else None
-        )
-        contact = by_phone or by_user or await _create_by_user_id(org_id, phone_number, user_id)
-        changes: dict[str, Any] = {}
-        if contact.user_id is None and by_user is None:
-            changes["user_id"] = user_id
-        if contact.phone_number is None and phone_number:
-            changes["phone_number"] = phone_number
-        if name and not contact.name:
-            changes["name"] = name
-        if changes:
-            contact.update_from_dict(changes)
-            await contact.save(update_fields=[*changes, "updated_at"])
-    if username and contact.username != username:
-        contact.username = username
-        await contact.save(update_fields=["username", "updated_at"])
-    return contact
-
-
-async def _create_by_user_id(org_id: int, phone_number: str | None, user_id: str) -> Contact:
-    try:
-        return await Contact.create(
-            organization_id=org_id, phone_number=phone_number, user_id=user_id
-        )
-    except IntegrityError:  # created by a concurrent delivery
-        return await Contact.get(organization_id=org_id, user_id=user_id)
-
-
-async def contact_for(org_id: int, phone_number: str, name: str | None = None) -> Contact:
-    contact = await Contact.get_or_none(organization_id=org_id, phone_number=phone_number)
-    if contact is not None:
-        if name and not contact.name:
-            contact.name = name
-            await contact.save(update_fields=["name", "updated_at"])
-        return contact
-    try:
-        return await Contact.create(organization_id=org_id, phone_number=phone_number, name=name)
-    except IntegrityError:  # created by a concurrent delivery
-        return await Contact.get(organization_id=org_id, phone_number=phone_number)
-
-
 async def conversation_for(
     broker: Broker, device: Device, contact: Contact
 ) -> tuple[Conversation, bool]:
@@ -169,10 +111,10 @@ async def receive_inbound(
     if inbound.type is InboundType.EDIT and (edited := await _apply_edit(broker, device, inbound)):
         return edited
     if inbound.type is InboundType.REACTION and (
-        reacted := await _apply_reaction(broker, device, inbound)
+        reacted := await apply_reaction(broker, device, inbound)
     ):
         return reacted
-    contact = await contact_of_sender(
+    contact = await senders.contact_of_sender(
         device.organization_id,
         from_wa_id(inbound.from_wa_id) if inbound.from_wa_id else None,
         inbound.from_user_id,
@@ -248,36 +190,6 @@ async def _seen(contact: Contact, at: Any) -> None:
     await Contact.filter(
         Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=at), id=contact.id
     ).update(last_seen_at=at)
-
-
-async def quoted_message_id(device: Device, payload: Mapping[str, Any]) -> int | None:
-    """The stored message a quoted reply quotes (``payload.quoted_message_id``), if Parley has
-    it."""
-    quoted = payload.get("quoted_message_id")
-    if not isinstance(quoted, str) or not quoted:
-        return None
-    row = await Message.filter(device_id=device.id, provider_message_id=quoted).first().only("id")
-    return row.id if row is not None else None
-
-
-async def _apply_reaction(
-    broker: Broker, device: Device, inbound: InboundMessage
-) -> Message | None:
-    """The customer reacted to a message Parley has: the reaction attaches to it (an empty
-    emoji removes it). None when the message is unknown: the reaction is then stored as a
-    REACTION message of its own, so it is not lost."""
-    target_id = inbound.content.get("message_id")
-    if not isinstance(target_id, str):
-        return None
-    target = await Message.get_or_none(device_id=device.id, provider_message_id=target_id)
-    if target is None:
-        return None
-    emoji = str(inbound.content.get("emoji") or "")
-    if await attach_reaction(
-        target, Direction.INBOUND, emoji, inbound.timestamp, inbound.provider_message_id
-    ):
-        await events.publish(broker, events.MessageEvent.of(target, "UPDATED"))
-    return target
 
 
 async def _original(device: Device, inbound: InboundMessage) -> Message | None:

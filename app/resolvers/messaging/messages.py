@@ -10,13 +10,13 @@ from app.messaging.phones import to_e164
 from app.messaging.pipeline import (
     SendRefused,
     check_sendable,
-    contact_for,
     conversation_for,
     queue_outbound,
     receive_inbound,
 )
 from app.messaging.providers import wire_type
 from app.messaging.reactions import attach_reaction
+from app.messaging.senders import contact_for
 from app.models.inbox import CannedResponse
 from app.models.messaging import (
     Contact,
