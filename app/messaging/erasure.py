@@ -40,7 +40,7 @@ class Erased:
 async def erase_contact(contact: Contact) -> Erased:
     """Delete ``contact``, its conversations, messages, reactions, orders, ad referrals,
     notes, labels, activity and AI runs; blank it out of campaign recipients (the campaign's counts stay) and of
-    contact import files; delete the webhook deliveries that carried its number."""
+    contact import files; delete the webhook deliveries that carried its number or user id."""
     org_id = contact.organization_id
     async with in_transaction():
         conversation_ids = list(
@@ -70,11 +70,13 @@ async def erase_contact(contact: Contact) -> Erased:
         await AgentRun.filter(conversation_id__in=conversation_ids).delete()
         conversations = await Conversation.filter(id__in=conversation_ids).delete()
         webhook_events, import_rows = 0, 0
-        if contact.phone_number:
-            digits = contact.phone_number.removeprefix("+")
-            webhook_events = await WebhookEvent.filter(
-                organization_id=org_id, raw_body__contains=digits
-            ).delete()
+        digits = (contact.phone_number or "").removeprefix("+")
+        for identifier in (digits, contact.user_id):
+            if identifier:
+                webhook_events += await WebhookEvent.filter(
+                    organization_id=org_id, raw_body__contains=identifier
+                ).delete()
+        if digits:
             import_rows = await _drop_import_rows(org_id, digits)
         await Contact.filter(id=contact.id).delete()
     return Erased(conversations, erased_messages, notes, webhook_events, recipients, import_rows)

@@ -230,7 +230,9 @@ async def test_deleting_a_contact_erases_it_with_its_conversations_and_messages(
         emoji="👍",
         reacted_at=datetime.now(UTC),
     )
-    assert await WebhookEvent.filter(raw_body__contains=phone.removeprefix("+")).exists()
+    assert await WebhookEvent.filter(
+        organization_id=owner.organization_id, raw_body__contains=phone.removeprefix("+")
+    ).exists()
 
     unconfirmed = await owner.api.data(DELETE, {"input": {"contactId": contact_id}})
     erased = await owner.api.data(DELETE, {"input": {"contactId": contact_id, "confirm": True}})
@@ -246,7 +248,9 @@ async def test_deleting_a_contact_erases_it_with_its_conversations_and_messages(
     assert not await ConversationNote.exists(
         conversation_id=decode_id(conversation_id, "Conversation")
     )
-    assert not await WebhookEvent.filter(raw_body__contains=phone.removeprefix("+")).exists()
+    assert not await WebhookEvent.filter(
+        organization_id=owner.organization_id, raw_body__contains=phone.removeprefix("+")
+    ).exists()
     assert await Message.exists(id=decode_id(kept["id"], "Message"))
     [audit] = await AuditEvent.filter(organization_id=owner.organization_id, kind="contact.erased")
     assert audit.actor_id == owner.user_id

@@ -8,6 +8,7 @@ import time
 import uuid
 from typing import Any
 
+from app.models.messaging import Contact, WebhookEvent
 from tests.fakes.graph_api import FakeGraphApi, signed, webhook_envelope
 from tests.support.client import Api
 from tests.support.cloud_api import APP_SECRET, CloudDevice, cloud_device, fake, post, status_of
@@ -26,6 +27,12 @@ query($deviceId: ID) {
       messages(last: 10) { nodes { body direction } }
     }
   }
+}
+"""
+CONTACT = "query($id: ID!) { node(id: $id) { ... on Conversation { contact { id } } } }"
+ERASE = """
+mutation($input: ContactIdInput!) {
+  deleteContact(input: $input) { deletedContactId userErrors { field code } }
 }
 """
 SEND = """
@@ -162,3 +169,21 @@ async def test_a_user_id_change_moves_the_contact_to_its_new_user_id(
     await _deliver(device, "after the change", wa_id=None, user_id=new_user_id, username="@di")
     [conversation] = await _conversations(owner, device, 3)
     assert conversation["messages"]["nodes"][-1]["body"] == "after the change"
+
+
+async def test_erasing_a_contact_known_by_user_id_deletes_the_deliveries_that_named_it(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    device = await cloud_device(server, fake, owner)
+    await _deliver(device, "erase me", wa_id=None, user_id=USER_ID, username="@ed")
+    [conversation] = await _conversations(owner, device, 1)
+    contact = (await owner.api.data(CONTACT, {"id": conversation["id"]}))["node"]["contact"]
+    mine = WebhookEvent.filter(organization_id=owner.organization_id, raw_body__contains=USER_ID)
+    assert await mine.exists()
+
+    erased = await owner.api.data(ERASE, {"input": {"contactId": contact["id"], "confirm": True}})
+
+    assert erased["deleteContact"]["userErrors"] == []
+    assert not await mine.exists()
+    assert not await Contact.exists(organization_id=owner.organization_id, user_id=USER_ID)

@@ -220,7 +220,7 @@ class InboxMutation:
         description="Erase a contact (the right to erasure, ADMIN+): the contact, its "
         "conversations, messages, reactions, notes and AI runs are deleted, it is blanked out "
         "of campaign recipients and import files, and the webhook deliveries that carried its "
-        "number are deleted. Irreversible: `confirm: true` is required. Audited with counts "
+        "number or user id are deleted. Irreversible: `confirm: true` is required. Audited with counts "
         "only.",
         permission_classes=ADMIN,
     )
