@@ -164,8 +164,11 @@ async def test_a_user_id_change_moves_the_contact_to_its_new_user_id(
     )
     assert await post(device.webhook_url, payload, headers) == 200
 
-    [conversation] = await _conversations(owner, device, 2)
-    assert conversation["contact"]["userId"] == new_user_id
+    async def moved() -> bool:
+        [conversation] = await _conversations(owner, device, 2)
+        return bool(conversation["contact"]["userId"] == new_user_id)
+
+    await eventually(moved)  # the SYSTEM message is stored, then applied
     await _deliver(device, "after the change", wa_id=None, user_id=new_user_id, username="@di")
     [conversation] = await _conversations(owner, device, 3)
     assert conversation["messages"]["nodes"][-1]["body"] == "after the change"
