@@ -93,7 +93,12 @@ def _audience_filter(campaign: Campaign) -> Q:
 
 
 def _audience(campaign: Campaign) -> QuerySet[Contact]:
-    return Contact.filter(_audience_filter(campaign), organization_id=campaign.organization_id)
+    # Campaign recipients are numbers: a contact known only by its user id is left out.
+    return Contact.filter(
+        _audience_filter(campaign),
+        organization_id=campaign.organization_id,
+        phone_number__isnull=False,
+    )
 
 
 async def _contacts(campaign: Campaign) -> AsyncIterator[list[AudienceContact]]:

@@ -121,6 +121,7 @@ async def conversation_page(
     status: str | None = None,
     device_id: int | None = None,
     assignee_id: int | None = None,
+    label_id: int | None = None,
 ) -> list[InboxRow]:
     """``args.limit + 1`` conversations of the organization in keyset order (``id``), each
     with its contact and device, in one parameterized statement: the inbox's list. (The
@@ -134,6 +135,11 @@ async def conversation_page(
         where.append(f'c."device_id" = {bind(device_id)}')
     if assignee_id is not None:
         where.append(f'c."assignee_id" = {bind(assignee_id)}')
+    if label_id is not None:
+        where.append(
+            'EXISTS (SELECT 1 FROM "conversation_labels" AS cl WHERE'
+            f' cl."conversation_id" = c."id" AND cl."label_id" = {bind(label_id)})'
+        )
     if args.after is not None:
         where.append(f'c."id" > {bind(args.after)}')
     if args.before is not None:
@@ -269,8 +275,13 @@ def _page_sql(bind: Binder, conversation_ids: Sequence[int], args: PageArgs, lim
     )
 
 
+# The business's reactions show on the message they react to (``Message.reactions``), not
+# in the thread.
+_NOT_OUTBOUND_REACTION = " AND NOT (\"type\" = 'REACTION' AND \"direction\" = 'OUTBOUND')"
+
+
 def _bounds(bind: Binder, args: PageArgs) -> str:
-    bounds = ""
+    bounds = _NOT_OUTBOUND_REACTION
     if args.after is not None:
         bounds += f' AND "id" > {bind(args.after)}'
     if args.before is not None:

@@ -15,9 +15,12 @@ import structlog
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
-from app.messaging import callbacks
+from app.messaging import activity, attribution, callbacks, senders
 from app.messaging.jobs import SEND_MESSAGE
 from app.messaging.phones import from_wa_id
+from app.messaging.reactions import apply_reaction, quoted_message_id
+from app.messaging.senders import contact_for
+from app.models.inbox import ActivityKind
 from app.models.messaging import (
     DEVICE_TRANSITIONS,
     STATUS_MAY_REPLACE,
@@ -77,19 +80,7 @@ _INBOUND_TYPE = {
     "system": MessageType.SYSTEM,
 }
 NUMBER_CHANGED = "user_changed_number"  # a `system` message: the customer has a new number
-
-
-async def contact_for(org_id: int, phone_number: str, name: str | None = None) -> Contact:
-    contact = await Contact.get_or_none(organization_id=org_id, phone_number=phone_number)
-    if contact is not None:
-        if name and not contact.name:
-            contact.name = name
-            await contact.save(update_fields=["name", "updated_at"])
-        return contact
-    try:
-        return await Contact.create(organization_id=org_id, phone_number=phone_number, name=name)
-    except IntegrityError:  # created by a concurrent delivery
-        return await Contact.get(organization_id=org_id, phone_number=phone_number)
+USER_ID_CHANGED = "user_changed_user_id"  # a `system` message: a new business-scoped user id
 
 
 async def conversation_for(
@@ -119,8 +110,16 @@ async def receive_inbound(
         return await _apply_revoke(broker, device, inbound)
     if inbound.type is InboundType.EDIT and (edited := await _apply_edit(broker, device, inbound)):
         return edited
-    contact = await contact_for(
-        device.organization_id, from_wa_id(inbound.from_wa_id), inbound.profile_name
+    if inbound.type is InboundType.REACTION and (
+        reacted := await apply_reaction(broker, device, inbound)
+    ):
+        return reacted
+    contact = await senders.contact_of_sender(
+        device.organization_id,
+        from_wa_id(inbound.from_wa_id) if inbound.from_wa_id else None,
+        inbound.from_user_id,
+        inbound.profile_name,
+        inbound.username,
     )
     conversation, _ = await conversation_for(broker, device, contact)
     kind = inbound.edited_type if inbound.type is InboundType.EDIT else str(inbound.type)
@@ -139,9 +138,11 @@ async def receive_inbound(
             status=MessageStatus.RECEIVED,
             provider_message_id=inbound.provider_message_id,
             edited_at=inbound.timestamp if inbound.type is InboundType.EDIT else None,
+            reply_to_id=await quoted_message_id(device, payload),
         )
     except IntegrityError:
         return None  # a concurrent delivery of the same message won
+    await attribution.record(message, contact.id)
     if inbound.type is InboundType.SYSTEM:
         # Said by WhatsApp, not the customer: no window, no unread count, no auto-reply.
         await _apply_system(contact, inbound)
@@ -156,6 +157,7 @@ async def receive_inbound(
         return message
     await _apply_opt_keywords(settings, contact, inbound.text)
     received_at = min(inbound.timestamp, clock.now())
+    await _seen(contact, received_at)
     await Conversation.filter(id=conversation.id).update(
         unread_count=F("unread_count") + 1, last_message_at=message.created_at
     )
@@ -163,10 +165,7 @@ async def receive_inbound(
     await Conversation.filter(
         Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=received_at), id=conversation.id
     ).update(last_inbound_at=received_at)
-    # A new message from the customer reopens a closed conversation.
-    await Conversation.filter(id=conversation.id, status=ConversationStatus.CLOSED).update(
-        status=ConversationStatus.OPEN
-    )
+    await _reopen(conversation)
     await events.publish_many(
         broker,
         [
@@ -176,6 +175,21 @@ async def receive_inbound(
     )
     await events.happened(events.InboundMessageStored(settings, broker, message))
     return message
+
+
+async def _reopen(conversation: Conversation) -> None:
+    """A new message from the customer reopens a closed or snoozed conversation."""
+    reopened = await Conversation.filter(
+        Q(status=ConversationStatus.CLOSED) | Q(snoozed_until__isnull=False), id=conversation.id
+    ).update(status=ConversationStatus.OPEN, snoozed_until=None)
+    if reopened:
+        await activity.record(conversation, ActivityKind.REOPENED, reason="customer_message")
+
+
+async def _seen(contact: Contact, at: Any) -> None:
+    await Contact.filter(
+        Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=at), id=contact.id
+    ).update(last_seen_at=at)
 
 
 async def _original(device: Device, inbound: InboundMessage) -> Message | None:
@@ -236,6 +250,12 @@ async def _apply_revoke(broker: Broker, device: Device, inbound: InboundMessage)
 async def _apply_system(contact: Contact, inbound: InboundMessage) -> None:
     """A number change moves the contact, with its conversations, to the new number."""
     system = inbound.content.get("system") or {}
+    new_user_id = system.get("user_id")
+    if system.get("type") == USER_ID_CHANGED and isinstance(new_user_id, str) and new_user_id:
+        if not await Contact.exists(organization_id=contact.organization_id, user_id=new_user_id):
+            contact.user_id = new_user_id
+            await contact.save(update_fields=["user_id", "updated_at"])
+        return
     new_wa_id = system.get("wa_id")
     if system.get("type") != NUMBER_CHANGED or not isinstance(new_wa_id, str):
         return
@@ -286,6 +306,7 @@ async def store_echo(broker: Broker, device: Device, echo: InboundMessage) -> Me
             status=MessageStatus.SENT,
             sent_at=echo.timestamp,
             provider_message_id=echo.provider_message_id,
+            reply_to_id=await quoted_message_id(device, echo.content),
         )
     except IntegrityError:
         return None
@@ -471,6 +492,7 @@ async def queue_outbound(
     payload: dict[str, Any],
     client_message_id: str | None,
     author_user_id: int | None = None,
+    reply_to_id: int | None = None,
 ) -> Message:
     """Store a checked outbound message, announce it and queue its send job; a second call
     with the same ``client_message_id`` returns the first message."""
@@ -486,6 +508,7 @@ async def queue_outbound(
             status=MessageStatus.QUEUED,
             client_message_id=client_message_id,
             author_user_id=author_user_id,
+            reply_to_id=reply_to_id,
         )
     except IntegrityError:
         # A concurrent request with the same clientMessageId created it first.

@@ -102,6 +102,14 @@ async def send_queued(
     return await _send(runtime, device, message, unanswered, slot_wait, last_try)
 
 
+async def _quoted(message: Message) -> str | None:
+    """The provider id of the message a reply quotes: Meta's ``context.message_id``."""
+    if message.reply_to_id is None:
+        return None
+    quoted = await Message.get_or_none(id=message.reply_to_id).only("id", "provider_message_id")
+    return quoted.provider_message_id if quoted is not None else None
+
+
 async def _send(
     runtime: Runtime,
     device: Device,
@@ -110,10 +118,13 @@ async def _send(
     slot_wait: float,
     last_try: bool,
 ) -> Rerun | None:
+    contact = message.conversation.contact
     outbound = OutboundMessage(
-        to=message.conversation.contact.phone_number,
+        to=contact.phone_number or "",
+        recipient=contact.user_id,
         type=wire_type(message.type),
         payload=message.payload,
+        context_message_id=await _quoted(message),
         biz_opaque_callback_data=callbacks.message_callback(message.id),
     )
     # A 130429 comes back here to take a later slot of the limiter.

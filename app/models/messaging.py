@@ -173,19 +173,27 @@ class Contact(TimestampedModel):
     organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name=False, on_delete=fields.CASCADE
     )
-    phone_number = fields.CharField(max_length=20)  # E.164, with the leading +
+    # E.164, with the leading +; null for a customer known only by their business-scoped
+    # user id (a WhatsApp username can hide the number).
+    phone_number = fields.CharField(max_length=20, null=True)
+    # Meta's business-scoped user id (BSUID, e.g. `US.13491208655302741918`) and the
+    # customer's WhatsApp username, when Meta says them.
+    user_id = fields.CharField(max_length=160, null=True)
+    username = fields.CharField(max_length=100, null=True)
     name = fields.CharField(max_length=200, null=True)
     tags: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     # ",vip,lead," — lets both SQLite and PostgreSQL filter by tag with one LIKE.
     tags_text = fields.TextField(default="")
     attributes: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     opted_out_at = fields.DatetimeField(null=True)
+    # When the customer last wrote (their latest inbound message).
+    last_seen_at = fields.DatetimeField(null=True)
 
     organization_id: int
 
     class Meta:
         table = "contacts"
-        unique_together = (("organization", "phone_number"),)
+        unique_together = (("organization", "phone_number"), ("organization", "user_id"))
         indexes = (Index(fields=("organization_id", "id")),)
 
 
@@ -209,6 +217,9 @@ class Conversation(TimestampedModel):
     last_inbound_at = fields.DatetimeField(null=True)
     last_message_at = fields.DatetimeField(null=True)
     ai_enabled = fields.BooleanField(default=False)
+    # Snoozed (status PENDING) until then: the time passing or the customer's next message
+    # reopens it.
+    snoozed_until = fields.DatetimeField(null=True)
 
     organization_id: int
     device_id: int
@@ -258,6 +269,11 @@ class Message(TimestampedModel):
     deleted_at = fields.DatetimeField(null=True)
     # What status webhooks said besides the status: pricing, conversation, played, failure.
     delivery_details: fields.JSONField[dict[str, Any]] | None = fields.JSONField(null=True)
+    # The id of the message this one quotes (Meta's `context`): an outbound reply sends it,
+    # an inbound quoted reply links to it when Parley has it. A plain column, not a foreign
+    # key: SQLite cannot add one to an existing table, and a quoted message is always of the
+    # same conversation, deleted with it (app.messaging.erasure clears it all the same).
+    reply_to_id = fields.BigIntField(null=True)
 
     organization_id: int
     conversation_id: int

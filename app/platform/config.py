@@ -396,6 +396,7 @@ MODEL_MODULES = [
     "app.models.messaging",
     "app.models.ai",
     "app.models.campaigns",
+    "app.models.inbox",
 ]
 
 

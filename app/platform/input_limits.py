@@ -16,6 +16,7 @@ from tortoise.models import Model
 from app.models.accounts import OneTimeToken, Organization, User
 from app.models.ai import AIAgent, KnowledgeEntry
 from app.models.campaigns import Campaign
+from app.models.inbox import AdReferral, CannedResponse, Label
 from app.models.messaging import Contact, Device, Message, Template
 
 
@@ -112,6 +113,23 @@ LENGTHS: dict[str, dict[str, int]] = {
         "text": CONTENT,
         "clientMessageId": column(Message, "client_message_id"),
     },
+    "UpdateContactInput": {"name": CONTACT_NAME, "tags": TAG},
+    "ContactTagsInput": {"tags": TAG},
+    "ContactFilterInput": {
+        "search": max(CONTACT_NAME, column(Contact, "phone_number")),
+        "tags": TAG,
+        "anyTags": TAG,
+    },
+    "CreateLabelInput": {"name": column(Label, "name"), "color": column(Label, "color")},
+    "AddConversationNoteInput": {"body": LONG_TEXT},
+    "CreateCannedResponseInput": {
+        "shortcut": column(CannedResponse, "shortcut"),
+        "body": CONTENT,
+    },
+    "ReactToMessageInput": {
+        "emoji": CONTENT,
+        "clientMessageId": column(Message, "client_message_id"),
+    },
     "SimulateInboundMessageInput": {"from": PHONE_INPUT, "text": CONTENT, "name": CONTACT_NAME},
     "CreateAIAgentInput": {
         "name": column(AIAgent, "name"),
@@ -153,6 +171,8 @@ ARGUMENTS: dict[str, dict[str, int]] = {
         "tags": TAG,
     },
     "knowledgeEntries": {"search": column(KnowledgeEntry, "title")},
+    "cannedResponses": {"search": column(CannedResponse, "shortcut") + 1},
+    "adReferrals": {"sourceId": column(AdReferral, "source_id")},
 }
 
 

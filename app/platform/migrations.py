@@ -96,9 +96,36 @@ def _sqlite_keeps_no_comments() -> None:
     SqliteDDL.set_comment = lambda self, model, field_describe: ""  # type: ignore[method-assign]
 
 
+def _sqlite_changes_not_null() -> None:
+    """SQLite has no ALTER COLUMN: a column's NOT NULL is dropped (or put back) the way SQLite
+    documents for removing a NOT NULL constraint, by rewriting the table's stored CREATE
+    statement (``writable_schema``). Every migration that does so also creates or alters
+    something after it, which bumps the schema cookie so every connection reads the table
+    again. Putting NOT NULL back does not check the rows: SQLite would not either, so clear
+    the NULLs first (a downgrade)."""
+    from aerich.ddl.sqlite import SqliteDDL
+
+    def alter_column_null(self: Any, model: Any, field_describe: dict[str, Any]) -> str:
+        column = field_describe["db_column"]
+        types = field_describe["db_field_types"]
+        kind = types.get("sqlite") or types[""]
+        table = model._meta.db_table
+        loose, strict = f'"{column}" {kind},', f'"{column}" {kind} NOT NULL,'
+        before, after = (strict, loose) if field_describe["nullable"] else (loose, strict)
+        return (
+            "PRAGMA writable_schema=ON;\n"
+            f"UPDATE sqlite_master SET sql = replace(sql, '{before}', '{after}')"
+            f" WHERE type = 'table' AND name = '{table}';\n"
+            "PRAGMA writable_schema=OFF"
+        )
+
+    SqliteDDL.alter_column_null = alter_column_null  # type: ignore[method-assign]
+
+
 async def _generate(dialect: str, workdir: Path, name: str) -> Path | None:
     if dialect == "sqlite":
         _sqlite_keeps_no_comments()
+        _sqlite_changes_not_null()
     location = workdir / dialect
     shutil.copytree(MIGRATIONS_DIR, location, dirs_exist_ok=True)
     config = tortoise_config(_DIALECT_URLS[dialect])

@@ -15,7 +15,14 @@ from app.schema.campaigns import CampaignsMutation, CampaignsQuery, CampaignsSub
 from app.schema.executor import ParleyExecutor
 from app.schema.input_checks import install as install_input_checks
 from app.schema.limits import LimitsQuery
-from app.schema.messaging import MessagingMutation, MessagingQuery, MessagingSubscription
+from app.schema.messaging import (
+    InboxMutation,
+    InboxQuery,
+    MessagingMutation,
+    MessagingQuery,
+    MessagingSubscription,
+    ReportsQuery,
+)
 from app.schema.system import SystemQuery
 
 QUERY_TYPES: tuple[type, ...] = (
@@ -23,12 +30,15 @@ QUERY_TYPES: tuple[type, ...] = (
     LimitsQuery,
     AccountsQuery,
     MessagingQuery,
+    InboxQuery,
+    ReportsQuery,
     AIQuery,
     CampaignsQuery,
 )
 MUTATION_TYPES: tuple[type, ...] = (
     AccountsMutation,
     MessagingMutation,
+    InboxMutation,
     AIMutation,
     CampaignsMutation,
 )

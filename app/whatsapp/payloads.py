@@ -47,16 +47,16 @@ def build_send_body(message: OutboundMessage) -> dict[str, Any]:
         kind = MessageType(message.type)  # also accepts the plain string "text" etc.
     except ValueError:
         raise invalid(f"unknown message type {message.type!r}") from None
+    body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
     to = message.to.removeprefix("+")
-    if not (to.isdigit() and 7 <= len(to) <= 15):
-        raise invalid("`to` must be an E.164 number")
-    body: dict[str, Any] = {
-        "messaging_product": "whatsapp",
-        "recipient_type": "individual",
-        "to": to,
-        "type": str(kind),
-        str(kind): _build_object(kind, message.payload),
-    }
+    if to or not message.recipient:
+        if not (to.isdigit() and 7 <= len(to) <= 15):
+            raise invalid("`to` must be an E.164 number")
+        body["to"] = to
+    else:
+        # A customer known only by their business-scoped user id (Meta: `recipient`).
+        body["recipient"] = message.recipient
+    body |= {"type": str(kind), str(kind): _build_object(kind, message.payload)}
     if message.context_message_id:
         body["context"] = {"message_id": message.context_message_id}
     if message.biz_opaque_callback_data is not None:

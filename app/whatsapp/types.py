@@ -47,11 +47,12 @@ class MessageType(StrEnum):
 class OutboundMessage:
     """One message to send; ``payload`` is the type's object (see app.whatsapp.payloads)."""
 
-    to: str
+    to: str  # E.164; empty when the customer is known only by ``recipient``
     type: MessageType
     payload: Mapping[str, Any] = field(default_factory=dict)
     context_message_id: str | None = None
     biz_opaque_callback_data: str | None = None
+    recipient: str | None = None  # a business-scoped user id, sent when there is no `to`
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,10 @@ class InboundMessage:
     timestamp: datetime
     type: InboundType
     profile_name: str | None = None
+    # The sender's business-scoped user id and WhatsApp username, when Meta says them; a sender
+    # who hides their number has ``from_wa_id`` empty and a ``from_user_id``.
+    from_user_id: str | None = None
+    username: str | None = None
     # What an inbox shows as the message text: the body, a caption, a reply's title or an emoji.
     text: str | None = None
     context_message_id: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +43,9 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 # The fields Parley applies (docs/inbound.md says why the others are left alone).
 _MESSAGE_FIELDS = ("messages", "user_preferences", "smb_message_echoes")
 MAX_ID = 255  # the longest provider message id Parley stores (messages.provider_message_id)
+MAX_USER_ID = 160  # the longest business-scoped user id Parley stores (contacts.user_id)
+# A country code, a dot, then letters and digits (a parent id adds `ENT.`): `US.1349120865`.
+_USER_ID = re.compile(r"^[A-Z]{2}\.[A-Za-z0-9.]+$")
 
 log = structlog.get_logger("parley.whatsapp")
 
@@ -155,15 +159,19 @@ def _parse_value(value: Mapping[str, Any], batch: _Batch, at: str) -> None:
         phone_number_id = str(phone_number_id)
     if not isinstance(phone_number_id, str) or not phone_number_id:
         raise MalformedWebhook("`metadata.phone_number_id` is required")
-    names = {
-        contact.get("wa_id"): _str(_obj(contact, "profile"), "name")
-        for contact in _list(value, "contacts")
-        if isinstance(contact, Mapping)
-    }
+    names: dict[Any, str | None] = {}
+    usernames: dict[Any, str | None] = {}
+    for contact in _list(value, "contacts"):
+        if isinstance(contact, Mapping):
+            profile = _obj(contact, "profile")
+            for key in (contact.get("wa_id"), contact.get("user_id")):
+                if isinstance(key, str) and key:
+                    names[key] = _str(profile, "name")
+                    usernames[key] = _str(profile, "username")
     for i, raw in enumerate(_list(value, "messages")):
         where = f"{at}.messages[{i}]"
         try:
-            batch.messages.append(_message(phone_number_id, raw, names, where))
+            batch.messages.append(_message(phone_number_id, raw, names, where, usernames))
         except _Skip as exc:
             batch.skip(where, raw, str(exc))
     for i, raw in enumerate(_list(value, "statuses")):
@@ -191,11 +199,18 @@ def _parse_value(value: Mapping[str, Any], batch: _Batch, at: str) -> None:
 
 
 def _message(
-    phone_number_id: str, raw: Any, names: Mapping[Any, str | None], where: str
+    phone_number_id: str,
+    raw: Any,
+    names: Mapping[Any, str | None],
+    where: str,
+    usernames: Mapping[Any, str | None] | None = None,
 ) -> InboundMessage:
     if not isinstance(raw, Mapping):
         raise _Skip("message is not an object")
-    sender = _wa_id(raw, "from")
+    user_id = _user_id(raw, "from_user_id")
+    # A customer who hides their number behind a username has no `from`, only a user id.
+    sender = _wa_id(raw, "from") if user_id is None or _str(raw, "from") else ""
+    usernames = usernames or {}
     raw_type = _str(raw, "type") or ""
     try:
         kind = InboundType(raw_type)
@@ -250,7 +265,9 @@ def _message(
         provider_message_id=_required(raw, "id"),
         timestamp=_timestamp(raw),
         type=kind,
-        profile_name=names.get(sender),
+        profile_name=names.get(sender) or names.get(user_id),
+        from_user_id=user_id,
+        username=usernames.get(sender) or usernames.get(user_id),
         text=content.body,
         context_message_id=_str(_obj(raw, "context"), "id"),
         media=media,
@@ -386,6 +403,17 @@ def _required(raw: Mapping[str, Any], key: str) -> str:
         raise _Skip(f"`{key}` is missing")
     if len(value) > MAX_ID:
         raise _Skip(f"`{key}` is longer than {MAX_ID} characters")
+    return value
+
+
+def _user_id(raw: Mapping[str, Any], key: str) -> str | None:
+    """A business-scoped user id (`US.13491208655302741918`), or None when there is none."""
+    value = _str(raw, key)
+    if value is None:
+        return None
+    if len(value) > MAX_USER_ID or not _USER_ID.match(value):
+        shown = value if len(value) <= 20 else value[:20] + "…"
+        raise _Skip(f"`{key}` {shown!r} is not a business-scoped user id")
     return value
 
 

@@ -7,7 +7,7 @@ import asyncio
 
 import structlog
 
-from app.messaging import deliveries, pairing, sending
+from app.messaging import deliveries, pairing, sending, snoozing
 from app.messaging.contact_imports import run_import
 from app.messaging.pipeline import (
     SEND_TIMEOUT,
@@ -148,3 +148,7 @@ async def import_contacts(ctx: JobContext, *, import_id: int) -> None:
 async def sync_templates(ctx: JobContext, *, device_id: int) -> None:
     count = await run_sync(ctx["runtime"].settings, device_id)
     log.info("messaging.templates_synced", device_id=device_id, templates=count)
+
+
+async def unsnooze_conversation(ctx: JobContext, *, conversation_id: int) -> None:
+    await snoozing.wake_if_due(ctx["runtime"].broker, conversation_id)

@@ -428,7 +428,7 @@ class FakeGraphApi:
             body = json.loads(await request.body())
         except ValueError:
             body = None
-        to = body.get("to") if isinstance(body, dict) and isinstance(body.get("to"), str) else None
+        to = _addressee(body)
         response, error_code, send = self._handle(phone_number_id, request.headers, body, to)
         if isinstance(body, dict) and body.get("status") != "read":
             with self._lock:
@@ -481,9 +481,11 @@ class FakeGraphApi:
             if number.throughput is not None and len(number.recent) >= number.throughput:
                 return _error(130429), 130429, None
             number.recent.append(now)
-            send = Send(phone_number_id, body["to"], body["type"], body, _wamid(), now)
+            send = Send(phone_number_id, _addressee(body) or "", body["type"], body, _wamid(), now)
             self.sends.append(send)
-        contacts = [{"input": send.to, "wa_id": send.to}]
+        # A send to a business-scoped user id answers its user id, not a wa_id.
+        identity = "wa_id" if "to" in body else "user_id"
+        contacts = [{"input": send.to, identity: send.to}]
         ok = {
             "messaging_product": "whatsapp",
             "contacts": contacts,
@@ -599,6 +601,16 @@ class FakeGraphApi:
         return status
 
 
+def _addressee(body: Any) -> str | None:
+    """Who a send goes to: its `to` number, else its `recipient` user id."""
+    if not isinstance(body, dict):
+        return None
+    for key in ("to", "recipient"):
+        if isinstance(body.get(key), str):
+            return str(body[key])
+    return None
+
+
 def _wamid() -> str:
     return f"wamid.FAKE{uuid.uuid4().hex.upper()}"
 
@@ -608,8 +620,8 @@ def _status(send: Send, status: str, failure: int | None) -> dict[str, Any]:
         "id": send.wamid,
         "status": status,
         "timestamp": str(int(time.time())),
-        "recipient_id": send.to,
     }
+    entry["recipient_id" if send.to.isdigit() else "recipient_user_id"] = send.to
     if "biz_opaque_callback_data" in send.body:
         entry["biz_opaque_callback_data"] = send.body["biz_opaque_callback_data"]
     if status != "read":  # Meta attaches pricing to sent/delivered; parsers must tolerate it
@@ -652,7 +664,8 @@ def _opt(kind: type | tuple[type, ...] = str, limit: float | None = None) -> _Fi
 _SEND: _Spec = {
     "messaging_product": _req(),
     "recipient_type": _req(),
-    "to": _req(str, 15),
+    "to": _opt(str, 15),
+    "recipient": _opt(str, 160),  # a business-scoped user id, instead of `to`
     "type": _req(),
     "context": _opt(dict),
     "biz_opaque_callback_data": _opt(str, 512),
@@ -730,11 +743,13 @@ def _check_body(body: Any) -> bool:
     if check is None:
         raise _Invalid(131009 if kind else 131008, "type is missing or not supported")
     _fields(body, _SEND | {str(kind): _req(dict)}, "message")
-    to = body["to"]
     if body["messaging_product"] != "whatsapp" or body["recipient_type"] != "individual":
         raise _Invalid(131009, "messaging_product must be whatsapp, recipient_type individual")
-    if not (to.isdigit() and len(to) >= 7):
-        raise _Invalid(131009, "to must be the recipient's number in digits")
+    if "to" in body:  # Meta: `to` wins over `recipient`
+        if not (body["to"].isdigit() and len(body["to"]) >= 7):
+            raise _Invalid(131009, "to must be the recipient's number in digits")
+    elif "recipient" not in body:
+        raise _Invalid(131008, "to (a number) or recipient (a business-scoped user id) is required")
     if "context" in body:
         _fields(body["context"], {"message_id": _req()}, "context")
     check(body[kind])

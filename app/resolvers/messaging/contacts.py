@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
 
-from app.messaging import contact_imports
+from app.messaging import contact_csv, contact_imports, erasure
 from app.messaging.jobs import IMPORT_CONTACTS
 from app.messaging.phones import to_e164
 from app.messaging.tags import normalize_tags, tags_text
 from app.models.messaging import Contact, ContactImport
 from app.platform.context import Info
+from app.platform.ids import decode_id
 from app.platform.scope import organization_id
 from app.platform.user_errors import UserError, UserErrorCode, user_error
-from app.resolvers.messaging.devices import bad_phone
+from app.resolvers.accounts.common import audit
+from app.resolvers.messaging.devices import bad_phone, not_found
+
+MAX_EXPORT = 100_000  # contacts in one CSV export
+EXPORT_PAGE = 1000
 
 
 async def create_contact(
@@ -85,3 +92,133 @@ async def start_import(
         IMPORT_CONTACTS, key=f"contact-import:{job.id}", import_id=job.id, timeout=600
     )
     return job, []
+
+
+ContactResult = tuple[Contact | None, list[UserError]]
+
+
+async def find_contact(info: Info, contact_id: str) -> Contact | None:
+    pk = decode_id(contact_id, "Contact", field=("input", "contactId"))
+    return await Contact.get_or_none(id=pk, organization_id=organization_id(info))
+
+
+def _tag_problem(tags: list[str] | None) -> list[UserError]:
+    if any("," in tag for tag in tags or []):
+        return [user_error("tags", "Tags cannot contain commas.", UserErrorCode.INVALID)]
+    return []
+
+
+async def update_contact(
+    info: Info,
+    *,
+    contact_id: str,
+    name: str | None,
+    tags: list[str] | None,
+    attributes: dict[str, Any] | None,
+) -> ContactResult:
+    """Change what is given: ``name`` (empty clears it), ``tags`` (replaced), ``attributes``
+    (merged: a key set to null is removed)."""
+    contact = await find_contact(info, contact_id)
+    if contact is None:
+        return None, [not_found("contactId", "contact")]
+    if attributes is not None and not isinstance(attributes, dict):
+        return None, [
+            user_error("attributes", "Attributes must be a JSON object.", UserErrorCode.INVALID)
+        ]
+    if errors := _tag_problem(tags):
+        return None, errors
+    changed: list[str] = []
+    if name is not None:
+        contact.name = name.strip() or None
+        changed.append("name")
+    if tags is not None:
+        _set_tags(contact, normalize_tags(tags))
+        changed += ["tags", "tags_text"]
+    if attributes is not None:
+        merged = dict(contact.attributes or {}) | attributes
+        contact.attributes = {key: value for key, value in merged.items() if value is not None}
+        changed.append("attributes")
+    if changed:
+        await contact.save(update_fields=[*changed, "updated_at"])
+    return contact, []
+
+
+def _set_tags(contact: Contact, tags: list[str]) -> None:
+    contact.tags = tags
+    contact.tags_text = tags_text(tags)
+
+
+async def change_tags(info: Info, *, contact_id: str, tags: list[str], add: bool) -> ContactResult:
+    contact = await find_contact(info, contact_id)
+    if contact is None:
+        return None, [not_found("contactId", "contact")]
+    if errors := _tag_problem(tags):
+        return None, errors
+    given = normalize_tags(tags)
+    if not given:
+        return None, [user_error("tags", "Give at least one tag.", UserErrorCode.REQUIRED)]
+    current = list(contact.tags or [])
+    if add:
+        new = normalize_tags([*current, *given])
+    else:
+        new = [tag for tag in current if tag not in given]
+    if new != current:
+        _set_tags(contact, new)
+        await contact.save(update_fields=["tags", "tags_text", "updated_at"])
+    return contact, []
+
+
+async def delete_contact(
+    info: Info, *, contact_id: str, confirm: bool
+) -> tuple[int | None, list[UserError]]:
+    """Erase the contact (the right to erasure): irreversible, so ``confirm`` must be true.
+    The audit event names the contact's id and counts only, none of the erased data."""
+    contact = await find_contact(info, contact_id)
+    if contact is None:
+        return None, [not_found("contactId", "contact")]
+    if not confirm:
+        return None, [
+            user_error(
+                "confirm",
+                "Erasing a contact deletes its conversations and messages for good: pass "
+                "`confirm: true`.",
+                UserErrorCode.REQUIRED,
+            )
+        ]
+    erased = await erasure.erase_contact(contact)
+    viewer = info.context.viewer
+    assert viewer is not None
+    await audit(
+        info,
+        "contact.erased",
+        actor_id=viewer.user.id,
+        organization_id=contact.organization_id,
+        contact_id=contact.id,
+        **asdict(erased),
+    )
+    return contact.id, []
+
+
+async def export_csv(info: Info, queryset: QuerySet[Contact]) -> tuple[str, int]:
+    """The contacts as CSV, in the columns importContacts reads (attributes one column each),
+    read a page at a time; audited (who exported how many, not what)."""
+    rows: list[Contact] = []
+    after = 0
+    while len(rows) < MAX_EXPORT:
+        page = await queryset.filter(id__gt=after).order_by("id").limit(EXPORT_PAGE)
+        rows += page
+        if len(page) < EXPORT_PAGE:
+            break
+        after = page[-1].id
+    rows = rows[:MAX_EXPORT]
+    text = contact_csv.write(rows)
+    viewer = info.context.viewer
+    assert viewer is not None
+    await audit(
+        info,
+        "contacts.exported",
+        actor_id=viewer.user.id,
+        organization_id=organization_id(info),
+        count=len(rows),
+    )
+    return text, len(rows)

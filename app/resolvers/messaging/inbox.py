@@ -1,9 +1,13 @@
-"""Inbox actions on a conversation: read, assign, close."""
+"""Inbox actions on a conversation: read, assign, close, snooze."""
 
 from __future__ import annotations
 
-from app.messaging.jobs import MARK_READ_AT_PROVIDER
+from datetime import datetime
+
+from app.messaging import activity
+from app.messaging.jobs import MARK_READ_AT_PROVIDER, UNSNOOZE_CONVERSATION
 from app.models.accounts import Membership
+from app.models.inbox import ActivityKind
 from app.models.messaging import (
     Conversation,
     ConversationStatus,
@@ -12,7 +16,7 @@ from app.models.messaging import (
     Message,
     Provider,
 )
-from app.platform import events
+from app.platform import clock, events
 from app.platform.context import Info
 from app.platform.ids import decode_id
 from app.platform.scope import organization_id
@@ -86,13 +90,57 @@ async def assign(info: Info, *, conversation_id: str, assignee_id: str | None) -
                     "assigneeId", "No such member in this organization.", UserErrorCode.NOT_FOUND
                 )
             ]
+    changed = conversation.assignee_id != user_pk
     conversation.assignee_id = user_pk
+    if changed:
+        kind = ActivityKind.ASSIGNED if user_pk is not None else ActivityKind.UNASSIGNED
+        await activity.record(conversation, kind, _actor(info), assignee_id=user_pk)
     return await _changed(info, conversation, ["assignee_id"])
+
+
+def _actor(info: Info) -> int | None:
+    viewer = info.context.viewer
+    return viewer.user.id if viewer is not None else None
 
 
 async def close(info: Info, *, conversation_id: str) -> Result:
     conversation = await find_conversation(info, conversation_id)
     if conversation is None:
         return None, [not_found("conversationId", "conversation")]
+    if conversation.status is not ConversationStatus.CLOSED:
+        await activity.record(conversation, ActivityKind.CLOSED, _actor(info))
     conversation.status = ConversationStatus.CLOSED
-    return await _changed(info, conversation, ["status"])
+    conversation.snoozed_until = None
+    return await _changed(info, conversation, ["status", "snoozed_until"])
+
+
+async def snooze(info: Info, *, conversation_id: str, until: datetime | None) -> Result:
+    """Put a conversation aside (PENDING) until ``until``; None wakes it now. The time
+    passing (a job scheduled for it) or the customer's next message reopens it."""
+    conversation = await find_conversation(info, conversation_id)
+    if conversation is None:
+        return None, [not_found("conversationId", "conversation")]
+    if until is None:
+        if conversation.snoozed_until is None:
+            return conversation, []
+        conversation.snoozed_until = None
+        conversation.status = ConversationStatus.OPEN
+        await activity.record(conversation, ActivityKind.UNSNOOZED, _actor(info))
+        return await _changed(info, conversation, ["status", "snoozed_until"])
+    if until.tzinfo is None:
+        return None, [
+            user_error("until", "Give the time with its offset, e.g. `Z`.", UserErrorCode.INVALID)
+        ]
+    if until <= clock.now():
+        return None, [user_error("until", "Snooze until a time to come.", UserErrorCode.INVALID)]
+    conversation.snoozed_until = until
+    conversation.status = ConversationStatus.PENDING
+    await activity.record(conversation, ActivityKind.SNOOZED, _actor(info), until=until.isoformat())
+    await info.context.runtime.queues.enqueue(
+        UNSNOOZE_CONVERSATION,
+        key=f"unsnooze:{conversation.id}:{int(until.timestamp())}",
+        scheduled=int(until.timestamp()) + 1,
+        conversation_id=conversation.id,
+        timeout=60,
+    )
+    return await _changed(info, conversation, ["status", "snoozed_until"])

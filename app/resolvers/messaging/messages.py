@@ -5,29 +5,33 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from app.messaging import canned_responses
 from app.messaging.phones import to_e164
 from app.messaging.pipeline import (
     SendRefused,
     check_sendable,
-    contact_for,
     conversation_for,
     queue_outbound,
     receive_inbound,
 )
 from app.messaging.providers import wire_type
+from app.messaging.reactions import attach_reaction
+from app.messaging.senders import contact_for
+from app.models.inbox import CannedResponse
 from app.models.messaging import (
     Contact,
     Conversation,
     Device,
+    Direction,
     Message,
     MessageType,
     Provider,
     Template,
     TemplateStatus,
 )
-from app.platform import clock
+from app.platform import clock, events
 from app.platform.context import Info
-from app.platform.ids import decode_id
+from app.platform.ids import decode_id, to_global_id
 from app.platform.scope import organization_id
 from app.platform.user_errors import UserError, UserErrorCode, user_error
 from app.resolvers.messaging.devices import bad_phone, find_device, not_found
@@ -69,6 +73,8 @@ async def send_message(
     reaction: ReactionContent | None = None,
     interactive: InteractiveContent | None = None,
     location: LocationContent | None = None,
+    reply_to_message_id: str | None = None,
+    canned_response_id: str | None = None,
 ) -> tuple[Message | None, list[UserError]]:
     org_id = organization_id(info)
     if client_message_id is not None:
@@ -87,6 +93,7 @@ async def send_message(
             ("reaction", reaction),
             ("interactive", interactive),
             ("location", location),
+            ("cannedResponseId", canned_response_id),
         )
         if value is not None
     ]
@@ -94,8 +101,8 @@ async def send_message(
         return None, [
             user_error(
                 given[1] if len(given) > 1 else "text",
-                "Give exactly one of `text`, `template`, `media`, `location`, `reaction` or "
-                "`interactive`.",
+                "Give exactly one of `text`, `cannedResponseId`, `template`, `media`, "
+                "`location`, `reaction` or `interactive`.",
                 UserErrorCode.INVALID,
             )
         ]
@@ -130,6 +137,13 @@ async def send_message(
         content, errors = await reaction_content(conversation, reaction)
         if content is None:
             return None, errors
+    if canned_response_id is not None:
+        text, errors = await _canned_text(info, conversation, canned_response_id)
+        if text is None:
+            return None, errors
+    reply_to, errors = await _reply_to(conversation, reply_to_message_id)
+    if errors:
+        return None, errors
 
     if template is not None:
         content = Content(
@@ -157,8 +171,81 @@ async def send_message(
         payload=content.payload,
         client_message_id=client_message_id,
         author_user_id=viewer.user.id,
+        reply_to_id=reply_to.id if reply_to is not None else None,
     )
+    if reaction is not None:
+        await _attach_outbound_reaction(info, device, message)
     return message, []
+
+
+async def _attach_outbound_reaction(info: Info, device: Device, message: Message) -> None:
+    """The business's reaction shows on the message it reacts to (``Message.reactions``)."""
+    target = await Message.get_or_none(
+        device_id=device.id, provider_message_id=message.payload["message_id"]
+    )
+    if target is None:
+        return
+    emoji = str(message.payload.get("emoji") or "")
+    if await attach_reaction(target, Direction.OUTBOUND, emoji, message.created_at):
+        await events.publish(info.context.runtime.broker, events.MessageEvent.of(target, "UPDATED"))
+
+
+async def _reply_to(
+    conversation: Conversation, reply_to_message_id: str | None
+) -> tuple[Message | None, list[UserError]]:
+    """The message a reply quotes: one of this conversation that reached WhatsApp."""
+    if reply_to_message_id is None:
+        return None, []
+    at = ["input", "replyToMessageId"]
+    pk = decode_id(reply_to_message_id, "Message", field=tuple(at))
+    quoted = await Message.get_or_none(
+        id=pk, organization_id=conversation.organization_id, conversation_id=conversation.id
+    )
+    if quoted is None:
+        return None, [
+            user_error(at, "No such message in this conversation.", UserErrorCode.NOT_FOUND)
+        ]
+    if quoted.provider_message_id is None:
+        return None, [
+            user_error(
+                at,
+                f"That message has not reached WhatsApp ({quoted.status.value}); only a message "
+                "WhatsApp has can be quoted.",
+                UserErrorCode.CONFLICT,
+            )
+        ]
+    return quoted, []
+
+
+async def _canned_text(
+    info: Info, conversation: Conversation, canned_response_id: str
+) -> tuple[str | None, list[UserError]]:
+    at = ["input", "cannedResponseId"]
+    pk = decode_id(canned_response_id, "CannedResponse", field=tuple(at))
+    canned = await CannedResponse.get_or_none(id=pk, organization_id=conversation.organization_id)
+    if canned is None:
+        return None, [user_error(at, "No such canned response.", UserErrorCode.NOT_FOUND)]
+    contact = await Contact.get(id=conversation.contact_id)
+    viewer = info.context.viewer
+    assert viewer is not None
+    rendered = canned_responses.render(canned.body, contact, viewer.user)
+    if rendered.missing:
+        names = ", ".join(f"{{{{{name}}}}}" for name in rendered.missing)
+        return None, [
+            user_error(
+                at,
+                f"No value for {names}: fill it in (e.g. the contact's name or attribute) or "
+                "write the message yourself.",
+                UserErrorCode.INVALID,
+            )
+        ]
+    if not rendered.text.strip() or len(rendered.text) > MAX_TEXT:
+        return None, [
+            user_error(
+                at, f"The rendered text must be 1 to {MAX_TEXT} characters.", UserErrorCode.INVALID
+            )
+        ]
+    return rendered.text, []
 
 
 async def _provider_problem(
@@ -167,7 +254,10 @@ async def _provider_problem(
     """The providers' own check of the request body, so nothing is queued that they refuse."""
     contact = await Contact.get(id=conversation.contact_id)
     outbound = OutboundMessage(
-        to=contact.phone_number, type=wire_type(content.type), payload=content.payload
+        to=contact.phone_number or "",
+        recipient=contact.user_id,
+        type=wire_type(content.type),
+        payload=content.payload,
     )
     try:
         build_send_body(outbound)
@@ -262,3 +352,38 @@ async def simulate_inbound(
     runtime = info.context.runtime
     message = await receive_inbound(runtime.settings, runtime.broker, device, inbound)
     return message, []
+
+
+async def react_to_message(
+    info: Info, *, message_id: str, emoji: str, client_message_id: str | None = None
+) -> tuple[Message | None, list[UserError]]:
+    """Send the business's reaction to a message (an empty emoji removes it) through the
+    normal send path; returns the message reacted to, which shows it in ``reactions``."""
+    pk = decode_id(message_id, "Message", field=("input", "messageId"))
+    target = await Message.get_or_none(id=pk, organization_id=organization_id(info))
+    if target is None:
+        return None, [user_error("messageId", "No such message.", UserErrorCode.NOT_FOUND)]
+    sent, errors = await send_message(
+        info,
+        device_id=None,
+        to=None,
+        conversation_id=to_global_id("Conversation", target.conversation_id),
+        text=None,
+        template=None,
+        client_message_id=client_message_id,
+        reaction=ReactionContent(message_id, emoji),
+    )
+    if sent is None:
+        return None, [_as_react_error(error) for error in errors]
+    await target.refresh_from_db()
+    return target, []
+
+
+def _as_react_error(error: UserError) -> UserError:
+    """sendMessage's errors name `input.reaction.*`; reactToMessage's input has them flat."""
+    path = error.field
+    if path and path[:2] == ["input", "reaction"]:
+        path = ["input", *path[2:]]
+    elif path == ["input", "reaction"]:
+        path = ["input", "emoji"]
+    return UserError(field=path, message=error.message, code=error.code)

@@ -361,6 +361,16 @@ class SendMessageInput:
         default=None,
         description="Idempotency key: the same key returns the same message, sent once.",
     )
+    reply_to_message_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Quote this message of the conversation (Meta's `context`); it must have "
+        "reached WhatsApp.",
+    )
+    canned_response_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Send this canned response as text, its variables filled in on the "
+        "server (instead of `text`); a variable without a value is a userError.",
+    )
 
 
 @strawberry.type(description="The result of sendMessage: the message, QUEUED.")
@@ -573,6 +583,8 @@ class MessagingMutation:
             interactive=input.interactive.to_content() if input.interactive is not None else None,
             location=input.location.to_content() if input.location is not None else None,
             client_message_id=input.client_message_id,
+            reply_to_message_id=input.reply_to_message_id,
+            canned_response_id=input.canned_response_id,
         )
         return SendMessagePayload(message=_message(row), user_errors=errors)
 

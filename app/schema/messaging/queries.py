@@ -24,6 +24,7 @@ from app.platform.ids import decode_id
 from app.platform.pagination import page_args
 from app.platform.scope import in_organization, organization_id
 from app.resolvers.messaging import lists
+from app.schema.messaging.inbox_queries import ContactFilterInput
 from app.schema.messaging.types import (
     Contact,
     ContactImport,
@@ -49,7 +50,8 @@ class MessagingQuery:
         return await paginate(lists.devices(info), page_args(first, after), Device.from_model)
 
     @strawberry.field(
-        description="Contacts; `search` matches name or number, `tags` needs all of them.",
+        description="Contacts; `search` matches name or number, `tags` needs all of them, "
+        "`filter` adds tags, attribute values, opted-out and last-seen range.",
         permission_classes=[IsAuthenticated],
     )
     async def contacts(
@@ -59,8 +61,12 @@ class MessagingQuery:
         after: str | None = None,
         search: str | None = None,
         tags: list[str] | None = None,
+        filter: ContactFilterInput | None = None,
     ) -> Connection[Contact]:
-        queryset = lists.contacts(info, search, tags)
+        if filter is not None and filter.search is not None:
+            search = filter.search if search is None else search
+        where = filter.to_filter() if filter is not None else None
+        queryset = lists.contacts(info, search, tags, where)
         return await paginate(queryset, page_args(first, after), Contact.from_model)
 
     @strawberry.field(description="The inbox.", permission_classes=[IsAuthenticated])
@@ -72,8 +78,10 @@ class MessagingQuery:
         status: ConversationStatus | None = None,
         device_id: strawberry.ID | None = None,
         assigned_to_me: bool | None = None,
+        label_id: strawberry.ID | None = None,
     ) -> Connection[Conversation]:
         args = page_args(first, after)
+        label_pk = decode_id(label_id, "Label", field="labelId") if label_id is not None else None
         assignee_id = None
         if assigned_to_me:
             viewer = info.context.viewer
@@ -91,6 +99,7 @@ class MessagingQuery:
             status=status.value if status is not None else None,
             device_id=device_pk,
             assignee_id=assignee_id,
+            label_id=label_pk,
         )
         loaders.prime_conversation_parties(info.context.loaders, found)
         rows = [row.conversation for row in found]

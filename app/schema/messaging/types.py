@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+from app.dataloaders import inbox as inbox_loaders
 from app.dataloaders import messaging as loaders
 from app.models import messaging as models
 from app.models.accounts import Role
@@ -16,37 +17,21 @@ from app.platform import clock
 from app.platform.context import Info
 from app.platform.ids import to_global_id
 from app.platform.pagination import encode_cursor, page_args
-from app.resolvers.messaging import lists
+from app.resolvers.messaging import lists, notes, timeline
 from app.schema.accounts.types import UserType
+from app.schema.messaging.enums import ContactImportStatus as ContactImportStatus
+from app.schema.messaging.enums import ConversationStatus as ConversationStatus
+from app.schema.messaging.enums import DeviceStatus as DeviceStatus
+from app.schema.messaging.enums import Direction as Direction
+from app.schema.messaging.enums import MessageStatus as MessageStatus
+from app.schema.messaging.enums import MessageType as MessageType
+from app.schema.messaging.enums import Provider as Provider
+from app.schema.messaging.enums import TemplateStatus as TemplateStatus
+from app.schema.messaging.inbox import ConversationActivity, ConversationNote, Label, Reaction
 from app.schema.node import Node
-from app.schema.pagination import Connection, build_connection, paginate
+from app.schema.pagination import Connection, PageInfo, build_connection, paginate
 from app.schema.permissions import HasRole
 from app.whatsapp.content import content_of
-
-Provider = models.Provider
-strawberry.enum(models.Provider, description="Who carries a device's messages.")
-DeviceStatus = models.DeviceStatus
-strawberry.enum(
-    models.DeviceStatus, description="Where a device stands in its connection life cycle."
-)
-Direction = models.Direction
-strawberry.enum(models.Direction, description="Who sent a message.")
-MessageType = models.MessageType
-strawberry.enum(models.MessageType, description="What a message carries.")
-MessageStatus = models.MessageStatus
-strawberry.enum(
-    models.MessageStatus,
-    description="QUEUED → SENT → DELIVERED → READ, or FAILED; RECEIVED for inbound messages.",
-)
-ConversationStatus = models.ConversationStatus
-strawberry.enum(models.ConversationStatus, description="Where a conversation stands in the inbox.")
-TemplateStatus = models.TemplateStatus
-strawberry.enum(models.TemplateStatus, description="Meta's review status.")
-ContactImportStatus = models.ContactImportStatus
-strawberry.enum(
-    models.ContactImportStatus,
-    description="QUEUED → RUNNING → COMPLETED (with per-row errors), or FAILED as a whole.",
-)
 
 
 @strawberry.type(description="A WhatsApp number of the organization.")
@@ -149,23 +134,37 @@ def _pairing_qr(row: models.Device) -> tuple[str | None, datetime | None]:
 @strawberry.type(description="A customer the organization talks to.")
 class Contact(Node):
     id: strawberry.ID = strawberry.field(description="Opaque global id.")
-    phone_number: str = strawberry.field(description="The number in E.164.")
+    phone_number: str | None = strawberry.field(
+        description="The number in E.164; null for a customer known only by `userId` (a "
+        "WhatsApp username can hide the number)."
+    )
+    user_id: str | None = strawberry.field(
+        description="Meta's business-scoped user id (e.g. `US.13491208655302741918`), when "
+        "Meta said it; replies reach a contact without a number through it."
+    )
+    username: str | None = strawberry.field(description="The customer's WhatsApp username.")
     name: str | None = strawberry.field(description="Name, as given or as the profile says.")
     tags: list[str] = strawberry.field(description="Labels used to pick audiences.")
     attributes: JSON = strawberry.field(description="Custom attributes (a JSON object).")
     opted_out: bool = strawberry.field(description="Replied STOP: no campaign messages.")
     created_at: datetime = strawberry.field(description="When the contact was added.")
+    last_seen_at: datetime | None = strawberry.field(
+        description="When the customer last wrote; null if they never did."
+    )
 
     @classmethod
     def from_model(cls, row: models.Contact) -> Contact:
         return cls(
             id=to_global_id("Contact", row.id),
             phone_number=row.phone_number,
+            user_id=row.user_id,
+            username=row.username,
             name=row.name,
             tags=list(row.tags or []),
             attributes=JSON(dict(row.attributes or {})),
             opted_out=row.opted_out_at is not None,
             created_at=row.created_at,
+            last_seen_at=row.last_seen_at,
         )
 
 
@@ -179,6 +178,10 @@ class Conversation(Node):
         description="Time of the customer's latest message (opens the 24 h window)."
     )
     ai_enabled: bool = strawberry.field(description="Whether AI agents may answer here.")
+    snoozed_until: datetime | None = strawberry.field(
+        description="Snoozed (PENDING) until then: the time passing or the customer's next "
+        "message reopens it."
+    )
     row: strawberry.Private[models.Conversation]
 
     @classmethod
@@ -190,7 +193,49 @@ class Conversation(Node):
             last_message_at=row.last_message_at,
             last_inbound_at=row.last_inbound_at,
             ai_enabled=row.ai_enabled,
+            snoozed_until=row.snoozed_until,
             row=row,
+        )
+
+    @strawberry.field(description="The labels set on it, by name.")
+    async def labels(self, info: Info) -> list[Label]:
+        rows = await info.context.loaders.get(inbox_loaders.labels_by_conversation).load(
+            self.row.id
+        )
+        return [Label.from_model(row) for row in rows]
+
+    @strawberry.field(
+        description="The team's private notes, oldest first: never sent to the customer."
+    )
+    async def notes(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[ConversationNote]:
+        return await paginate(
+            notes.notes_of(self.row),
+            page_args(first=first, after=after),
+            ConversationNote.from_model,
+        )
+
+    @strawberry.field(
+        description="Messages, private notes and activity (assigned, labelled, closed, "
+        "snoozed, reopened) merged in the order they happened, oldest first."
+    )
+    async def timeline(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> TimelineConnection:
+        page = await timeline.timeline(self.row, first=first, after=after)
+        edges = [
+            TimelineEdge(cursor=item.place.cursor(), node=_timeline_node(item))
+            for item in page.items
+        ]
+        return TimelineConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
         )
 
     @strawberry.field(
@@ -316,6 +361,54 @@ class Message(Node):
             return None
         row = await info.context.loaders.get(loaders.user_by_id).load(self.row.author_user_id)
         return UserType.from_model(row) if row is not None else None
+
+    @strawberry.field(
+        description="The message this one quotes (a reply), when Parley has it; "
+        "`payload.quoted_message_id` names it at WhatsApp either way."
+    )
+    async def reply_to(self, info: Info) -> Message | None:
+        if self.row.reply_to_id is None:
+            return None
+        row = await info.context.loaders.get(loaders.message_by_id).load(self.row.reply_to_id)
+        return Message.from_model(row) if row is not None else None
+
+    @strawberry.field(
+        description="Reactions on this message: at most one from the customer (INBOUND) and "
+        "one from the business (OUTBOUND), oldest first."
+    )
+    async def reactions(self, info: Info) -> list[Reaction]:
+        rows = await info.context.loaders.get(inbox_loaders.reactions_by_message).load(self.row.id)
+        return [Reaction.from_model(row) for row in rows]
+
+
+TimelineItem = Annotated[
+    Message | ConversationNote | ConversationActivity,
+    strawberry.union("TimelineItem", description="One entry of a conversation's timeline."),
+]
+
+
+@strawberry.type(description="One timeline entry with its cursor.")
+class TimelineEdge:
+    cursor: str = strawberry.field(description="Pass as `after` to read on from here.")
+    node: TimelineItem = strawberry.field(description="The entry.")
+
+
+@strawberry.type(description="A page of a conversation's timeline.")
+class TimelineConnection:
+    edges: list[TimelineEdge] = strawberry.field(description="The entries with cursors.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits.")
+
+    @strawberry.field(description="The entries of this page, without cursors.")
+    def nodes(self) -> list[TimelineItem]:
+        return [edge.node for edge in self.edges]
+
+
+def _timeline_node(item: timeline.TimelineItem) -> Any:
+    if item.rank == timeline.MESSAGE:
+        return Message.from_model(item.row)
+    if item.rank == timeline.NOTE:
+        return ConversationNote.from_model(item.row)
+    return ConversationActivity.from_model(item.row)
 
 
 def _device(row: models.Device | None) -> Device:
