@@ -13,6 +13,7 @@ from app.schema.accounts import AccountsMutation, AccountsQuery
 from app.schema.ai import AIMutation, AIQuery, AISubscription
 from app.schema.campaigns import CampaignsMutation, CampaignsQuery, CampaignsSubscription
 from app.schema.executor import ParleyExecutor
+from app.schema.inbox import InboxQuery, InboxSubscription
 from app.schema.input_checks import install as install_input_checks
 from app.schema.limits import LimitsQuery
 from app.schema.messaging import MessagingMutation, MessagingQuery, MessagingSubscription
@@ -25,6 +26,7 @@ QUERY_TYPES: tuple[type, ...] = (
     MessagingQuery,
     AIQuery,
     CampaignsQuery,
+    InboxQuery,
 )
 MUTATION_TYPES: tuple[type, ...] = (
     AccountsMutation,
@@ -36,6 +38,7 @@ SUBSCRIPTION_TYPES: tuple[type, ...] = (
     MessagingSubscription,
     AISubscription,
     CampaignsSubscription,
+    InboxSubscription,
 )
 
 
