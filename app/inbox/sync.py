@@ -107,11 +107,14 @@ async def _reserve(connection: BaseDBAsyncClient, org_id: int, count: int) -> in
     caller's transaction ends."""
     for _ in range(2):
         bind = Binder(connection)
-        _, rows = await connection.execute_query(
+        update = (
             f"UPDATE inbox_sequences SET last_seq = last_seq + {bind(count)} "
-            f"WHERE organization_id = {bind(org_id)} RETURNING last_seq",
-            bind.params,
+            f"WHERE organization_id = {bind(org_id)} RETURNING last_seq"
         )
+        # Tortoise's asyncpg client answers no rows for a statement starting with UPDATE.
+        if bind.postgres:
+            update = f"WITH taken AS ({update}) SELECT last_seq FROM taken"
+        _, rows = await connection.execute_query(update, bind.params)
         if rows:
             return int(rows[0]["last_seq"])
         bind = Binder(connection)
@@ -139,8 +142,8 @@ async def check_cursor(org_id: int, after: int) -> None:
 async def changes_after(org_id: int, after: int, limit: int) -> list[InboxChange]:
     """Up to ``limit`` of the organization's changes after ``after``, in order, or
     CURSOR_EXPIRED when some of them were pruned."""
-    rows = await InboxChange.filter(organization_id=org_id, seq__gt=after).order_by("seq").limit(
-        limit
+    rows = (
+        await InboxChange.filter(organization_id=org_id, seq__gt=after).order_by("seq").limit(limit)
     )
     # Checked after the read: a prune that deleted some of them before it was recorded too.
     await check_cursor(org_id, after)
@@ -162,9 +165,11 @@ async def prune(retention: timedelta) -> int:
         org_id, through = int(row["organization_id"]), int(row["seq"])
         async with in_transaction() as transaction:
             # Recorded first: a reader that finds the gap also finds why.
-            await InboxSequence.filter(
-                organization_id=org_id, pruned_through__lt=through
-            ).using_db(transaction).update(pruned_through=through)
+            await (
+                InboxSequence.filter(organization_id=org_id, pruned_through__lt=through)
+                .using_db(transaction)
+                .update(pruned_through=through)
+            )
             deleted += (
                 await InboxChange.filter(organization_id=org_id, seq__lte=through)
                 .using_db(transaction)

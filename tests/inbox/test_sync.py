@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from gql import gql
+from gql.transport.exceptions import TransportQueryError
 
+from app.inbox import sync
 from app.models.accounts import Role
 from app.platform import clock
 from app.workers.inbox import prune_inbox_changes
@@ -27,6 +31,7 @@ from tests.support.messaging import (
 )
 from tests.support.server import RunningServer
 
+ROOT = Path(__file__).resolve().parents[2]
 CONVERSATION_FIELDS = "id status unreadCount lastMessageAt lastInboundAt aiEnabled assignee { id }"
 MESSAGE_FIELDS = "id status body direction type errorCode conversation { id }"
 INBOX_EVENTS = f"""
@@ -212,3 +217,155 @@ async def _user_id(who: Member) -> str:
     data = await who.api.data("{ me { id } }")
     user_id: str = data["me"]["id"]
     return user_id
+
+
+async def test_inbox_changes_pages_through_every_change_in_order(
+    server: RunningServer, api: Api
+) -> None:
+    owner = await member(server, api)
+    viewer = await member(server, api, Role.VIEWER, owner.organization_id)
+    device_id = await sandbox_device(owner)
+    start = await _head(owner)
+    first = await simulate(owner, device_id, unique_phone(), "one")
+    await simulate(owner, device_id, unique_phone(), "two")
+
+    page = (await viewer.api.data(INBOX_CHANGES, {"after": start, "first": 3}))["inboxChanges"]
+    rest = (
+        await viewer.api.data(INBOX_CHANGES, {"after": page["pageInfo"]["endCursor"], "first": 3})
+    )["inboxChanges"]
+
+    kinds = [e["node"]["kind"] for e in page["edges"] + rest["edges"]]
+    assert kinds == [
+        "CONVERSATION_CREATED",
+        "MESSAGE_CREATED",
+        "CONVERSATION_UPDATED",
+        "CONVERSATION_CREATED",
+        "MESSAGE_CREATED",
+        "CONVERSATION_UPDATED",
+    ]
+    assert page["edges"][1]["node"]["message"]["id"] == first["id"]
+    assert page["edges"][0]["node"]["conversation"]["id"] == first["conversation"]["id"]
+    assert page["pageInfo"]["hasNextPage"] is True
+    assert rest["pageInfo"]["hasNextPage"] is False
+    assert rest["headCursor"] == rest["edges"][-1]["cursor"] == rest["pageInfo"]["endCursor"]
+    assert [e["cursor"] for e in page["edges"]] == [e["node"]["cursor"] for e in page["edges"]]
+
+
+async def test_another_organizations_changes_are_neither_listed_nor_streamed(
+    server: RunningServer, api: Api
+) -> None:
+    owner = await member(server, api)
+    stranger = await member(server, api)
+    device_id = await sandbox_device(owner)
+    their_start = await _head(stranger)
+    seen = InboxState()
+
+    async with stranger.api.websocket() as session:
+        listening = asyncio.create_task(_follow(session, None, seen))
+        await wait_for_subscribers(server, f"org:{stranger.organization_id}:inbox")
+        await simulate(owner, device_id, unique_phone(), "private")
+        await asyncio.sleep(1)
+        listening.cancel()
+
+    page = (await stranger.api.data(INBOX_CHANGES, {"after": their_start}))["inboxChanges"]
+    assert seen.cursors == []
+    assert page["edges"] == []
+
+
+async def test_signed_out_callers_get_no_changes(server: RunningServer, api: Api) -> None:
+    result = await api.call(INBOX_CHANGES)
+
+    assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_cursor_older_than_the_retention_window_answers_cursor_expired(
+    server: RunningServer, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = await member(server, api)
+    device_id = await sandbox_device(owner)
+    before = await _head(owner)
+    await simulate(owner, device_id, unique_phone(), "old news")
+    kept_from = await _head(owner)
+    later = clock.now() + timedelta(days=server.settings.inbox_change_retention_days + 1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+
+    pruned = await prune_inbox_changes({"runtime": server.runtime})
+    await simulate(owner, device_id, unique_phone(), "fresh news")
+
+    expired = await owner.api.call(INBOX_CHANGES, {"after": before})
+    assert pruned >= 3
+    assert expired["errors"][0]["extensions"]["code"] == "CURSOR_EXPIRED"
+    kept = (await owner.api.data(INBOX_CHANGES, {"after": kept_from}))["inboxChanges"]
+    assert [e["node"]["kind"] for e in kept["edges"]] == [
+        "CONVERSATION_CREATED",
+        "MESSAGE_CREATED",
+        "CONVERSATION_UPDATED",
+    ]
+    async with owner.api.websocket() as session:
+        with pytest.raises(TransportQueryError) as caught:
+            await _follow(session, before, InboxState())
+    assert caught.value.errors is not None
+    assert caught.value.errors[0]["extensions"]["code"] == "CURSOR_EXPIRED"
+
+
+_WRITER = """
+import asyncio, random, sys
+
+from tortoise import Tortoise
+
+from app.inbox import sync
+from app.platform import events
+from app.platform.config import tortoise_config
+
+
+async def main(url: str, org_id: int, batches: int, seed: int) -> None:
+    await Tortoise.init(config=tortoise_config(url))
+    chooser = random.Random(seed)
+    written = 0
+    try:
+        for n in range(batches):
+            size = chooser.randint(1, 3)
+            await sync.record([events.MessageEvent("CREATED", org_id, n, 1, 1)] * size)
+            written += size
+    finally:
+        await Tortoise.close_connections()
+    print(written)
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])))
+"""
+
+
+async def test_changes_written_by_concurrent_processes_are_read_without_skipping_any(
+    server: RunningServer, api: Api
+) -> None:
+    owner = await member(server, api)
+    url = server.settings.resolved_database_url
+    writers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _WRITER,
+            url,
+            str(owner.organization_id),
+            "150",
+            str(seed),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for seed in range(4)
+    ]
+    done = asyncio.gather(*(writer.communicate() for writer in writers))
+    read: list[int] = []
+
+    # Read while they write, as `inboxChanges` and `inboxEvents` read: the changes after the
+    # last one read (here straight from the log, polled faster than a client's budget allows).
+    while not done.done() or not read or read[-1] < await sync.head(owner.organization_id):
+        page = await sync.changes_after(owner.organization_id, read[-1] if read else 0, 100)
+        read += [change.seq for change in page]
+        await asyncio.sleep(0.002)
+
+    outputs = await done
+    assert all(w.returncode == 0 for w in writers), [err.decode()[-2000:] for _, err in outputs]
+    written = sum(int(out) for out, _ in outputs)
+    assert read == list(range(1, written + 1))
