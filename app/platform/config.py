@@ -397,6 +397,7 @@ MODEL_MODULES = [
     "app.models.ai",
     "app.models.campaigns",
     "app.models.inbox_sync",
+    "app.models.routing",
 ]
 
 

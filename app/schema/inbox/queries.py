@@ -7,10 +7,11 @@ from operator import attrgetter
 import strawberry
 
 from app.platform.context import Info
-from app.platform.pagination import page_args
-from app.resolvers.inbox import sync
+from app.platform.pagination import DEFAULT_PAGE_SIZE, page_args
+from app.resolvers.inbox import search, sync
 from app.schema.inbox.types import InboxChangeConnection, InboxEvent
-from app.schema.pagination import build_connection
+from app.schema.messaging.types import Contact, Message
+from app.schema.pagination import Connection, build_connection, ranked_connection
 from app.schema.permissions import IsAuthenticated
 
 
@@ -30,3 +31,37 @@ class InboxQuery:
         rows, head = await sync.changes(info, args)
         page = build_connection(rows, args, lambda row: InboxEvent(row=row), attrgetter("seq"))
         return InboxChangeConnection(edges=page.edges, page_info=page.page_info, head=head)
+
+    @strawberry.field(
+        description="The organization's messages whose text matches `query` (every word; the "
+        "last one may be the start of a word), best match first, then newest.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def search_messages(
+        self, info: Info, query: str, first: int | None = None, after: str | None = None
+    ) -> Connection[Message]:
+        rows, cursors = await search.messages(info, query, first, after)
+        return ranked_connection(
+            rows,
+            cursors,
+            first if first is not None else DEFAULT_PAGE_SIZE,
+            after,
+            Message.from_model,
+        )
+
+    @strawberry.field(
+        description="The organization's contacts whose name or number matches `query`, then "
+        "those whose messages do, best match first.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def search_contacts(
+        self, info: Info, query: str, first: int | None = None, after: str | None = None
+    ) -> Connection[Contact]:
+        rows, cursors = await search.contacts(info, query, first, after)
+        return ranked_connection(
+            rows,
+            cursors,
+            first if first is not None else DEFAULT_PAGE_SIZE,
+            after,
+            Contact.from_model,
+        )
