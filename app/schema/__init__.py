@@ -13,7 +13,7 @@ from app.schema.accounts import AccountsMutation, AccountsQuery
 from app.schema.ai import AIMutation, AIQuery, AISubscription
 from app.schema.campaigns import CampaignsMutation, CampaignsQuery, CampaignsSubscription
 from app.schema.executor import ParleyExecutor
-from app.schema.inbox import InboxQuery, InboxSubscription
+from app.schema.inbox import InboxMutation, InboxQuery, InboxSubscription
 from app.schema.input_checks import install as install_input_checks
 from app.schema.limits import LimitsQuery
 from app.schema.messaging import MessagingMutation, MessagingQuery, MessagingSubscription
@@ -33,6 +33,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     MessagingMutation,
     AIMutation,
     CampaignsMutation,
+    InboxMutation,
 )
 SUBSCRIPTION_TYPES: tuple[type, ...] = (
     MessagingSubscription,

@@ -36,6 +36,7 @@ JOBS: dict[Job, Callable[..., Any]] = {
     campaign_jobs.CAMPAIGN_WATCHDOG: campaigns.campaign_watchdog,
     ai_jobs.RUN_AGENT: ai.run_agent,
     inbox_jobs.PRUNE_INBOX_CHANGES: inbox.prune_inbox_changes,
+    inbox_jobs.SEND_AWAY_REPLY: inbox.send_away_reply,
 }
 
 CRON_JOBS: dict[str, list[CronJob[Any]]] = {

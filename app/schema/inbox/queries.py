@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from operator import attrgetter
 
 import strawberry
 
 from app.platform.context import Info
 from app.platform.pagination import DEFAULT_PAGE_SIZE, page_args
-from app.resolvers.inbox import search, sync
+from app.resolvers.inbox import search, sync, teams
+from app.schema.accounts.teams import Team
+from app.schema.inbox.mutations import InboxSettings
 from app.schema.inbox.types import InboxChangeConnection, InboxEvent
 from app.schema.messaging.types import Contact, Message
+from app.schema.node import register_node
 from app.schema.pagination import Connection, build_connection, ranked_connection
 from app.schema.permissions import IsAuthenticated
 
@@ -65,3 +69,22 @@ class InboxQuery:
             after,
             Contact.from_model,
         )
+
+    @strawberry.field(description="The organization's teams.", permission_classes=[IsAuthenticated])
+    async def teams(self, info: Info) -> list[Team]:
+        return [Team.from_model(row) for row in await teams.teams(info)]
+
+    @strawberry.field(
+        description="How the organization's inbox routes and searches.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def inbox_settings(self, info: Info) -> InboxSettings:
+        return InboxSettings.from_model(await teams.inbox_settings(info))
+
+
+async def _teams(info: Info, ids: Sequence[int]) -> list[object | None]:
+    rows = await teams.teams_by_id(info, ids)
+    return [Team.from_model(rows[i]) if i in rows else None for i in ids]
+
+
+register_node("Team", _teams)
