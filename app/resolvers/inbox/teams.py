@@ -7,7 +7,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from app.inbox import routing
+from app.inbox import routing, search
 from app.models.accounts import Membership, Role
 from app.models.messaging import Conversation, Device
 from app.models.routing import (
@@ -23,40 +23,6 @@ from app.platform.ids import decode_id
 from app.platform.scope import organization_id
 from app.platform.user_errors import UserError, UserErrorCode, user_error
 
-# PostgreSQL's built-in text search configurations (SQLite's FTS5 index is language-neutral).
-SEARCH_LANGUAGES = frozenset(
-    [
-        "simple",
-        "arabic",
-        "armenian",
-        "basque",
-        "catalan",
-        "danish",
-        "dutch",
-        "english",
-        "finnish",
-        "french",
-        "german",
-        "greek",
-        "hindi",
-        "hungarian",
-        "indonesian",
-        "irish",
-        "italian",
-        "lithuanian",
-        "nepali",
-        "norwegian",
-        "portuguese",
-        "romanian",
-        "russian",
-        "serbian",
-        "spanish",
-        "swedish",
-        "tamil",
-        "turkish",
-        "yiddish",
-    ]
-)
 MAX_AWAY_MESSAGE = 4096
 MAX_CAPACITY = 10_000
 
@@ -255,11 +221,11 @@ async def update_inbox_settings(
         errors.append(
             user_error("defaultCapacity", f"Between 0 and {MAX_CAPACITY}.", UserErrorCode.INVALID)
         )
-    if "searchLanguage" in changes and search_language not in SEARCH_LANGUAGES:
+    if "searchLanguage" in changes and search_language not in search.LANGUAGES:
         errors.append(
             user_error(
                 "searchLanguage",
-                f"One of {', '.join(sorted(SEARCH_LANGUAGES))}.",
+                f"One of {', '.join(sorted(search.LANGUAGES))}.",
                 UserErrorCode.INVALID,
             )
         )
@@ -270,7 +236,7 @@ async def update_inbox_settings(
         settings.away_message = (away_message or "").strip() or None
     if "defaultCapacity" in changes:
         settings.default_capacity = default_capacity
-    if "searchLanguage" in changes:
-        settings.search_language = search_language
+    if search_language is not None:  # checked above: one of the languages
+        settings.search_language = str(search_language)
     await settings.save()
     return settings, []
