@@ -86,9 +86,7 @@ async def seeded(url: str) -> int | None:
     except asyncpg.InvalidCatalogNameError:
         return None
     try:
-        return await connection.fetchval(
-            "SELECT id FROM organizations WHERE name = 'Search bench'"
-        )
+        return await connection.fetchval("SELECT id FROM organizations WHERE name = 'Search bench'")
     except asyncpg.UndefinedTableError:
         return None
     finally:
