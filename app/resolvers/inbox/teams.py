@@ -232,11 +232,13 @@ async def update_inbox_settings(
     if errors:
         return None, errors
     settings, _ = await InboxSettings.get_or_create(organization_id=organization_id(info))
+    values: dict[str, Any] = {}
     if "awayMessage" in changes:
-        settings.away_message = (away_message or "").strip() or None
+        values["away_message"] = (away_message or "").strip() or None
     if "defaultCapacity" in changes:
-        settings.default_capacity = default_capacity
+        values["default_capacity"] = default_capacity
     if search_language is not None:  # checked above: one of the languages
-        settings.search_language = str(search_language)
+        values["search_language"] = search_language
+    settings.update_from_dict(values)
     await settings.save()
     return settings, []
