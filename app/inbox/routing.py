@@ -224,37 +224,36 @@ async def set_availability(
 
 
 async def _hand_back(broker: Broker, membership: Membership) -> None:
-    routes = {
-        r.conversation_id: r.team_id
-        for r in await ConversationRoute.filter(
-            team_id__isnull=False,
-            conversation_id__in=Conversation.filter(
-                organization_id=membership.organization_id, assignee_id=membership.user_id
-            )
-            .exclude(status=ConversationStatus.CLOSED)
-            .values("id"),
+    held = await (
+        Conversation.filter(
+            organization_id=membership.organization_id, assignee_id=membership.user_id
         )
-    }
-    for conversation_id, team_id in routes.items():
+        .exclude(status=ConversationStatus.CLOSED)
+        .values("id")
+    )
+    routes = await ConversationRoute.filter(
+        conversation_id__in=[row["id"] for row in held], team_id__isnull=False
+    )
+    for route in routes:
         released = await Conversation.filter(
-            id=conversation_id, assignee_id=membership.user_id
+            id=route.conversation_id, assignee_id=membership.user_id
         ).update(assignee_id=None, updated_at=clock.now())
-        if not released:
+        if not released or route.team_id is None:
             continue
-        assert team_id is not None
-        if await assign_next(broker, conversation_id, team_id) is None:
-            conversation = await Conversation.get(id=conversation_id)
+        if await assign_next(broker, route.conversation_id, route.team_id) is None:
+            conversation = await Conversation.get(id=route.conversation_id)
             await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
 
 
 async def assign_waiting(broker: Broker, org_id: int, team_id: int) -> int:
     """Assign the team's open, unassigned conversations, oldest first, while a member has
     room; how many were assigned."""
-    waiting = (
-        await Conversation.filter(
+    routed = await ConversationRoute.filter(team_id=team_id).values("conversation_id")
+    waiting = await (
+        Conversation.filter(
             organization_id=org_id,
             assignee_id=None,
-            id__in=ConversationRoute.filter(team_id=team_id).values("conversation_id"),
+            id__in=[row["conversation_id"] for row in routed],
         )
         .exclude(status=ConversationStatus.CLOSED)
         .order_by("id")
