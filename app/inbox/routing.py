@@ -245,6 +245,16 @@ async def _hand_back(broker: Broker, membership: Membership) -> None:
             await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
 
 
+async def freed(broker: Broker, org_id: int, user_id: int) -> None:
+    """A member's conversation was closed: their teams' waiting conversations may take the
+    place."""
+    membership = await Membership.get_or_none(organization_id=org_id, user_id=user_id)
+    if membership is None:
+        return
+    for row in await TeamMember.filter(membership_id=membership.id).values("team_id"):
+        await assign_waiting(broker, org_id, row["team_id"])
+
+
 async def assign_waiting(broker: Broker, org_id: int, team_id: int) -> int:
     """Assign the team's open, unassigned conversations, oldest first, while a member has
     room; how many were assigned."""

@@ -153,7 +153,7 @@ async def test_300_new_conversations_over_3_agents_with_capacity_50_are_spread_1
     assert spread == {await _user_id(agent): 100 for agent in agents}
 
 
-async def test_an_agent_at_capacity_gets_no_more_and_waiting_ones_go_to_who_joins(
+async def test_an_agent_at_capacity_gets_no_more_and_waiting_ones_take_freed_places(
     server: RunningServer, api: Api
 ) -> None:
     admin = await member(server, api, Role.ADMIN)
@@ -170,9 +170,16 @@ async def test_an_agent_at_capacity_gets_no_more_and_waiting_ones_go_to_who_join
     await admin.api.data(
         ADD_MEMBER, {"input": {"teamId": team_id, "memberId": await _member_id(second)}}
     )
+    fourth = (await simulate(admin, device_id, unique_phone(), "hi"))["conversation"]["id"]
+    fifth = (await simulate(admin, device_id, unique_phone(), "hi"))["conversation"]["id"]
+    waiting = await _assignee(admin, fifth)
+    await first.api.data(CLOSE, {"input": {"conversationId": conversations[0]}})
 
     assert assignees == [await _user_id(first), await _user_id(first), None]
     assert await _assignee(admin, conversations[2]) == await _user_id(second)
+    assert await _assignee(admin, fourth) == await _user_id(second)
+    assert waiting is None
+    assert await _assignee(admin, fifth) == await _user_id(first)
 
 
 async def test_an_agent_going_away_hands_back_and_stops_receiving_new_conversations(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.inbox import routing
 from app.messaging.jobs import MARK_READ_AT_PROVIDER
 from app.models.accounts import Membership
 from app.models.messaging import (
@@ -95,4 +96,9 @@ async def close(info: Info, *, conversation_id: str) -> Result:
     if conversation is None:
         return None, [not_found("conversationId", "conversation")]
     conversation.status = ConversationStatus.CLOSED
-    return await _changed(info, conversation, ["status"])
+    result = await _changed(info, conversation, ["status"])
+    if conversation.assignee_id is not None:  # a place under their capacity is free
+        await routing.freed(
+            info.context.runtime.broker, conversation.organization_id, conversation.assignee_id
+        )
+    return result
