@@ -369,3 +369,27 @@ async def test_changes_written_by_concurrent_processes_are_read_without_skipping
     assert all(w.returncode == 0 for w in writers), [err.decode()[-2000:] for _, err in outputs]
     written = sum(int(out) for out, _ in outputs)
     assert read == list(range(1, written + 1))
+
+
+async def test_two_clients_resuming_from_the_same_cursor_each_get_the_whole_replay(
+    server: RunningServer, api: Api
+) -> None:
+    owner = await member(server, api)
+    device_id = await sandbox_device(owner)
+    start = await _head(owner)
+    await simulate(owner, device_id, unique_phone(), "first")
+    early, late = InboxState(), InboxState()
+
+    async with owner.api.websocket() as one, owner.api.websocket() as two:
+        following = asyncio.create_task(_follow(one, start, early))
+        await eventually(lambda: _count(early, 3))
+        await simulate(owner, device_id, unique_phone(), "second")
+        await eventually(lambda: _count(early, 6))
+        await asyncio.wait_for(_follow(two, start, late, until=lambda s: len(s.cursors) == 6), 10)
+        following.cancel()
+
+    assert late.cursors == early.cursors
+
+
+async def _count(state: InboxState, n: int) -> bool:
+    return len(state.cursors) >= n
