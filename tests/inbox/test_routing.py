@@ -68,6 +68,13 @@ CONVERSATION = """
 query($id: ID!) { node(id: $id) { ... on Conversation { id assignee { id } team { id } } } }
 """
 TEAMS = "{ teams { id name members { id } } }"
+ALL = """
+query($after: String) {
+  conversations(first: 100, after: $after) {
+    nodes { assignee { id } } pageInfo { hasNextPage endCursor }
+  }
+}
+"""
 UPDATE_SETTINGS = """
 mutation($input: UpdateInboxSettingsInput!) {
   updateInboxSettings(input: $input) {
@@ -136,21 +143,37 @@ async def test_300_new_conversations_over_3_agents_with_capacity_50_are_spread_1
         assert capped["setAgentCapacity"]["userErrors"] == []
     device_id = await _routed_device(admin, team_id)
     actors = [admin, *agents]
-    spread: Counter[str | None] = Counter()
+    customers: set[str] = set()
+    while len(customers) < 300:  # 300 new conversations: no number twice
+        customers.add(unique_phone())
+    numbers = iter(sorted(customers))
 
     # Capacity counts open conversations: 50 arrive, are handled and closed, 50 more arrive...
     for batch in range(6):
         conversations = []
         for n in range(50):
             actor = actors[n % len(actors)]
-            message = await simulate(actor, device_id, unique_phone(), f"order {batch}-{n}")
+            message = await simulate(actor, device_id, next(numbers), f"order {batch}-{n}")
             conversations.append(message["conversation"]["id"])
         for n, conversation_id in enumerate(conversations):
-            spread[await _assignee(admin, conversation_id)] += 1
             actor = actors[n % len(actors)]
             await actor.api.data(CLOSE, {"input": {"conversationId": conversation_id}})
 
+    every = await _all(admin)
+    spread = Counter(c["assignee"]["id"] if c["assignee"] else None for c in every)
+    assert len(every) == 300
     assert spread == {await _user_id(agent): 100 for agent in agents}
+
+
+async def _all(who: Member) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    after = None
+    while True:
+        page = (await who.api.data(ALL, {"after": after}))["conversations"]
+        found += page["nodes"]
+        if not page["pageInfo"]["hasNextPage"]:
+            return found
+        after = page["pageInfo"]["endCursor"]
 
 
 async def test_an_agent_at_capacity_gets_no_more_and_waiting_ones_take_freed_places(
