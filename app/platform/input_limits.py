@@ -17,6 +17,7 @@ from app.models.accounts import OneTimeToken, Organization, User
 from app.models.ai import AIAgent, KnowledgeEntry
 from app.models.campaigns import Campaign
 from app.models.messaging import Contact, Device, Message, Template
+from app.models.routing import InboxSettings, Team
 
 
 def column(model: type[Model], name: str) -> int:
@@ -43,6 +44,7 @@ TAG = 100  # contact and campaign tags, stored in JSON and in `tags_text`
 CONTENT = 4096  # any part of a message (WhatsApp's longest text); message rules say more
 NAME_IN_JSON = 200  # tool names, keywords and variable names kept in JSON lists
 LONG_TEXT = 100_000  # agent instructions, knowledge entries and briefs (text columns)
+SEARCH_QUERY = 500  # full-text search: its first 12 words count
 
 # JSON inputs (contact attributes, business hours, template components).
 JSON_DEPTH = 10
@@ -135,6 +137,12 @@ LENGTHS: dict[str, dict[str, int]] = {
         "parameters": CONTENT,
     },
     "CreateCampaignInput": {"name": column(Campaign, "name"), "text": CONTENT, "tags": TAG},
+    "CreateTeamInput": {"name": column(Team, "name")},
+    "RenameTeamInput": {"name": column(Team, "name")},
+    "UpdateInboxSettingsInput": {
+        "awayMessage": CONTENT,
+        "searchLanguage": column(InboxSettings, "search_language"),
+    },
 }
 
 # String inputs with no length of their own here, and why.
@@ -153,6 +161,8 @@ ARGUMENTS: dict[str, dict[str, int]] = {
         "tags": TAG,
     },
     "knowledgeEntries": {"search": column(KnowledgeEntry, "title")},
+    "searchMessages": {"query": SEARCH_QUERY},
+    "searchContacts": {"query": SEARCH_QUERY},
 }
 
 
