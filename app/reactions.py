@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from app.ai import triggers
 from app.campaigns import statuses
+from app.inbox import routing, sync
 from app.platform import events
 
 
 def install() -> None:
     events.react(events.InboundMessageStored, triggers.on_inbound_message)
+    events.react(events.InboundMessageStored, routing.on_inbound_message)
     events.react(events.DeliveryStatusReceived, statuses.on_status_update)
+    events.keep_journal(sync.record)

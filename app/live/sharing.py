@@ -4,7 +4,7 @@ Subscribers share one execution when their document, variables and authorization
 equal. The scope is always the organization and the role (role permissions, organization
 filters); the viewer joins it when a selected field's value or permission depends on who asks
 (``CanSeeEmail``, ``IsSelf``, ``Organization.viewerRole``, ``Session.current`` ...). Arguments
-that replay history for one client (``messageEvents(after:)``) make a subscription private.
+that replay history for one client (``messageEvents(after:)``, ``inboxEvents(after:)``) make a subscription private.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ VIEWER_FIELDS = frozenset(
     }
 )
 # Arguments that make one subscriber's stream differ from another's: "Type.field.argument".
-PRIVATE_ARGUMENTS = frozenset({"Subscription.messageEvents.after"})
+PRIVATE_ARGUMENTS = frozenset(
+    {"Subscription.messageEvents.after", "Subscription.inboxEvents.after"}
+)
 
 
 @dataclass(frozen=True)

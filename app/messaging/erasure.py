@@ -22,7 +22,9 @@ from app.models.inbox import (
     MessageReaction,
     Order,
 )
+from app.models.inbox_sync import InboxChange
 from app.models.messaging import Contact, ContactImport, Conversation, Message, WebhookEvent
+from app.models.routing import ConversationRoute
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,7 @@ class Erased:
 
 async def erase_contact(contact: Contact) -> Erased:
     """Delete ``contact``, its conversations, messages, reactions, orders, ad referrals,
-    notes, labels, activity and AI runs; blank it out of campaign recipients (the campaign's counts stay) and of
+    notes, labels, activity, AI runs, inbox change log entries and routes; blank it out of campaign recipients (the campaign's counts stay) and of
     contact import files; delete the webhook deliveries that carried its number or user id."""
     org_id = contact.organization_id
     async with in_transaction():
@@ -63,11 +65,14 @@ async def erase_contact(contact: Contact) -> Erased:
                 campaign_id__in=Subquery(Campaign.filter(organization_id=org_id).values("id")),
                 phone=contact.phone_number,
             ).update(phone="", send_phone=None, variables={})
-        erased_messages = await messages.delete()
+        erased_messages = await messages.count()  # counted first: the search triggers inflate a
+        await messages.delete()  # delete's own count on SQLite
         notes = await ConversationNote.filter(conversation_id__in=conversation_ids).delete()
         await ConversationLabel.filter(conversation_id__in=conversation_ids).delete()
         await ConversationActivity.filter(conversation_id__in=conversation_ids).delete()
         await AgentRun.filter(conversation_id__in=conversation_ids).delete()
+        await InboxChange.filter(conversation_id__in=conversation_ids).delete()
+        await ConversationRoute.filter(conversation_id__in=conversation_ids).delete()
         conversations = await Conversation.filter(id__in=conversation_ids).delete()
         webhook_events, import_rows = 0, 0
         digits = (contact.phone_number or "").removeprefix("+")

@@ -177,6 +177,11 @@ class Settings(BaseSettings):
     subscription_auth_check_seconds: float = Field(
         5.0, description="How often an idle subscription re-checks that its session is valid."
     )
+    inbox_change_retention_days: float = Field(
+        7.0,
+        description="How long the inbox change log (`inboxChanges`, `inboxEvents(after:)`) "
+        "keeps a change; resuming from an older cursor answers CURSOR_EXPIRED.",
+    )
     live_shared_execution: bool = Field(
         True,
         description="Execute a subscription event once per group of subscribers with the same "
@@ -397,6 +402,8 @@ MODEL_MODULES = [
     "app.models.ai",
     "app.models.campaigns",
     "app.models.inbox",
+    "app.models.inbox_sync",
+    "app.models.routing",
 ]
 
 

@@ -34,6 +34,7 @@ class ErrorCode(str, Enum):
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    CURSOR_EXPIRED = "CURSOR_EXPIRED"
 
 
 class AppError(Exception):
@@ -66,6 +67,13 @@ class NotFound(AppError):
 class BadUserInput(AppError):
     code = ErrorCode.BAD_USER_INPUT
     default_message = "The input is not valid."
+
+
+class CursorExpired(AppError):
+    """A resume cursor older than what is kept: the client refetches its state instead."""
+
+    code = ErrorCode.CURSOR_EXPIRED
+    default_message = "This cursor is older than the changes kept; refetch and start over."
 
 
 class RateLimited(AppError):

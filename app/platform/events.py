@@ -12,6 +12,9 @@ domain to make it react. Two kinds of listeners:
   in-process where the change happens, by the handlers ``app.reactions`` installs (an AI
   auto-reply, a campaign recipient's status): their work is part of the change, as a direct
   call was, without the import from one domain into another.
+- **Journals** write published events down before they go out: ``app.inbox.sync`` keeps the
+  inbox's change log (every message and conversation event, numbered per organization) and
+  announces each new entry with an :class:`InboxChanged` event.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ CONVERSATIONS = "conversations"
 DEVICES = "devices"
 CAMPAIGNS = "campaigns"
 AGENT_RUNS = "agent_runs"
+INBOX = "inbox"
 
 
 def channel(org_id: int, topic: str) -> str:
@@ -184,13 +188,46 @@ class AgentRunEvent:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class InboxChanged:
+    """An organization's inbox change log holds changes up to ``seq``, committed: a wake-up
+    for ``inboxEvents`` subscribers, which read the log from their own cursor."""
+
+    topic: ClassVar[str] = INBOX
+    organization_id: int
+    seq: int
+    kind: str = "CHANGED"
+
+    def payload(self) -> dict[str, Any]:
+        return {"kind": self.kind, "organization_id": self.organization_id, "seq": self.seq}
+
+
+# Writes the events it keeps to a durable log before they are published, and answers the
+# events that announce the log's new entries (installed by ``app.reactions``).
+Journal = Callable[[Sequence[LiveEvent]], Awaitable[Sequence[LiveEvent]]]
+_journals: list[Journal] = []
+
+
+def keep_journal(journal: Journal) -> None:
+    """Have ``journal`` write every published event down first (once, however often installed)."""
+    if journal not in _journals:
+        _journals.append(journal)
+
+
 async def publish(broker: Broker, event: LiveEvent) -> None:
-    await broker.publish(channel(event.organization_id, event.topic), event.payload())
+    await publish_many(broker, [event])
 
 
 async def publish_many(broker: Broker, events: Sequence[LiveEvent]) -> None:
-    """Many events in one round trip (a campaign batch's statuses)."""
-    await broker.publish_many([(channel(e.organization_id, e.topic), e.payload()) for e in events])
+    """Many events in one round trip (a campaign batch's statuses), after the journals have
+    written them down (their announcements go out in the same round trip)."""
+    out = list(events)
+    for journal in _journals:
+        out.extend(await journal(events))
+    if len(out) == 1:
+        await broker.publish(channel(out[0].organization_id, out[0].topic), out[0].payload())
+        return
+    await broker.publish_many([(channel(e.organization_id, e.topic), e.payload()) for e in out])
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from app.models.ai import AIAgent, KnowledgeEntry
 from app.models.campaigns import Campaign
 from app.models.inbox import AdReferral, CannedResponse, Label
 from app.models.messaging import Contact, Device, Message, Template
+from app.models.routing import InboxSettings, Team
 
 
 def column(model: type[Model], name: str) -> int:
@@ -44,6 +45,7 @@ TAG = 100  # contact and campaign tags, stored in JSON and in `tags_text`
 CONTENT = 4096  # any part of a message (WhatsApp's longest text); message rules say more
 NAME_IN_JSON = 200  # tool names, keywords and variable names kept in JSON lists
 LONG_TEXT = 100_000  # agent instructions, knowledge entries and briefs (text columns)
+SEARCH_QUERY = 500  # full-text search: its first 12 words count
 
 # JSON inputs (contact attributes, business hours, template components).
 JSON_DEPTH = 10
@@ -153,6 +155,12 @@ LENGTHS: dict[str, dict[str, int]] = {
         "parameters": CONTENT,
     },
     "CreateCampaignInput": {"name": column(Campaign, "name"), "text": CONTENT, "tags": TAG},
+    "CreateTeamInput": {"name": column(Team, "name")},
+    "RenameTeamInput": {"name": column(Team, "name")},
+    "UpdateInboxSettingsInput": {
+        "awayMessage": CONTENT,
+        "searchLanguage": column(InboxSettings, "search_language"),
+    },
 }
 
 # String inputs with no length of their own here, and why.
@@ -173,6 +181,8 @@ ARGUMENTS: dict[str, dict[str, int]] = {
     "knowledgeEntries": {"search": column(KnowledgeEntry, "title")},
     "cannedResponses": {"search": column(CannedResponse, "shortcut") + 1},
     "adReferrals": {"sourceId": column(AdReferral, "source_id")},
+    "searchMessages": {"query": SEARCH_QUERY},
+    "searchContacts": {"query": SEARCH_QUERY},
 }
 
 

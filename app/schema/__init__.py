@@ -13,11 +13,12 @@ from app.schema.accounts import AccountsMutation, AccountsQuery
 from app.schema.ai import AIMutation, AIQuery, AISubscription
 from app.schema.campaigns import CampaignsMutation, CampaignsQuery, CampaignsSubscription
 from app.schema.executor import ParleyExecutor
+from app.schema.inbox import InboxMutation, InboxQuery, InboxSubscription
 from app.schema.input_checks import install as install_input_checks
 from app.schema.limits import LimitsQuery
 from app.schema.messaging import (
-    InboxMutation,
-    InboxQuery,
+    ConversationWorkMutation,
+    ConversationWorkQuery,
     MessagingMutation,
     MessagingQuery,
     MessagingSubscription,
@@ -30,22 +31,25 @@ QUERY_TYPES: tuple[type, ...] = (
     LimitsQuery,
     AccountsQuery,
     MessagingQuery,
-    InboxQuery,
+    ConversationWorkQuery,
     ReportsQuery,
     AIQuery,
     CampaignsQuery,
+    InboxQuery,
 )
 MUTATION_TYPES: tuple[type, ...] = (
     AccountsMutation,
     MessagingMutation,
-    InboxMutation,
+    ConversationWorkMutation,
     AIMutation,
     CampaignsMutation,
+    InboxMutation,
 )
 SUBSCRIPTION_TYPES: tuple[type, ...] = (
     MessagingSubscription,
     AISubscription,
     CampaignsSubscription,
+    InboxSubscription,
 )
 
 

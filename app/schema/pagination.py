@@ -28,7 +28,7 @@ class PageInfo:
 
 
 def _cursor(edge: strawberry.Parent[Edge[Any]]) -> str:
-    return encode_cursor(edge.key)
+    return edge.token if edge.token is not None else encode_cursor(edge.key)
 
 
 @strawberry.type(description="One item of a page with its cursor.")
@@ -38,6 +38,8 @@ class Edge(Generic[T]):
     cursor: str = strawberry.field(resolver=_cursor)
     node: T
     key: strawberry.Private[int]
+    # A cursor of another kind than the key's (a ranked search's score and id).
+    token: strawberry.Private[str | None] = None
 
 
 @strawberry.type(description="A page of items; ask for the next with `after: pageInfo.endCursor`.")
@@ -69,6 +71,29 @@ def build_connection(
             has_previous_page=has_more if args.backwards else args.after is not None,
             start_cursor=encode_cursor(edges[0].key) if edges else None,
             end_cursor=encode_cursor(edges[-1].key) if edges else None,
+        ),
+    )
+
+
+def ranked_connection(
+    rows: Sequence[Any],
+    tokens: Sequence[str],
+    limit: int,
+    after: str | None,
+    to_node: Callable[[Any], T],
+) -> Connection[T]:
+    """A page of ``limit + 1`` rows read best first, each with its own cursor ``token``."""
+    edges = [
+        Edge(node=to_node(row), key=row.id, token=token)
+        for row, token in zip(rows[:limit], tokens[:limit], strict=True)
+    ]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > limit,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].token if edges else None,
+            end_cursor=edges[-1].token if edges else None,
         ),
     )
 

@@ -15,9 +15,10 @@ from saq import CronJob
 from app.accounts import jobs as accounts_jobs
 from app.ai import jobs as ai_jobs
 from app.campaigns import jobs as campaign_jobs
+from app.inbox import jobs as inbox_jobs
 from app.messaging import jobs as messaging_jobs
 from app.platform.queues import Job
-from app.workers import ai, campaigns, email, maintenance, messaging
+from app.workers import ai, campaigns, email, inbox, maintenance, messaging
 
 JOBS: dict[Job, Callable[..., Any]] = {
     maintenance.PING: maintenance.ping,
@@ -35,10 +36,12 @@ JOBS: dict[Job, Callable[..., Any]] = {
     campaign_jobs.START_SCHEDULED_CAMPAIGN: campaigns.start_scheduled_campaign,
     campaign_jobs.CAMPAIGN_WATCHDOG: campaigns.campaign_watchdog,
     ai_jobs.RUN_AGENT: ai.run_agent,
+    inbox_jobs.PRUNE_INBOX_CHANGES: inbox.prune_inbox_changes,
+    inbox_jobs.SEND_AWAY_REPLY: inbox.send_away_reply,
 }
 
 CRON_JOBS: dict[str, list[CronJob[Any]]] = {
-    "default": [],
+    "default": [CronJob(inbox.prune_inbox_changes, cron="17 * * * *", timeout=300)],
     # Every 5 seconds (croniter's sixth field); SAQ queues one run per tick for all workers.
     "campaigns": [CronJob(campaigns.campaign_watchdog, cron="* * * * * */5", timeout=30)],
 }

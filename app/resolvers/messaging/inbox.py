@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from app.inbox import routing
 from app.messaging import activity
 from app.messaging.jobs import MARK_READ_AT_PROVIDER, UNSNOOZE_CONVERSATION
 from app.models.accounts import Membership
@@ -111,7 +112,12 @@ async def close(info: Info, *, conversation_id: str) -> Result:
         await activity.record(conversation, ActivityKind.CLOSED, _actor(info))
     conversation.status = ConversationStatus.CLOSED
     conversation.snoozed_until = None
-    return await _changed(info, conversation, ["status", "snoozed_until"])
+    result = await _changed(info, conversation, ["status", "snoozed_until"])
+    if conversation.assignee_id is not None:  # a place under their capacity is free
+        await routing.freed(
+            info.context.runtime.broker, conversation.organization_id, conversation.assignee_id
+        )
+    return result
 
 
 async def snooze(info: Info, *, conversation_id: str, until: datetime | None) -> Result:

@@ -185,7 +185,7 @@ class ReactToMessagePayload:
 
 
 @strawberry.type
-class InboxMutation:
+class ConversationWorkMutation:
     @strawberry.mutation(
         description="Change a contact's name, tags or attributes (AGENT+).",
         permission_classes=AGENT,

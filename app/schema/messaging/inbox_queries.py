@@ -64,7 +64,7 @@ class ContactFilterInput:
 
 
 @strawberry.type
-class InboxQuery:
+class ConversationWorkQuery:
     @strawberry.field(
         description="The organization's labels, by name.", permission_classes=[IsAuthenticated]
     )

@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 
 from app.dataloaders import inbox as inbox_loaders
 from app.dataloaders import messaging as loaders
+from app.dataloaders.inbox import team_by_conversation
 from app.models import messaging as models
 from app.models.accounts import Role
 from app.platform import clock
@@ -18,6 +19,7 @@ from app.platform.context import Info
 from app.platform.ids import to_global_id
 from app.platform.pagination import encode_cursor, page_args
 from app.resolvers.messaging import lists, notes, timeline
+from app.schema.accounts.teams import Team
 from app.schema.accounts.types import UserType
 from app.schema.messaging.enums import ContactImportStatus as ContactImportStatus
 from app.schema.messaging.enums import ConversationStatus as ConversationStatus
@@ -263,6 +265,11 @@ class Conversation(Node):
             return None
         loader = info.context.loaders.get(loaders.user_by_id)
         return loaders.now_or_later(loader, self.row.assignee_id, _user)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The team this conversation is given to, if any.")
+    async def team(self, info: Info) -> Team | None:
+        row = await info.context.loaders.get(team_by_conversation).load(self.row.id)
+        return Team.from_model(row) if row is not None else None
 
     @strawberry.field(description="The latest message, if any.")
     async def last_message(self, info: Info) -> Message | None:
