@@ -7,6 +7,7 @@ imports the domains that react to it.
 
 from __future__ import annotations
 
+from app.accounts import usage_mail
 from app.ai import triggers
 from app.campaigns import statuses
 from app.platform import events
@@ -15,3 +16,4 @@ from app.platform import events
 def install() -> None:
     events.react(events.InboundMessageStored, triggers.on_inbound_message)
     events.react(events.DeliveryStatusReceived, statuses.on_status_update)
+    events.react(events.UsageThresholdReached, usage_mail.on_usage_threshold)

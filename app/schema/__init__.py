@@ -16,6 +16,7 @@ from app.schema.executor import ParleyExecutor
 from app.schema.input_checks import install as install_input_checks
 from app.schema.limits import LimitsQuery
 from app.schema.messaging import MessagingMutation, MessagingQuery, MessagingSubscription
+from app.schema.plans import PlansMutation, PlansQuery, PlansSubscription
 from app.schema.system import SystemQuery
 
 QUERY_TYPES: tuple[type, ...] = (
@@ -25,17 +26,20 @@ QUERY_TYPES: tuple[type, ...] = (
     MessagingQuery,
     AIQuery,
     CampaignsQuery,
+    PlansQuery,
 )
 MUTATION_TYPES: tuple[type, ...] = (
     AccountsMutation,
     MessagingMutation,
     AIMutation,
     CampaignsMutation,
+    PlansMutation,
 )
 SUBSCRIPTION_TYPES: tuple[type, ...] = (
     MessagingSubscription,
     AISubscription,
     CampaignsSubscription,
+    PlansSubscription,
 )
 
 
