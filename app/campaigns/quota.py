@@ -118,6 +118,12 @@ class CampaignQuota:
         """A send the provider refused for good: it never happened."""
         await quotas.release(self.campaign.organization_id, self.limit, key=message_key(message_id))
 
+    async def give_back_many(self, message_ids: list[int]) -> None:
+        """Sends a pause or a cancel stopped before they went: never happened."""
+        await quotas.release_each(
+            self.campaign.organization_id, self.limit, [message_key(i) for i in message_ids]
+        )
+
     async def pause(self, refusal: LimitExceeded) -> None:
         moved = await Campaign.filter(id=self.campaign.id, status=CampaignStatus.RUNNING).update(
             status=CampaignStatus.PAUSED, pause_reason=refusal.message, updated_at=clock.now()

@@ -263,6 +263,8 @@ class Sender:
         if self.on_sent is not None and accepted:
             await self.on_sent([message.id for _, message, _ in accepted])
         unsent = [r.id for r, _, o in sent if o is None]
+        if unsent and self.quota is not None:  # not sent: not counted
+            await self.quota.give_back_many([messages[r].id for r in unsent])
         if unsent:  # stopped before their turn: never handed to the provider
             await CampaignRecipient.filter(
                 id__in=unsent, lease_owner=self.owner, status=RecipientStatus.SENDING

@@ -255,15 +255,7 @@ async def release(
     nothing if there is none), or ``amount`` of this period's count (an API key revoked, a
     file deleted)."""
     if key is not None:
-        records = await UsageRecord.filter(
-            counter__organization_id=organization_id, counter__limit=limit.value, key=key
-        )
-        for record in records:
-            async with in_transaction():
-                if await UsageRecord.filter(id=record.id).delete():
-                    await UsageCounter.filter(id=record.counter_id).update(
-                        used=F("used") - record.amount
-                    )
+        await release_each(organization_id, limit, [key])
         return
     if amount:
         period = ALWAYS
@@ -277,6 +269,30 @@ async def release(
         await UsageCounter.filter(
             organization_id=organization_id, limit=limit.value, period=period, used__gte=amount
         ).update(used=F("used") - amount)
+
+
+async def release_each(organization_id: int, limit: Limit, keys: Sequence[str]) -> None:
+    """Take back the reservations under ``keys`` (those there are), each once however many
+    callers ask. The counter is locked before its records, as :func:`reserve` does."""
+    if not keys:
+        return
+    found = await UsageRecord.filter(
+        counter__organization_id=organization_id,
+        counter__limit=limit.value,
+        key__in=list(keys),
+    ).values_list("counter_id", "key")
+    by_counter: dict[int, list[str]] = {}
+    for counter_id, key in found:
+        by_counter.setdefault(counter_id, []).append(key)
+    for counter_id, counted in sorted(by_counter.items()):
+        async with in_transaction():
+            await _lock(counter_id)
+            records = await UsageRecord.filter(counter_id=counter_id, key__in=counted)
+            if not records:
+                continue
+            await UsageRecord.filter(id__in=[record.id for record in records]).delete()
+            taken = sum(int(record.amount) for record in records)
+            await UsageCounter.filter(id=counter_id).update(used=F("used") - taken)
 
 
 async def used(organization_id: int, limit: Limit, period: date) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from typing import Any
 
@@ -119,14 +120,15 @@ async def test_many_concurrent_creates_never_pass_the_last_slot(
     await on_plan(admin, owner, devices=3, contacts=5)
     await _device(owner)
     await _device(owner)
-    for i in range(4):
-        await owner.api.data(CREATE_CONTACT, {"input": {"phoneNumber": unique_phone()}})
+    phones = [f"+1415{n:07d}" for n in random.sample(range(2_000_000, 9_999_999), 24)]
+    for phone in phones[:4]:
+        await owner.api.data(CREATE_CONTACT, {"input": {"phoneNumber": phone}})
 
     devices = await asyncio.gather(*(_device(owner) for _ in range(20)))
     contacts = await asyncio.gather(
         *(
-            owner.api.data(CREATE_CONTACT, {"input": {"phoneNumber": unique_phone()}})
-            for _ in range(20)
+            owner.api.data(CREATE_CONTACT, {"input": {"phoneNumber": phone}})
+            for phone in phones[4:]
         )
     )
 
