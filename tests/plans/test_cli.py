@@ -48,4 +48,6 @@ async def test_staff_create_list_update_and_assign_plans_from_the_shell(
     assert 'limits={"devices": 2}' in line and "organizations=1" in line
     assert refused.returncode == 1 and "Unknown limit 'devicez'" in refused.stderr
     plan = (await owner.api.data(USAGE))["organization"]["subscription"]["plan"]
-    assert plan["name"] == name and plan["limits"]["devices"] == 2 and plan["limits"]["seats"] is None
+    assert (
+        plan["name"] == name and plan["limits"]["devices"] == 2 and plan["limits"]["seats"] is None
+    )

@@ -126,10 +126,7 @@ async def test_many_concurrent_creates_never_pass_the_last_slot(
 
     devices = await asyncio.gather(*(_device(owner) for _ in range(20)))
     contacts = await asyncio.gather(
-        *(
-            owner.api.data(CREATE_CONTACT, {"input": {"phoneNumber": phone}})
-            for phone in phones[4:]
-        )
+        *(owner.api.data(CREATE_CONTACT, {"input": {"phoneNumber": phone}}) for phone in phones[4:])
     )
 
     assert sum(1 for d in devices if d["device"] is not None) == 1

@@ -49,9 +49,7 @@ def _by_category(fake: FakeGraphApi) -> Counter[str]:
     return Counter("marketing" if s.type == "template" else "service" for s in fake.sends)
 
 
-async def test_usage_equals_the_fakes_sends_by_category_after_retries_and_a_killed_worker() -> (
-    None
-):
+async def test_usage_equals_the_fakes_sends_by_category_after_retries_and_a_killed_worker() -> None:
     audience = [(phone(i), f"Person {i}", f"City {i}") for i in range(AUDIENCE)]
     async with running_cluster(RESPONSE_DELAY, **ENV) as (running, fake):
         workers = await asyncio.gather(
