@@ -4,6 +4,7 @@ limit with the rest untouched and resumed after an upgrade, never blocked in a s
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -171,3 +172,32 @@ async def test_sends_into_an_open_service_window_are_never_blocked_by_the_market
     assert len(fake.sends) == 3
     # Counted all the same: the organization sees what it sent.
     assert (await usage(owner))["marketingMessages"] == 3
+
+
+async def test_a_scheduled_campaign_without_room_waits_paused_until_an_upgrade(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api, Role.ADMIN)
+    admin = await staff(server, api)
+    plan_id = await on_plan(admin, owner, marketingMessagesPerMonth=0)
+    device = await cloud_device(server, fake, owner)
+    await _marketing_template(device, owner)
+    await contacts(owner, 3, tag="later", prefix="+1650883")
+    at = datetime.now(UTC) + timedelta(seconds=2)
+    campaign_id = await _campaign(owner, device, tags=["later"], scheduledAt=at.isoformat())
+
+    paused = await until_status(owner, campaign_id, "PAUSED", "RUNNING", "COMPLETED")
+    reason = (await owner.api.data(PAUSED, {"id": campaign_id}))["node"]["pauseReason"]
+    refused = await _act(owner, "resumeCampaign", campaign_id)
+    await admin.api.data(
+        UPDATE_PLAN, {"input": {"planId": plan_id, "limits": {"marketingMessagesPerMonth": 3}}}
+    )
+    resumed = await _act(owner, "resumeCampaign", campaign_id)
+    done = await until_status(owner, campaign_id, "COMPLETED")
+
+    assert paused["status"] == "PAUSED"
+    assert "0 left, 3 asked for" in reason
+    assert refused["userErrors"][0]["code"] == "LIMIT_EXCEEDED"
+    assert resumed["userErrors"] == []
+    assert done["stats"]["sent"] + done["stats"]["delivered"] + done["stats"]["read"] == 3
+    assert len(fake.sends) == 3 and (await usage(owner))["marketingMessages"] == 3
