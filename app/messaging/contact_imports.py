@@ -4,7 +4,8 @@ Columns: ``phone_number`` (required), ``name``, ``tags`` (``;``-separated); any 
 becomes a custom attribute. A number already in the organization updates that contact (name
 replaced when given, tags added, attributes merged) instead of creating a second one.
 
-Rows are numbered as a spreadsheet shows them: the header is row 1. The job is safe to run
+New contacts count against the plan's ``contacts`` limit: the rows that fit are created, the
+others fail with the limit's message. Rows are numbered as a spreadsheet shows them: the header is row 1. The job is safe to run
 again: it recounts from the start, and contacts created by an interrupted run are updated.
 Importing this module must not build the GraphQL schema (the worker process imports it).
 """

@@ -17,6 +17,7 @@ from app.models.accounts import OneTimeToken, Organization, User
 from app.models.ai import AIAgent, KnowledgeEntry
 from app.models.campaigns import Campaign
 from app.models.messaging import Contact, Device, Message, Template
+from app.models.plans import Plan
 
 
 def column(model: type[Model], name: str) -> int:
@@ -135,6 +136,8 @@ LENGTHS: dict[str, dict[str, int]] = {
         "parameters": CONTENT,
     },
     "CreateCampaignInput": {"name": column(Campaign, "name"), "text": CONTENT, "tags": TAG},
+    "CreatePlanInput": {"name": column(Plan, "name"), "features": NAME_IN_JSON},
+    "UpdatePlanInput": {"name": column(Plan, "name"), "features": NAME_IN_JSON},
 }
 
 # String inputs with no length of their own here, and why.
