@@ -236,6 +236,109 @@ def createsuperuser(
     typer.echo(f"Staff user {email.strip().lower()} is ready.")
 
 
+plans_cli = typer.Typer(
+    help="Plans and organizations' subscriptions (staff).", no_args_is_help=True
+)
+cli.add_typer(plans_cli, name="plans")
+
+LimitsOption = Annotated[
+    str | None,
+    typer.Option(
+        help="JSON object of PlanLimits fields, e.g. '{\"devices\": 2}'; null: unlimited."
+    ),
+]
+FeaturesOption = Annotated[
+    list[str] | None, typer.Option("--feature", help="A feature flag (repeatable).")
+]
+
+
+def _plans_command(run: Any) -> None:
+    from app.plans.admin import PlanCommandError
+
+    try:
+        result = asyncio.run(run)
+    except PlanCommandError as error:
+        _fail(str(error))
+    for line in result if isinstance(result, list) else [result]:
+        typer.echo(line)
+
+
+@plans_cli.command("list")
+def plans_list() -> None:
+    """Every plan: id, name, limits, features, organizations on it."""
+    from app.plans.admin import list_plans
+
+    _plans_command(list_plans(_settings()))
+
+
+@plans_cli.command("create")
+def plans_create(
+    name: str,
+    limits: LimitsOption = None,
+    feature: FeaturesOption = None,
+    default: Annotated[bool, typer.Option(help="New organizations get this plan.")] = False,
+) -> None:
+    """Create a plan (limits left out: unlimited)."""
+    from app.plans.admin import create_plan
+
+    _plans_command(create_plan(_settings(), name, limits, list(feature or []), default))
+
+
+@plans_cli.command("update")
+def plans_update(
+    name: str,
+    limits: LimitsOption = None,
+    rename: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    feature: FeaturesOption = None,
+    default: Annotated[
+        bool | None, typer.Option("--default/--no-default", help="The default plan.")
+    ] = None,
+) -> None:
+    """Change a plan: the limits given (others stay), its name, features, default."""
+    from app.plans.admin import update_plan
+
+    _plans_command(
+        update_plan(
+            _settings(), name, limits=limits, rename=rename, features=feature, default=default
+        )
+    )
+
+
+@plans_cli.command("assign")
+def plans_assign(
+    organization: Annotated[str, typer.Argument(help="Organization number or global id.")],
+    plan: Annotated[str, typer.Argument(help="The plan's name.")],
+    status: Annotated[
+        str | None, typer.Option(help="TRIALING, ACTIVE, PAST_DUE, CANCELED.")
+    ] = None,
+) -> None:
+    """Put an organization on a plan."""
+    from app.plans.admin import assign_plan
+
+    chosen = _subscription_status(status) if status else None
+    _plans_command(assign_plan(_settings(), organization, plan, chosen))
+
+
+@plans_cli.command("status")
+def plans_status(
+    organization: Annotated[str, typer.Argument(help="Organization number or global id.")],
+    status: Annotated[str, typer.Argument(help="TRIALING, ACTIVE, PAST_DUE, CANCELED.")],
+) -> None:
+    """Set an organization's subscription status."""
+    from app.plans.admin import set_status
+
+    _plans_command(set_status(_settings(), organization, _subscription_status(status)))
+
+
+def _subscription_status(value: str) -> Any:
+    from app.models.plans import SubscriptionStatus
+
+    try:
+        return SubscriptionStatus(value.upper())
+    except ValueError:
+        _fail(f"status must be one of {', '.join(s.value for s in SubscriptionStatus)}")
+
+
 def _exported_schema() -> str:
     from app.schema import schema
 

@@ -7,6 +7,7 @@ imports the domains that react to it.
 
 from __future__ import annotations
 
+from app.accounts import usage_mail
 from app.ai import triggers
 from app.campaigns import statuses
 from app.inbox import routing, sync
@@ -18,3 +19,4 @@ def install() -> None:
     events.react(events.InboundMessageStored, routing.on_inbound_message)
     events.react(events.DeliveryStatusReceived, statuses.on_status_update)
     events.keep_journal(sync.record)
+    events.react(events.UsageThresholdReached, usage_mail.on_usage_threshold)

@@ -7,8 +7,11 @@ log lines.
 
 from __future__ import annotations
 
+from saq.queue.redis import RedisQueue
+
 from app.accounts.jobs import SEND_EMAIL
 from app.platform.config import Settings
+from app.platform.pubsub import Broker
 from app.platform.runtime import Runtime
 from app.platform.security import encrypt_secret
 
@@ -21,4 +24,13 @@ def seal_body(settings: Settings, body: str) -> str:
 async def queue_mail(runtime: Runtime, *, to: str, subject: str, body: str) -> None:
     await runtime.queues.enqueue(
         SEND_EMAIL, to=to, subject=subject, sealed_body=seal_body(runtime.settings, body)
+    )
+
+
+async def queue_mail_from(
+    settings: Settings, broker: Broker, *, to: str, subject: str, body: str
+) -> None:
+    """:func:`queue_mail` where a reaction has the settings and the broker, not a runtime."""
+    await RedisQueue(broker.redis, name=SEND_EMAIL.queue).enqueue(
+        SEND_EMAIL.name, to=to, subject=subject, sealed_body=seal_body(settings, body)
     )

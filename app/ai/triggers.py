@@ -18,9 +18,7 @@ from app.ai import usage
 from app.ai.jobs import RUN_AGENT
 from app.models.ai import AgentRun, AgentTask, AgentTrigger, AIAgent
 from app.models.messaging import Conversation, Message
-from app.platform.config import Settings
 from app.platform.events import InboundMessageStored
-from app.platform.pubsub import Broker
 
 log = structlog.get_logger("parley.ai")
 
@@ -34,14 +32,15 @@ def job_options(run: AgentRun, timeout_seconds: int) -> dict[str, object]:
 async def on_inbound_message(event: InboundMessageStored) -> None:
     message = event.message
     try:
-        await _schedule_auto_reply(event.settings, event.broker, message)
+        await _schedule_auto_reply(event, message)
     except Exception:
         # The customer's message is stored whatever happens here; losing an auto-reply is
         # better than failing the webhook that delivered it.
         log.exception("ai.auto_reply_not_scheduled", message_id=message.id)
 
 
-async def _schedule_auto_reply(settings: Settings, broker: Broker, message: Message) -> None:
+async def _schedule_auto_reply(stored: InboundMessageStored, message: Message) -> None:
+    settings, broker = stored.settings, stored.broker
     conversation = await Conversation.get(id=message.conversation_id)
     agent = await AIAgent.filter(device_id=message.device_id, enabled=True).order_by("id").first()
     if agent is None:
@@ -59,7 +58,7 @@ async def _schedule_auto_reply(settings: Settings, broker: Broker, message: Mess
     )
     if not first:
         return
-    refused = await usage.count_run(conversation.organization_id)
+    refused = await usage.count_run(stored, conversation.organization_id)
     if refused is not None:
         log.info("ai.auto_reply_refused", conversation_id=conversation.id, reason=refused)
         return

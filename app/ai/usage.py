@@ -14,6 +14,9 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
 from app.models.ai import AIUsage, AIUsageLimit
+from app.plans import quotas
+from app.plans.context import PlanContext
+from app.plans.limits import Limit
 from app.platform import clock
 
 
@@ -84,12 +87,22 @@ async def limit_of(organization_id: int) -> AIUsageLimit | None:
     return await AIUsageLimit.get_or_none(organization_id=organization_id)
 
 
-async def count_run(organization_id: int) -> str | None:
-    """Count a new run, or say why the organization's monthly allowance refuses it.
+async def count_run(ctx: PlanContext, organization_id: int) -> str | None:
+    """Count a new run, or say why the plan or the organization's own monthly allowance
+    refuses it.
 
     The run is counted first and taken back when it went over, so concurrent requests can
     never start more runs than the allowance.
     """
+    if refusal := await quotas.reserve(ctx, organization_id, Limit.AI_RUNS):
+        return refusal.message
+    refused = await _count_allowed(organization_id)
+    if refused is not None:
+        await quotas.release(organization_id, Limit.AI_RUNS, amount=1)
+    return refused
+
+
+async def _count_allowed(organization_id: int) -> str | None:
     limit = await limit_of(organization_id)
     if limit is None or (limit.runs_per_month is None and limit.tokens_per_month is None):
         await add(organization_id, today(), runs=1)

@@ -13,13 +13,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from app.campaigns import bulk
 from app.messaging.phones import stored_e164
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
-from app.models.messaging import Contact, Conversation, service_window_open
+from app.models.messaging import SERVICE_WINDOW, Contact, Conversation, service_window_open
 from app.platform import clock
 
 VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
@@ -99,6 +99,20 @@ def _audience(campaign: Campaign) -> QuerySet[Contact]:
         organization_id=campaign.organization_id,
         phone_number__isnull=False,
     )
+
+
+async def marketing_audience(campaign: Campaign) -> int:
+    """How many template sends the audience would take outside an open service window: its
+    contacts not opted out, less those whose window on the device is open now (an upper
+    bound: contacts sharing a number count once each here, one of them is sent to)."""
+    reachable = _audience(campaign).filter(opted_out_at__isnull=True)
+    total = await reachable.count()
+    in_window = await Conversation.filter(
+        device_id=campaign.device_id,
+        last_inbound_at__gt=clock.now() - SERVICE_WINDOW,
+        contact_id__in=Subquery(reachable.values("id")),
+    ).count()
+    return total - in_window
 
 
 async def _contacts(campaign: Campaign) -> AsyncIterator[list[AudienceContact]]:

@@ -38,6 +38,7 @@ async def begin_run(
         "status": CampaignStatus.RUNNING,
         "run_generation": F("run_generation") + 1,
         "updated_at": clock.now(),
+        "pause_reason": None,
     }
     moved = await Campaign.filter(id=campaign_id, status__in=allowed).update(**changes)
     if not moved:

@@ -28,6 +28,7 @@ from tortoise.expressions import F
 
 from app.campaigns import bulk, progress, statuses
 from app.campaigns.bulk import Claimed, Queued
+from app.campaigns.quota import CampaignQuota
 from app.campaigns.statuses import callback_data
 from app.messaging.pacing import LATE_SECONDS, RATE_LIMITED_RETRIES, DeviceLimiter
 from app.messaging.pipeline import advance_status, reconcile
@@ -192,6 +193,8 @@ class Sender:
     still_running: Callable[[], Awaitable[bool]]
     # Told the ids of the messages each batch sent (the sandbox's network delivers them).
     on_sent: Callable[[list[int]], Awaitable[None]] | None = None
+    # Counts each send against the organization's plan (and pauses the campaign at its limit).
+    quota: CampaignQuota | None = None
     # When the last lease renewal began: every row this sender holds has a lease running at
     # least ``lease`` seconds from then (rows claimed since got theirs when claimed).
     renewed_at: float = field(default_factory=time.monotonic, init=False)
@@ -245,6 +248,8 @@ class Sender:
         )
         if len(ours) != len(batch):  # paused, cancelled or a lease lost meanwhile: send only ours
             batch = [r for r in batch if r.id in ours]
+        if self.quota is not None:
+            batch = await self.quota.take(batch, messages)
         return Prepared(batch, messages)
 
     async def send_prepared(self, prepared: Prepared) -> FailureReason | None:
@@ -258,6 +263,8 @@ class Sender:
         if self.on_sent is not None and accepted:
             await self.on_sent([message.id for _, message, _ in accepted])
         unsent = [r.id for r, _, o in sent if o is None]
+        if unsent and self.quota is not None:  # not sent: not counted
+            await self.quota.give_back_many([messages[r].id for r in unsent])
         if unsent:  # stopped before their turn: never handed to the provider
             await CampaignRecipient.filter(
                 id__in=unsent, lease_owner=self.owner, status=RecipientStatus.SENDING
@@ -463,6 +470,8 @@ class Sender:
             lease_owner=None,
             lease_expires_at=None,
         )
+        if self.quota is not None:
+            await self.quota.give_back(queued.id)
         message = await Message.get(id=queued.id)
         await advance_status(
             self.broker, message, MessageStatus.FAILED, error_code=error.code, error_message=reason

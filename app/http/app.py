@@ -33,6 +33,7 @@ from app.documents.limits import (
 )
 from app.documents.persisted import PersistedDocuments, RegisterPersistedQuery, TrustedDocumentsOnly
 from app.http import graphiql, health
+from app.http.billing import billing_subscription
 from app.http.graphql import GraphQLView, RefuseBadCredentials
 from app.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.http.origins import AllowedOrigins, WebSocketOriginMiddleware
@@ -186,6 +187,7 @@ def create_app(
         Route("/health/ready", health.ready),
         Route("/metrics", metrics),
         Route("/webhooks/whatsapp/{device_id}", whatsapp_webhook, methods=["GET", "POST"]),
+        Route("/billing/subscription", billing_subscription, methods=["POST"]),
         *extra_routes,
     ]
     if settings.graphiql_enabled:

@@ -4,7 +4,8 @@ Columns: ``phone_number`` (required), ``name``, ``tags`` (``;``-separated); any 
 becomes a custom attribute. A number already in the organization updates that contact (name
 replaced when given, tags added, attributes merged) instead of creating a second one.
 
-Rows are numbered as a spreadsheet shows them: the header is row 1. The job is safe to run
+New contacts count against the plan's ``contacts`` limit: the rows that fit are created, the
+others fail with the limit's message. Rows are numbered as a spreadsheet shows them: the header is row 1. The job is safe to run
 again: it recounts from the start, and contacts created by an interrupted run are updated.
 Importing this module must not build the GraphQL schema (the worker process imports it).
 """
@@ -15,16 +16,22 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from app.messaging.phones import to_e164
 from app.messaging.tags import normalize_tags, tags_text
 from app.models.messaging import Contact, ContactImport, ContactImportStatus
+from app.plans import quotas
+from app.plans.limits import Limit
 from app.platform import clock
 from app.platform.input_limits import CONTACT_NAME, TAG, too_long
+
+if TYPE_CHECKING:
+    from app.platform.runtime import Runtime
 
 log = structlog.get_logger("parley.messaging")
 
@@ -83,7 +90,7 @@ class _Row:
     attributes: dict[str, str]
 
 
-async def run_import(import_id: int) -> None:
+async def run_import(runtime: Runtime, import_id: int) -> None:
     job = await ContactImport.get_or_none(id=import_id)
     if job is None:
         raise ContactImportNotFound(import_id)
@@ -95,7 +102,7 @@ async def run_import(import_id: int) -> None:
     try:
         rows = _parse(job.csv_text, report)
         for start in range(0, len(rows), CHUNK):
-            await _store(job.organization_id, rows[start : start + CHUNK], report)
+            await _store(runtime, job.organization_id, rows[start : start + CHUNK], report)
     except Exception as error:
         log.exception("messaging.contact_import_failed", import_id=import_id)
         job.status, job.error = ContactImportStatus.FAILED, f"{type(error).__name__}: {error}"
@@ -155,33 +162,51 @@ def _parse(csv_text: str, report: _Report) -> list[_Row]:
     return rows
 
 
-async def _store(org_id: int, rows: list[_Row], report: _Report) -> None:
+async def _store(runtime: Runtime, org_id: int, rows: list[_Row], report: _Report) -> None:
     existing = {
         contact.phone_number: contact
         for contact in await Contact.filter(
             organization_id=org_id, phone_number__in=[row.phone_number for row in rows]
         )
     }
+    new = [row for row in rows if row.phone_number not in existing]
+    if new:
+        async with quotas.capacity(runtime, org_id, Limit.CONTACTS, len(new)) as no:
+            # Over the plan's limit: the rows that fit are created, the rest refused.
+            room = len(new) if no is None else no.remaining
+            for row in new[room:]:
+                assert no is not None
+                report.fail(row.number, PHONE, no.message)
+            for row in new[:room]:
+                contact = await _create(org_id, row)
+                if contact is None:
+                    report.created += 1
+                else:
+                    existing[row.phone_number] = contact
     for row in rows:
         contact = existing.get(row.phone_number)
         if contact is None:
-            try:
-                await Contact.create(
-                    organization_id=org_id,
-                    phone_number=row.phone_number,
-                    name=row.name,
-                    tags=row.tags,
-                    tags_text=tags_text(row.tags),
-                    attributes=row.attributes,
-                )
-            except IntegrityError:  # created meanwhile (an inbound message): update it
-                contact = await Contact.get(organization_id=org_id, phone_number=row.phone_number)
-            else:
-                report.created += 1
-                continue
+            continue
         _merge(contact, row)
         await contact.save(update_fields=["name", "tags", "tags_text", "attributes", "updated_at"])
         report.updated += 1
+
+
+async def _create(org_id: int, row: _Row) -> Contact | None:
+    """Create the row's contact; the contact created meanwhile (an inbound message), if any."""
+    try:
+        async with in_transaction():  # a savepoint: a duplicate leaves the rest of the chunk
+            await Contact.create(
+                organization_id=org_id,
+                phone_number=row.phone_number,
+                name=row.name,
+                tags=row.tags,
+                tags_text=tags_text(row.tags),
+                attributes=row.attributes,
+            )
+    except IntegrityError:
+        return await Contact.get(organization_id=org_id, phone_number=row.phone_number)
+    return None
 
 
 def _merge(contact: Contact, row: _Row) -> None:

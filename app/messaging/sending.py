@@ -42,8 +42,10 @@ from app.messaging.jobs import SANDBOX_PROGRESS
 from app.messaging.pacing import LATE_SECONDS, RATE_LIMITED_RETRIES, DeviceLimiter
 from app.messaging.pipeline import advance_status, reconcile, set_device_status
 from app.messaging.providers import provider_for, wire_type
-from app.models.messaging import Device, Message, MessageStatus, Provider
+from app.models.messaging import Device, Message, MessageStatus, MessageType, Provider, Template
 from app.models.messaging import DeviceStatus as DeviceStatusModel
+from app.plans import quotas
+from app.plans.limits import Limit, message_limit
 from app.platform import clock
 from app.whatsapp.cloud_api import RetryPolicy
 from app.whatsapp.errors import FailureReason, ProviderError
@@ -133,6 +135,14 @@ async def _send(
     # Marked before the wait for a slot, so that nothing stands between the slot and the request.
     if not await _hand_over(runtime, message):
         return None  # another run is sending it
+    # Counted against the plan once, however often it is handed over; never refused here.
+    await quotas.reserve(
+        runtime,
+        message.organization_id,
+        await _limit_of(message),
+        key=usage_key(message.id),
+        force=True,
+    )
     refusals = 0
     while True:
         slots = await limiter.next_slot(device.id, device.messages_per_second, within=slot_wait)
@@ -159,6 +169,30 @@ async def _send(
             return None
         await _record_sent(runtime, device, message, result.provider_message_id)
         return None
+
+
+def usage_key(message_id: int) -> str:
+    """What a send is counted under in the plan's usage (campaign sends use the same)."""
+    return f"message:{message_id}"
+
+
+async def _limit_of(message: Message) -> Limit:
+    """The limit a send counts against: its template's category; SERVICE for the rest."""
+    if message.type is not MessageType.TEMPLATE:
+        return message_limit("SERVICE")
+    template = await Template.get_or_none(
+        device_id=message.device_id,
+        name=str(message.payload.get("name", "")),
+        language=str(message.payload.get("language", "")),
+    )
+    return message_limit(template.category if template else "MARKETING")
+
+
+async def _uncount(message: Message) -> None:
+    """A send that never reached Meta is taken back from the plan's usage."""
+    await quotas.release(
+        message.organization_id, await _limit_of(message), key=usage_key(message.id)
+    )
 
 
 async def _hand_over(runtime: Runtime, message: Message) -> bool:
@@ -222,6 +256,7 @@ async def _failed(
     )
     if error.retryable and not last_try:
         raise error  # the queue tries again later, with backoff
+    await _uncount(message)
     await advance_status(
         runtime.broker,
         message,
@@ -245,6 +280,7 @@ async def give_up(runtime: Runtime, message_id: int, error: BaseException) -> No
 
 async def _give_up(runtime: Runtime, message: Message, reason: str) -> None:
     log.warning("messaging.send_given_up", message_id=message.id, reason=reason)
+    await _uncount(message)
     await advance_status(runtime.broker, message, MessageStatus.FAILED, error_message=reason)
 
 

@@ -81,6 +81,8 @@ class Campaign(TimestampedModel):
     # Bumped by each start/resume: names the batch jobs of that run, so SAQ keys stay unique.
     run_generation = fields.IntField(default=0)
     failure_reason = fields.TextField(null=True)
+    # Why the campaign stopped by itself while it was RUNNING (a plan's limit reached).
+    pause_reason = fields.TextField(null=True)
 
     organization_id: int
     device_id: int

@@ -284,6 +284,17 @@ class Settings(BaseSettings):
     opt_in_keywords: list[str] = Field(
         ["START"], description="Inbound texts that opt a contact back in (JSON list)."
     )
+    default_plan_limits: dict[str, int | float | None] | None = Field(
+        None,
+        description="Limits of the plan new organizations get, a JSON object of PlanLimits "
+        'fields (e.g. `{"devices": 2, "seats": 5}`; fields left out: unlimited); unset: '
+        "unlimited, so `make dev` is never blocked.",
+    )
+    billing_secret: SecretStr | None = Field(
+        None,
+        description="Shared secret of the billing system's signed calls to "
+        "`POST /billing/subscription`; unset: that endpoint is off.",
+    )
     ai_base_url: str | None = Field(
         None,
         description="OpenAI-compatible endpoint, e.g. `http://localhost:11434/v1` (Ollama); "
@@ -404,6 +415,7 @@ MODEL_MODULES = [
     "app.models.inbox",
     "app.models.inbox_sync",
     "app.models.routing",
+    "app.models.plans",
 ]
 
 

@@ -4,11 +4,12 @@ Domain code says what happened here, with typed events, and never reaches into a
 domain to make it react. Two kinds of listeners:
 
 - **Live events** (:class:`MessageEvent`, :class:`ConversationEvent`, :class:`DeviceEvent`,
-  :class:`CampaignEvent`, :class:`AgentRunEvent`) go to a Redis channel per organization and
+  :class:`CampaignEvent`, :class:`AgentRunEvent`, :class:`UsageEvent`) go to a Redis channel per organization and
   topic, from whichever process caused them; every API process fans them out to its
   subscriptions (``app.resolvers.subscriptions``). They carry ids only, so each subscriber
   re-reads the rows through its own organization.
-- **Reactions** (:class:`InboundMessageStored`, :class:`DeliveryStatusReceived`) are awaited
+- **Reactions** (:class:`InboundMessageStored`, :class:`DeliveryStatusReceived`,
+  :class:`UsageThresholdReached`) are awaited
   in-process where the change happens, by the handlers ``app.reactions`` installs (an AI
   auto-reply, a campaign recipient's status): their work is part of the change, as a direct
   call was, without the import from one domain into another.
@@ -36,6 +37,7 @@ DEVICES = "devices"
 CAMPAIGNS = "campaigns"
 AGENT_RUNS = "agent_runs"
 INBOX = "inbox"
+USAGE = "usage"
 
 
 def channel(org_id: int, topic: str) -> str:
@@ -214,6 +216,29 @@ def keep_journal(journal: Journal) -> None:
         _journals.append(journal)
 
 
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    """The organization's usage of a plan limit reached ``threshold`` percent of it."""
+
+    topic: ClassVar[str] = USAGE
+    organization_id: int
+    limit: str
+    threshold: int
+    used: int
+    allowed: int
+    kind: str = "LIMIT_WARNING"
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "organization_id": self.organization_id,
+            "limit": self.limit,
+            "threshold": self.threshold,
+            "used": self.used,
+            "allowed": self.allowed,
+        }
+
+
 async def publish(broker: Broker, event: LiveEvent) -> None:
     await publish_many(broker, [event])
 
@@ -246,6 +271,16 @@ class DeliveryStatusReceived:
     broker: Broker
     device: Device
     update: StatusUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class UsageThresholdReached:
+    """A plan limit's usage reached 80 % or 100 % for the first time this period (its
+    :class:`UsageEvent` is published already)."""
+
+    settings: Settings
+    broker: Broker
+    event: UsageEvent
 
 
 E = TypeVar("E")

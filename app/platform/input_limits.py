@@ -18,6 +18,7 @@ from app.models.ai import AIAgent, KnowledgeEntry
 from app.models.campaigns import Campaign
 from app.models.inbox import AdReferral, CannedResponse, Label
 from app.models.messaging import Contact, Device, Message, Template
+from app.models.plans import Plan
 from app.models.routing import InboxSettings, Team
 
 
@@ -161,6 +162,8 @@ LENGTHS: dict[str, dict[str, int]] = {
         "awayMessage": CONTENT,
         "searchLanguage": column(InboxSettings, "search_language"),
     },
+    "CreatePlanInput": {"name": column(Plan, "name"), "features": NAME_IN_JSON},
+    "UpdatePlanInput": {"name": column(Plan, "name"), "features": NAME_IN_JSON},
 }
 
 # String inputs with no length of their own here, and why.

@@ -171,7 +171,7 @@ async def run_agent(
         return None, [
             user_error("conversationId", "This task needs a conversation.", UserErrorCode.REQUIRED)
         ]
-    refused = await usage.count_run(agent.organization_id)
+    refused = await usage.count_run(info.context.runtime, agent.organization_id)
     if refused is not None:
         return None, [user_error(None, refused, UserErrorCode.LIMIT_EXCEEDED)]
     viewer = info.context.viewer

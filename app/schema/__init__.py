@@ -24,6 +24,7 @@ from app.schema.messaging import (
     MessagingSubscription,
     ReportsQuery,
 )
+from app.schema.plans import PlansMutation, PlansQuery, PlansSubscription
 from app.schema.system import SystemQuery
 
 QUERY_TYPES: tuple[type, ...] = (
@@ -36,6 +37,7 @@ QUERY_TYPES: tuple[type, ...] = (
     AIQuery,
     CampaignsQuery,
     InboxQuery,
+    PlansQuery,
 )
 MUTATION_TYPES: tuple[type, ...] = (
     AccountsMutation,
@@ -44,12 +46,14 @@ MUTATION_TYPES: tuple[type, ...] = (
     AIMutation,
     CampaignsMutation,
     InboxMutation,
+    PlansMutation,
 )
 SUBSCRIPTION_TYPES: tuple[type, ...] = (
     MessagingSubscription,
     AISubscription,
     CampaignsSubscription,
     InboxSubscription,
+    PlansSubscription,
 )
 
 

@@ -49,3 +49,17 @@ def HasRole(minimum: Role) -> type[BasePermission]:  # reads as a class at the u
         )
         _ROLE_PERMISSIONS[minimum] = permission
     return permission
+
+
+class IsStaff(IsAuthenticated):
+    """Parley's own operators (``parley createsuperuser``): plans and subscriptions."""
+
+    message = "Only staff may do this."
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        super().has_permission(source, info, **kwargs)
+        viewer = info.context.viewer
+        assert viewer is not None
+        if not viewer.user.is_staff:
+            raise Forbidden(self.message)
+        return True

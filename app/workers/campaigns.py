@@ -13,7 +13,8 @@ import time
 
 import structlog
 
-from app.campaigns import audience, liveness, progress, runs, sending
+from app.campaigns import audience, liveness, progress, quota, runs, sending
+from app.campaigns.quota import CampaignQuota
 from app.messaging.pacing import DeviceLimiter
 from app.messaging.pipeline import set_device_status
 from app.messaging.providers import provider_for
@@ -60,6 +61,13 @@ async def start_scheduled_campaign(ctx: JobContext, *, campaign_id: int) -> None
         await runs.finish(
             runtime.broker, campaign, CampaignStatus.FAILED, f"The device is {device.status.value}."
         )
+        return
+    if refusal := await quota.check_start(runtime, campaign):
+        # Over the plan's limit at its time: PAUSED with the reason, resumable after an upgrade.
+        if await Campaign.filter(id=campaign.id, status=CampaignStatus.SCHEDULED).update(
+            status=CampaignStatus.PAUSED, pause_reason=refusal.message
+        ):
+            await progress.status_changed(runtime.broker, await Campaign.get(id=campaign.id))
         return
     await runs.begin_run(
         runtime.broker, runtime.queues, campaign.id, allowed=(CampaignStatus.SCHEDULED,)
@@ -116,6 +124,7 @@ async def send_campaign_batch(ctx: JobContext, *, campaign_id: int, generation: 
         lease=settings.campaign_lease_seconds,
         still_running=lambda: _still_running(campaign_id),
         on_sent=lambda ids: sandbox_network(runtime.queues, device, ids),
+        quota=await CampaignQuota.of(runtime, campaign),
     )
     reconciled_at = 0.0
     in_flight: set[asyncio.Task[FailureReason | None]] = set()

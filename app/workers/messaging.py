@@ -142,7 +142,7 @@ async def process_webhook_event(ctx: JobContext, *, event_id: int) -> None:
 
 
 async def import_contacts(ctx: JobContext, *, import_id: int) -> None:
-    await run_import(import_id)
+    await run_import(ctx["runtime"], import_id)
 
 
 async def sync_templates(ctx: JobContext, *, device_id: int) -> None:

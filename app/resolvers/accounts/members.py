@@ -19,6 +19,8 @@ from app.models.accounts import (
     TokenPurpose,
     User,
 )
+from app.plans import quotas
+from app.plans.limits import Limit
 from app.platform.clock import now
 from app.platform.context import Info
 from app.platform.errors import Forbidden, NotFound
@@ -110,14 +112,26 @@ async def invite_member(
     if await Membership.filter(organization_id=organization_id, user__email=email).exists():
         return None, [user_error("email", "Already a member.", UserErrorCode.TAKEN)]
     settings = info.context.settings
-    token = await issue_token(
-        info,
-        TokenPurpose.INVITATION,
-        settings.email_token_ttl_seconds,
+    # A seat is a member or a pending invitation; inviting an address again takes no new one.
+    invited = await OneTimeToken.exists(
         organization_id=organization_id,
         email=email,
-        role=role,
+        purpose=TokenPurpose.INVITATION,
+        used_at__isnull=True,
+        expires_at__gt=now(),
     )
+    runtime = info.context.runtime
+    async with quotas.capacity(runtime, organization_id, Limit.SEATS, 0 if invited else 1) as no:
+        if no is not None:
+            return None, [no.user_error("email")]
+        token = await issue_token(
+            info,
+            TokenPurpose.INVITATION,
+            settings.email_token_ttl_seconds,
+            organization_id=organization_id,
+            email=email,
+            role=role,
+        )
     organization = await Organization.get(id=organization_id)
     link = f"{settings.public_url}/accept-invitation?token={token}"
     await send_mail(

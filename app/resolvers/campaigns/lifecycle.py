@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from app.campaigns import progress
+from app.campaigns import progress, quota
 from app.campaigns.audience import variables_of
 from app.campaigns.jobs import START_SCHEDULED_CAMPAIGN
 from app.campaigns.runs import begin_run
@@ -22,6 +22,8 @@ from app.models.campaigns import (
     RecipientStatus,
 )
 from app.models.messaging import DeviceStatus
+from app.plans import quotas
+from app.plans.limits import Limit
 from app.platform import clock
 from app.platform.context import Info
 from app.platform.ids import decode_id
@@ -100,6 +102,9 @@ async def create_campaign(
     )
     viewer = info.context.viewer
     assert viewer is not None
+    runtime = info.context.runtime
+    if no := await quotas.reserve(runtime, device.organization_id, Limit.CAMPAIGNS):
+        return None, [no.user_error()]
     campaign = await Campaign.create(
         organization_id=device.organization_id,
         device_id=device.id,
@@ -162,6 +167,8 @@ async def start_campaign(info: Info, *, campaign_id: str) -> Result:
         ]
     runtime = info.context.runtime
     allowed = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
+    if campaign.status in allowed and (no := await quota.check_start(runtime, campaign)):
+        return campaign, [no.user_error("campaignId")]
     if not await begin_run(runtime.broker, runtime.queues, campaign.id, allowed=allowed):
         return campaign, _conflict(campaign, "started")
     return await Campaign.get(id=campaign.id), []
@@ -178,6 +185,10 @@ async def resume_campaign(info: Info, *, campaign_id: str) -> Result:
     if campaign is None:
         return None, [not_found("campaignId", "campaign")]
     runtime = info.context.runtime
+    if campaign.status is CampaignStatus.PAUSED and (
+        no := await quota.check_resume(runtime, campaign)
+    ):
+        return campaign, [no.user_error("campaignId")]
     if not await begin_run(
         runtime.broker, runtime.queues, campaign.id, allowed=(CampaignStatus.PAUSED,)
     ):

@@ -7,12 +7,15 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
 from app.messaging import contact_csv, contact_imports, erasure
 from app.messaging.jobs import IMPORT_CONTACTS
 from app.messaging.phones import to_e164
 from app.messaging.tags import normalize_tags, tags_text
 from app.models.messaging import Contact, ContactImport
+from app.plans import quotas
+from app.plans.limits import Limit
 from app.platform.context import Info
 from app.platform.ids import decode_id
 from app.platform.scope import organization_id
@@ -42,19 +45,27 @@ async def create_contact(
     if any("," in tag for tag in tags or []):
         return None, [user_error("tags", "Tags cannot contain commas.", UserErrorCode.INVALID)]
     clean_tags = normalize_tags(tags)
-    try:
-        contact = await Contact.create(
-            organization_id=organization_id(info),
-            phone_number=e164,
-            name=(name or "").strip() or None,
-            tags=clean_tags,
-            tags_text=tags_text(clean_tags),
-            attributes=attributes or {},
-        )
-    except IntegrityError:
-        return None, [
-            user_error("phoneNumber", "A contact with this number exists.", UserErrorCode.TAKEN)
-        ]
+    org_id = organization_id(info)
+    taken = [user_error("phoneNumber", "A contact with this number exists.", UserErrorCode.TAKEN)]
+    if await Contact.exists(organization_id=org_id, phone_number=e164):
+        return None, taken
+    async with quotas.capacity(info.context.runtime, org_id, Limit.CONTACTS) as no:
+        if no is not None:
+            return None, [no.user_error()]
+        try:
+            async with (
+                in_transaction()
+            ):  # a savepoint: a duplicate leaves the lock's transaction usable
+                contact = await Contact.create(
+                    organization_id=org_id,
+                    phone_number=e164,
+                    name=(name or "").strip() or None,
+                    tags=clean_tags,
+                    tags_text=tags_text(clean_tags),
+                    attributes=attributes or {},
+                )
+        except IntegrityError:
+            return None, taken
     return contact, []
 
 

@@ -12,6 +12,8 @@ from app.messaging.phones import to_e164
 from app.messaging.pipeline import set_device_status
 from app.messaging.providers import provider_for
 from app.models.messaging import Device, DeviceStatus, Provider
+from app.plans import quotas
+from app.plans.limits import Limit
 from app.platform.config import Settings
 from app.platform.context import Info
 from app.platform.ids import decode_id, to_global_id
@@ -101,7 +103,10 @@ async def create_device(
     )
     if cloud_api is not None and provider is Provider.CLOUD_API:
         _set_credentials(settings, device, cloud_api)
-    await device.save()
+    async with quotas.capacity(info.context.runtime, device.organization_id, Limit.DEVICES) as no:
+        if no is not None:
+            return None, [no.user_error()]
+        await device.save()
     if cloud_api is not None and provider is Provider.CLOUD_API:
         await _audit_credentials(info, device, cloud_api)
     return device, []

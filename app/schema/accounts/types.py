@@ -15,10 +15,12 @@ from app.platform.context import Info
 from app.platform.errors import Forbidden
 from app.platform.ids import to_global_id
 from app.platform.pagination import page_args
+from app.resolvers import plans
 from app.resolvers.accounts.sessions import active_sessions
 from app.schema.node import Node
 from app.schema.pagination import Connection, paginate
 from app.schema.permissions import HasRole, IsAuthenticated
+from app.schema.plans.types import OrganizationSubscription, Usage
 
 Role = strawberry.enum(models.Role, description="Roles in an organization, highest first.")
 
@@ -184,6 +186,27 @@ class OrganizationType(Node):
         if viewer is None or viewer.organization_id != self.model.id:
             raise Forbidden()
         return JSON(dict(self.model.business_hours or {}))
+
+    @strawberry.field(
+        description="The organization's plan and subscription (visible to members).",
+        permission_classes=[HasRole(models.Role.VIEWER)],
+    )
+    async def subscription(self, info: Info) -> OrganizationSubscription:
+        self._check_member(info)
+        return OrganizationSubscription.from_model(await plans.subscription_of(info, self.model.id))
+
+    @strawberry.field(
+        description="What the organization uses this period, each limit beside it (members).",
+        permission_classes=[HasRole(models.Role.VIEWER)],
+    )
+    async def usage(self, info: Info) -> Usage:
+        self._check_member(info)
+        return Usage.from_usage(await plans.usage(info, self.model.id))
+
+    def _check_member(self, info: Info) -> None:
+        viewer = info.context.viewer
+        if viewer is None or viewer.organization_id != self.model.id:
+            raise Forbidden()
 
     @strawberry.field(description="The caller's role in this organization.")
     def viewer_role(self, info: Info) -> Role | None:  # type: ignore[valid-type]

@@ -100,6 +100,10 @@ class Campaign(Node):
     started_at: datetime | None = strawberry.field(description="When it first started.")
     finished_at: datetime | None = strawberry.field(description="When it ended.")
     failure_reason: str | None = strawberry.field(description="Why it FAILED.")
+    pause_reason: str | None = strawberry.field(
+        description="Why it PAUSED by itself (a plan's limit reached, with the numbers); "
+        "resume it once the plan has room."
+    )
     created_at: datetime = strawberry.field(description="When it was created.")
     row: strawberry.Private[models.Campaign]
 
@@ -118,6 +122,7 @@ class Campaign(Node):
             started_at=row.started_at,
             finished_at=row.finished_at,
             failure_reason=row.failure_reason,
+            pause_reason=row.pause_reason,
             created_at=row.created_at,
             row=row,
         )

@@ -1,0 +1,96 @@
+"""Factories for plans tests: staff, plans put on organizations, usage read back."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from app.models.accounts import Membership, Organization, Role, User
+from app.platform.ids import to_global_id
+from app.platform.security import issue_access_token
+from tests.support.client import Api
+from tests.support.messaging import Member
+from tests.support.server import RunningServer
+
+LIMIT_FIELDS = """
+devices seats contacts marketingMessagesPerMonth utilityMessagesPerMonth
+authenticationMessagesPerMonth serviceMessagesPerMonth campaignsPerMonth aiRunsPerMonth
+apiKeys webhooks storageBytes
+"""
+CREATE_PLAN = f"""
+mutation($input: CreatePlanInput!) {{
+  createPlan(input: $input) {{ plan {{ id name limits {{ {LIMIT_FIELDS} }} }} userErrors {{ field message code }} }}
+}}
+"""
+UPDATE_PLAN = f"""
+mutation($input: UpdatePlanInput!) {{
+  updatePlan(input: $input) {{ plan {{ id name limits {{ {LIMIT_FIELDS} }} }} userErrors {{ field message code }} }}
+}}
+"""
+ASSIGN_PLAN = """
+mutation($input: AssignPlanInput!) {
+  assignPlan(input: $input) {
+    subscription { status plan { id name } }
+    userErrors { field message code }
+  }
+}
+"""
+USAGE = f"""
+query {{
+  organization {{
+    subscription {{ status currentPeriodStart currentPeriodEnd plan {{ id name limits {{ {LIMIT_FIELDS} }} }} }}
+    usage {{
+      devices seats contacts marketingMessages utilityMessages authenticationMessages
+      serviceMessages campaigns aiRuns apiKeys webhooks storageBytes
+      limits {{ {LIMIT_FIELDS} }}
+      items {{ limit used allowed percent }}
+    }}
+  }}
+}}
+"""
+
+
+async def staff(server: RunningServer, api: Api) -> Member:
+    """A staff user (``parley createsuperuser``), member of an organization of its own."""
+    organization = await Organization.create(name=f"Staff {uuid.uuid4().hex[:8]}")
+    user = await User.create(
+        email=f"staff-{uuid.uuid4().hex}@example.com", name="Staff", is_staff=True
+    )
+    await Membership.create(user_id=user.id, organization_id=organization.id, role=Role.OWNER)
+    token, _ = issue_access_token(server.settings, user_id=user.id, organization_id=organization.id)
+    return Member(api.as_user(token), user.id, organization.id, token)
+
+
+async def create_plan(admin: Member, **limits: Any) -> str:
+    data = await admin.api.data(
+        CREATE_PLAN, {"input": {"name": f"Plan {uuid.uuid4().hex[:8]}", "limits": limits}}
+    )
+    assert data["createPlan"]["userErrors"] == [], data
+    plan_id: str = data["createPlan"]["plan"]["id"]
+    return plan_id
+
+
+async def assign(admin: Member, organization_id: int, plan_id: str) -> None:
+    data = await admin.api.data(
+        ASSIGN_PLAN,
+        {
+            "input": {
+                "organizationId": to_global_id("Organization", organization_id),
+                "planId": plan_id,
+            }
+        },
+    )
+    assert data["assignPlan"]["userErrors"] == [], data
+
+
+async def on_plan(admin: Member, who: Member, **limits: Any) -> str:
+    """Put ``who``'s organization on a new plan with ``limits``; the plan's id."""
+    plan_id = await create_plan(admin, **limits)
+    await assign(admin, who.organization_id, plan_id)
+    return plan_id
+
+
+async def usage(who: Member) -> dict[str, Any]:
+    data = await who.api.data(USAGE)
+    result: dict[str, Any] = data["organization"]["usage"]
+    return result

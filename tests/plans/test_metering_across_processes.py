@@ -1,0 +1,82 @@
+"""Must-show 2 of issue 22: after a campaign with retries and a killed worker, the plan's usage
+equals what the fake Graph API counted, by category, each send once.
+
+Real processes (one API, `parley worker`s) on one database and one Redis, as the campaign crash
+tests run: the fake answers each send ``RESPONSE_DELAY`` seconds after accepting it, so the
+killed worker leaves sends that reached "Meta" without their answer; some sends meet a 503 and
+are tried again. The organization's plan comes from ``PARLEY_DEFAULT_PLAN_LIMITS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from tests.campaigns.processes import (
+    import_contacts,
+    owner_with_device,
+    phone,
+    running_cluster,
+    start_template_campaign,
+    until_finished,
+)
+from tests.fakes.graph_api import FakeGraphApi
+from tests.plans.support import USAGE
+from tests.support.messaging import eventually
+
+RESPONSE_DELAY = 0.4
+PER_SECOND = 40
+AUDIENCE = 200
+ENV = {
+    "PARLEY_CAMPAIGN_LEASE_SECONDS": "4",
+    "PARLEY_CAMPAIGN_RECONCILE_SECONDS": "4",
+    "PARLEY_CAMPAIGN_BATCH_SIZE": "10",
+    "PARLEY_CAMPAIGN_BATCH_JOBS": "4",
+    "PARLEY_DEFAULT_PLAN_LIMITS": '{"marketingMessagesPerMonth": 1000, "devices": 3}',
+}
+
+
+def _sent_at_least(fake: FakeGraphApi, n: int) -> object:
+    async def check() -> bool:
+        return len(fake.sends) >= n
+
+    return check
+
+
+def _by_category(fake: FakeGraphApi) -> Counter[str]:
+    """What Meta would bill: the campaign's template (`welcome`, not synced: MARKETING) and
+    free-form text (SERVICE)."""
+    return Counter("marketing" if s.type == "template" else "service" for s in fake.sends)
+
+
+async def test_usage_equals_the_fakes_sends_by_category_after_retries_and_a_killed_worker() -> None:
+    audience = [(phone(i), f"Person {i}", f"City {i}") for i in range(AUDIENCE)]
+    async with running_cluster(RESPONSE_DELAY, **ENV) as (running, fake):
+        workers = await asyncio.gather(
+            running.start_worker("worker-1"), running.start_worker("worker-2")
+        )
+        api, device_id, _ = await owner_with_device(running, fake, per_second=PER_SECOND)
+        await import_contacts(api, audience, "meter")
+        fake.fail_next(http_status=503, times=12)  # tried again, not counted twice
+        campaign_id = await start_template_campaign(api, device_id, "meter")
+
+        await eventually(_sent_at_least(fake, int(AUDIENCE * 0.4)), within=120)
+        victim = next(
+            w for w in workers if "Processing Job<function: send_campaign_batch" in w.output()
+        )
+        running.kill(victim)
+        await running.start_worker("worker-3")
+        done = await until_finished(running, api, campaign_id, within=180)
+        await fake.drain()
+        data = await api.data(USAGE)
+
+    used = data["organization"]["usage"]
+    limits = data["organization"]["subscription"]["plan"]["limits"]
+    assert done["status"] == "COMPLETED", done
+    assert fake.unanswered, "the kill hit no send in flight"
+    assert any(a.http_status == 503 for a in fake.attempts), "no send was retried"
+    assert sorted(fake.send_counts().values()) == [1] * AUDIENCE
+    assert _by_category(fake) == Counter(marketing=AUDIENCE)
+    assert (used["marketingMessages"], used["serviceMessages"]) == (AUDIENCE, 0)
+    assert (used["utilityMessages"], used["authenticationMessages"]) == (0, 0)
+    assert limits["marketingMessagesPerMonth"] == 1000 and limits["devices"] == 3
