@@ -34,10 +34,12 @@ from app.documents.limits import (
 from app.documents.persisted import PersistedDocuments, RegisterPersistedQuery, TrustedDocumentsOnly
 from app.http import graphiql, health
 from app.http.graphql import GraphQLView, RefuseBadCredentials
+from app.http.media import serve_media
 from app.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.http.origins import AllowedOrigins, WebSocketOriginMiddleware
 from app.http.request_limits import RequestLimitMiddleware
 from app.http.webhooks import whatsapp_webhook
+from app.media import links
 from app.platform.config import Settings, get_settings
 from app.platform.logging import configure_logging
 from app.platform.runtime import start_runtime
@@ -185,6 +187,7 @@ def create_app(
         Route("/health/ready", health.ready),
         Route("/metrics", metrics),
         Route("/webhooks/whatsapp/{device_id}", whatsapp_webhook, methods=["GET", "POST"]),
+        Route(links.ROUTE, serve_media, methods=["GET", "HEAD"]),
         *extra_routes,
     ]
     if settings.graphiql_enabled:
@@ -192,7 +195,13 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     # Added innermost first. CORS wraps the request limit so that a 429 can be read (and its
     # Retry-After) by the page; preflights are answered before they count.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        # Only a multipart request to /graphql (uploadMedia, importContacts) may carry a file.
+        multipart_max_bytes=settings.max_upload_body_bytes,
+        multipart_paths=("/graphql",),
+    )
     app.add_middleware(RequestLimitMiddleware, settings=settings)
     app.add_middleware(WebSocketOriginMiddleware, settings=settings)
     app.add_middleware(CORSMiddleware, **AllowedOrigins(settings).cors_options())

@@ -109,10 +109,16 @@ async def conversation_for(
 
 
 async def receive_inbound(
-    settings: Settings, broker: Broker, device: Device, inbound: InboundMessage
+    settings: Settings,
+    broker: Broker,
+    device: Device,
+    inbound: InboundMessage,
+    *,
+    media_id: int | None = None,
 ) -> Message | None:
     """Store a customer's message, or apply it (an edit or a deletion of an earlier one); None
-    when this provider message id was already stored or there was nothing to apply it to."""
+    when this provider message id was already stored or there was nothing to apply it to.
+    ``media_id``: the MediaFile it carries, when Parley has it already (the sandbox)."""
     if await Message.exists(device_id=device.id, provider_message_id=inbound.provider_message_id):
         return None
     if inbound.type is InboundType.REVOKE:
@@ -139,6 +145,7 @@ async def receive_inbound(
             status=MessageStatus.RECEIVED,
             provider_message_id=inbound.provider_message_id,
             edited_at=inbound.timestamp if inbound.type is InboundType.EDIT else None,
+            media_id=media_id,
         )
     except IntegrityError:
         return None  # a concurrent delivery of the same message won
@@ -471,9 +478,11 @@ async def queue_outbound(
     payload: dict[str, Any],
     client_message_id: str | None,
     author_user_id: int | None = None,
+    media_id: int | None = None,
 ) -> Message:
     """Store a checked outbound message, announce it and queue its send job; a second call
-    with the same ``client_message_id`` returns the first message."""
+    with the same ``client_message_id`` returns the first message. ``media_id``: the
+    MediaFile it carries (sent by its Meta media id, app.messaging.media)."""
     try:
         message = await Message.create(
             organization_id=conversation.organization_id,
@@ -486,6 +495,7 @@ async def queue_outbound(
             status=MessageStatus.QUEUED,
             client_message_id=client_message_id,
             author_user_id=author_user_id,
+            media_id=media_id,
         )
     except IntegrityError:
         # A concurrent request with the same clientMessageId created it first.

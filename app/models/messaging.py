@@ -258,11 +258,18 @@ class Message(TimestampedModel):
     deleted_at = fields.DatetimeField(null=True)
     # What status webhooks said besides the status: pricing, conversation, played, failure.
     delivery_details: fields.JSONField[dict[str, Any]] | None = fields.JSONField(null=True)
+    # The file it carries (app.models.media.MediaFile): uploaded by a member, or downloaded from
+    # Meta after the customer sent it (until then null; a failed download says why in
+    # ``payload.media_error``).
+    media: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
+        "models.MediaFile", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
 
     organization_id: int
     conversation_id: int
     device_id: int
     author_user_id: int | None
+    media_id: int | None
 
     class Meta:
         table = "messages"

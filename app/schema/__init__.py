@@ -15,6 +15,7 @@ from app.schema.campaigns import CampaignsMutation, CampaignsQuery, CampaignsSub
 from app.schema.executor import ParleyExecutor
 from app.schema.input_checks import install as install_input_checks
 from app.schema.limits import LimitsQuery
+from app.schema.media import MediaMutation
 from app.schema.messaging import MessagingMutation, MessagingQuery, MessagingSubscription
 from app.schema.system import SystemQuery
 
@@ -29,6 +30,7 @@ QUERY_TYPES: tuple[type, ...] = (
 MUTATION_TYPES: tuple[type, ...] = (
     AccountsMutation,
     MessagingMutation,
+    MediaMutation,
     AIMutation,
     CampaignsMutation,
 )

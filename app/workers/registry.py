@@ -29,6 +29,7 @@ JOBS: dict[Job, Callable[..., Any]] = {
     messaging_jobs.PROCESS_WEBHOOK_EVENT: messaging.process_webhook_event,
     messaging_jobs.IMPORT_CONTACTS: messaging.import_contacts,
     messaging_jobs.SYNC_TEMPLATES: messaging.sync_templates,
+    messaging_jobs.DOWNLOAD_MEDIA: messaging.download_media,
     campaign_jobs.RUN_CAMPAIGN: campaigns.run_campaign,
     campaign_jobs.SEND_CAMPAIGN_BATCH: campaigns.send_campaign_batch,
     campaign_jobs.START_SCHEDULED_CAMPAIGN: campaigns.start_scheduled_campaign,
