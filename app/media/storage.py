@@ -57,7 +57,9 @@ class Storage:
             self._store,
             key,
             file,
-            attributes={"Content-Type": content_type},
+            # An object store keeps the type for its presigned URLs; a folder has no place for
+            # it (Parley serves its files with the type of their MediaFile).
+            attributes={"Content-Type": content_type} if self.signs_urls else None,
             chunk_size=PART_SIZE,
             max_concurrency=PARTS_IN_FLIGHT,
         )

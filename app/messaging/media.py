@@ -130,7 +130,7 @@ async def download_inbound(runtime: Runtime, message_id: int, *, last_try: bool)
         )
         if retryable and not last_try:
             raise
-        await _record_failure(runtime, message, str(error))
+        await _record_failure(runtime, message, _reason(error))
         return
     payload = {key: value for key, value in message.payload.items() if key != "media_error"}
     await Message.filter(id=message.id).update(media_id=media_file.id, payload=payload)
@@ -173,6 +173,11 @@ async def _record_failure(runtime: Runtime, message: Message, reason: str) -> No
     payload = {**message.payload, "media_error": reason[:500]}
     await Message.filter(id=message.id).update(payload=payload)
     await events.publish(runtime.broker, events.MessageEvent.of(message, "UPDATED"))
+
+
+def _reason(error: Exception) -> str:
+    details = getattr(error, "details", None)
+    return f"{error} ({details})" if details and details not in str(error) else str(error)
 
 
 def _sha256(file: IO[bytes]) -> bytes:

@@ -195,7 +195,8 @@ class CloudApiProvider:
                     await response.aread()
                     error = self._error_from(response)
                     raise ProviderError(
-                        f"media download answered HTTP {response.status_code}: {error.message}",
+                        f"media download answered HTTP {response.status_code}: "
+                        f"{error.details or error.message}",
                         failure=FailureReason.TRANSIENT,
                         retryable=True,
                         http_status=response.status_code,
