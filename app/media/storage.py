@@ -21,10 +21,12 @@ from obstore.store import LocalStore, S3Store
 
 from app.platform.config import Settings
 
-# Bytes held per read or part: small reads for a browser's range requests, S3's smallest
-# multipart part (5 MiB) for writes, two parts in flight (a 100 MB upload stays ~10 MB).
+# Bytes held per read or part: small reads for a browser's range requests; for writes, S3's
+# smallest multipart part (5 MiB) or 1 MiB for a folder, two parts in flight, so a 100 MB
+# upload holds a few MB (measured: tests/media/test_large_upload.py).
 READ_CHUNK = 256 * 1024
-PART_SIZE = 5 * 1024 * 1024
+S3_PART_SIZE = 5 * 1024 * 1024
+FOLDER_PART_SIZE = 1024 * 1024
 PARTS_IN_FLIGHT = 2
 
 
@@ -60,7 +62,7 @@ class Storage:
             # An object store keeps the type for its presigned URLs; a folder has no place for
             # it (Parley serves its files with the type of their MediaFile).
             attributes={"Content-Type": content_type} if self.signs_urls else None,
-            chunk_size=PART_SIZE,
+            chunk_size=S3_PART_SIZE if self.signs_urls else FOLDER_PART_SIZE,
             max_concurrency=PARTS_IN_FLIGHT,
         )
 
