@@ -56,7 +56,7 @@ async def apply_event(runtime: Runtime, event: WebhookEvent, *, last_try: bool) 
             (u, u.provider_message_id, partial(apply_status, broker, device))
             for u in batch.statuses
         ),
-        *((e, e.provider_message_id, partial(store_echo, broker, device)) for e in batch.echoes),
+        *((e, e.provider_message_id, partial(_echo, runtime, device)) for e in batch.echoes),
         *((c, None, partial(apply_preference, device)) for c in batch.preferences),
     ]
     for item, item_id, apply in items:
@@ -82,6 +82,11 @@ async def apply_event(runtime: Runtime, event: WebhookEvent, *, last_try: bool) 
 
 async def _receive(runtime: Runtime, device: Device, inbound: InboundMessage) -> None:
     message = await receive_inbound(runtime.settings, runtime.broker, device, inbound)
+    await media.download_later(runtime.queues, device, message)
+
+
+async def _echo(runtime: Runtime, device: Device, echo: InboundMessage) -> None:
+    message = await store_echo(runtime.broker, device, echo)
     await media.download_later(runtime.queues, device, message)
 
 

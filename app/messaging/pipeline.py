@@ -15,6 +15,7 @@ import structlog
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
+from app.media import delete_unreferenced
 from app.messaging import callbacks
 from app.messaging.jobs import SEND_MESSAGE
 from app.messaging.phones import from_wa_id
@@ -122,7 +123,7 @@ async def receive_inbound(
     if await Message.exists(device_id=device.id, provider_message_id=inbound.provider_message_id):
         return None
     if inbound.type is InboundType.REVOKE:
-        return await _apply_revoke(broker, device, inbound)
+        return await _apply_revoke(settings, broker, device, inbound)
     if inbound.type is InboundType.EDIT and (edited := await _apply_edit(broker, device, inbound)):
         return edited
     contact = await contact_for(
@@ -220,14 +221,18 @@ async def _apply_edit(broker: Broker, device: Device, inbound: InboundMessage) -
     return message
 
 
-async def _apply_revoke(broker: Broker, device: Device, inbound: InboundMessage) -> Message | None:
-    """The customer deleted a message for everyone: its content goes, the fact stays."""
+async def _apply_revoke(
+    settings: Settings, broker: Broker, device: Device, inbound: InboundMessage
+) -> Message | None:
+    """The customer deleted a message for everyone: its content goes (its file too, unless
+    another message carries it), the fact stays."""
     message = await _original(device, inbound)
     if message is None:
         log.info("messaging.revoke_unmatched", device_id=device.id)
         return None
     if message.deleted_at is not None:
         return message
+    media_id = message.media_id
     message.update_from_dict(
         {
             "body": None,
@@ -235,7 +240,10 @@ async def _apply_revoke(broker: Broker, device: Device, inbound: InboundMessage)
             "deleted_at": inbound.timestamp,
         }
     )
-    await message.save(update_fields=["body", "payload", "deleted_at", "updated_at"])
+    message.media_id = None
+    await message.save(update_fields=["body", "payload", "deleted_at", "media_id", "updated_at"])
+    if media_id is not None:
+        await delete_unreferenced(settings, message.organization_id, [media_id])
     await events.publish(broker, events.MessageEvent.of(message, "UPDATED"))
     return message
 

@@ -83,9 +83,15 @@ def _wa_id() -> str:
     return f"1650555{uuid.uuid4().int % 10_000:04d}"
 
 
-async def _latest_message(owner: Member, conversation_id: str) -> str:
-    data = await owner.api.data(LATEST, {"id": conversation_id})
-    message_id: str = data["node"]["messages"]["nodes"][0]["id"]
+async def _latest_message(owner: Member, conversation_id: str, kind: str = "AUDIO") -> str:
+    """The conversation's latest message once it is a ``kind`` (the webhook is processed)."""
+
+    async def latest() -> str | None:
+        data = await owner.api.data(LATEST, {"id": conversation_id})
+        [node] = data["node"]["messages"]["nodes"]
+        return str(node["id"]) if node["type"] == kind else None
+
+    message_id: str = await eventually(latest)
     return message_id
 
 
@@ -305,10 +311,11 @@ async def test_an_expired_media_url_is_asked_for_again_and_a_lost_file_says_why(
     body, headers = signed(APP_SECRET, inbound_webhook(device.phone_number_id, wa_id, message=lost))
     assert await post(device.webhook_url, body, headers) == 200
 
+    message_id = await _latest_message(owner, conversation_id, "IMAGE")
+
     async def failed() -> dict[str, Any] | None:
-        message_id = await _latest_message(owner, conversation_id)
         node = (await owner.api.data(MESSAGE, {"id": message_id}))["node"]
-        return node if node["type"] == "IMAGE" and "media_error" in node["payload"] else None
+        return node if "media_error" in node["payload"] else None
 
     node = await eventually(failed, within=20)
     assert node["media"] is None
@@ -361,3 +368,82 @@ async def test_a_sandbox_customer_sends_a_file_and_the_inbox_sends_one_back(
     )
     [error] = wrong_kind["sendMessage"]["userErrors"]
     assert (error["field"], error["code"]) == (["input", "media", "kind"], "INVALID")
+
+
+DELETE_DEVICE = """
+mutation($input: DeleteDeviceInput!) {
+  deleteDevice(input: $input) { deletedDeviceId userErrors { field code } }
+}
+"""
+
+
+async def test_a_file_goes_with_the_last_message_that_carried_it(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    device = await cloud_device(server, fake, owner)
+    wa_id = _wa_id()
+    conversation_id = await inbound(owner, fake, device, wa_id)
+    from tests.fakes.graph_api import inbound_webhook, signed
+
+    note = ogg_voice_note(seed=23)
+    customer_file = fake.media.add_inbound(device.phone_number_id, note, "audio/ogg")
+    wamid = f"wamid.VOICE{uuid.uuid4().hex}"
+    voice = media_message("audio", customer_file, voice=True)
+    body, headers = signed(
+        APP_SECRET, inbound_webhook(device.phone_number_id, wa_id, message=voice, wamid=wamid)
+    )
+    assert await post(device.webhook_url, body, headers) == 200
+    message = await _media_of(owner, await _latest_message(owner, conversation_id))
+    media = message["media"]
+    stored = server.settings.var_dir / "media" / str(owner.organization_id) / media["sha256"]
+    assert stored.read_bytes() == note
+
+    # The customer deletes it for everyone: the message stays, its file goes.
+    revoke = {"type": "revoke", "revoke": {"original_message_id": wamid}}
+    body, headers = signed(
+        APP_SECRET, inbound_webhook(device.phone_number_id, wa_id, message=revoke)
+    )
+    assert await post(device.webhook_url, body, headers) == 200
+
+    async def deleted() -> dict[str, Any] | None:
+        node = (await owner.api.data(MESSAGE, {"id": message["id"]}))["node"]
+        return node if node["media"] is None else None
+
+    await eventually(deleted)
+
+    async def gone() -> bool:
+        return not stored.exists()
+
+    await eventually(gone)
+    assert (await owner.api.data(MEDIA_FILE, {"id": media["id"]}))["node"] is None
+    async with httpx.AsyncClient() as browser:
+        assert (await browser.get(media["url"])).status_code == 403
+
+    # A device's messages go with it, and the files only they carried.
+    sandbox = await sandbox_device(owner)
+    image = png(seed=41)
+    kept = png(seed=43)
+    sent_file = (await uploaded(owner, image, "sent.png"))["mediaFile"]
+    unsent_file = (await uploaded(owner, kept, "draft.png"))["mediaFile"]
+    data = await owner.api.data(
+        SIMULATE, {"input": {"deviceId": sandbox, "from": f"+{_wa_id()}", "text": "Hi"}}
+    )
+    sandbox_conversation = data["simulateInboundMessage"]["message"]["conversation"]["id"]
+    sent = await owner.api.data(
+        SEND,
+        {
+            "input": {
+                "conversationId": sandbox_conversation,
+                "media": {"kind": "IMAGE", "mediaFileId": sent_file["id"]},
+            }
+        },
+    )
+    await status_of(owner, sent["sendMessage"]["message"]["id"], "SENT", "DELIVERED", "READ")
+    deleted_device = await owner.api.data(DELETE_DEVICE, {"input": {"deviceId": sandbox}})
+    assert deleted_device["deleteDevice"]["userErrors"] == []
+    assert (await owner.api.data(MEDIA_FILE, {"id": sent_file["id"]}))["node"] is None
+    assert (await owner.api.data(MEDIA_FILE, {"id": unsent_file["id"]}))["node"] is not None
+    folder = server.settings.var_dir / "media" / str(owner.organization_id)
+    assert not (folder / hashlib.sha256(image).hexdigest()).exists()
+    assert (folder / hashlib.sha256(kept).hexdigest()).exists()
