@@ -111,8 +111,9 @@ def open_storage(settings: Settings) -> Storage:
             config["endpoint"] = endpoint
         if settings.storage_s3_access_key_id:
             config["access_key_id"] = settings.storage_s3_access_key_id
-        if settings.storage_s3_secret_access_key is not None:
-            config["secret_access_key"] = settings.storage_s3_secret_access_key.get_secret_value()
+        secret = settings.storage_s3_secret_access_key
+        if secret is not None and secret.get_secret_value():
+            config["secret_access_key"] = secret.get_secret_value()
         store = S3Store(
             parts.netloc,
             prefix=parts.path.strip("/") or None,

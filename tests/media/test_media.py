@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -205,6 +206,22 @@ async def test_only_a_signed_in_member_uploads_and_plain_graphql_keeps_its_small
     document = b"%PDF-1.4\n" + b"0" * (2 * 1024 * 1024)
     stored = (await uploaded(owner, document, "report.pdf"))["mediaFile"]
     assert (stored["kind"], stored["mimeType"]) == ("DOCUMENT", "application/pdf")
+    # A CSV file for importContacts stays bounded like CSV text: only media stream to storage.
+    operations = {
+        "query": "mutation($f: Upload!) { importContacts(input: {file: $f}) "
+        "{ contactImport { id } userErrors { field code message } } }",
+        "variables": {"f": None},
+    }
+    csv = b"phone_number\n" + b"+16505550100\n" * (2 * 1024 * 1024 // 13)
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            server.graphql_url,
+            headers={"Authorization": f"Bearer {owner.token}"},
+            data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.f"]})},
+            files={"0": ("contacts.csv", csv, "text/csv")},
+        )
+    [error] = response.json()["data"]["importContacts"]["userErrors"]
+    assert (error["field"], error["code"]) == (["input", "file"], "INVALID")
 
 
 async def _voice_note_webhook(

@@ -544,7 +544,9 @@ class MessagingMutation:
     async def import_contacts(
         self, info: Info, input: ImportContactsInput
     ) -> ImportContactsPayload:
-        csv_text, errors = await contacts.csv_from(input.csv, input.file)
+        csv_text, errors = await contacts.csv_from(
+            input.csv, input.file, max_bytes=info.context.runtime.settings.max_body_bytes
+        )
         if csv_text is None:
             return ImportContactsPayload(contact_import=None, user_errors=errors)
         row, errors = await contacts.start_import(info, csv_text=csv_text)
