@@ -56,11 +56,11 @@ async def s3_server(
     s3: S3Server, server: RunningServer, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningServer]:
     """A Parley server keeping its files in S3. Its own embedded Redis (so its jobs are its
-    own); the session server's database, whose migrations are applied already."""
+    own); the session server's database (one ORM per process), migrated already."""
     settings = make_settings(
         tmp_path_factory.mktemp("s3var"),
         redis_url=None,
-        database_url=server.settings.database_url,
+        database_url=server.settings.resolved_database_url,
         storage_url=f"s3://{BUCKET}/{PREFIX}",
         media_url_ttl_seconds=URL_TTL,
         **s3.settings(),
