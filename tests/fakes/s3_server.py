@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -101,6 +102,7 @@ class PresignedUrlCheck:
 
 class S3Server:
     def __init__(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
         self.check = PresignedUrlCheck(DomainDispatcherApplication(create_backend_app), SECRET_KEY)
         self._server = make_server("127.0.0.1", 0, self.check, threaded=True)
         host, port = self._server.server_address[:2]
