@@ -34,7 +34,7 @@ LATEST = """
 query($id: ID!) {
   node(id: $id) {
     ... on Conversation {
-      messages(last: 1) { nodes { id media { id mimeType sha256 url } } }
+      messages(last: 1) { nodes { id type media { id mimeType sha256 url } } }
     }
   }
 }
@@ -120,7 +120,8 @@ async def test_on_s3_an_upload_is_sent_and_an_inbound_voice_note_is_served_by_a_
     async def attached() -> dict[str, Any] | None:
         data = await owner.api.data(LATEST, {"id": conversation_id})
         [node] = data["node"]["messages"]["nodes"]
-        return node if node["media"] is not None else None
+        # The voice note, once its webhook is processed and its file downloaded.
+        return node if node["type"] == "AUDIO" and node["media"] is not None else None
 
     node = await eventually(attached, within=20)
     media = node["media"]
