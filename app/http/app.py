@@ -35,11 +35,13 @@ from app.documents.persisted import PersistedDocuments, RegisterPersistedQuery, 
 from app.http import graphiql, health
 from app.http.billing import billing_subscription
 from app.http.graphql import GraphQLView, RefuseBadCredentials
+from app.http.media import serve_media
 from app.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.http.origins import AllowedOrigins, WebSocketOriginMiddleware
 from app.http.request_limits import RequestLimitMiddleware
 from app.http.web import WebApp
 from app.http.webhooks import whatsapp_webhook
+from app.media import links
 from app.platform.config import Settings, get_settings
 from app.platform.logging import configure_logging
 from app.platform.runtime import start_runtime
@@ -188,6 +190,7 @@ def create_app(
         Route("/metrics", metrics),
         Route("/webhooks/whatsapp/{device_id}", whatsapp_webhook, methods=["GET", "POST"]),
         Route("/billing/subscription", billing_subscription, methods=["POST"]),
+        Route(links.ROUTE, serve_media, methods=["GET", "HEAD"]),
         *extra_routes,
     ]
     if settings.graphiql_enabled:
@@ -197,7 +200,13 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     # Added innermost first. CORS wraps the request limit so that a 429 can be read (and its
     # Retry-After) by the page; preflights are answered before they count.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        # Only a multipart request to /graphql (uploadMedia, importContacts) may carry a file.
+        multipart_max_bytes=settings.max_upload_body_bytes,
+        multipart_paths=("/graphql",),
+    )
     app.add_middleware(RequestLimitMiddleware, settings=settings)
     app.add_middleware(WebSocketOriginMiddleware, settings=settings)
     app.add_middleware(CORSMiddleware, **AllowedOrigins(settings).cors_options())

@@ -142,6 +142,9 @@ class GraphQLView(GraphQL[Context, None]):
         media_type = request.state.graphql_media_type = response_media_type(
             request.headers.get("accept")
         )
+        if refused := await self._refuse_anonymous_upload(request):
+            await refused(scope, receive, send)
+            return
         try:
             response = await self.run(request)
         except HTTPException as error:
@@ -160,6 +163,27 @@ class GraphQLView(GraphQL[Context, None]):
         if media_type == GRAPHQL_RESPONSE_JSON and response.media_type == JSON:
             response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
         await response(scope, receive, send)
+
+    async def _refuse_anonymous_upload(self, request: Request) -> Response | None:
+        """A multipart request (a file) is signed in before its body is read: an anonymous
+        caller never gets to write up to the upload limit to the server's disk."""
+        content_type = request.headers.get("content-type", "").lower()
+        if request.method != "POST" or not content_type.startswith("multipart/form-data"):
+            return None
+        try:
+            viewer = await authenticate(
+                self.runtime,
+                request.headers.get("authorization"),
+                request.headers.get("x-organization-id"),
+            )
+            if viewer is None:
+                raise Unauthenticated("Sign in to upload files.")
+        except AppError as error:
+            status = _REFUSAL_STATUS.get(error.code.value, 400)
+            return _error_response(
+                error.message, {**error.extensions, "code": error.code.value}, status
+            )
+        return None
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

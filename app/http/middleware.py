@@ -67,18 +67,34 @@ class RequestContextMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuses bodies larger than the limit with 413 before the app reads them."""
+    """Refuses bodies larger than the limit with 413 before the app reads them. A multipart
+    request (a file upload) to one of ``multipart_paths`` has the larger ``multipart_max_bytes``;
+    every other body, a plain GraphQL request among them, keeps ``max_bytes``."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        multipart_max_bytes: int | None = None,
+        multipart_paths: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.multipart_max_bytes = multipart_max_bytes or max_bytes
+        self.multipart_paths = multipart_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        headers = dict(scope.get("headers", []))
+        limit = self.max_bytes
+        if scope["path"] in self.multipart_paths and headers.get(
+            b"content-type", b""
+        ).lower().startswith(b"multipart/form-data"):
+            limit = self.multipart_max_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send)
             return
         received = 0
@@ -88,7 +104,7 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _BodyTooLarge
             return message
 
@@ -133,4 +149,6 @@ def _route(path: str) -> str:
         return "/webhooks"
     if path.startswith("/health"):
         return path if path in ("/health", "/health/live", "/health/ready") else "/health"
+    if path.startswith("/media/"):
+        return "/media"
     return path if path in ("/graphql", "/metrics") else "other"

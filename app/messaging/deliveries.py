@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from app.messaging import media
 from app.messaging.pipeline import apply_preference, apply_status, receive_inbound, store_echo
 from app.models.messaging import Device, WebhookEvent, WebhookEventStatus
 from app.platform import clock
 from app.whatsapp.errors import MalformedWebhook
-from app.whatsapp.types import SkippedItem
+from app.whatsapp.types import InboundMessage, SkippedItem
 from app.whatsapp.webhooks import parse_webhook_body
 
 if TYPE_CHECKING:
@@ -44,21 +45,18 @@ async def apply_event(runtime: Runtime, event: WebhookEvent, *, last_try: bool) 
         await _finish(event, WebhookEventStatus.FAILED, [], error=str(error))
         return
     device = await Device.get(id=event.device_id)
-    settings, broker = runtime.settings, runtime.broker
+    broker = runtime.broker
     skipped = [item.as_dict() for item in batch.skipped]
     failed: list[dict[str, Any]] = []
     applied = 0
     # In order: the customer's messages, then statuses, the business app's echoes, preferences.
     items: list[tuple[Any, str | None, Callable[[Any], Awaitable[object]]]] = [
-        *(
-            (m, m.provider_message_id, partial(receive_inbound, settings, broker, device))
-            for m in batch.messages
-        ),
+        *((m, m.provider_message_id, partial(_receive, runtime, device)) for m in batch.messages),
         *(
             (u, u.provider_message_id, partial(apply_status, broker, device))
             for u in batch.statuses
         ),
-        *((e, e.provider_message_id, partial(store_echo, broker, device)) for e in batch.echoes),
+        *((e, e.provider_message_id, partial(_echo, runtime, device)) for e in batch.echoes),
         *((c, None, partial(apply_preference, device)) for c in batch.preferences),
     ]
     for item, item_id, apply in items:
@@ -80,6 +78,16 @@ async def apply_event(runtime: Runtime, event: WebhookEvent, *, last_try: bool) 
     else:
         status = WebhookEventStatus.PARTIAL if applied else WebhookEventStatus.FAILED
     await _finish(event, status, problems)
+
+
+async def _receive(runtime: Runtime, device: Device, inbound: InboundMessage) -> None:
+    message = await receive_inbound(runtime.settings, runtime.broker, device, inbound)
+    await media.download_later(runtime.queues, device, message)
+
+
+async def _echo(runtime: Runtime, device: Device, echo: InboundMessage) -> None:
+    message = await store_echo(runtime.broker, device, echo)
+    await media.download_later(runtime.queues, device, message)
 
 
 async def give_up(event: WebhookEvent, error: BaseException) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
+from app.media import delete_unreferenced
 from app.models.ai import AgentRun
 from app.models.campaigns import Campaign, CampaignRecipient
 from app.models.inbox import (
@@ -25,6 +26,7 @@ from app.models.inbox import (
 from app.models.inbox_sync import InboxChange
 from app.models.messaging import Contact, ContactImport, Conversation, Message, WebhookEvent
 from app.models.routing import ConversationRoute
+from app.platform.config import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +39,10 @@ class Erased:
     webhook_events: int
     campaign_recipients: int
     import_rows: int
+    media_files: int
 
 
-async def erase_contact(contact: Contact) -> Erased:
+async def erase_contact(settings: Settings, contact: Contact) -> Erased:
     """Delete ``contact``, its conversations, messages, reactions, orders, ad referrals,
     notes, labels, activity, AI runs, inbox change log entries and routes; blank it out of campaign recipients (the campaign's counts stay) and of
     contact import files; delete the webhook deliveries that carried its number or user id."""
@@ -51,6 +54,10 @@ async def erase_contact(contact: Contact) -> Erased:
             )
         )
         messages = Message.filter(conversation_id__in=conversation_ids)
+        media_ids: set[int] = {
+            row["media_id"]
+            for row in await messages.filter(media_id__isnull=False).values("media_id")
+        }
         message_ids = Subquery(messages.values("id"))
         await MessageReaction.filter(message_id__in=message_ids).delete()
         await Order.filter(contact_id=contact.id).delete()
@@ -84,7 +91,18 @@ async def erase_contact(contact: Contact) -> Erased:
         if digits:
             import_rows = await _drop_import_rows(org_id, digits)
         await Contact.filter(id=contact.id).delete()
-    return Erased(conversations, erased_messages, notes, webhook_events, recipients, import_rows)
+    # The files only this contact's messages carried, rows and stored objects (after the
+    # commit: an object store is not part of the transaction).
+    media_files = await delete_unreferenced(settings, org_id, media_ids)
+    return Erased(
+        conversations,
+        erased_messages,
+        notes,
+        webhook_events,
+        recipients,
+        import_rows,
+        len(media_files),
+    )
 
 
 async def _drop_import_rows(org_id: int, digits: str) -> int:

@@ -15,6 +15,7 @@ import structlog
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
+from app.media import delete_unreferenced
 from app.messaging import activity, attribution, callbacks, senders
 from app.messaging.jobs import SEND_MESSAGE
 from app.messaging.phones import from_wa_id
@@ -100,14 +101,20 @@ async def conversation_for(
 
 
 async def receive_inbound(
-    settings: Settings, broker: Broker, device: Device, inbound: InboundMessage
+    settings: Settings,
+    broker: Broker,
+    device: Device,
+    inbound: InboundMessage,
+    *,
+    media_id: int | None = None,
 ) -> Message | None:
     """Store a customer's message, or apply it (an edit or a deletion of an earlier one); None
-    when this provider message id was already stored or there was nothing to apply it to."""
+    when this provider message id was already stored or there was nothing to apply it to.
+    ``media_id``: the MediaFile it carries, when Parley has it already (the sandbox)."""
     if await Message.exists(device_id=device.id, provider_message_id=inbound.provider_message_id):
         return None
     if inbound.type is InboundType.REVOKE:
-        return await _apply_revoke(broker, device, inbound)
+        return await _apply_revoke(settings, broker, device, inbound)
     if inbound.type is InboundType.EDIT and (edited := await _apply_edit(broker, device, inbound)):
         return edited
     if inbound.type is InboundType.REACTION and (
@@ -139,6 +146,7 @@ async def receive_inbound(
             provider_message_id=inbound.provider_message_id,
             edited_at=inbound.timestamp if inbound.type is InboundType.EDIT else None,
             reply_to_id=await quoted_message_id(device, payload),
+            media_id=media_id,
         )
     except IntegrityError:
         return None  # a concurrent delivery of the same message won
@@ -227,14 +235,18 @@ async def _apply_edit(broker: Broker, device: Device, inbound: InboundMessage) -
     return message
 
 
-async def _apply_revoke(broker: Broker, device: Device, inbound: InboundMessage) -> Message | None:
-    """The customer deleted a message for everyone: its content goes, the fact stays."""
+async def _apply_revoke(
+    settings: Settings, broker: Broker, device: Device, inbound: InboundMessage
+) -> Message | None:
+    """The customer deleted a message for everyone: its content goes (its file too, unless
+    another message carries it), the fact stays."""
     message = await _original(device, inbound)
     if message is None:
         log.info("messaging.revoke_unmatched", device_id=device.id)
         return None
     if message.deleted_at is not None:
         return message
+    media_id = message.media_id
     message.update_from_dict(
         {
             "body": None,
@@ -242,7 +254,10 @@ async def _apply_revoke(broker: Broker, device: Device, inbound: InboundMessage)
             "deleted_at": inbound.timestamp,
         }
     )
-    await message.save(update_fields=["body", "payload", "deleted_at", "updated_at"])
+    message.media_id = None
+    await message.save(update_fields=["body", "payload", "deleted_at", "media_id", "updated_at"])
+    if media_id is not None:
+        await delete_unreferenced(settings, message.organization_id, [media_id])
     await events.publish(broker, events.MessageEvent.of(message, "UPDATED"))
     return message
 
@@ -493,9 +508,11 @@ async def queue_outbound(
     client_message_id: str | None,
     author_user_id: int | None = None,
     reply_to_id: int | None = None,
+    media_id: int | None = None,
 ) -> Message:
     """Store a checked outbound message, announce it and queue its send job; a second call
-    with the same ``client_message_id`` returns the first message."""
+    with the same ``client_message_id`` returns the first message. ``media_id``: the
+    MediaFile it carries (sent by its Meta media id, app.messaging.media)."""
     try:
         message = await Message.create(
             organization_id=conversation.organization_id,
@@ -509,6 +526,7 @@ async def queue_outbound(
             client_message_id=client_message_id,
             author_user_id=author_user_id,
             reply_to_id=reply_to_id,
+            media_id=media_id,
         )
     except IntegrityError:
         # A concurrent request with the same clientMessageId created it first.

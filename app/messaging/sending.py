@@ -39,9 +39,11 @@ from tortoise.expressions import Q
 
 from app.messaging import callbacks
 from app.messaging.jobs import SANDBOX_PROGRESS
+from app.messaging.media import meta_media_id
 from app.messaging.pacing import LATE_SECONDS, RATE_LIMITED_RETRIES, DeviceLimiter
 from app.messaging.pipeline import advance_status, reconcile, set_device_status
 from app.messaging.providers import provider_for, wire_type
+from app.models.media import MediaFile
 from app.models.messaging import Device, Message, MessageStatus, MessageType, Provider, Template
 from app.models.messaging import DeviceStatus as DeviceStatusModel
 from app.plans import quotas
@@ -121,11 +123,20 @@ async def _send(
     last_try: bool,
 ) -> Rerun | None:
     contact = message.conversation.contact
+    payload = message.payload
+    if message.media_id is not None and "id" not in payload and "link" not in payload:
+        # A file of Parley's: sent by the id Meta gave it on this device (uploaded once).
+        try:
+            media_file = await MediaFile.get(id=message.media_id)
+            payload = {**payload, "id": await meta_media_id(runtime.settings, device, media_file)}
+        except ProviderError as error:
+            await _failed(runtime, device, message, error, last_try)
+            return None
     outbound = OutboundMessage(
         to=contact.phone_number or "",
         recipient=contact.user_id,
         type=wire_type(message.type),
-        payload=message.payload,
+        payload=payload,
         context_message_id=await _quoted(message),
         biz_opaque_callback_data=callbacks.message_callback(message.id),
     )

@@ -274,11 +274,18 @@ class Message(TimestampedModel):
     # key: SQLite cannot add one to an existing table, and a quoted message is always of the
     # same conversation, deleted with it (app.messaging.erasure clears it all the same).
     reply_to_id = fields.BigIntField(null=True)
+    # The file it carries (app.models.media.MediaFile): uploaded by a member, or downloaded from
+    # Meta after the customer sent it (until then null; a failed download says why in
+    # ``payload.media_error``).
+    media: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
+        "models.MediaFile", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
 
     organization_id: int
     conversation_id: int
     device_id: int
     author_user_id: int | None
+    media_id: int | None
 
     class Meta:
         table = "messages"

@@ -227,6 +227,29 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000", description="Base URL used in links sent by email."
     )
     max_body_bytes: int = Field(1_000_000, description="Largest accepted request body.")
+    max_upload_body_bytes: int = Field(
+        101 * 1024 * 1024,
+        description="Largest accepted multipart request body on /graphql (`uploadMedia`, "
+        "`importContacts`): the largest media file Meta takes (a 100 MB document) and its form.",
+    )
+    storage_url: str | None = Field(
+        None,
+        description="Where media files are kept: `file:///path` (a folder) or "
+        "`s3://bucket/prefix` (any S3-compatible store, with the `storage_s3_*` settings); "
+        "unset: the folder `media/` under var/.",
+    )
+    storage_s3_endpoint_url: str | None = Field(
+        None,
+        description="S3 endpoint, e.g. `http://minio:9000` or R2's; unset: AWS for the region.",
+    )
+    storage_s3_region: str = Field("us-east-1", description="S3 region.")
+    storage_s3_access_key_id: str | None = Field(
+        None, description="S3 access key id; unset: the usual AWS environment and roles."
+    )
+    storage_s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret key.")
+    media_url_ttl_seconds: int = Field(
+        3600, description="Lifetime of the signed links `MediaFile.url` hands out."
+    )
     health_timeout_seconds: float = Field(2.0, description="Budget of each readiness check.")
     cors_origins: Annotated[list[str] | None, NoDecode] = Field(
         None,
@@ -416,6 +439,7 @@ MODEL_MODULES = [
     "app.models.inbox_sync",
     "app.models.routing",
     "app.models.plans",
+    "app.models.media",
 ]
 
 

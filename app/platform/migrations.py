@@ -175,6 +175,9 @@ async def make_migration(name: str) -> Path | None:
             downgrade[dialect] = (
                 _tidy(await module.downgrade(target)) if hasattr(module, "downgrade") else ""
             )
+            if dialect == "sqlite":
+                upgrade[dialect] = sqlite_foreign_keys_inline(upgrade[dialect])
+                downgrade[dialect] = sqlite_foreign_keys_inline(downgrade[dialect])
             models_state = module.MODELS_STATE
         filename = generated["sqlite"].name  # type: ignore[union-attr]
     (MIGRATIONS_DIR / APP).mkdir(parents=True, exist_ok=True)
@@ -188,6 +191,38 @@ async def make_migration(name: str) -> Path | None:
         )
     )
     return target_path
+
+
+_ADDED_COLUMN = re.compile(r'ALTER TABLE "(?P<table>\w+)" ADD "(?P<column>\w+)" (?P<type>[^;]+);')
+_ADDED_FK = re.compile(
+    r'\nALTER TABLE "(?P<table>\w+)" ADD CONSTRAINT "\w+" FOREIGN KEY \("(?P<column>\w+)"\) '
+    r"(?P<references>REFERENCES [^;]+);"
+)
+_DROPPED_FK = re.compile(r'ALTER TABLE "\w+" DROP FOREIGN KEY "\w+";\n?')
+
+
+def sqlite_foreign_keys_inline(sql: str) -> str:
+    """aerich adds a foreign key to an existing table as ``ADD CONSTRAINT``, which SQLite
+    cannot run: the column is added with its ``REFERENCES`` instead (and ``DROP FOREIGN KEY``,
+    which SQLite has no use for, goes)."""
+    for fk in list(_ADDED_FK.finditer(sql)):
+        column = next(
+            (
+                c
+                for c in _ADDED_COLUMN.finditer(sql)
+                if (c["table"], c["column"]) == (fk["table"], fk["column"])
+            ),
+            None,
+        )
+        if column is None:
+            continue
+        sql = sql.replace(fk.group(0), "", 1).replace(
+            column.group(0),
+            f'ALTER TABLE "{column["table"]}" ADD "{column["column"]}" {column["type"]} '
+            f"{fk['references']};",
+            1,
+        )
+    return _DROPPED_FK.sub("", sql)
 
 
 def _tidy(sql: str) -> str:

@@ -16,6 +16,7 @@ from app.schema.executor import ParleyExecutor
 from app.schema.inbox import InboxMutation, InboxQuery, InboxSubscription
 from app.schema.input_checks import install as install_input_checks
 from app.schema.limits import LimitsQuery
+from app.schema.media import MediaMutation
 from app.schema.messaging import (
     ConversationWorkMutation,
     ConversationWorkQuery,
@@ -43,6 +44,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     AccountsMutation,
     MessagingMutation,
     ConversationWorkMutation,
+    MediaMutation,
     AIMutation,
     CampaignsMutation,
     InboxMutation,

@@ -6,7 +6,7 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import structlog
@@ -137,6 +137,90 @@ class CloudApiProvider:
 
     async def mark_read(self, provider_message_id: str) -> None:
         await self._post(build_mark_read_body(provider_message_id), idempotent=True)
+
+    # -- media (CLOUD_API.md, "Media (detail)") ---------------------------------------------
+
+    async def upload_media(self, file: IO[bytes], mime_type: str, file_name: str) -> str:
+        """``POST /{phone-number-id}/media`` (multipart: file, type, messaging_product): the
+        file streams from ``file``; returns Meta's media id, usable for 30 days. Too large or
+        an unsupported type is 131053 (not retryable)."""
+        client = self._client or pooled_client(self.base_url)
+        url = f"{self.base_url}/{self.api_version}/{self.phone_number_id}/media"
+        try:
+            response = await client.post(
+                url,
+                data={"messaging_product": "whatsapp", "type": mime_type},
+                files={"file": (file_name, file, mime_type)},
+                headers=self._auth_headers(),
+                timeout=httpx.Timeout(30.0, write=300.0),
+            )
+        except httpx.TransportError as exc:
+            raise ProviderError(
+                f"{type(exc).__name__} while uploading media to the Graph API",
+                failure=FailureReason.TRANSIENT,
+                retryable=True,
+            ) from exc
+        if response.status_code >= 400:
+            raise self._error_from(response)
+        media_id = _json_object(response).get("id")
+        if not isinstance(media_id, str) or not media_id:
+            raise ProviderError(
+                "Graph API answered the media upload without an id",
+                failure=FailureReason.UNKNOWN,
+                retryable=True,
+                http_status=response.status_code,
+            )
+        return media_id
+
+    async def media_info(self, media_id: str) -> dict[str, Any]:
+        """``GET /{media-id}`` → ``{url, mime_type, sha256, file_size, id}``; the url works for
+        5 minutes, with this token."""
+        return await self._request(
+            "GET", f"{self.base_url}/{self.api_version}/{media_id}", idempotent=True
+        )
+
+    async def download_media(self, url: str, sink: IO[bytes], *, max_bytes: int) -> int:
+        """GET a media url (from ``media_info``) with the token, streaming into ``sink``;
+        returns the byte count. An expired url (Meta answers 404 or 401) or a transport error
+        is retryable: ask ``media_info`` for a fresh url."""
+        if not url.startswith(("https://", self.base_url + "/")):
+            raise ProviderError(
+                "the media url is not https", failure=FailureReason.UNKNOWN, retryable=False
+            )
+        client = self._client or pooled_client(self.base_url)
+        size = 0
+        try:
+            async with client.stream("GET", url, headers=self._auth_headers()) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    error = self._error_from(response)
+                    raise ProviderError(
+                        f"media download answered HTTP {response.status_code}: "
+                        f"{error.details or error.message}",
+                        failure=FailureReason.TRANSIENT,
+                        retryable=True,
+                        http_status=response.status_code,
+                        code=error.code,
+                    )
+                async for chunk in response.aiter_bytes(256 * 1024):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise ProviderError(
+                            f"the media is larger than {max_bytes} bytes",
+                            failure=FailureReason.UNKNOWN,
+                            retryable=False,
+                        )
+                    sink.write(chunk)
+        except httpx.TransportError as exc:
+            raise ProviderError(
+                f"{type(exc).__name__} while downloading media",
+                failure=FailureReason.TRANSIENT,
+                retryable=True,
+            ) from exc
+        return size
+
+    def _auth_headers(self) -> httpx.Headers:
+        return httpx.Headers({"Authorization": f"Bearer {self._token.reveal()}", **_HEADERS})
 
     async def close(self) -> None:
         # Nothing owned: an injected client belongs to the caller, the shared one to the pool.

@@ -50,6 +50,7 @@ _PERMANENT = {
     131026: FailureReason.UNDELIVERABLE,
     131050: FailureReason.OPTED_OUT_MARKETING,
     131051: FailureReason.UNSUPPORTED,
+    131053: FailureReason.UNSUPPORTED,  # media upload error: too large, or a type Meta refuses
     100: FailureReason.INVALID_PARAMETER,  # Graph's generic "invalid parameter" / unknown object id
     131008: FailureReason.INVALID_PARAMETER,
     131009: FailureReason.INVALID_PARAMETER,

@@ -7,7 +7,7 @@ import asyncio
 
 import structlog
 
-from app.messaging import deliveries, pairing, sending, snoozing
+from app.messaging import deliveries, media, pairing, sending, snoozing
 from app.messaging.contact_imports import run_import
 from app.messaging.pipeline import (
     SEND_TIMEOUT,
@@ -139,6 +139,11 @@ async def process_webhook_event(ctx: JobContext, *, event_id: int) -> None:
         if _last_try(ctx):
             await deliveries.give_up(event, error)
         raise
+
+
+async def download_media(ctx: JobContext, *, message_id: int) -> None:
+    """Fetch a customer's file from Meta and attach it to its message (app.messaging.media)."""
+    await media.download_inbound(ctx["runtime"], message_id, last_try=_last_try(ctx))
 
 
 async def import_contacts(ctx: JobContext, *, import_id: int) -> None:

@@ -31,6 +31,7 @@ JOBS: dict[Job, Callable[..., Any]] = {
     messaging_jobs.IMPORT_CONTACTS: messaging.import_contacts,
     messaging_jobs.SYNC_TEMPLATES: messaging.sync_templates,
     messaging_jobs.UNSNOOZE_CONVERSATION: messaging.unsnooze_conversation,
+    messaging_jobs.DOWNLOAD_MEDIA: messaging.download_media,
     campaign_jobs.RUN_CAMPAIGN: campaigns.run_campaign,
     campaign_jobs.SEND_CAMPAIGN_BATCH: campaigns.send_campaign_batch,
     campaign_jobs.START_SCHEDULED_CAMPAIGN: campaigns.start_scheduled_campaign,

@@ -35,6 +35,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from tests.fakes.graph_media import GraphMedia
+
 _ERRORS = {
     100: (400, "Invalid parameter"),
     190: (401, "Error validating access token: Session has expired"),
@@ -46,6 +48,7 @@ _ERRORS = {
     131047: (400, "Re-engagement message"),
     131050: (400, "User has stopped marketing messages"),
     131051: (400, "Unsupported message type"),
+    131053: (400, "Media upload error"),
     131056: (400, "(Business Account, Consumer Account) pair rate limit hit"),
     131031: (400, "Business Account locked"),
     132000: (400, "Number of parameters does not match the expected number of params"),
@@ -254,7 +257,11 @@ class FakeGraphApi:
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
         self._wabas: dict[str, tuple[str, list[dict[str, Any]]]] = {}  # id: (token, templates)
+        # The media endpoints (tests/fakes/graph_media.py) answer media ids before the
+        # phone-number lookup below.
+        self.media = GraphMedia(self)
         routes = [
+            *self.media.routes(self._phone_number),
             Route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"]),
             Route("/{version}/{waba_id}/message_templates", self._templates, methods=["GET"]),
             Route("/{version}/{phone_number_id}", self._phone_number, methods=["GET"]),
@@ -394,6 +401,7 @@ class FakeGraphApi:
             self._failing_recipients.clear()
             for number in self._numbers.values():
                 number.recent.clear()
+        self.media.reset()
 
     def __enter__(self) -> FakeGraphApi:
         self._server.start()

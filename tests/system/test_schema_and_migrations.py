@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from app.platform.migrations import sqlite_foreign_keys_inline
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -110,3 +112,21 @@ def test_an_organization_from_before_business_hours_survives_the_upgrade(tmp_pat
     with sqlite3.connect(database) as db:
         hours = db.execute("SELECT business_hours FROM organizations").fetchall()
     assert hours == [("{}",)]
+
+
+def test_a_foreign_key_added_to_a_table_runs_on_sqlite() -> None:
+    generated = (
+        'ALTER TABLE "messages" ADD "media_id" BIGINT;\n'
+        'ALTER TABLE "messages" ADD CONSTRAINT "fk_messages_media_fi_90ba28eb" FOREIGN KEY '
+        '("media_id") REFERENCES "media_files" ("id") ON DELETE SET NULL;'
+    )
+    sql = sqlite_foreign_keys_inline(generated)
+    assert "CONSTRAINT" not in sql
+    database = sqlite3.connect(":memory:")
+    database.executescript(
+        'CREATE TABLE "media_files" ("id" INTEGER PRIMARY KEY);'
+        'CREATE TABLE "messages" ("id" INTEGER PRIMARY KEY);' + sql
+    )
+    [foreign_key] = database.execute('PRAGMA foreign_key_list("messages")').fetchall()
+    assert foreign_key[2:5] == ("media_files", "media_id", "id")
+    assert foreign_key[6] == "SET NULL"

@@ -69,15 +69,25 @@ async def create_contact(
     return contact, []
 
 
-async def csv_from(text: str | None, upload: Any) -> tuple[str | None, list[UserError]]:
-    """The CSV text of an import given as text or as an uploaded file (exactly one)."""
+async def csv_from(
+    text: str | None, upload: Any, *, max_bytes: int
+) -> tuple[str | None, list[UserError]]:
+    """The CSV text of an import given as text or as an uploaded file (exactly one). A file is
+    bounded like a CSV sent as text (``max_bytes``, the plain request body limit): the larger
+    multipart limit is for media files, which stream to storage."""
     if (text is None) == (upload is None):
         return None, [
             user_error("csv", "Give the CSV as `csv` text or as a `file`.", UserErrorCode.REQUIRED)
         ]
     if text is not None:
         return text, []
-    data = await upload.read()
+    data = await upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        return None, [
+            user_error(
+                "file", f"The CSV file is larger than {max_bytes} bytes.", UserErrorCode.INVALID
+            )
+        ]
     try:
         # Spreadsheets often save UTF-8 with a byte-order mark; it is not part of the header.
         return data.decode("utf-8-sig"), []
@@ -196,7 +206,7 @@ async def delete_contact(
                 UserErrorCode.REQUIRED,
             )
         ]
-    erased = await erasure.erase_contact(contact)
+    erased = await erasure.erase_contact(info.context.settings, contact)
     viewer = info.context.viewer
     assert viewer is not None
     await audit(

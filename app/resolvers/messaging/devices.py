@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import cast
 
 import structlog
 
+from app.media import delete_unreferenced
 from app.messaging import pairing
 from app.messaging.phones import to_e164
 from app.messaging.pipeline import set_device_status
 from app.messaging.providers import provider_for
-from app.models.messaging import Device, DeviceStatus, Provider
+from app.models.messaging import Device, DeviceStatus, Message, Provider
 from app.plans import quotas
 from app.plans.limits import Limit
 from app.platform.config import Settings
@@ -150,7 +152,14 @@ async def delete_device(info: Info, *, device_id: str) -> tuple[int | None, list
     device = await find_device(info, device_id)
     if device is None:
         return None, [not_found("deviceId")]
+    # Its conversations and messages go with it, and the files only they carried.
+    media_ids = await Message.filter(device_id=device.id, media_id__isnull=False).values_list(
+        "media_id", flat=True
+    )
     await device.delete()
+    await delete_unreferenced(
+        info.context.runtime.settings, device.organization_id, cast("list[int]", media_ids)
+    )
     return device.id, []
 
 

@@ -32,6 +32,7 @@ class MediaContent:
     media_id: str | None = None
     caption: str | None = None
     filename: str | None = None
+    media_file_id: str | None = None  # the global id of an uploaded MediaFile
 
 
 @dataclass
@@ -119,8 +120,11 @@ def media_content(media: MediaContent) -> tuple[Content | None, list[UserError]]
             "Media is an IMAGE, DOCUMENT, AUDIO, VIDEO or STICKER.",
             UserErrorCode.INVALID,
         )
-    if (media.link is None) == (media.media_id is None):
-        check.fail(at, "Give exactly one of `link` or `mediaId`.", UserErrorCode.INVALID)
+    sources = [media.link, media.media_id, media.media_file_id]
+    if sum(source is not None for source in sources) != 1:
+        check.fail(
+            at, "Give exactly one of `link`, `mediaId` or `mediaFileId`.", UserErrorCode.INVALID
+        )
     payload: dict[str, Any] = {}
     if media.link is not None:
         link = check.text([*at, "link"], media.link, limit=2048, required=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any, cast
 
 import strawberry
@@ -15,6 +14,7 @@ from app.models.messaging import Provider as ProviderModel
 from app.platform.context import Info
 from app.platform.ids import to_global_id
 from app.resolvers.messaging import contacts, devices, inbox, messages, outbound, templates
+from app.schema.media.types import MediaKind
 from app.schema.messaging.types import (
     Contact,
     ContactImport,
@@ -212,18 +212,10 @@ class TemplateMessageInput:
     )
 
 
-@strawberry.enum(description="The kind of a media message.")
-class MediaKind(Enum):
-    IMAGE = "IMAGE"
-    DOCUMENT = "DOCUMENT"
-    AUDIO = "AUDIO"
-    VIDEO = "VIDEO"
-    STICKER = "STICKER"
-
-
 @strawberry.input(
-    description="A media message: a public `link` Meta downloads, or the `mediaId` of a file "
-    "uploaded to Meta."
+    description="A media message: exactly one of `mediaFileId` (a file stored with "
+    "`uploadMedia`; Parley uploads it to Meta), a public `link` Meta downloads, or the "
+    "`mediaId` of a file uploaded to Meta."
 )
 class MediaMessageInput:
     kind: MediaKind = strawberry.field(description="IMAGE, DOCUMENT, AUDIO, VIDEO or STICKER.")
@@ -235,7 +227,12 @@ class MediaMessageInput:
         default=None, description="Text under an IMAGE, VIDEO or DOCUMENT (1,024 characters)."
     )
     filename: str | None = strawberry.field(
-        default=None, description="The name a DOCUMENT shows, e.g. `invoice.pdf`."
+        default=None,
+        description="The name a DOCUMENT shows, e.g. `invoice.pdf` (default: the uploaded "
+        "file's name).",
+    )
+    media_file_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A file stored with `uploadMedia`, of this `kind`."
     )
 
     def to_content(self) -> outbound.MediaContent:
@@ -245,6 +242,7 @@ class MediaMessageInput:
             self.media_id,
             self.caption,
             self.filename,
+            self.media_file_id,
         )
 
 
@@ -419,8 +417,15 @@ class CloseConversationPayload:
 class SimulateInboundMessageInput:
     device_id: strawberry.ID = strawberry.field(description="A SANDBOX device.")
     from_: str = strawberry.field(name="from", description="The customer's number in E.164.")
-    text: str = strawberry.field(description="What the customer wrote.")
+    text: str | None = strawberry.field(
+        default=None, description="What the customer wrote (with a file: its caption)."
+    )
     name: str | None = strawberry.field(default=None, description="The customer's profile name.")
+    media_file_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="A file stored with `uploadMedia` that the customer sends (an image, "
+        "voice note, video, document or sticker).",
+    )
 
 
 @strawberry.type(description="The result of simulateInboundMessage.")
@@ -549,7 +554,9 @@ class MessagingMutation:
     async def import_contacts(
         self, info: Info, input: ImportContactsInput
     ) -> ImportContactsPayload:
-        csv_text, errors = await contacts.csv_from(input.csv, input.file)
+        csv_text, errors = await contacts.csv_from(
+            input.csv, input.file, max_bytes=info.context.runtime.settings.max_body_bytes
+        )
         if csv_text is None:
             return ImportContactsPayload(contact_import=None, user_errors=errors)
         row, errors = await contacts.start_import(info, csv_text=csv_text)
@@ -629,6 +636,11 @@ class MessagingMutation:
         self, info: Info, input: SimulateInboundMessageInput
     ) -> SimulateInboundMessagePayload:
         row, errors = await messages.simulate_inbound(
-            info, device_id=input.device_id, sender=input.from_, text=input.text, name=input.name
+            info,
+            device_id=input.device_id,
+            sender=input.from_,
+            text=input.text,
+            name=input.name,
+            media_file_id=input.media_file_id,
         )
         return SimulateInboundMessagePayload(message=_message(row), user_errors=errors)

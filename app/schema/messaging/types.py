@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.dataloaders import inbox as inbox_loaders
+from app.dataloaders import media as media_loaders
 from app.dataloaders import messaging as loaders
 from app.dataloaders.inbox import team_by_conversation
 from app.models import messaging as models
@@ -21,6 +22,7 @@ from app.platform.pagination import encode_cursor, page_args
 from app.resolvers.messaging import lists, notes, timeline
 from app.schema.accounts.teams import Team
 from app.schema.accounts.types import UserType
+from app.schema.media.types import MediaFile
 from app.schema.messaging.enums import ContactImportStatus as ContactImportStatus
 from app.schema.messaging.enums import ConversationStatus as ConversationStatus
 from app.schema.messaging.enums import DeviceStatus as DeviceStatus
@@ -361,6 +363,20 @@ class Message(Node):
         )
         assert row is not None
         return Conversation.from_model(row)
+
+    @strawberry.field(
+        description="The file it carries: uploaded by a member, or the customer's file once "
+        "downloaded from Meta (null until then; a `messageEvents` UPDATED says it is ready, "
+        "and a download that failed for good says why in `payload.media_error`)."
+    )
+    def media(self, info: Info) -> MediaFile | None:
+        if self.row.media_id is None:
+            return None
+        return loaders.now_or_later(  # type: ignore[no-any-return]
+            info.context.loaders.get(media_loaders.media_file_by_id),
+            self.row.media_id,
+            lambda row: MediaFile.from_model(row) if row is not None else None,
+        )
 
     @strawberry.field(description="The member who sent it (outbound messages sent by a person).")
     async def author(self, info: Info) -> UserType | None:
