@@ -404,6 +404,9 @@ class Sender:
         }
         if parameters := list(recipient.variables.get("parameters", [])):
             payload["parameters"] = parameters
+        for part in ("header", "buttons"):
+            if recipient.variables.get(part):
+                payload[part] = recipient.variables[part]
         return payload
 
     async def _conversations_for(self, contact_ids: list[int]) -> dict[int, int]:

@@ -274,6 +274,12 @@ class Settings(BaseSettings):
     opt_in_keywords: list[str] = Field(
         ["START"], description="Inbound texts that opt a contact back in (JSON list)."
     )
+    retention_days: int = Field(
+        30,
+        ge=1,
+        description="Days raw webhook bodies and contact-import CSVs are kept; a daily job "
+        "deletes older ones.",
+    )
     ai_base_url: str | None = Field(
         None,
         description="OpenAI-compatible endpoint, e.g. `http://localhost:11434/v1` (Ollama); "

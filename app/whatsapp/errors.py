@@ -101,6 +101,7 @@ class ProviderError(WhatsAppError):
         code: int | None = None,
         http_status: int | None = None,
         details: str | None = None,
+        subcode: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -109,6 +110,7 @@ class ProviderError(WhatsAppError):
         self.code = code
         self.http_status = http_status
         self.details = details
+        self.subcode = subcode  # Meta's error_subcode, e.g. 2388024: template name taken
 
     @classmethod
     def from_code(
@@ -118,6 +120,7 @@ class ProviderError(WhatsAppError):
         code: int | None,
         http_status: int | None = None,
         details: str | None = None,
+        subcode: int | None = None,
     ) -> ProviderError:
         kind = classify(code, http_status)
         return cls(
@@ -127,6 +130,7 @@ class ProviderError(WhatsAppError):
             code=code,
             http_status=http_status,
             details=details,
+            subcode=subcode,
         )
 
     def __str__(self) -> str:

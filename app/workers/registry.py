@@ -29,6 +29,8 @@ JOBS: dict[Job, Callable[..., Any]] = {
     messaging_jobs.PROCESS_WEBHOOK_EVENT: messaging.process_webhook_event,
     messaging_jobs.IMPORT_CONTACTS: messaging.import_contacts,
     messaging_jobs.SYNC_TEMPLATES: messaging.sync_templates,
+    messaging_jobs.SEND_TYPING_INDICATOR: messaging.send_typing_indicator,
+    messaging_jobs.PURGE_EXPIRED: messaging.purge_expired,
     campaign_jobs.RUN_CAMPAIGN: campaigns.run_campaign,
     campaign_jobs.SEND_CAMPAIGN_BATCH: campaigns.send_campaign_batch,
     campaign_jobs.START_SCHEDULED_CAMPAIGN: campaigns.start_scheduled_campaign,
@@ -37,7 +39,8 @@ JOBS: dict[Job, Callable[..., Any]] = {
 }
 
 CRON_JOBS: dict[str, list[CronJob[Any]]] = {
-    "default": [],
+    # Retention: daily at 03:17 UTC (off the hour, when other cron jobs crowd in).
+    "default": [CronJob(messaging.purge_expired, cron="17 3 * * *", timeout=600)],
     # Every 5 seconds (croniter's sixth field); SAQ queues one run per tick for all workers.
     "campaigns": [CronJob(campaigns.campaign_watchdog, cron="* * * * * */5", timeout=30)],
 }
