@@ -133,7 +133,8 @@ def _template(p: Mapping[str, Any]) -> dict[str, Any]:
         if "button" in given:
             raise invalid("give template buttons either in `buttons` or in `components`")
         built += [_template_button(b) for b in _list(p, "buttons", 1, 10)]
-    components = built + components
+    # Meta's order: the header, the body, then the buttons by index.
+    components = sorted(built + components, key=lambda c: _ORDER.get(str(c.get("type")), 3))
     template: dict[str, Any] = {
         "name": _str(p, "name", max_len=512),
         "language": {"code": language},
@@ -144,6 +145,7 @@ def _template(p: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _HEADER_MEDIA = ("image", "video", "document")
+_ORDER = {"header": 0, "body": 1, "button": 2}
 _BUTTON_PARAMETER = {"url": "text", "quick_reply": "payload", "copy_code": "coupon_code"}
 
 
