@@ -72,7 +72,8 @@ async def test_old_webhook_bodies_and_import_csvs_go_and_recent_ones_stay(
 
     purged = await server.runtime.queues["default"].apply(PURGE_EXPIRED.name, timeout=60)
 
-    assert purged == {"webhook_events": 2, "contact_import_csvs": 1}
+    # The database is shared with the session's other tests: their old rows go too.
+    assert purged["webhook_events"] >= 2 and purged["contact_import_csvs"] >= 1
     assert await WebhookEvent.filter(id__in=old_events).count() == 0
     assert await WebhookEvent.filter(id=recent_event).exists()
     old, recent = await ContactImport.get(id=old_import), await ContactImport.get(id=recent_import)
