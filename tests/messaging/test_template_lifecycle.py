@@ -11,6 +11,7 @@ from typing import Any
 from gql import FileVar, gql
 
 from app.models.messaging import Template
+from app.platform.ids import to_global_id
 from tests.campaigns.support import CREATE, act, contacts, until_status
 from tests.fakes.graph_api import FakeGraphApi
 from tests.support.client import Api
@@ -380,3 +381,36 @@ async def test_a_template_meta_approved_is_sent_while_the_approval_webhook_is_st
 
     assert sent["sendMessage"]["userErrors"] == []
     assert status["status"] == "READ"
+
+
+async def test_a_header_media_file_must_be_one_of_the_organizations_files(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    device = await waba_device(server, fake, owner)
+    await _create(owner, device, headerSample=_png())
+    await fake.templates.review(device.waba_id, "order_update", "APPROVED")
+
+    async def send(header: dict[str, Any]) -> dict[str, Any]:
+        template = {
+            "name": "order_update",
+            "language": "en_US",
+            "parameters": ["Ana"],
+            "header": header,
+            "buttons": [{"index": 0, "subType": "URL", "parameter": "1"}],
+        }
+        variables = {"input": {"deviceId": device.id, "to": unique_phone(), "template": template}}
+        return await owner.api.call(SEND, variables)
+
+    unknown = await send({"mediaFileId": to_global_id("MediaFile", 987654)})
+    not_a_file = await send({"mediaFileId": device.id})
+    both = await send({"link": "https://cdn.example.com/a.png", "text": "x"})
+
+    assert [(e["field"], e["code"]) for e in unknown["data"]["sendMessage"]["userErrors"]] == [
+        (["input", "template", "header", "mediaFileId"], "NOT_FOUND")
+    ]
+    assert not_a_file["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert [e["field"] for e in both["data"]["sendMessage"]["userErrors"]] == [
+        ["input", "template", "header"]
+    ]
+    assert fake.sends == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.messaging import template_messages
 from app.messaging.phones import to_e164
@@ -177,24 +178,18 @@ async def send_message(
         check_sendable(device, conversation, free_form=template is None, field=kind_field)
     except SendRefused as refused:
         return None, [user_error(refused.field, str(refused), UserErrorCode.CONFLICT)]
-    stored: Template | None = None
+    template_payload: dict[str, Any] | None = None
     if template is not None:
-        stored, errors = await _checked_template(device, template)
-        if errors:
+        template_payload, errors = await _template_payload(device, template)
+        if template_payload is None:
             return None, errors
     if reaction is not None:
         content, errors = await reaction_content(conversation, reaction)
         if content is None:
             return None, errors
 
-    if template is not None:
-        values, errors = await template_values(template, _TEMPLATE_PATH)
-        assert values is not None  # checked above
-        content = Content(
-            MessageType.TEMPLATE,
-            template_messages.payload(template.name, template.language, values, stored),
-            None,
-        )
+    if template_payload is not None:
+        content = Content(MessageType.TEMPLATE, template_payload, None)
     elif text is not None:
         content = Content(MessageType.TEXT, {"body": text}, text)
     assert content is not None
@@ -233,10 +228,10 @@ async def _provider_problem(
 _TEMPLATE_PATH = ["input", "template"]
 
 
-async def _checked_template(
+async def _template_payload(
     device: Device, template: TemplateContent
-) -> tuple[Template | None, list[UserError]]:
-    """The device's stored template, with the input checked against its components; an
+) -> tuple[dict[str, Any] | None, list[UserError]]:
+    """The message's payload, the input checked against the device's stored template; an
     unknown name goes through (Meta's `hello_world`, or a template not synced yet: Meta
     answers 132001)."""
     values, errors = await template_values(template, _TEMPLATE_PATH)
@@ -250,7 +245,9 @@ async def _checked_template(
     problems = template_messages.check(stored, values)
     if needed := template_messages.header_format_needed(values, stored):
         problems.append(needed)
-    return stored, template_errors(problems, _TEMPLATE_PATH)
+    if problems:
+        return None, template_errors(problems, _TEMPLATE_PATH)
+    return template_messages.payload(template.name, template.language, values, stored), []
 
 
 def sendable_problem(device: Device, template: Template) -> str | None:
