@@ -59,8 +59,11 @@ async def test_quality_webhooks_rate_the_number_and_subscribers_see_it(
     async with owner.api.websocket() as session:
         watching = asyncio.create_task(watch(session))
         await wait_for_subscribers(server, f"org:{owner.organization_id}:devices")
+        # Each delivery is its own job: one at a time, so they apply in this order.
         flagged = await fake.templates.number_quality(device.waba_id, display, "FLAGGED", "TIER_1K")
+        await _processed(device.id, 1)
         again = await fake.templates.number_quality(device.waba_id, display, "FLAGGED", "TIER_1K")
+        await _processed(device.id, 2)
         await fake.templates.number_quality(device.waba_id, display, "UNFLAGGED", "TIER_10K")
         await asyncio.wait_for(watching, timeout=20)
 
@@ -96,6 +99,20 @@ async def test_a_banned_account_fails_the_device_and_says_why(
 
     assert warned["status"] == "CONNECTED"
     assert (banned["status"], banned["accountEvent"]) == ("FAILED", "DISABLED_UPDATE")
+
+
+async def _processed(device_id: str, count: int) -> None:
+    """Until ``count`` webhook deliveries of the device have been applied."""
+
+    async def done() -> bool:
+        return (
+            await WebhookEvent.filter(
+                device_id=decode_id(device_id, "Device"), status=WebhookEventStatus.PROCESSED
+            ).count()
+            == count
+        )
+
+    await eventually(done)
 
 
 async def _when(owner: Any, device_id: str, ok: Any) -> dict[str, Any] | None:

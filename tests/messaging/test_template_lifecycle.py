@@ -236,15 +236,26 @@ async def test_a_rejection_says_why_and_a_quality_update_rates_the_template(
     device = await waba_device(server, fake, owner)
     template_id = (await _create(owner, device, headerSample=_png()))["template"]["id"]
 
+    async def once(status: str, quality: str | None = None) -> dict[str, Any]:
+        """The template once its webhook is processed (a job)."""
+
+        async def check() -> dict[str, Any] | None:
+            node: dict[str, Any] = (await owner.api.data(TEMPLATE, {"id": template_id}))["node"]
+            return node if (node["status"], node["qualityRating"]) == (status, quality) else None
+
+        result: dict[str, Any] = await eventually(check)
+        return result
+
     await fake.templates.review(
         device.waba_id, "order_update", "REJECTED", reason="INCORRECT_CATEGORY"
     )
-    rejected = (await owner.api.data(TEMPLATE, {"id": template_id}))["node"]
+    rejected = await once("REJECTED")
     await fake.templates.review(device.waba_id, "order_update", "APPROVED")
+    await once("APPROVED")
     await fake.templates.rate(device.waba_id, "order_update", "YELLOW")
-    rated = (await owner.api.data(TEMPLATE, {"id": template_id}))["node"]
+    rated = await once("APPROVED", "YELLOW")
     await fake.templates.review(device.waba_id, "order_update", "PAUSED")
-    paused = (await owner.api.data(TEMPLATE, {"id": template_id}))["node"]
+    paused = await once("PAUSED", "YELLOW")
     refused = await owner.api.data(
         SEND,
         {
