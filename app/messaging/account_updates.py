@@ -75,6 +75,7 @@ async def apply_template_update(broker: Broker, device: Device, update: Template
         if all(getattr(template, name) == value for name, value in changes.items()):
             continue  # a redelivery: nothing moves, nobody is told twice
         await Template.filter(id=template.id).update(**changes, updated_at=clock.now())
+        template.update_from_dict(changes)
         await events.publish(broker, events.TemplateEvent.of(template, kind))
 
 

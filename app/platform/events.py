@@ -155,10 +155,13 @@ class TemplateEvent:
     organization_id: int
     template_id: int
     device_id: int
+    status: str  # the status this event announces; the row may have moved on when it is read
 
     @classmethod
     def of(cls, template: Template, kind: str) -> TemplateEvent:
-        return cls(kind, template.organization_id, template.id, template.device_id)
+        return cls(
+            kind, template.organization_id, template.id, template.device_id, template.status.value
+        )
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -166,6 +169,7 @@ class TemplateEvent:
             "organization_id": self.organization_id,
             "template_id": self.template_id,
             "device_id": self.device_id,
+            "status": self.status,
         }
 
 

@@ -61,7 +61,7 @@ async def test_quality_webhooks_rate_the_number_and_subscribers_see_it(
         await wait_for_subscribers(server, f"org:{owner.organization_id}:devices")
         # Each delivery is its own job: one at a time, so they apply in this order.
         flagged = await fake.templates.number_quality(device.waba_id, display, "FLAGGED", "TIER_1K")
-        await _processed(device.id, 1)
+        await eventually(lambda: _truthy(seen))  # read by the subscriber before it moves on
         again = await fake.templates.number_quality(device.waba_id, display, "FLAGGED", "TIER_1K")
         await _processed(device.id, 2)
         await fake.templates.number_quality(device.waba_id, display, "UNFLAGGED", "TIER_10K")
@@ -99,6 +99,10 @@ async def test_a_banned_account_fails_the_device_and_says_why(
 
     assert warned["status"] == "CONNECTED"
     assert (banned["status"], banned["accountEvent"]) == ("FAILED", "DISABLED_UPDATE")
+
+
+async def _truthy(items: list[Any]) -> bool:
+    return bool(items)
 
 
 async def _processed(device_id: str, count: int) -> None:

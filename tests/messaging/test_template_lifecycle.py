@@ -51,7 +51,7 @@ LOGIN_CODE = [
 ]
 TEMPLATE_EVENTS = """
 subscription($deviceId: ID) {
-  templateEvents(deviceId: $deviceId) { kind templateId template { name status } }
+  templateEvents(deviceId: $deviceId) { kind status templateId template { name } }
 }
 """
 DELETE_TEMPLATE = """
@@ -127,13 +127,15 @@ async def test_a_template_is_submitted_approved_by_webhook_and_sent_by_a_campaig
     assert seen == [
         {
             "kind": "CREATED",
+            "status": "PENDING",
             "templateId": template["id"],
-            "template": {"name": "order_update", "status": "PENDING"},
+            "template": {"name": "order_update"},
         },
         {
             "kind": "STATUS_CHANGED",
+            "status": "APPROVED",
             "templateId": template["id"],
-            "template": {"name": "order_update", "status": "APPROVED"},
+            "template": {"name": "order_update"},
         },
     ]
 
@@ -183,10 +185,12 @@ async def test_a_template_is_submitted_approved_by_webhook_and_sent_by_a_campaig
             ],
         }
 
-    # Meta prices each message in its sent/delivered statuses: the campaign's cost by category.
+    # Meta prices each message in its sent/delivered statuses (each delivery a job of its own,
+    # applied in any order): the campaign's cost by category, once every price is in.
     async def priced() -> dict[str, Any] | None:
         stats = (await owner.api.data(STATS, {"id": campaign_id}))["node"]["stats"]
-        return stats if stats["byCategory"] and stats["read"] == 3 else None
+        priced = sum(category["messages"] for category in stats["byCategory"])
+        return stats if priced == 3 and stats["read"] == 3 else None
 
     stats = await eventually(priced, within=30)
     assert stats["byCategory"] == [{"category": "utility", "messages": 3, "billable": 3}]

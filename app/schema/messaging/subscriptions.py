@@ -28,6 +28,7 @@ from app.schema.messaging.types import (
     Template,
     TemplateEvent,
     TemplateEventKind,
+    TemplateStatus,
 )
 from app.schema.permissions import IsAuthenticated
 
@@ -152,6 +153,7 @@ class MessagingSubscription:
                     continue  # deleted since
             yield TemplateEvent(
                 kind=kind,
+                status=TemplateStatus(event["status"]),
                 template_id=strawberry.ID(to_global_id("Template", event["template_id"])),
                 template=Template.from_model(row) if row is not None else None,
             )

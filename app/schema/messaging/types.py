@@ -554,6 +554,10 @@ class TemplateEventKind(Enum):
 @strawberry.type(description="A template was created, reviewed, rated or deleted.")
 class TemplateEvent:
     kind: TemplateEventKind = strawberry.field(description="What happened.")
+    status: TemplateStatus = strawberry.field(
+        description="The status this event announces; `template` is read when the event is "
+        "delivered and may already have moved on."
+    )
     template_id: strawberry.ID = strawberry.field(description="The template's id.")
     template: Template | None = strawberry.field(
         description="The template as it is now; null once DELETED."
