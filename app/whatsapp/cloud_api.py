@@ -25,6 +25,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 _HEADERS = {"User-Agent": "parley", "Accept": "application/json"}
 
+# What syncTemplates reads of each template (Meta's default fields leave out quality and reason).
+_TEMPLATE_FIELDS = "id,name,status,category,language,components,quality_score,rejected_reason"
 # Meta's answers to a template name already used for the language (error 100 / 192 family).
 TEMPLATE_NAME_TAKEN = frozenset({2388023, 2388024, 2388025})
 
@@ -125,7 +127,7 @@ class CloudApiProvider:
     async def list_templates(self, waba_id: str) -> list[dict[str, Any]]:
         """Every message template of a WhatsApp Business Account, following Meta's paging."""
         url: str | None = f"{self.base_url}/{self.api_version}/{waba_id}/message_templates"
-        params: dict[str, Any] | None = {"limit": 100}
+        params: dict[str, Any] | None = {"fields": _TEMPLATE_FIELDS, "limit": 100}
         templates: list[dict[str, Any]] = []
         while url is not None:
             data = await self._request("GET", url, params=params, idempotent=True)

@@ -563,6 +563,12 @@ class FakeGraphApi:
             start = int(request.query_params.get("after", "0") or 0)
         except ValueError:
             return _error(100, "limit and after must be numbers")
+        fields = request.query_params.get("fields")
+        if fields is not None:
+            wanted = fields.split(",")
+            if unknown := sorted(set(wanted) - set(_TEMPLATE_FIELDS)):
+                return _error(100, f"Tried accessing nonexisting field ({unknown[0]})")
+            templates = [{k: t[k] for k in wanted if k in t} for t in templates]
         page = templates[start : start + limit]
         paging: dict[str, Any] = {
             "cursors": {"before": str(start), "after": str(start + len(page))}
@@ -710,6 +716,17 @@ _PHONE_NUMBER_FIELDS = (
     "quality_rating",
     "code_verification_status",
     "platform_type",
+)
+_TEMPLATE_FIELDS = (
+    "id",
+    "name",
+    "status",
+    "category",
+    "language",
+    "components",
+    "quality_score",
+    "rejected_reason",
+    "previous_category",
 )
 _TEMPLATE_PARAMS = {
     "text",
