@@ -16,10 +16,12 @@ from app.ai import usage
 from app.ai.config import is_configured, model_config
 from app.ai.recorder import Recorder, StepKind
 from app.ai.replies import ReplyNotSent, hand_off, send_reply
+from app.messaging.typing import show_typing
 from app.models.ai import AgentRun, AgentRunStatus, AgentTask, AIAgent
 from app.models.messaging import Conversation, Direction, Message
 from app.platform import clock, events
 from app.platform.runtime import Runtime
+from app.whatsapp.errors import ProviderError
 
 log = structlog.get_logger("parley.ai")
 CANCEL_POLL_SECONDS = 0.25
@@ -120,6 +122,8 @@ async def _work(runtime: Runtime, run: AgentRun, agent: AIAgent, recorder: Recor
     # Semantic Kernel takes a second or more to import: do it off the event loop, which keeps
     # serving the worker's other jobs meanwhile.
     agents = await asyncio.to_thread(importlib.import_module, "app.ai.agents")
+    if run.task is AgentTask.REPLY and conversation is not None:
+        await _show_typing(runtime, conversation)
     text = await agents.run_single_agent(runtime, config, agent, conversation, run.task, recorder)
     if recorder.handoff_reason is not None:
         await recorder.step(StepKind.HANDOFF, reason=recorder.handoff_reason)
@@ -131,6 +135,14 @@ async def _work(runtime: Runtime, run: AgentRun, agent: AIAgent, recorder: Recor
             raise RunFailed(f"reply not sent: {error}") from error
         await recorder.step(StepKind.REPLY_SENT, message_id=message.id, text=message.body)
     return text
+
+
+async def _show_typing(runtime: Runtime, conversation: Conversation) -> None:
+    """The customer sees "typing…" while the model works; a refusal only costs the hint."""
+    try:
+        await show_typing(runtime.settings, conversation)
+    except ProviderError as error:
+        log.warning("ai.typing_failed", conversation_id=conversation.id, code=error.code)
 
 
 async def _handoff_keyword(

@@ -18,6 +18,7 @@ from tortoise.queryset import QuerySet
 
 from app.campaigns import bulk
 from app.messaging.phones import stored_e164
+from app.messaging.template_messages import header_parameter
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.models.messaging import SERVICE_WINDOW, Contact, Conversation, service_window_open
 from app.platform import clock
@@ -77,7 +78,40 @@ def render(pattern: str, contact: AudienceContact) -> str:
 def render_for(campaign: Campaign, contact: AudienceContact) -> dict[str, Any]:
     if campaign.text is not None:
         return {"text": render(campaign.text, contact)}
-    return {"parameters": [render(p, contact) for p in campaign.template_parameters]}
+    variables: dict[str, Any] = {
+        "parameters": [render(p, contact) for p in campaign.template_parameters]
+    }
+    if header := campaign.template_header:
+        variables["header"] = _header(header, contact)
+    if campaign.template_buttons:
+        variables["buttons"] = [
+            dict(button) | {"parameter": render(str(button["parameter"]), contact)}
+            for button in campaign.template_buttons
+        ]
+    return variables
+
+
+def _header(header: Mapping[str, Any], contact: AudienceContact) -> dict[str, Any]:
+    """The header parameter of one contact's message (app.messaging.template_messages)."""
+    header_format = str(header.get("format") or "TEXT")
+    if header.get("media_file_id") is not None:
+        return {"type": header_format.lower(), "media_file_id": header["media_file_id"]}
+    text, link = header.get("text"), header.get("link")
+    return header_parameter(
+        header_format,
+        text=render(text, contact) if isinstance(text, str) else None,
+        link=render(link, contact) if isinstance(link, str) else None,
+    )
+
+
+def template_patterns(campaign: Campaign) -> list[str]:
+    """Every string of the template's values that may hold {{variables}}."""
+    header = campaign.template_header or {}
+    return [
+        *campaign.template_parameters,
+        *(str(header[key]) for key in ("text", "link") if header.get(key)),
+        *(str(button["parameter"]) for button in campaign.template_buttons or []),
+    ]
 
 
 def _audience_filter(campaign: Campaign) -> Q:

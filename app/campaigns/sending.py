@@ -195,6 +195,8 @@ class Sender:
     on_sent: Callable[[list[int]], Awaitable[None]] | None = None
     # Counts each send against the organization's plan (and pauses the campaign at its limit).
     quota: CampaignQuota | None = None
+    # Completes a payload before it goes (a template header's file: Meta's media id for it).
+    complete_payload: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None = None
     # When the last lease renewal began: every row this sender holds has a lease running at
     # least ``lease`` seconds from then (rows claimed since got theirs when claimed).
     renewed_at: float = field(default_factory=time.monotonic, init=False)
@@ -345,15 +347,18 @@ class Sender:
         self, recipient: Claimed, message: Queued, slot: float
     ) -> str | ProviderError | None:
         """The provider's message id, its error, or None if it is too late for ``slot``."""
-        outbound = OutboundMessage(
-            to=recipient.phone,
-            type=WireType.TEXT if message.type is MessageType.TEXT else WireType.TEMPLATE,
-            payload=message.payload,
-            biz_opaque_callback_data=callback_data(recipient.id),
-        )
         if time.monotonic() - slot > LATE_SECONDS:
             return None
         try:
+            payload = message.payload
+            if self.complete_payload is not None:
+                payload = await self.complete_payload(payload)
+            outbound = OutboundMessage(
+                to=recipient.phone,
+                type=WireType.TEXT if message.type is MessageType.TEXT else WireType.TEMPLATE,
+                payload=payload,
+                biz_opaque_callback_data=callback_data(recipient.id),
+            )
             result = await self.provider.send(outbound)
         except ProviderError as error:
             return error
@@ -411,6 +416,9 @@ class Sender:
         }
         if parameters := list(recipient.variables.get("parameters", [])):
             payload["parameters"] = parameters
+        for part in ("header", "buttons"):
+            if recipient.variables.get(part):
+                payload[part] = recipient.variables[part]
         return payload
 
     async def _conversations_for(self, contact_ids: list[int]) -> dict[int, int]:

@@ -1,6 +1,7 @@
 """A stored webhook delivery, applied item by item.
 
-Each message, status, echo and preference of a delivery is applied on its own: an item that cannot be used (the
+Each message, status, echo, preference, template update and number health update of a
+delivery is applied on its own: an item that cannot be used (the
 parser says why) or that fails to apply is recorded on the event, with where it was in the
 body and why, and the others are stored all the same. Every item is safe to apply twice, so a
 delivery whose items failed is retried whole; after the last try the event ends PARTIAL (some
@@ -16,11 +17,16 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from app.messaging import media
+from app.messaging.account_updates import (
+    apply_number_health,
+    apply_template_update,
+    wrong_account,
+)
 from app.messaging.pipeline import apply_preference, apply_status, receive_inbound, store_echo
 from app.models.messaging import Device, WebhookEvent, WebhookEventStatus
 from app.platform import clock
 from app.whatsapp.errors import MalformedWebhook
-from app.whatsapp.types import InboundMessage, SkippedItem
+from app.whatsapp.types import InboundMessage, NumberHealthUpdate, SkippedItem, TemplateUpdate
 from app.whatsapp.webhooks import parse_webhook_body
 
 if TYPE_CHECKING:
@@ -49,7 +55,8 @@ async def apply_event(runtime: Runtime, event: WebhookEvent, *, last_try: bool) 
     skipped = [item.as_dict() for item in batch.skipped]
     failed: list[dict[str, Any]] = []
     applied = 0
-    # In order: the customer's messages, then statuses, the business app's echoes, preferences.
+    # In order: the customer's messages, then statuses, the business app's echoes, preferences,
+    # then what Meta says of the account: template reviews and ratings, the number's health.
     items: list[tuple[Any, str | None, Callable[[Any], Awaitable[object]]]] = [
         *((m, m.provider_message_id, partial(_receive, runtime, device)) for m in batch.messages),
         *(
@@ -58,9 +65,14 @@ async def apply_event(runtime: Runtime, event: WebhookEvent, *, last_try: bool) 
         ),
         *((e, e.provider_message_id, partial(_echo, runtime, device)) for e in batch.echoes),
         *((c, None, partial(apply_preference, device)) for c in batch.preferences),
+        *(
+            (t, t.template_id, partial(apply_template_update, broker, device))
+            for t in batch.templates
+        ),
+        *((h, None, partial(apply_number_health, broker, device)) for h in batch.number_health),
     ]
     for item, item_id, apply in items:
-        if wrong := _wrong_number(device, item.phone_number_id):
+        if wrong := _wrong_target(device, item):
             skipped.append(SkippedItem(item.where, wrong, item_id).as_dict())
             continue
         try:
@@ -95,7 +107,10 @@ async def give_up(event: WebhookEvent, error: BaseException) -> None:
     await _finish(event, WebhookEventStatus.FAILED, list(event.errors or []), error=_reason(error))
 
 
-def _wrong_number(device: Device, phone_number_id: str) -> str | None:
+def _wrong_target(device: Device, item: Any) -> str | None:
+    if isinstance(item, TemplateUpdate | NumberHealthUpdate):
+        return wrong_account(device, item)
+    phone_number_id: str = item.phone_number_id
     if device.phone_number_id and phone_number_id != device.phone_number_id:
         return f"for phone number id {phone_number_id}, not this device's"
     return None

@@ -422,9 +422,21 @@ async def _record_details(message: Message, details: Mapping[str, Any] | None) -
     if not details:
         return
     merged = dict(message.delivery_details or {}) | dict(details)
-    if merged != message.delivery_details:
-        message.delivery_details = merged
-        await message.save(update_fields=["delivery_details", "updated_at"])
+    if merged == message.delivery_details:
+        return
+    message.delivery_details = merged
+    fields = ["delivery_details", "updated_at"]
+    # Pricing also goes to columns, which cost reports group by (campaign stats by category).
+    pricing = merged.get("pricing")
+    category = pricing.get("category") if isinstance(pricing, Mapping) else None
+    billable = pricing.get("billable") if isinstance(pricing, Mapping) else None
+    if isinstance(category, str) and category.lower() != message.pricing_category:
+        message.pricing_category = category.lower()[:32]
+        fields.append("pricing_category")
+    if isinstance(billable, bool) and billable != message.billable:
+        message.billable = billable
+        fields.append("billable")
+    await message.save(update_fields=fields)
 
 
 async def reconcile(broker: Broker, device: Device, provider_message_id: str) -> None:

@@ -43,6 +43,7 @@ from app.messaging.media import meta_media_id
 from app.messaging.pacing import LATE_SECONDS, RATE_LIMITED_RETRIES, DeviceLimiter
 from app.messaging.pipeline import advance_status, reconcile, set_device_status
 from app.messaging.providers import provider_for, wire_type
+from app.messaging.template_messages import MediaHeaders
 from app.models.media import MediaFile
 from app.models.messaging import Device, Message, MessageStatus, MessageType, Provider, Template
 from app.models.messaging import DeviceStatus as DeviceStatusModel
@@ -129,6 +130,12 @@ async def _send(
         try:
             media_file = await MediaFile.get(id=message.media_id)
             payload = {**payload, "id": await meta_media_id(runtime.settings, device, media_file)}
+        except ProviderError as error:
+            await _failed(runtime, device, message, error, last_try)
+            return None
+    if message.type is MessageType.TEMPLATE:
+        try:  # a header naming one of Parley's files: sent by Meta's id for it
+            payload = await MediaHeaders(runtime.settings, device)(payload)
         except ProviderError as error:
             await _failed(runtime, device, message, error, last_try)
             return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.messaging.providers import provider_for
-from app.models.messaging import Device, Provider, Template, TemplateStatus
+from app.models.messaging import Device, Provider, QualityRating, Template, TemplateStatus
 from app.platform.config import Settings
 from app.whatsapp.cloud_api import CloudApiProvider
 
@@ -40,7 +40,13 @@ async def _upsert(device: Device, item: dict[str, Any]) -> None:
     if not isinstance(name, str) or not isinstance(language, str):
         return
     status = str(item.get("status", "")).upper()
+    quality = item.get("quality_score")
+    score = str(quality.get("score", "")).upper() if isinstance(quality, dict) else ""
+    reason = item.get("rejected_reason")
     values: dict[str, Any] = {
+        "meta_id": str(item["id"]) if item.get("id") is not None else None,
+        "quality_rating": QualityRating(score) if score in QualityRating.__members__ else None,
+        "rejected_reason": reason if isinstance(reason, str) and reason != "NONE" else None,
         "category": str(item.get("category") or "UTILITY").upper(),
         "components": item.get("components") if isinstance(item.get("components"), list) else [],
         "status": TemplateStatus(status)

@@ -70,6 +70,10 @@ class Campaign(TimestampedModel):
     template_name = fields.CharField(max_length=512, null=True)
     template_language = fields.CharField(max_length=16, null=True)
     template_parameters: fields.JSONField[list[Any]] = fields.JSONField(default=list)
+    # The template's header ({"format", "text"|"link"|"media_file_id"}) and button parameters
+    # ([{"index", "sub_type", "parameter"}]); text, links and parameters may hold {{variables}}.
+    template_header: fields.JSONField[dict[str, Any]] | None = fields.JSONField(null=True)
+    template_buttons: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     audience_contact_ids: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     audience_tags: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     status = fields.CharEnumField(CampaignStatus, max_length=16, default=CampaignStatus.DRAFT)

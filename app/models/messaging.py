@@ -128,6 +128,15 @@ class TemplateStatus(str, Enum):
     DISABLED = "DISABLED"
 
 
+class QualityRating(str, Enum):
+    """Meta's quality rating of a template or a phone number."""
+
+    GREEN = "GREEN"
+    YELLOW = "YELLOW"
+    RED = "RED"
+    UNKNOWN = "UNKNOWN"
+
+
 class ContactImportStatus(str, Enum):
     QUEUED = "QUEUED"
     RUNNING = "RUNNING"
@@ -154,6 +163,12 @@ class Device(TimestampedModel):
     # Cloud API: the number's id at Meta, and credentials encrypted with app.platform.security.
     phone_number_id = fields.CharField(max_length=64, null=True, db_index=True)
     waba_id = fields.CharField(max_length=64, null=True)  # its WhatsApp Business Account
+    # The Meta app: template header samples go through its resumable upload API.
+    app_id = fields.CharField(max_length=64, null=True)
+    # Number health, as Meta's phone_number_quality_update and account_update webhooks say.
+    quality_rating = fields.CharEnumField(QualityRating, max_length=8, null=True)
+    messaging_limit_tier = fields.CharField(max_length=32, null=True)
+    account_event = fields.CharField(max_length=64, null=True)  # the latest account_update
     access_token_encrypted = fields.TextField(null=True)
     app_secret_encrypted = fields.TextField(null=True)
     verify_token = fields.CharField(max_length=128, default="")
@@ -280,6 +295,10 @@ class Message(TimestampedModel):
     media: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
         "models.MediaFile", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    # From the same details, as columns reports group by: Meta's pricing category
+    # (marketing, utility, authentication, service) and whether the message is charged.
+    pricing_category = fields.CharField(max_length=32, null=True)
+    billable = fields.BooleanField(null=True)
 
     organization_id: int
     conversation_id: int
@@ -329,6 +348,10 @@ class Template(TimestampedModel):
     category = fields.CharField(max_length=32, default="UTILITY")
     components: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     status = fields.CharEnumField(TemplateStatus, max_length=16, default=TemplateStatus.APPROVED)
+    # Meta's id once submitted (createTemplate on a CLOUD_API device, or syncTemplates).
+    meta_id = fields.CharField(max_length=64, null=True)
+    quality_rating = fields.CharEnumField(QualityRating, max_length=8, null=True)
+    rejected_reason = fields.TextField(null=True)
 
     organization_id: int
     device_id: int
@@ -340,7 +363,7 @@ class Template(TimestampedModel):
     class Meta:
         table = "templates"
         unique_together = (("device", "name", "language"),)
-        indexes = (Index(fields=("organization_id", "id")),)
+        indexes = (Index(fields=("organization_id", "id")), Index(fields=("device_id", "meta_id")))
 
 
 _VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
@@ -379,7 +402,8 @@ class WebhookEvent(TimestampedModel):
 
     class Meta:
         table = "webhook_events"
-        indexes = (Index(fields=("device_id", "id")),)
+        # created_at: the retention job deletes the old ones (app.messaging.retention).
+        indexes = (Index(fields=("device_id", "id")), Index(fields=("created_at",)))
 
 
 class ContactImport(TimestampedModel):

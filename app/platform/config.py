@@ -318,6 +318,12 @@ class Settings(BaseSettings):
         description="Shared secret of the billing system's signed calls to "
         "`POST /billing/subscription`; unset: that endpoint is off.",
     )
+    retention_days: int = Field(
+        30,
+        ge=1,
+        description="Days raw webhook bodies and contact-import CSVs are kept; a daily job "
+        "deletes older ones.",
+    )
     ai_base_url: str | None = Field(
         None,
         description="OpenAI-compatible endpoint, e.g. `http://localhost:11434/v1` (Ollama); "

@@ -4,7 +4,7 @@ Domain code says what happened here, with typed events, and never reaches into a
 domain to make it react. Two kinds of listeners:
 
 - **Live events** (:class:`MessageEvent`, :class:`ConversationEvent`, :class:`DeviceEvent`,
-  :class:`CampaignEvent`, :class:`AgentRunEvent`, :class:`UsageEvent`) go to a Redis channel per organization and
+  :class:`TemplateEvent`, :class:`CampaignEvent`, :class:`AgentRunEvent`, :class:`UsageEvent`) go to a Redis channel per organization and
   topic, from whichever process caused them; every API process fans them out to its
   subscriptions (``app.resolvers.subscriptions``). They carry ids only, so each subscriber
   re-reads the rows through its own organization.
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from app.models.ai import AgentRun
-    from app.models.messaging import Device, Message
+    from app.models.messaging import Device, Message, Template
     from app.platform.config import Settings
     from app.platform.pubsub import Broker
     from app.whatsapp.types import StatusUpdate
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 MESSAGES = "messages"
 CONVERSATIONS = "conversations"
 DEVICES = "devices"
+TEMPLATES = "templates"
 CAMPAIGNS = "campaigns"
 AGENT_RUNS = "agent_runs"
 INBOX = "inbox"
@@ -129,7 +130,7 @@ class ConversationEvent:
 
 @dataclass(frozen=True, slots=True)
 class DeviceEvent:
-    """A device's status changed."""
+    """A device's status changed, or its health (quality rating, messaging limit tier)."""
 
     topic: ClassVar[str] = DEVICES
     organization_id: int
@@ -138,13 +139,41 @@ class DeviceEvent:
     kind: str = "STATUS_CHANGED"
 
     @classmethod
-    def of(cls, device: Device) -> DeviceEvent:
-        return cls(device.organization_id, device.id, device.status.value)
+    def of(cls, device: Device, kind: str = "STATUS_CHANGED") -> DeviceEvent:
+        return cls(device.organization_id, device.id, device.status.value, kind)
 
     def payload(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "organization_id": self.organization_id,
+            "device_id": self.device_id,
+            "status": self.status,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateEvent:
+    """Meta reviewed a template (STATUS_CHANGED) or rated it (QUALITY_CHANGED); or it was
+    created or deleted."""
+
+    topic: ClassVar[str] = TEMPLATES
+    kind: str
+    organization_id: int
+    template_id: int
+    device_id: int
+    status: str  # the status this event announces; the row may have moved on when it is read
+
+    @classmethod
+    def of(cls, template: Template, kind: str) -> TemplateEvent:
+        return cls(
+            kind, template.organization_id, template.id, template.device_id, template.status.value
+        )
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "organization_id": self.organization_id,
+            "template_id": self.template_id,
             "device_id": self.device_id,
             "status": self.status,
         }

@@ -79,6 +79,7 @@ LENGTHS: dict[str, dict[str, int]] = {
         "appSecret": SECRET,
         "verifyToken": column(Device, "verify_token"),
         "wabaId": column(Device, "waba_id"),
+        "appId": column(Device, "app_id"),
     },
     "CreateDeviceInput": {"name": column(Device, "name"), "phoneNumber": PHONE_INPUT},
     "UpdateDeviceInput": {"name": column(Device, "name")},
@@ -89,7 +90,10 @@ LENGTHS: dict[str, dict[str, int]] = {
         "language": TEMPLATE_LANGUAGE,
         "category": column(Template, "category"),
     },
+    "TemplateHeaderInput": {"text": CONTENT, "link": URL},
+    "TemplateButtonInput": {"parameter": CONTENT},
     "TemplateMessageInput": {
+        "oneTimeCode": CONTENT,
         "name": TEMPLATE_NAME,
         "language": TEMPLATE_LANGUAGE,
         "parameters": CONTENT,

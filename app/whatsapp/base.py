@@ -16,6 +16,10 @@ class Provider(Protocol):
 
     async def mark_read(self, provider_message_id: str) -> None: ...
 
+    async def send_typing(self, provider_message_id: str) -> None:
+        """Mark the customer's message read and show "typing…" until the next send."""
+        ...
+
     async def verify(self) -> dict[str, Any]:
         """Check the credentials reach the number; what the provider says of it."""
         ...

@@ -13,7 +13,7 @@ import structlog
 
 from app.whatsapp.errors import FailureReason, ProviderError
 from app.whatsapp.http_pool import pooled_client
-from app.whatsapp.payloads import build_mark_read_body, build_send_body
+from app.whatsapp.payloads import build_mark_read_body, build_send_body, build_typing_body
 from app.whatsapp.types import OutboundMessage, SendResult
 
 DEFAULT_BASE_URL = "https://graph.facebook.com"
@@ -24,6 +24,11 @@ log = structlog.get_logger("parley.whatsapp")
 Sleep = Callable[[float], Awaitable[None]]
 
 _HEADERS = {"User-Agent": "parley", "Accept": "application/json"}
+
+# What syncTemplates reads of each template (Meta's default fields leave out quality and reason).
+_TEMPLATE_FIELDS = "id,name,status,category,language,components,quality_score,rejected_reason"
+# Meta's answers to a template name already used for the language (error 100 / 192 family).
+TEMPLATE_NAME_TAKEN = frozenset({2388023, 2388024, 2388025})
 
 # Failing to connect means the request never left, so even a send is safe to repeat.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -122,7 +127,7 @@ class CloudApiProvider:
     async def list_templates(self, waba_id: str) -> list[dict[str, Any]]:
         """Every message template of a WhatsApp Business Account, following Meta's paging."""
         url: str | None = f"{self.base_url}/{self.api_version}/{waba_id}/message_templates"
-        params: dict[str, Any] | None = {"limit": 100}
+        params: dict[str, Any] | None = {"fields": _TEMPLATE_FIELDS, "limit": 100}
         templates: list[dict[str, Any]] = []
         while url is not None:
             data = await self._request("GET", url, params=params, idempotent=True)
@@ -222,6 +227,59 @@ class CloudApiProvider:
     def _auth_headers(self) -> httpx.Headers:
         return httpx.Headers({"Authorization": f"Bearer {self._token.reveal()}", **_HEADERS})
 
+    async def send_typing(self, provider_message_id: str) -> None:
+        await self._post(build_typing_body(provider_message_id), idempotent=True)
+
+    async def create_template(self, waba_id: str, template: dict[str, Any]) -> dict[str, Any]:
+        """Submit a template for review: ``{"id", "status", "category"}``. A name taken for the
+        language is a ProviderError whose ``subcode`` is in TEMPLATE_NAME_TAKEN."""
+        return await self._request(
+            "POST", self._graph(waba_id, "message_templates"), json=template, idempotent=False
+        )
+
+    async def delete_template(self, waba_id: str, name: str, meta_id: str | None) -> None:
+        """Delete a template (every language of ``name``; with ``hsm_id`` only that one)."""
+        params = {"name": name} | ({"hsm_id": meta_id} if meta_id else {})
+        await self._request(
+            "DELETE", self._graph(waba_id, "message_templates"), params=params, idempotent=True
+        )
+
+    async def upload_sample(self, app_id: str, data: bytes, mime_type: str, file_name: str) -> str:
+        """Meta's resumable upload: open a session on the app, send the bytes at offset 0, and
+        get the handle a template's media header names as its example (``header_handle``)."""
+        session = await self._request(
+            "POST",
+            self._graph(app_id, "uploads"),
+            params={"file_length": len(data), "file_type": mime_type, "file_name": file_name},
+            idempotent=False,
+        )
+        session_id = session.get("id")
+        if not isinstance(session_id, str) or not session_id.startswith("upload:"):
+            raise ProviderError(
+                "Graph API opened no upload session",
+                failure=FailureReason.UNKNOWN,
+                retryable=False,
+            )
+        uploaded = await self._request(
+            "POST",
+            self._graph(session_id),
+            content=data,
+            headers={"file_offset": "0", "Content-Type": mime_type},
+            scheme="OAuth",
+            idempotent=True,
+        )
+        handle = uploaded.get("h")
+        if not isinstance(handle, str) or not handle:
+            raise ProviderError(
+                "Graph API answered the upload without a handle",
+                failure=FailureReason.UNKNOWN,
+                retryable=False,
+            )
+        return handle
+
+    def _graph(self, *parts: str) -> str:
+        return "/".join([self.base_url, self.api_version, *parts])
+
     async def close(self) -> None:
         # Nothing owned: an injected client belongs to the caller, the shared one to the pool.
         return None
@@ -237,6 +295,9 @@ class CloudApiProvider:
         idempotent: bool,
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        scheme: str = "Bearer",
     ) -> dict[str, Any]:
         attempt = 0
         while True:
@@ -252,10 +313,15 @@ class CloudApiProvider:
                         url,
                         json=json,
                         params=params,
+                        content=content,
                         # httpx.Headers masks Authorization in its repr, so tracebacks that show
                         # locals (rich, sentry) print "[secure]" instead of the token.
                         headers=httpx.Headers(
-                            {"Authorization": f"Bearer {self._token.reveal()}", **_HEADERS}
+                            {
+                                "Authorization": f"{scheme} {self._token.reveal()}",
+                                **_HEADERS,
+                                **(headers or {}),
+                            }
                         ),
                         extensions={"timeout": client.timeout.as_dict()},
                     )
@@ -302,14 +368,17 @@ class CloudApiProvider:
             return ProviderError.from_code(
                 f"HTTP {status} from the Graph API", code=None, http_status=status
             )
-        code = error.get("code")
+        code, subcode = error.get("code"), error.get("error_subcode")
         data = error.get("error_data")
         details = data.get("details") if isinstance(data, dict) else None
+        # Template management answers carry what went wrong in error_user_msg.
+        details = details or error.get("error_user_msg")
         return ProviderError.from_code(
             self._scrub(str(error.get("message") or f"HTTP {status}")),
             code=code if isinstance(code, int) else None,
             http_status=status,
             details=self._scrub(details) if isinstance(details, str) else None,
+            subcode=subcode if isinstance(subcode, int) else None,
         )
 
     def _scrub(self, text: str) -> str:

@@ -102,6 +102,7 @@ class ProviderError(WhatsAppError):
         code: int | None = None,
         http_status: int | None = None,
         details: str | None = None,
+        subcode: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -110,6 +111,7 @@ class ProviderError(WhatsAppError):
         self.code = code
         self.http_status = http_status
         self.details = details
+        self.subcode = subcode  # Meta's error_subcode, e.g. 2388024: template name taken
 
     @classmethod
     def from_code(
@@ -119,6 +121,7 @@ class ProviderError(WhatsAppError):
         code: int | None,
         http_status: int | None = None,
         details: str | None = None,
+        subcode: int | None = None,
     ) -> ProviderError:
         kind = classify(code, http_status)
         return cls(
@@ -128,6 +131,7 @@ class ProviderError(WhatsAppError):
             code=code,
             http_status=http_status,
             details=details,
+            subcode=subcode,
         )
 
     def __str__(self) -> str:

@@ -3,9 +3,10 @@
 Payload shapes accepted in ``OutboundMessage.payload``:
 
 - text: ``{"body", "preview_url"?}``
-- template: ``{"name", "language": "en_US", "parameters"?: [str], "components"?: [Meta component]}``
-  (``parameters`` fill the body's ``{{n}}`` variables; ``components`` pass through as Meta's,
-  for headers and buttons)
+- template: ``{"name", "language": "en_US", "parameters"?: [str], "header"?: {Meta header
+  parameter}, "buttons"?: [{"index", "sub_type": "url|quick_reply|copy_code", "parameter"}],
+  "components"?: [Meta component]}`` (``parameters`` fill the body's ``{{n}}`` variables; the
+  header is e.g. ``{"type": "image", "image": {"link"}}``; ``components`` pass through as Meta's)
 - image / video / audio / document / sticker: ``{"id"}`` or ``{"link"}``, plus ``caption``
   (image, video, document) and ``filename`` (document)
 - location: ``{"latitude", "longitude", "name"?, "address"?}``
@@ -74,6 +75,11 @@ def build_mark_read_body(provider_message_id: str) -> dict[str, Any]:
     }
 
 
+def build_typing_body(provider_message_id: str) -> dict[str, Any]:
+    """Marks the customer's message read and shows them "typing…" (up to 25 s)."""
+    return build_mark_read_body(provider_message_id) | {"typing_indicator": {"type": "text"}}
+
+
 def _build_object(kind: MessageType, p: Mapping[str, Any]) -> dict[str, Any]:
     if kind is MessageType.TEXT:
         preview = p.get("preview_url", False)
@@ -108,14 +114,27 @@ def _template(p: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(components, list) or not all(isinstance(c, Mapping) for c in components):
         raise invalid("template.components must be a list of objects")
     components = [dict(c) for c in components]
+    given = {str(c.get("type")) for c in components}
+    built: list[dict[str, Any]] = []
+    if p.get("header") is not None:
+        if "header" in given:
+            raise invalid("give the template header either in `header` or in `components`")
+        built.append({"type": "header", "parameters": [_template_header(p["header"])]})
     parameters = p.get("parameters")
     if parameters is not None:
         if not isinstance(parameters, list) or not all(isinstance(v, str) for v in parameters):
             raise invalid("template.parameters must be a list of strings")
-        if any(c.get("type") == "body" for c in components):
+        if "body" in given:
             raise invalid("give template body parameters either in `parameters` or in `components`")
         texts = [{"type": "text", "text": value} for value in parameters]
-        components.append({"type": "body", "parameters": texts})
+        built.append({"type": "body", "parameters": texts})
+    buttons = p.get("buttons")
+    if buttons is not None:
+        if "button" in given:
+            raise invalid("give template buttons either in `buttons` or in `components`")
+        built += [_template_button(b) for b in _list(p, "buttons", 1, 10)]
+    # Meta's order: the header, the body, then the buttons by index.
+    components = sorted(built + components, key=lambda c: _ORDER.get(str(c.get("type")), 3))
     template: dict[str, Any] = {
         "name": _str(p, "name", max_len=512),
         "language": {"code": language},
@@ -123,6 +142,41 @@ def _template(p: Mapping[str, Any]) -> dict[str, Any]:
     if components:
         template["components"] = components
     return template
+
+
+_HEADER_MEDIA = ("image", "video", "document")
+_ORDER = {"header": 0, "body": 1, "button": 2}
+_BUTTON_PARAMETER = {"url": "text", "quick_reply": "payload", "copy_code": "coupon_code"}
+
+
+def _template_header(header: Any) -> dict[str, Any]:
+    kind = header.get("type") if isinstance(header, Mapping) else None
+    if kind == "text":
+        return {"type": "text", "text": _str(header, "text", max_len=60)}
+    if kind not in _HEADER_MEDIA:
+        raise invalid("template.header is a text, image, video or document parameter")
+    media = header.get(kind)
+    if not isinstance(media, Mapping):
+        # {"type": "image", "media_file_id": …}: a Parley file, not yet uploaded to Meta.
+        raise invalid(f"template.header needs Meta's `{kind}` object (an id or a link)")
+    return {"type": kind, kind: _media(MessageType(kind), media)}
+
+
+def _template_button(button: Mapping[str, Any]) -> dict[str, Any]:
+    sub_type = button.get("sub_type")
+    index = button.get("index")
+    if sub_type not in _BUTTON_PARAMETER:
+        raise invalid("a template button's sub_type is url, quick_reply or copy_code")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 10:
+        raise invalid("a template button's index is a number from 0 to 9")
+    value_type = _BUTTON_PARAMETER[str(sub_type)]
+    limit = 15 if sub_type == "copy_code" else 2000
+    return {
+        "type": "button",
+        "sub_type": sub_type,
+        "index": str(index),
+        "parameters": [{"type": value_type, value_type: _str(button, "parameter", limit)}],
+    }
 
 
 def _media(kind: MessageType, p: Mapping[str, Any]) -> dict[str, Any]:

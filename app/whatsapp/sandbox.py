@@ -22,6 +22,9 @@ class SandboxProvider:
     async def mark_read(self, provider_message_id: str) -> None:
         return None
 
+    async def send_typing(self, provider_message_id: str) -> None:
+        return None
+
     async def verify(self) -> dict[str, Any]:
         return {}
 

@@ -19,6 +19,7 @@ __all__ = [
     "InteractiveReply",
     "Location",
     "MessageType",
+    "NumberHealthUpdate",
     "OutboundMessage",
     "PreferenceChange",
     "ProviderError",
@@ -26,6 +27,7 @@ __all__ = [
     "SendResult",
     "SkippedItem",
     "StatusUpdate",
+    "TemplateUpdate",
     "WebhookBatch",
 ]
 
@@ -195,6 +197,36 @@ class SkippedItem:
 
 
 @dataclass(frozen=True, slots=True)
+class TemplateUpdate:
+    """Meta reviewed a template (``message_template_status_update``: ``event``, ``reason``) or
+    rated it (``message_template_quality_update``: ``quality``)."""
+
+    waba_id: str
+    template_id: str | None
+    name: str | None
+    language: str | None
+    event: str | None = None  # APPROVED, REJECTED, PENDING, PAUSED, DISABLED, FLAGGED, ...
+    reason: str | None = None
+    quality: str | None = None  # GREEN, YELLOW, RED, UNKNOWN
+    where: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NumberHealthUpdate:
+    """A number's quality and messaging limit (``phone_number_quality_update``) or its account
+    (``account_update``) changed."""
+
+    field: str
+    waba_id: str
+    phone_number: str | None  # display_phone_number / phone_number, digits as Meta gives them
+    event: str | None
+    current_limit: str | None = None  # TIER_250, TIER_1K, ..., TIER_UNLIMITED
+    quality: str | None = None  # when the payload says it outright
+    ban_state: str | None = None  # account_update's ban_info.waba_ban_state
+    where: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookBatch:
     messages: tuple[InboundMessage, ...] = ()
     statuses: tuple[StatusUpdate, ...] = ()
@@ -203,3 +235,5 @@ class WebhookBatch:
     # Messages the business sent from the WhatsApp Business app (``smb_message_echoes``), with
     # the customer they went to as ``from_wa_id``.
     echoes: tuple[InboundMessage, ...] = ()
+    templates: tuple[TemplateUpdate, ...] = ()
+    number_health: tuple[NumberHealthUpdate, ...] = ()

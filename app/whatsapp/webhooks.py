@@ -23,10 +23,12 @@ from app.whatsapp.types import (
     InboundType,
     InteractiveReply,
     Location,
+    NumberHealthUpdate,
     PreferenceChange,
     Reaction,
     SkippedItem,
     StatusUpdate,
+    TemplateUpdate,
     WebhookBatch,
 )
 
@@ -42,6 +44,8 @@ __all__ = [
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 # The fields Parley applies (docs/inbound.md says why the others are left alone).
 _MESSAGE_FIELDS = ("messages", "user_preferences", "smb_message_echoes")
+_TEMPLATE_FIELDS = ("message_template_status_update", "message_template_quality_update")
+_NUMBER_FIELDS = ("phone_number_quality_update", "account_update")
 MAX_ID = 255  # the longest provider message id Parley stores (messages.provider_message_id)
 MAX_USER_ID = 160  # the longest business-scoped user id Parley stores (contacts.user_id)
 # A country code, a dot, then letters and digits (a parent id adds `ENT.`): `US.1349120865`.
@@ -116,19 +120,37 @@ def parse_webhook(payload: Any) -> WebhookBatch:
         for c, change in enumerate(changes):
             if not isinstance(change, Mapping):
                 raise MalformedWebhook("each change must be an object")
-            # Other fields (template status, account updates, ...) are not message traffic.
-            if change.get("field") not in _MESSAGE_FIELDS:
-                continue
+            kind = change.get("field")
+            if kind not in (*_MESSAGE_FIELDS, *_TEMPLATE_FIELDS, *_NUMBER_FIELDS):
+                continue  # other fields are left alone (docs/inbound.md)
             value = change.get("value")
-            if not isinstance(value, Mapping):
-                raise MalformedWebhook("a messages change needs a `value` object")
-            _parse_value(value, batch, f"entry[{e}].changes[{c}]")
+            at = f"entry[{e}].changes[{c}]"
+            if kind in _MESSAGE_FIELDS:
+                if not isinstance(value, Mapping):
+                    raise MalformedWebhook("a messages change needs a `value` object")
+                _parse_value(value, batch, at)
+                continue
+            # Account-level changes are one item each: a bad one is skipped, not fatal.
+            waba_id = entry.get("id")
+            try:
+                if not isinstance(value, Mapping):
+                    raise _Skip(f"a {kind} change needs a `value` object")
+                if kind in _TEMPLATE_FIELDS:
+                    batch.templates.append(_template_update(str(waba_id or ""), value, at))
+                else:
+                    batch.number_health.append(
+                        _number_health(str(kind), str(waba_id or ""), value, at)
+                    )
+            except _Skip as exc:
+                batch.skip(at, value, str(exc))
     return WebhookBatch(
         tuple(batch.messages),
         tuple(batch.statuses),
         tuple(batch.skipped),
         tuple(batch.preferences),
         tuple(batch.echoes),
+        tuple(batch.templates),
+        tuple(batch.number_health),
     )
 
 
@@ -143,6 +165,8 @@ class _Batch:
     skipped: list[SkippedItem] = field(default_factory=list)
     preferences: list[PreferenceChange] = field(default_factory=list)
     echoes: list[InboundMessage] = field(default_factory=list)
+    templates: list[TemplateUpdate] = field(default_factory=list)
+    number_health: list[NumberHealthUpdate] = field(default_factory=list)
 
     def skip(self, where: str, raw: Any, reason: str) -> None:
         item_id = raw.get("id") if isinstance(raw, Mapping) else None
@@ -279,6 +303,47 @@ def _message(
         content=content.payload,
         original_message_id=original_message_id,
         edited_type=edited_type,
+    )
+
+
+def _template_update(waba_id: str, value: Mapping[str, Any], where: str) -> TemplateUpdate:
+    raw_id = value.get("message_template_id")
+    template_id = str(raw_id) if isinstance(raw_id, int | str) and raw_id != "" else None
+    name = _str(value, "message_template_name")
+    if template_id is None and name is None:
+        raise _Skip("`message_template_id` or `message_template_name` is required")
+    event, quality = _str(value, "event"), _str(value, "new_quality_score")
+    if event is None and quality is None:
+        raise _Skip("`event` or `new_quality_score` is required")
+    reason = _str(value, "reason")
+    return TemplateUpdate(
+        waba_id=waba_id,
+        template_id=template_id,
+        name=name,
+        language=_str(value, "message_template_language"),
+        event=event.upper() if event else None,
+        reason=None if reason in (None, "NONE") else reason,
+        quality=quality.upper() if quality else None,
+        where=where,
+    )
+
+
+def _number_health(
+    kind: str, waba_id: str, value: Mapping[str, Any], where: str
+) -> NumberHealthUpdate:
+    event = _str(value, "event")
+    if event is None:
+        raise _Skip("`event` is required")
+    quality = _str(value, "new_quality_score") or _str(value, "quality_rating")
+    return NumberHealthUpdate(
+        field=kind,
+        waba_id=waba_id,
+        phone_number=_str(value, "display_phone_number") or _str(value, "phone_number"),
+        event=event.upper(),
+        current_limit=_str(value, "current_limit"),
+        quality=quality.upper() if quality else None,
+        ban_state=_str(_obj(value, "ban_info"), "waba_ban_state"),
+        where=where,
     )
 
 

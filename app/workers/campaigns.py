@@ -19,6 +19,7 @@ from app.messaging.pacing import DeviceLimiter
 from app.messaging.pipeline import set_device_status
 from app.messaging.providers import provider_for
 from app.messaging.sending import sandbox_network
+from app.messaging.template_messages import MediaHeaders
 from app.models.campaigns import (
     UNFINISHED,
     Campaign,
@@ -125,6 +126,7 @@ async def send_campaign_batch(ctx: JobContext, *, campaign_id: int, generation: 
         still_running=lambda: _still_running(campaign_id),
         on_sent=lambda ids: sandbox_network(runtime.queues, device, ids),
         quota=await CampaignQuota.of(runtime, campaign),
+        complete_payload=MediaHeaders(settings, device),
     )
     reconciled_at = 0.0
     in_flight: set[asyncio.Task[FailureReason | None]] = set()

@@ -7,7 +7,7 @@ import asyncio
 
 import structlog
 
-from app.messaging import deliveries, media, pairing, sending, snoozing
+from app.messaging import deliveries, media, pairing, retention, sending, snoozing, typing
 from app.messaging.contact_imports import run_import
 from app.messaging.pipeline import (
     SEND_TIMEOUT,
@@ -19,6 +19,7 @@ from app.messaging.providers import provider_for
 from app.messaging.sending import MessageNotFound
 from app.messaging.template_sync import run_sync
 from app.models.messaging import (
+    Conversation,
     Device,
     Message,
     WebhookEvent,
@@ -89,6 +90,37 @@ async def mark_read_at_provider(ctx: JobContext, *, message_id: int) -> None:
             await set_device_status(
                 runtime.broker, device, DeviceStatusModel(error.failure.device_status)
             )
+
+
+async def send_typing_indicator(ctx: JobContext, *, conversation_id: int) -> None:
+    """Show the customer "typing…" under their latest message (sendTypingIndicator)."""
+    conversation = await Conversation.get_or_none(id=conversation_id)
+    if conversation is None:
+        return  # deleted meanwhile: nobody to show it to
+    try:
+        await typing.show_typing(ctx["runtime"].settings, conversation)
+    except ProviderError as error:
+        # Typing lasts 25 seconds: a late retry would show it after the moment has passed.
+        log.warning(
+            "messaging.typing_failed",
+            conversation_id=conversation_id,
+            failure=str(error.failure),
+            code=error.code,
+        )
+
+
+async def purge_expired(ctx: JobContext) -> dict[str, int]:
+    """The daily retention sweep (app.messaging.retention)."""
+    purged = await retention.purge(ctx["runtime"].settings.retention_days)
+    log.info(
+        "messaging.retention_purged",
+        webhook_events=purged.webhook_events,
+        contact_import_csvs=purged.contact_import_csvs,
+    )
+    return {
+        "webhook_events": purged.webhook_events,
+        "contact_import_csvs": purged.contact_import_csvs,
+    }
 
 
 def _last_try(ctx: JobContext) -> bool:

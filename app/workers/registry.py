@@ -32,6 +32,8 @@ JOBS: dict[Job, Callable[..., Any]] = {
     messaging_jobs.SYNC_TEMPLATES: messaging.sync_templates,
     messaging_jobs.UNSNOOZE_CONVERSATION: messaging.unsnooze_conversation,
     messaging_jobs.DOWNLOAD_MEDIA: messaging.download_media,
+    messaging_jobs.SEND_TYPING_INDICATOR: messaging.send_typing_indicator,
+    messaging_jobs.PURGE_EXPIRED: messaging.purge_expired,
     campaign_jobs.RUN_CAMPAIGN: campaigns.run_campaign,
     campaign_jobs.SEND_CAMPAIGN_BATCH: campaigns.send_campaign_batch,
     campaign_jobs.START_SCHEDULED_CAMPAIGN: campaigns.start_scheduled_campaign,
@@ -42,7 +44,11 @@ JOBS: dict[Job, Callable[..., Any]] = {
 }
 
 CRON_JOBS: dict[str, list[CronJob[Any]]] = {
-    "default": [CronJob(inbox.prune_inbox_changes, cron="17 * * * *", timeout=300)],
+    "default": [
+        CronJob(inbox.prune_inbox_changes, cron="17 * * * *", timeout=300),
+        # Retention: daily at 03:17 UTC (off the hour, when other cron jobs crowd in).
+        CronJob(messaging.purge_expired, cron="17 3 * * *", timeout=600),
+    ],
     # Every 5 seconds (croniter's sixth field); SAQ queues one run per tick for all workers.
     "campaigns": [CronJob(campaigns.campaign_watchdog, cron="* * * * * */5", timeout=30)],
 }

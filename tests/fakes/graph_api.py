@@ -36,6 +36,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from tests.fakes.graph_media import GraphMedia
+from tests.fakes.graph_templates import FakeTemplates
 
 _ERRORS = {
     100: (400, "Invalid parameter"),
@@ -260,11 +261,15 @@ class FakeGraphApi:
         # The media endpoints (tests/fakes/graph_media.py) answer media ids before the
         # phone-number lookup below.
         self.media = GraphMedia(self)
+        self.typing: list[str] = []  # message ids shown "typing…" under
+        # Template management, uploads and account webhooks (tests/fakes/graph_templates.py).
+        self.templates = FakeTemplates(self._wabas, self._lock, _error, self._post_to_number)
         routes = [
             *self.media.routes(self._phone_number),
             Route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"]),
             Route("/{version}/{waba_id}/message_templates", self._templates, methods=["GET"]),
             Route("/{version}/{phone_number_id}", self._phone_number, methods=["GET"]),
+            *self.templates.routes(),
         ]
         self._server = LoopbackServer(Starlette(routes=routes, lifespan=self._lifespan))
         self.base_url = self._server.base_url
@@ -372,6 +377,11 @@ class FakeGraphApi:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
 
         await self._server.call(wait_all())
+
+    async def _post_to_number(self, phone_number_id: str, payload: dict[str, Any]) -> int | None:
+        """POST a signed webhook to the number's URL, from the server's loop."""
+        number = self._numbers[phone_number_id]
+        return await self._server.call(self._post_webhook(number, payload))
 
     async def deliver_inbound(
         self, phone_number_id: str, from_wa_id: str, **kwargs: Any
@@ -482,7 +492,13 @@ class FakeGraphApi:
                 return _error(fault.code, status=fault.http_status), fault.code, None
             if is_read:
                 self.reads.append(body["message_id"])
+                if "typing_indicator" in body:
+                    self.typing.append(body["message_id"])
                 return JSONResponse({"success": True}), None, None
+            if body["type"] == "template" and (
+                refused := self.templates.check_send(phone_number_id, body["template"])
+            ):
+                return _error(refused[0], refused[1]), refused[0], None
             now = time.monotonic()
             while number.recent and now - number.recent[0] >= 1.0:
                 number.recent.popleft()
@@ -556,6 +572,12 @@ class FakeGraphApi:
             start = int(request.query_params.get("after", "0") or 0)
         except ValueError:
             return _error(100, "limit and after must be numbers")
+        fields = request.query_params.get("fields")
+        if fields is not None:
+            wanted = fields.split(",")
+            if unknown := sorted(set(wanted) - set(_TEMPLATE_FIELDS)):
+                return _error(100, f"Tried accessing nonexisting field ({unknown[0]})")
+            templates = [{k: t[k] for k in wanted if k in t} for t in templates]
         page = templates[start : start + limit]
         paging: dict[str, Any] = {
             "cursors": {"before": str(start), "after": str(start + len(page))}
@@ -678,7 +700,12 @@ _SEND: _Spec = {
     "context": _opt(dict),
     "biz_opaque_callback_data": _opt(str, 512),
 }
-_READ: _Spec = {"messaging_product": _req(), "status": _req(), "message_id": _req()}
+_READ: _Spec = {
+    "messaging_product": _req(),
+    "status": _req(),
+    "message_id": _req(),
+    "typing_indicator": _opt(dict),
+}
 _TEXT: _Spec = {"body": _req(str, 4096), "preview_url": _opt(bool)}
 _REACTION: _Spec = {"message_id": _req(), "emoji": _req()}
 _LOCATION: _Spec = {
@@ -710,7 +737,29 @@ _PHONE_NUMBER_FIELDS = (
     "code_verification_status",
     "platform_type",
 )
-_TEMPLATE_PARAMS = {"text", "currency", "date_time", "image", "video", "document", "payload"}
+_TEMPLATE_FIELDS = (
+    "id",
+    "name",
+    "status",
+    "category",
+    "language",
+    "components",
+    "quality_score",
+    "rejected_reason",
+    "previous_category",
+)
+_TEMPLATE_PARAMS = {
+    "text",
+    "currency",
+    "date_time",
+    "image",
+    "video",
+    "document",
+    "payload",
+    "coupon_code",
+}
+_BUTTON_PARAM = {"url": "text", "quick_reply": "payload", "copy_code": "coupon_code"}
+_HEADER_MEDIA = ("image", "video", "document")
 
 
 def _fields(obj: Any, spec: _Spec, where: str) -> dict[str, Any]:
@@ -745,6 +794,8 @@ def _check_body(body: Any) -> bool:
         _fields(body, _READ, "body")
         if body["messaging_product"] != "whatsapp" or body["status"] != "read":
             raise _Invalid(131009, "messaging_product must be whatsapp and status must be read")
+        if "typing_indicator" in body and body["typing_indicator"] != {"type": "text"}:
+            raise _Invalid(131009, 'typing_indicator must be {"type": "text"}')
         return True
     kind = body.get("type")
     check = _CHECKS.get(kind) if isinstance(kind, str) else None
@@ -822,6 +873,15 @@ def _check_template(template: dict[str, Any]) -> None:
             value_type = parameter.get("type") if isinstance(parameter, dict) else None
             if value_type not in _TEMPLATE_PARAMS or parameter.get(value_type) in (None, ""):
                 raise _Invalid(131008, "each template parameter needs a type and its value")
+            if value_type in _HEADER_MEDIA:
+                _media_check(value_type)(parameter[value_type])
+        if is_button:
+            sub_type, index = component["sub_type"], component.get("index")
+            if sub_type not in _BUTTON_PARAM or not (isinstance(index, str) and index.isdigit()):
+                raise _Invalid(131009, "a button has a sub_type and a string index")
+            expected = _BUTTON_PARAM[sub_type]
+            if [p.get("type") for p in component["parameters"]] != [expected]:
+                raise _Invalid(131009, f"a {sub_type} button takes one {expected} parameter")
 
 
 _CHECKS: dict[str, Callable[[dict[str, Any]], object]] = {

@@ -42,6 +42,59 @@ def test_template_parameters_join_the_header_and_button_components_given() -> No
     ]
 
 
+def test_template_header_and_buttons_become_metas_components_in_order() -> None:
+    payload = {
+        "name": "spring",
+        "language": "en_US",
+        "buttons": [
+            {"index": 1, "sub_type": "copy_code", "parameter": "SPRING20"},
+            {"index": 2, "sub_type": "quick_reply", "parameter": "stop"},
+        ],
+        "parameters": ["Ana"],
+        "header": {"type": "document", "document": {"id": "4490"}},
+    }
+
+    body = build_send_body(OutboundMessage("16505555555", MessageType.TEMPLATE, payload))
+
+    assert body["template"]["components"] == [
+        {"type": "header", "parameters": [{"type": "document", "document": {"id": "4490"}}]},
+        {"type": "body", "parameters": [{"type": "text", "text": "Ana"}]},
+        {
+            "type": "button",
+            "sub_type": "copy_code",
+            "index": "1",
+            "parameters": [{"type": "coupon_code", "coupon_code": "SPRING20"}],
+        },
+        {
+            "type": "button",
+            "sub_type": "quick_reply",
+            "index": "2",
+            "parameters": [{"type": "payload", "payload": "stop"}],
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"header": {"type": "image", "media_file_id": 7}},  # not uploaded to Meta yet
+        {"header": {"type": "sticker", "sticker": {"id": "1"}}},
+        {"buttons": [{"index": 0, "sub_type": "phone", "parameter": "x"}]},
+        {"buttons": [{"index": "0", "sub_type": "url", "parameter": "x"}]},
+        {"buttons": [{"index": 0, "sub_type": "copy_code", "parameter": "x" * 16}]},
+    ],
+)
+def test_a_template_header_or_button_meta_would_refuse_is_refused(
+    payload: dict[str, Any],
+) -> None:
+    message = OutboundMessage(
+        "16505555555", MessageType.TEMPLATE, {"name": "t", "language": "en"} | payload
+    )
+
+    with pytest.raises(ProviderError):
+        build_send_body(message)
+
+
 @pytest.mark.parametrize(
     ("kind", "payload", "to"),
     [

@@ -7,21 +7,21 @@ and the scheduler) racing on one campaign cannot both win.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from app.campaigns import progress, quota
-from app.campaigns.audience import variables_of
+from app.campaigns.audience import template_patterns, variables_of
 from app.campaigns.jobs import START_SCHEDULED_CAMPAIGN
 from app.campaigns.runs import begin_run
+from app.messaging import template_messages
 from app.models.campaigns import (
     Campaign,
     CampaignRecipient,
     CampaignStatus,
     RecipientStatus,
 )
-from app.models.messaging import DeviceStatus
+from app.models.messaging import Device, DeviceStatus, Template
 from app.plans import quotas
 from app.plans.limits import Limit
 from app.platform import clock
@@ -30,17 +30,20 @@ from app.platform.ids import decode_id
 from app.platform.scope import organization_id
 from app.platform.user_errors import UserError, UserErrorCode, user_error
 from app.resolvers.messaging.devices import find_device, not_found
-from app.resolvers.messaging.messages import MAX_TEXT
+from app.resolvers.messaging.messages import (
+    MAX_TEXT,
+    TemplateContent,
+    sendable_problem,
+    template_errors,
+    template_values,
+)
 
 Result = tuple[Campaign | None, list[UserError]]
 _KNOWN_VARIABLES = ("name", "phone", "phoneNumber")
 
 
-@dataclass
-class TemplateSpec:
-    name: str
-    language: str
-    parameters: list[str] = field(default_factory=list)
+TemplateSpec = TemplateContent  # a campaign's template takes what sendMessage's does
+_TEMPLATE_PATH = ["input", "template"]
 
 
 async def find_campaign(info: Info, campaign_id: str) -> Campaign | None:
@@ -94,6 +97,11 @@ async def create_campaign(
     if errors:
         return None, errors
     assert device is not None
+    header: dict[str, Any] | None = None
+    if template is not None:
+        header, errors = await _template_header(device, template)
+        if errors:
+            return None, errors
     contact_pks = sorted(
         {
             decode_id(c, "Contact", field=("input", "contactIds", index))
@@ -114,6 +122,13 @@ async def create_campaign(
         template_name=template.name.strip() if template else None,
         template_language=template.language.strip() if template else None,
         template_parameters=list(template.parameters) if template else [],
+        template_header=header,
+        template_buttons=[
+            {"index": b.index, "sub_type": b.sub_type.lower(), "parameter": b.parameter}
+            for b in template.buttons
+        ]
+        if template
+        else [],
         audience_contact_ids=contact_pks,
         audience_tags=sorted({t.strip().lower() for t in tags or [] if t.strip()}),
         scheduled_at=scheduled_at,
@@ -126,7 +141,44 @@ async def create_campaign(
 
 def variables_needed(campaign: Campaign) -> list[str]:
     """The variables the message needs from each contact (a preview for clients)."""
-    return variables_of(campaign.text, *campaign.template_parameters)
+    return variables_of(campaign.text, *template_patterns(campaign))
+
+
+async def _template_header(
+    device: Device, template: TemplateContent
+) -> tuple[dict[str, Any] | None, list[UserError]]:
+    """The template's values checked against the device's stored template (as sendMessage
+    checks them), and the header as the campaign keeps it; variables are left to each send."""
+    if template.one_time_code is not None:
+        return None, [
+            user_error(
+                [*_TEMPLATE_PATH, "oneTimeCode"],
+                "A one-time code goes to one person: send it with sendMessage.",
+                UserErrorCode.INVALID,
+            )
+        ]
+    values, errors = await template_values(device, template, _TEMPLATE_PATH)
+    if values is None:
+        return None, errors
+    stored = await Template.get_or_none(
+        device_id=device.id, name=template.name.strip(), language=template.language.strip()
+    )
+    if stored is not None and (refusal := sendable_problem(device, stored)):
+        return None, [user_error([*_TEMPLATE_PATH, "name"], refusal, UserErrorCode.CONFLICT)]
+    problems = template_messages.check(stored, values)
+    if needed := template_messages.header_format_needed(values, stored):
+        problems.append(needed)
+    if problems:
+        return None, template_errors(problems, _TEMPLATE_PATH)
+    if values.header is None:
+        return None, []
+    shape = template_messages.Shape.of(stored) if stored is not None else None
+    header_format = (shape.header_format if shape else None) or "TEXT"
+    kept = {"format": header_format}
+    for key in ("text", "link", "media_file_id"):
+        if (value := getattr(values.header, key)) is not None:
+            kept[key] = value
+    return kept, []
 
 
 async def _enqueue_scheduled(info: Info, campaign: Campaign) -> None:

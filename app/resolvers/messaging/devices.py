@@ -38,6 +38,7 @@ class CloudApiCredentials:
     app_secret: str | None = None
     verify_token: str | None = None
     waba_id: str | None = None
+    app_id: str | None = None
 
 
 async def find_device(info: Info, device_id: str, field: str = "deviceId") -> Device | None:
@@ -281,6 +282,8 @@ def _set_credentials(settings: Settings, device: Device, credentials: CloudApiCr
         device.verify_token = credentials.verify_token
     if credentials.waba_id:
         device.waba_id = credentials.waba_id
+    if credentials.app_id:
+        device.app_id = credentials.app_id
 
 
 async def _audit_credentials(info: Info, device: Device, credentials: CloudApiCredentials) -> None:
@@ -293,6 +296,7 @@ async def _audit_credentials(info: Info, device: Device, credentials: CloudApiCr
             ("appSecret", credentials.app_secret),
             ("verifyToken", credentials.verify_token),
             ("wabaId", credentials.waba_id),
+            ("appId", credentials.app_id),
         )
         if value
     ]

@@ -1,4 +1,4 @@
-"""Inbox actions on a conversation: read, assign, close, snooze."""
+"""Inbox actions on a conversation: read, assign, close, snooze, show typing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ from datetime import datetime
 
 from app.inbox import routing
 from app.messaging import activity
-from app.messaging.jobs import MARK_READ_AT_PROVIDER, UNSNOOZE_CONVERSATION
+from app.messaging.jobs import (
+    MARK_READ_AT_PROVIDER,
+    SEND_TYPING_INDICATOR,
+    UNSNOOZE_CONVERSATION,
+)
+from app.messaging.typing import latest_inbound
 from app.models.accounts import Membership
 from app.models.inbox import ActivityKind
 from app.models.messaging import (
@@ -74,6 +79,25 @@ async def _mark_read_at_provider(info: Info, conversation: Conversation) -> None
         retry_backoff=True,
         timeout=60,
     )
+
+
+async def send_typing_indicator(info: Info, *, conversation_id: str) -> Result:
+    """Show the customer "typing…" (and mark their latest message read), by a job."""
+    conversation = await find_conversation(info, conversation_id)
+    if conversation is None:
+        return None, [not_found("conversationId", "conversation")]
+    if await latest_inbound(conversation.id) is None:
+        return None, [
+            user_error(
+                "conversationId",
+                "The customer has written nothing yet: typing shows under their message.",
+                UserErrorCode.CONFLICT,
+            )
+        ]
+    await info.context.runtime.queues.enqueue(
+        SEND_TYPING_INDICATOR, conversation_id=conversation.id, timeout=30
+    )
+    return conversation, []
 
 
 async def assign(info: Info, *, conversation_id: str, assignee_id: str | None) -> Result:

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.messaging import canned_responses
+from app.messaging import canned_responses, template_messages
 from app.messaging.phones import to_e164
 from app.messaging.pipeline import (
     SendRefused,
@@ -18,6 +18,7 @@ from app.messaging.pipeline import (
 from app.messaging.providers import wire_type
 from app.messaging.reactions import attach_reaction
 from app.messaging.senders import contact_for
+from app.messaging.template_messages import ButtonValue, HeaderValue, Problem, TemplateValues
 from app.models.inbox import CannedResponse
 from app.models.media import MediaFile
 from app.models.messaging import (
@@ -62,6 +63,52 @@ class TemplateContent:
     name: str
     language: str
     parameters: list[str] = field(default_factory=list)
+    header: TemplateHeader | None = None
+    buttons: list[ButtonValue] = field(default_factory=list)
+    one_time_code: str | None = None
+
+
+@dataclass
+class TemplateHeader:
+    """As given: the media file is a global id until it is checked."""
+
+    text: str | None = None
+    link: str | None = None
+    media_file_id: str | None = None
+
+
+async def template_values(
+    device: Device, content: TemplateContent, path: list[str]
+) -> tuple[TemplateValues | None, list[UserError]]:
+    """The values of a template input, its media file looked up among the device's
+    organization's files (sendMessage, campaigns)."""
+    header: HeaderValue | None = None
+    if content.header is not None:
+        media_pk = None
+        if content.header.media_file_id is not None:
+            media_pk = decode_id(
+                content.header.media_file_id, "MediaFile", field=(*path, "header", "mediaFileId")
+            )
+            if not await MediaFile.exists(id=media_pk, organization_id=device.organization_id):
+                return None, [
+                    user_error(
+                        [*path, "header", "mediaFileId"],
+                        "No such media file.",
+                        UserErrorCode.NOT_FOUND,
+                    )
+                ]
+        header = HeaderValue(content.header.text, content.header.link, media_pk)
+    values = TemplateValues(
+        list(content.parameters), header, list(content.buttons), content.one_time_code
+    )
+    return values, []
+
+
+def template_errors(problems: list[Problem], path: list[str]) -> list[UserError]:
+    return [
+        user_error([*path, *map(str, problem.path)], problem.message, UserErrorCode.INVALID)
+        for problem in problems
+    ]
 
 
 async def send_message(
@@ -144,8 +191,11 @@ async def send_message(
         check_sendable(device, conversation, free_form=template is None, field=kind_field)
     except SendRefused as refused:
         return None, [user_error(refused.field, str(refused), UserErrorCode.CONFLICT)]
-    if template is not None and (problem := await _template_problem(device, template)):
-        return None, [problem]
+    template_payload: dict[str, Any] | None = None
+    if template is not None:
+        template_payload, errors = await _template_payload(device, template)
+        if template_payload is None:
+            return None, errors
     if reaction is not None:
         content, errors = await reaction_content(conversation, reaction)
         if content is None:
@@ -158,16 +208,8 @@ async def send_message(
     if errors:
         return None, errors
 
-    if template is not None:
-        content = Content(
-            MessageType.TEMPLATE,
-            {
-                "name": template.name,
-                "language": template.language,
-                "parameters": list(template.parameters),
-            },
-            None,
-        )
+    if template_payload is not None:
+        content = Content(MessageType.TEMPLATE, template_payload, None)
     elif text is not None:
         content = Content(MessageType.TEXT, {"body": text}, text)
     assert content is not None
@@ -306,28 +348,40 @@ async def _provider_problem(
     return None
 
 
-async def _template_problem(device: Device, template: TemplateContent) -> UserError | None:
-    """Checked against the device's stored template when there is one; an unknown name goes
-    through (Meta's `hello_world`, or a template not synced yet: Meta answers 132001)."""
+_TEMPLATE_PATH = ["input", "template"]
+
+
+async def _template_payload(
+    device: Device, template: TemplateContent
+) -> tuple[dict[str, Any] | None, list[UserError]]:
+    """The message's payload, the input checked against the device's stored template; an
+    unknown name goes through (Meta's `hello_world`, or a template not synced yet: Meta
+    answers 132001)."""
+    values, errors = await template_values(device, template, _TEMPLATE_PATH)
+    if values is None:
+        return None, errors
     stored = await Template.get_or_none(
         device_id=device.id, name=template.name, language=template.language
     )
-    if stored is None:
+    if stored is not None and (refusal := sendable_problem(device, stored)):
+        return None, [user_error([*_TEMPLATE_PATH, "name"], refusal, UserErrorCode.CONFLICT)]
+    problems = template_messages.check(stored, values)
+    if needed := template_messages.header_format_needed(values, stored):
+        problems.append(needed)
+    if problems:
+        return None, template_errors(problems, _TEMPLATE_PATH)
+    return template_messages.payload(template.name, template.language, values, stored), []
+
+
+def sendable_problem(device: Device, template: Template) -> str | None:
+    """Why Meta's verdict on ``template`` forbids sending it. A CLOUD_API template still
+    PENDING here goes: Meta may have approved it since (a webhook not received yet), and
+    Meta answers a send of one it has not approved with an error on the message."""
+    if template.status is TemplateStatus.APPROVED:
         return None
-    if stored.status is not TemplateStatus.APPROVED:
-        return user_error(
-            ["input", "template", "name"],
-            f"The template is {stored.status.value}; only APPROVED templates can be sent.",
-            UserErrorCode.CONFLICT,
-        )
-    expected = len(stored.variables())
-    if len(template.parameters) != expected:
-        return user_error(
-            ["input", "template", "parameters"],
-            f"The template takes {expected} parameter(s), {len(template.parameters)} given.",
-            UserErrorCode.INVALID,
-        )
-    return None
+    if template.status is TemplateStatus.PENDING and device.provider is Provider.CLOUD_API:
+        return None
+    return f"The template is {template.status.value}; only APPROVED templates can be sent."
 
 
 async def _resolve_conversation(

@@ -7,9 +7,14 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
+from app.messaging import template_management
 from app.messaging.jobs import SYNC_TEMPLATES
+from app.messaging.template_management import Sample, TemplateRefused
 from app.models.messaging import Device, Provider, Template, TemplateStatus
+from app.platform import events
 from app.platform.context import Info
+from app.platform.ids import decode_id, to_global_id
+from app.platform.scope import organization_id
 from app.platform.user_errors import UserError, UserErrorCode, user_error
 from app.resolvers.messaging.devices import find_device, not_found
 
@@ -26,7 +31,10 @@ async def create_template(
     language: str,
     category: str,
     components: Any,
+    header_sample: Sample | None = None,
 ) -> tuple[Template | None, list[UserError]]:
+    """A SANDBOX template is APPROVED at once; a CLOUD_API one is submitted to Meta for review
+    (PENDING, until the template webhooks say more)."""
     device = await find_device(info, device_id)
     if device is None:
         return None, [not_found("deviceId")]
@@ -49,11 +57,22 @@ async def create_template(
                 "category", f"Category is one of {', '.join(CATEGORIES)}.", UserErrorCode.INVALID
             )
         )
-    if not _components_ok(components):
+    if not _components_ok(components, category.upper()):
         errors.append(
             user_error(
                 "components",
                 "Components are a list of objects with a `type`, one of them a BODY with `text`.",
+                UserErrorCode.INVALID,
+            )
+        )
+    elif problem := template_management.sample_problem(components, header_sample):
+        errors.append(user_error("headerSample", problem, UserErrorCode.INVALID))
+    cloud = device.provider is Provider.CLOUD_API
+    if cloud and not device.waba_id:
+        errors.append(
+            user_error(
+                "deviceId",
+                "Set the device's `cloudApi.wabaId`: Meta keeps templates per business account.",
                 UserErrorCode.INVALID,
             )
         )
@@ -80,7 +99,36 @@ async def create_template(
                 UserErrorCode.TAKEN,
             )
         ]
+    if cloud:
+        try:
+            await template_management.submit(
+                info.context.runtime.settings, device, template, header_sample
+            )
+        except TemplateRefused as refused:
+            await template.delete()
+            code = UserErrorCode.TAKEN if refused.taken else UserErrorCode.INVALID
+            return None, [user_error(refused.field, str(refused), code)]
+    await events.publish(info.context.runtime.broker, events.TemplateEvent.of(template, "CREATED"))
     return template, []
+
+
+async def delete_template(info: Info, *, template_id: str) -> tuple[str | None, list[UserError]]:
+    """Delete a template here and, for a CLOUD_API device, at Meta; the deleted id."""
+    pk = decode_id(template_id, "Template", field=("input", "templateId"))
+    template = await Template.get_or_none(id=pk, organization_id=organization_id(info))
+    if template is None:
+        return None, [not_found("templateId", "template")]
+    device = await Device.get(id=template.device_id)
+    if device.provider is Provider.CLOUD_API:
+        try:
+            await template_management.delete_at_meta(
+                info.context.runtime.settings, device, template
+            )
+        except TemplateRefused as refused:
+            return None, [user_error(refused.field, str(refused), UserErrorCode.CONFLICT)]
+    await template.delete()
+    await events.publish(info.context.runtime.broker, events.TemplateEvent.of(template, "DELETED"))
+    return to_global_id("Template", pk), []
 
 
 async def start_sync(info: Info, *, device_id: str) -> tuple[Device | None, list[UserError]]:
@@ -107,12 +155,24 @@ async def start_sync(info: Info, *, device_id: str) -> tuple[Device | None, list
     return device, []
 
 
-def _components_ok(components: Any) -> bool:
+def _components_ok(components: Any, category: str) -> bool:
     if not isinstance(components, list) or not all(
         isinstance(c, dict) and isinstance(c.get("type"), str) for c in components
     ):
         return False
-    return any(
-        c["type"].upper() == "BODY" and isinstance(c.get("text"), str) and c["text"].strip()
-        for c in components
+    bodies = [c for c in components if c["type"].upper() == "BODY"]
+    if category == "AUTHENTICATION":
+        return len(bodies) == 1  # Meta writes the body ("{{1}} is your verification code.")
+    return any(isinstance(c.get("text"), str) and c["text"].strip() for c in bodies)
+
+
+async def sample_from(upload: Any) -> Sample | None:
+    """A header sample uploaded with createTemplate (the GraphQL multipart request spec)."""
+    if upload is None:
+        return None
+    data = await upload.read()
+    return Sample(
+        data if isinstance(data, bytes) else str(data).encode(),
+        str(getattr(upload, "content_type", None) or "application/octet-stream"),
+        str(getattr(upload, "filename", None) or "sample"),
     )

@@ -10,14 +10,16 @@ from app.models.accounts import Role
 from app.models.campaigns import Campaign as CampaignModel
 from app.platform.context import Info
 from app.resolvers.campaigns import lifecycle
+from app.resolvers.messaging.messages import TemplateContent
 from app.schema.campaigns.types import Campaign
+from app.schema.messaging.mutations import TemplateButtonInput, TemplateHeaderInput
 from app.schema.permissions import HasRole
 from app.schema.user_errors import UserError
 
 ADMIN = [HasRole(Role.ADMIN)]
 
 
-@strawberry.input(description="A template and its body parameters.")
+@strawberry.input(description="A template and its body, header and button parameters.")
 class CampaignTemplateInput:
     name: str = strawberry.field(description="Template name at Meta.")
     language: str = strawberry.field(description="Language code, e.g. `en_US`.")
@@ -26,6 +28,23 @@ class CampaignTemplateInput:
         description="Values of the body's `{{1}}`, `{{2}}`, ... in order; each may use "
         "`{{name}}`, `{{phone}}` or a custom attribute such as `{{city}}`.",
     )
+    header: TemplateHeaderInput | None = strawberry.field(
+        default=None,
+        description="The header's parameter; its `text` or `link` may use `{{variables}}`.",
+    )
+    buttons: list[TemplateButtonInput] | None = strawberry.field(
+        default=None,
+        description="Parameters of the template's buttons, by index; each may use `{{variables}}`.",
+    )
+
+    def to_content(self) -> TemplateContent:
+        return TemplateContent(
+            self.name,
+            self.language,
+            list(self.parameters or []),
+            self.header.to_content() if self.header is not None else None,
+            [button.to_value() for button in self.buttons or []],
+        )
 
 
 @strawberry.input(description="A new campaign: `text` or `template`, and an audience.")
@@ -90,11 +109,7 @@ class CampaignsMutation:
             name=input.name,
             device_id=input.device_id,
             text=input.text,
-            template=lifecycle.TemplateSpec(
-                template.name, template.language, list(template.parameters or [])
-            )
-            if template is not None
-            else None,
+            template=template.to_content() if template is not None else None,
             contact_ids=[str(c) for c in input.contact_ids or []],
             tags=input.tags,
             scheduled_at=input.scheduled_at,

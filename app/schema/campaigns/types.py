@@ -41,6 +41,29 @@ class CampaignStats:
     failed: int = strawberry.field(description="Failed; see each recipient's reason.")
     skipped: int = strawberry.field(description="Not sent on purpose; see each recipient's reason.")
     cancelled: int = strawberry.field(description="Not sent because the campaign was cancelled.")
+    campaign_id: strawberry.Private[int]
+
+    @strawberry.field(
+        description="Messages by Meta's pricing category (from the status webhooks' `pricing`), "
+        "and how many of each are billable: what the campaign costs, by category."
+    )
+    async def by_category(self, info: Info) -> list[CampaignCategoryStats]:
+        rows = await info.context.loaders.get(campaign_loaders.categories_by_campaign).load(
+            self.campaign_id
+        )
+        return [
+            CampaignCategoryStats(category=r.category, messages=r.messages, billable=r.billable)
+            for r in rows
+        ]
+
+
+@strawberry.type(description="A campaign's messages of one Meta pricing category.")
+class CampaignCategoryStats:
+    category: str = strawberry.field(
+        description="`marketing`, `utility`, `authentication` or `service`."
+    )
+    messages: int = strawberry.field(description="Messages Meta priced in this category.")
+    billable: int = strawberry.field(description="Of those, the ones Meta charges for.")
 
 
 @strawberry.type(description="One contact of a campaign's audience and what happened to it.")
@@ -145,6 +168,7 @@ class Campaign(Node):
             failed=counts.get(RS.FAILED, 0),
             skipped=counts.get(RS.SKIPPED, 0),
             cancelled=counts.get(RS.CANCELLED, 0),
+            campaign_id=self.row.id,
         )
 
     @strawberry.field(description="The audience, one row per contact, in audience order.")

@@ -25,6 +25,12 @@ ConversationStatus = models.ConversationStatus
 strawberry.enum(models.ConversationStatus, description="Where a conversation stands in the inbox.")
 TemplateStatus = models.TemplateStatus
 strawberry.enum(models.TemplateStatus, description="Meta's review status.")
+QualityRating = models.QualityRating
+strawberry.enum(
+    models.QualityRating,
+    description="Meta's quality rating of a template or a number: GREEN (high), YELLOW "
+    "(medium), RED (low), UNKNOWN (not rated yet).",
+)
 ContactImportStatus = models.ContactImportStatus
 strawberry.enum(
     models.ContactImportStatus,
@@ -39,5 +45,6 @@ __all__ = [
     "MessageStatus",
     "MessageType",
     "Provider",
+    "QualityRating",
     "TemplateStatus",
 ]

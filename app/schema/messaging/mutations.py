@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any, cast
 
 import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 
+from app.messaging.template_messages import ButtonValue
 from app.models.accounts import Role
 from app.models.messaging import MessageType as MessageTypeModel
 from app.models.messaging import Provider as ProviderModel
@@ -46,6 +48,11 @@ class CloudApiCredentialsInput:
         default=None,
         description="The WhatsApp Business Account id, whose templates syncTemplates pulls.",
     )
+    app_id: str | None = strawberry.field(
+        default=None,
+        description="The Meta app id: createTemplate uploads media header samples through "
+        "its resumable upload API.",
+    )
 
     def to_credentials(self) -> devices.CloudApiCredentials:
         return devices.CloudApiCredentials(
@@ -54,6 +61,7 @@ class CloudApiCredentialsInput:
             self.app_secret,
             self.verify_token,
             self.waba_id,
+            self.app_id,
         )
 
 
@@ -182,7 +190,14 @@ class CreateTemplateInput:
     language: str = strawberry.field(description="Language code, e.g. `en_US`.")
     category: str = strawberry.field(description="MARKETING, UTILITY or AUTHENTICATION.")
     components: JSON = strawberry.field(
-        description='Meta\'s components, e.g. `[{"type": "BODY", "text": "Hi {{1}}"}]`.'
+        description='Meta\'s components, e.g. `[{"type": "BODY", "text": "Hi {{1}}", '
+        '"example": {"body_text": [["Ana"]]}}]`: HEADER (TEXT, IMAGE, VIDEO, DOCUMENT), BODY, '
+        "FOOTER, BUTTONS (QUICK_REPLY, URL, PHONE_NUMBER, COPY_CODE, OTP)."
+    )
+    header_sample: Upload | None = strawberry.field(
+        default=None,
+        description="CLOUD_API: the example file of an IMAGE (jpeg/png), VIDEO (mp4) or "
+        "DOCUMENT (pdf) header, uploaded to Meta as the header's `header_handle`.",
     )
 
 
@@ -190,6 +205,30 @@ class CreateTemplateInput:
 class CreateTemplatePayload:
     template: Template | None = strawberry.field(description="The new template.")
     user_errors: list[UserError] = strawberry.field(description="Why nothing was created.")
+
+
+@strawberry.input(description="The template to act on.")
+class TemplateIdInput:
+    template_id: strawberry.ID = strawberry.field(description="The template.")
+
+
+@strawberry.type(description="The result of deleteTemplate.")
+class DeleteTemplatePayload:
+    deleted_template_id: strawberry.ID | None = strawberry.field(
+        description="The id of the deleted template."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was deleted.")
+
+
+@strawberry.input(description="The conversation to act on.")
+class ConversationIdInput:
+    conversation_id: strawberry.ID = strawberry.field(description="The conversation.")
+
+
+@strawberry.type(description="The result of sendTypingIndicator.")
+class SendTypingIndicatorPayload:
+    conversation: Conversation | None = strawberry.field(description="The conversation.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was shown.")
 
 
 @strawberry.input(description="The CLOUD_API device whose templates to pull from Meta.")
@@ -203,13 +242,71 @@ class SyncTemplatesPayload:
     user_errors: list[UserError] = strawberry.field(description="Why no sync was queued.")
 
 
-@strawberry.input(description="A template message and its body variables.")
+@strawberry.input(
+    description="The template's header parameter: `text` for a TEXT header with a variable, or "
+    "the media of an IMAGE, VIDEO or DOCUMENT header by `link` or `mediaFileId`."
+)
+class TemplateHeaderInput:
+    text: str | None = strawberry.field(default=None, description="The header's variable.")
+    media_file_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A file uploaded with uploadMedia."
+    )
+    link: str | None = strawberry.field(
+        default=None, description="An http(s) URL Meta downloads the media from."
+    )
+
+    def to_content(self) -> messages.TemplateHeader:
+        media = str(self.media_file_id) if self.media_file_id is not None else None
+        return messages.TemplateHeader(self.text, self.link, media)
+
+
+@strawberry.enum(description="The kind of template button a parameter fills.")
+class TemplateButtonSubType(Enum):
+    URL = "URL"  # the variable suffix of a URL button (also an OTP button's code)
+    QUICK_REPLY = "QUICK_REPLY"  # the payload a tap sends back
+    COPY_CODE = "COPY_CODE"  # the coupon code a tap copies
+
+
+@strawberry.input(description="A parameter of one of the template's buttons.")
+class TemplateButtonInput:
+    index: int = strawberry.field(description="The button's position in the template, from 0.")
+    sub_type: TemplateButtonSubType = strawberry.field(description="URL, QUICK_REPLY or COPY_CODE.")
+    parameter: str = strawberry.field(
+        description="The URL suffix, the quick reply's payload, or the code to copy."
+    )
+
+    def to_value(self) -> ButtonValue:
+        return ButtonValue(self.index, self.sub_type.value, self.parameter)
+
+
+@strawberry.input(description="A template message: body parameters, header and buttons.")
 class TemplateMessageInput:
     name: str = strawberry.field(description="Template name at Meta.")
     language: str = strawberry.field(description="Language code, e.g. `en_US`.")
     parameters: list[str] | None = strawberry.field(
         default=None, description="Values of the body's `{{1}}`, `{{2}}`, ... in order."
     )
+    header: TemplateHeaderInput | None = strawberry.field(
+        default=None, description="The header's parameter, when the template's header has one."
+    )
+    buttons: list[TemplateButtonInput] | None = strawberry.field(
+        default=None, description="Parameters of the template's buttons, by index."
+    )
+    one_time_code: str | None = strawberry.field(
+        default=None,
+        description="AUTHENTICATION templates: the code, sent as the body's parameter and as "
+        "the OTP button's (give no `parameters` then).",
+    )
+
+    def to_content(self) -> messages.TemplateContent:
+        return messages.TemplateContent(
+            self.name,
+            self.language,
+            list(self.parameters or []),
+            self.header.to_content() if self.header is not None else None,
+            [button.to_value() for button in self.buttons or []],
+            self.one_time_code,
+        )
 
 
 @strawberry.input(
@@ -532,10 +629,33 @@ class MessagingMutation:
             language=input.language,
             category=input.category,
             components=input.components,
+            header_sample=await templates.sample_from(input.header_sample),
         )
         return CreateTemplatePayload(
             template=Template.from_model(row) if row is not None else None, user_errors=errors
         )
+
+    @strawberry.mutation(
+        description="Delete a template; a CLOUD_API device's is deleted at Meta too (ADMIN+).",
+        permission_classes=ADMIN,
+    )
+    async def delete_template(self, info: Info, input: TemplateIdInput) -> DeleteTemplatePayload:
+        deleted, errors = await templates.delete_template(info, template_id=input.template_id)
+        return DeleteTemplatePayload(
+            deleted_template_id=strawberry.ID(deleted) if deleted is not None else None,
+            user_errors=errors,
+        )
+
+    @strawberry.mutation(
+        description='Show the customer "typing…" under their latest message, which is '
+        "marked read; it lasts up to 25 seconds or until the next message (AGENT+).",
+        permission_classes=AGENT,
+    )
+    async def send_typing_indicator(
+        self, info: Info, input: ConversationIdInput
+    ) -> SendTypingIndicatorPayload:
+        row, errors = await inbox.send_typing_indicator(info, conversation_id=input.conversation_id)
+        return SendTypingIndicatorPayload(conversation=_conversation(row), user_errors=errors)
 
     @strawberry.mutation(
         description="Pull a CLOUD_API device's templates from its WhatsApp Business Account, "
@@ -578,11 +698,7 @@ class MessagingMutation:
             to=input.to,
             conversation_id=input.conversation_id,
             text=input.text,
-            template=messages.TemplateContent(
-                template.name, template.language, list(template.parameters or [])
-            )
-            if template is not None
-            else None,
+            template=template.to_content() if template is not None else None,
             media=input.media.to_content() if input.media is not None else None,
             reaction=outbound.ReactionContent(input.reaction.message_id, input.reaction.emoji)
             if input.reaction is not None

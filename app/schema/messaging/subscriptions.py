@@ -9,7 +9,7 @@ import strawberry
 from app.dataloaders import messaging as loaders
 from app.platform import events
 from app.platform.context import Info
-from app.platform.ids import decode_id
+from app.platform.ids import decode_id, to_global_id
 from app.platform.pagination import decode_cursor
 from app.platform.scope import in_organization, organization_id
 from app.resolvers import subscriptions
@@ -20,10 +20,15 @@ from app.schema.messaging.types import (
     ConversationEventKind,
     Device,
     DeviceEvent,
+    DeviceEventKind,
     DeviceStatus,
     Message,
     MessageEvent,
     MessageEventKind,
+    Template,
+    TemplateEvent,
+    TemplateEventKind,
+    TemplateStatus,
 )
 from app.schema.permissions import IsAuthenticated
 
@@ -120,4 +125,35 @@ class MessagingSubscription:
             row = in_organization([row], org_id)[0]
             if row is not None:
                 status = DeviceStatus(event.get("status") or row.status.value)
-                yield DeviceEvent(status=status, device=Device.from_model(row))
+                kind = DeviceEventKind(event.get("kind") or DeviceEventKind.STATUS_CHANGED.value)
+                yield DeviceEvent(status=status, device=Device.from_model(row), kind=kind)
+
+    @strawberry.subscription(
+        description="Templates created, reviewed by Meta (APPROVED, REJECTED with a reason, "
+        "PAUSED, DISABLED), rated (GREEN, YELLOW, RED) or deleted: of one device, or (no "
+        "argument) of the whole organization.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def template_events(
+        self, info: Info, device_id: strawberry.ID | None = None
+    ) -> AsyncGenerator[TemplateEvent, None]:
+        device_pk = decode_id(device_id, "Device", field="deviceId") if device_id else None
+        org_id = organization_id(info)
+        async for event in subscriptions.stream(
+            info, events.TEMPLATES, lambda e: device_pk in (None, e["device_id"])
+        ):
+            kind = TemplateEventKind(event["kind"])
+            row = None
+            if kind is not TemplateEventKind.DELETED:
+                row = await info.context.loaders.get(loaders.template_by_id).load(
+                    event["template_id"]
+                )
+                row = in_organization([row], org_id)[0]
+                if row is None:
+                    continue  # deleted since
+            yield TemplateEvent(
+                kind=kind,
+                status=TemplateStatus(event["status"]),
+                template_id=strawberry.ID(to_global_id("Template", event["template_id"])),
+                template=Template.from_model(row) if row is not None else None,
+            )

@@ -30,6 +30,7 @@ from app.schema.messaging.enums import Direction as Direction
 from app.schema.messaging.enums import MessageStatus as MessageStatus
 from app.schema.messaging.enums import MessageType as MessageType
 from app.schema.messaging.enums import Provider as Provider
+from app.schema.messaging.enums import QualityRating as QualityRating
 from app.schema.messaging.enums import TemplateStatus as TemplateStatus
 from app.schema.messaging.inbox import ConversationActivity, ConversationNote, Label, Reaction
 from app.schema.node import Node
@@ -89,6 +90,35 @@ class Device(Node):
     )
     def has_app_secret(self) -> bool:
         return bool(self.row.app_secret_encrypted)
+
+    @strawberry.field(
+        description="Cloud API: the Meta app id, whose upload API takes template header "
+        "samples (ADMIN+).",
+        permission_classes=[HasRole(Role.ADMIN)],
+    )
+    def app_id(self) -> str | None:
+        return self.row.app_id
+
+    @strawberry.field(
+        description="Meta's quality rating of the number (phone_number_quality_update); null "
+        "until Meta says."
+    )
+    def quality_rating(self) -> QualityRating | None:
+        return self.row.quality_rating
+
+    @strawberry.field(
+        description="Meta's messaging limit tier of the number, e.g. `TIER_1K`: unique "
+        "customers messaged outside a service window per 24 h; null until Meta says."
+    )
+    def messaging_limit_tier(self) -> str | None:
+        return self.row.messaging_limit_tier
+
+    @strawberry.field(
+        description="The latest account_update event Meta sent about the business account, "
+        "e.g. `ACCOUNT_VIOLATION`; null until one arrives."
+    )
+    def account_event(self) -> str | None:
+        return self.row.account_event
 
     @strawberry.field(
         description="SANDBOX: whether connecting takes a (simulated) QR code scan, as linking "
@@ -356,6 +386,17 @@ class Message(Node):
     def delivery_details(self) -> JSON:
         return JSON(dict(self.row.delivery_details or {}))
 
+    @strawberry.field(
+        description="OUTBOUND: Meta's pricing category (`marketing`, `utility`, "
+        "`authentication`, `service`), from the status webhooks; null until one says."
+    )
+    def pricing_category(self) -> str | None:
+        return self.row.pricing_category
+
+    @strawberry.field(description="OUTBOUND: whether Meta charges for it; null until it says.")
+    def billable(self) -> bool | None:
+        return self.row.billable
+
     @strawberry.field(description="The conversation it belongs to.")
     async def conversation(self, info: Info) -> Conversation:
         row = await info.context.loaders.get(loaders.conversation_by_id).load(
@@ -459,7 +500,10 @@ def _public_payload(row: models.Message) -> dict[str, Any]:
     return payload
 
 
-@strawberry.type(description="A message template approved by Meta, with its variables.")
+@strawberry.type(
+    description="A message template of a device: approved at once on SANDBOX devices, "
+    "reviewed by Meta on CLOUD_API ones."
+)
 class Template(Node):
     id: strawberry.ID = strawberry.field(description="Opaque global id.")
     name: str = strawberry.field(description="Template name at Meta.")
@@ -467,6 +511,13 @@ class Template(Node):
     category: str = strawberry.field(description="MARKETING, UTILITY or AUTHENTICATION.")
     components: JSON = strawberry.field(description="Meta's components, with `{{n}}` variables.")
     status: TemplateStatus = strawberry.field(description="Review status at Meta.")
+    quality_rating: QualityRating | None = strawberry.field(
+        description="Meta's rating of the template from customers' reactions; null until rated."
+    )
+    rejected_reason: str | None = strawberry.field(
+        description="Why Meta REJECTED it, e.g. `INVALID_FORMAT`; null otherwise."
+    )
+    meta_id: str | None = strawberry.field(description="The template's id at Meta, once submitted.")
     row: strawberry.Private[models.Template]
 
     @classmethod
@@ -478,6 +529,9 @@ class Template(Node):
             category=row.category,
             components=JSON(list(row.components or [])),
             status=row.status,
+            quality_rating=row.quality_rating,
+            rejected_reason=row.rejected_reason,
+            meta_id=row.meta_id,
             row=row,
         )
 
@@ -566,13 +620,24 @@ class ConversationEvent:
     conversation: Conversation = strawberry.field(description="The conversation as it is now.")
 
 
-@strawberry.type(description="A device changed status, or showed a new QR code while pairing.")
+@strawberry.enum(description="What happened to a device.")
+class DeviceEventKind(Enum):
+    STATUS_CHANGED = "STATUS_CHANGED"
+    HEALTH_CHANGED = "HEALTH_CHANGED"  # quality rating, messaging limit tier, account event
+
+
+@strawberry.type(
+    description="A device changed status or health, or showed a new QR code while pairing."
+)
 class DeviceEvent:
     status: DeviceStatus = strawberry.field(
         description="The status this event announces; `device` is read when the event is "
         "delivered and may already have moved on (CONNECTING, then CONNECTED at once)."
     )
     device: Device = strawberry.field(description="The device as it is now.")
+    kind: DeviceEventKind = strawberry.field(
+        default=DeviceEventKind.STATUS_CHANGED, description="What happened."
+    )
 
     @strawberry.field(
         description="While pairing (QR_REQUIRED): the QR code to show now (ADMIN+).",
@@ -587,3 +652,24 @@ class DeviceEvent:
     )
     def qr_code_expires_at(self) -> datetime | None:
         return _pairing_qr(self.device.row)[1]
+
+
+@strawberry.enum(description="What happened to a template.")
+class TemplateEventKind(Enum):
+    CREATED = "CREATED"
+    STATUS_CHANGED = "STATUS_CHANGED"  # Meta approved, rejected, paused or disabled it
+    QUALITY_CHANGED = "QUALITY_CHANGED"
+    DELETED = "DELETED"
+
+
+@strawberry.type(description="A template was created, reviewed, rated or deleted.")
+class TemplateEvent:
+    kind: TemplateEventKind = strawberry.field(description="What happened.")
+    status: TemplateStatus = strawberry.field(
+        description="The status this event announces; `template` is read when the event is "
+        "delivered and may already have moved on."
+    )
+    template_id: strawberry.ID = strawberry.field(description="The template's id.")
+    template: Template | None = strawberry.field(
+        description="The template as it is now; null once DELETED."
+    )
