@@ -16,6 +16,7 @@ from tests.campaigns.support import CREATE, act, contacts, until_status
 from tests.fakes.graph_api import FakeGraphApi
 from tests.support.client import Api
 from tests.support.cloud_api import fake, status_of
+from tests.support.media import png, uploaded
 from tests.support.messaging import SEND, eventually, member, unique_phone, wait_for_subscribers
 from tests.support.server import RunningServer
 from tests.support.templates import CREATE_TEMPLATE, TEMPLATE, WabaDevice, waba_device
@@ -429,3 +430,48 @@ async def test_a_header_media_file_must_be_one_of_the_organizations_files(
         ["input", "template", "header"]
     ]
     assert fake.sends == []
+
+
+async def test_an_uploaded_file_is_a_template_header_sent_by_the_id_meta_gave_it(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    owner = await member(server, api)
+    stranger = await member(server, api)
+    device = await waba_device(server, fake, owner)
+    await _create(owner, device, headerSample=_png())
+    await fake.templates.review(device.waba_id, "order_update", "APPROVED")
+    image = png(seed=42)
+    mine = (await uploaded(owner, image, "parcel.png"))["mediaFile"]
+    theirs = (await uploaded(stranger, png(seed=43), "other.png"))["mediaFile"]
+
+    async def send(media_file_id: str, to: str) -> dict[str, Any]:
+        template = {
+            "name": "order_update",
+            "language": "en_US",
+            "parameters": ["Ana"],
+            "header": {"mediaFileId": media_file_id},
+            "buttons": [{"index": 0, "subType": "URL", "parameter": "order/77"}],
+        }
+        variables = {"input": {"deviceId": device.id, "to": to, "template": template}}
+        result: dict[str, Any] = (await owner.api.data(SEND, variables))["sendMessage"]
+        return result
+
+    to, again_to = unique_phone(), unique_phone()
+    sent = await send(mine["id"], to)
+    assert sent["userErrors"] == []
+    await status_of(owner, sent["message"]["id"], "SENT", "DELIVERED", "READ")
+    again = await send(mine["id"], again_to)
+    await status_of(owner, again["message"]["id"], "SENT", "DELIVERED", "READ")
+    refused = await send(theirs["id"], unique_phone())
+
+    [meta_upload] = fake.media.uploads  # once for the device, however many sends
+    assert meta_upload.data == image
+    for number in (to, again_to):
+        [message] = fake.sends_to(number.removeprefix("+"))
+        assert message.body["template"]["components"][0] == {
+            "type": "header",
+            "parameters": [{"type": "image", "image": {"id": meta_upload.media_id}}],
+        }
+    assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [
+        (["input", "template", "header", "mediaFileId"], "NOT_FOUND")
+    ]

@@ -335,11 +335,17 @@ async def _provider_problem(
 ) -> UserError | None:
     """The providers' own check of the request body, so nothing is queued that they refuse."""
     contact = await Contact.get(id=conversation.contact_id)
+    payload = content.payload
+    header = payload.get("header")
+    if isinstance(header, dict) and "media_file_id" in header:
+        # The send job puts Meta's id for the file in; checked here as any media header.
+        media_header = template_messages.header_parameter(str(header["type"]), media_id="0")
+        payload = {**payload, "header": media_header}
     outbound = OutboundMessage(
         to=contact.phone_number or "",
         recipient=contact.user_id,
         type=wire_type(content.type),
-        payload=content.payload,
+        payload=payload,
     )
     try:
         build_send_body(outbound)
