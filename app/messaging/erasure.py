@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
-from app.media import delete_unreferenced
+from app.messaging.files import delete_files
 from app.models.ai import AgentRun
 from app.models.campaigns import Campaign, CampaignRecipient
 from app.models.inbox import (
@@ -93,7 +93,7 @@ async def erase_contact(settings: Settings, contact: Contact) -> Erased:
         await Contact.filter(id=contact.id).delete()
     # The files only this contact's messages carried, rows and stored objects (after the
     # commit: an object store is not part of the transaction).
-    media_files = await delete_unreferenced(settings, org_id, media_ids)
+    media_files = await delete_files(settings, org_id, media_ids)
     return Erased(
         conversations,
         erased_messages,

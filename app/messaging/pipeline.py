@@ -15,8 +15,8 @@ import structlog
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
-from app.media import delete_unreferenced
 from app.messaging import activity, attribution, callbacks, senders
+from app.messaging.files import delete_files
 from app.messaging.jobs import SEND_MESSAGE
 from app.messaging.phones import from_wa_id
 from app.messaging.reactions import apply_reaction, quoted_message_id
@@ -257,7 +257,7 @@ async def _apply_revoke(
     message.media_id = None
     await message.save(update_fields=["body", "payload", "deleted_at", "media_id", "updated_at"])
     if media_id is not None:
-        await delete_unreferenced(settings, message.organization_id, [media_id])
+        await delete_files(settings, message.organization_id, [media_id])
     await events.publish(broker, events.MessageEvent.of(message, "UPDATED"))
     return message
 

@@ -8,7 +8,10 @@ import structlog
 from starlette.datastructures import UploadFile
 
 from app import media
+from app.messaging.files import delete_files, storage_key
 from app.models.media import MediaFile
+from app.plans import quotas
+from app.plans.limits import Limit
 from app.platform.context import Info
 from app.platform.scope import organization_id
 from app.platform.user_errors import UserError, UserErrorCode, user_error
@@ -35,6 +38,13 @@ async def upload_media(info: Info, file: Any) -> tuple[MediaFile | None, list[Us
         return None, [user_error("file", str(error), UserErrorCode.INVALID)]
     finally:
         await file.close()
+    # Counted against the plan's storage once per file (the same bytes again are the same
+    # file); over the limit, a file that is new goes again (no message carries it yet).
+    if refused := await quotas.reserve(
+        info.context.runtime, org_id, Limit.STORAGE_BYTES, row.size, key=storage_key(row.id)
+    ):
+        await delete_files(settings, org_id, [row.id])
+        return None, [refused.user_error("file")]
     log.info("media.uploaded", media_file_id=row.id, kind=row.kind.value, size=row.size)
     return row, []
 

@@ -8,8 +8,8 @@ from typing import cast
 
 import structlog
 
-from app.media import delete_unreferenced
 from app.messaging import pairing
+from app.messaging.files import delete_files
 from app.messaging.phones import to_e164
 from app.messaging.pipeline import set_device_status
 from app.messaging.providers import provider_for
@@ -158,7 +158,7 @@ async def delete_device(info: Info, *, device_id: str) -> tuple[int | None, list
         "media_id", flat=True
     )
     await device.delete()
-    await delete_unreferenced(
+    await delete_files(
         info.context.runtime.settings, device.organization_id, cast("list[int]", media_ids)
     )
     return device.id, []

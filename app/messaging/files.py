@@ -1,0 +1,28 @@
+"""A file leaves with the last message that carried it, and gives its bytes back to the plan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from app.media import delete_unreferenced
+from app.plans import quotas
+from app.plans.limits import Limit
+from app.platform.config import Settings
+
+
+def storage_key(media_file_id: int) -> str:
+    """The plan's record of a stored file (``storageBytes``), counted once however often the
+    same bytes are uploaded again."""
+    return f"media:{media_file_id}"
+
+
+async def delete_files(
+    settings: Settings, organization_id: int, media_ids: Iterable[int]
+) -> list[int]:
+    """Delete the files among ``media_ids`` that no message carries any more (rows and stored
+    objects) and release the storage they took; returns the ids deleted."""
+    deleted = await delete_unreferenced(settings, organization_id, media_ids)
+    await quotas.release_each(
+        organization_id, Limit.STORAGE_BYTES, [storage_key(media_id) for media_id in deleted]
+    )
+    return deleted
