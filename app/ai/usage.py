@@ -14,7 +14,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
 from app.models.ai import AIUsage, AIUsageLimit
-from app.platform import clock
+from app.platform import clock, metrics
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,9 @@ async def add(
     organization_id: int, day: date, *, runs: int = 0, prompt: int = 0, completion: int = 0
 ) -> None:
     """Add to the day's counters atomically; concurrent first writers of a day both count."""
+    metrics.AI_RUNS.inc(runs)
+    metrics.AI_TOKENS.labels("prompt").inc(prompt)
+    metrics.AI_TOKENS.labels("completion").inc(completion)
     changes = {
         "runs": F("runs") + runs,
         "prompt_tokens": F("prompt_tokens") + prompt,

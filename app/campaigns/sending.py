@@ -33,7 +33,7 @@ from app.messaging.pacing import LATE_SECONDS, RATE_LIMITED_RETRIES, DeviceLimit
 from app.messaging.pipeline import advance_status, reconcile
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.models.messaging import Device, Message, MessageStatus, MessageType
-from app.platform import background, clock, events
+from app.platform import background, clock, events, metrics, telemetry
 from app.platform.pubsub import Broker
 from app.whatsapp.errors import FailureReason, ProviderError
 from app.whatsapp.types import MessageType as WireType
@@ -163,6 +163,9 @@ async def record_sent_many(
     at = clock.now()
     wamids = {message.id: wamid for _, message, wamid in sent}
     await bulk.messages_sent(wamids, at)
+    metrics.CAMPAIGN_SENDS.inc(len(sent))
+    metrics.MESSAGES_SENT.labels(str(device.id), "campaign").inc(len(sent))
+    await telemetry.remember_send(broker.redis, list(wamids.values()))
     # One round trip for the batch's events (in order), not one per message.
     await events.publish_many(
         broker, [events.MessageEvent.of(message, "STATUS_CHANGED") for _, message, _ in sent]
@@ -438,6 +441,7 @@ class Sender:
             retryable=error.retryable,
             attempts=attempts,
         )
+        metrics.provider_error(error.code, error.failure)
         if error.retryable and error.http_status is None and error.code is None:
             # The request may have reached Meta: leave it SENDING but no longer ours (so no
             # longer renewed); when its lease runs out it is reconciled against the status
@@ -456,6 +460,7 @@ class Sender:
             )
             return None
         reason = f"{error.failure}: {error.details or error.message}"
+        metrics.MESSAGES_FAILED.labels(str(self.device.id), "campaign").inc()
         await CampaignRecipient.filter(id=recipient.id, status=RecipientStatus.SENDING).update(
             status=RecipientStatus.FAILED,
             reason=reason,

@@ -37,7 +37,10 @@ from app.http.graphql import GraphQLView, RefuseBadCredentials
 from app.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.http.origins import AllowedOrigins, WebSocketOriginMiddleware
 from app.http.request_limits import RequestLimitMiddleware
+from app.http.tracing import GraphQLTracing, HTTPTracing
 from app.http.webhooks import whatsapp_webhook
+from app.platform import metrics as business_metrics
+from app.platform import telemetry
 from app.platform.config import Settings, get_settings
 from app.platform.logging import configure_logging
 from app.platform.runtime import start_runtime
@@ -80,6 +83,8 @@ def schema_extensions(
 ) -> list[Any]:
     """The schema's extensions, as classes or factories (one instance per operation)."""
     extensions: list[Any] = [BindLogContext, RefuseBadCredentials]
+    if telemetry.enabled():
+        extensions.insert(0, GraphQLTracing)
     # Made once: the parse and validation cache lives in it.
     gate = gate or document_gate(settings)
     # The rule classes are made once: the validation cache is keyed by them.
@@ -117,6 +122,7 @@ async def metrics(request: Request) -> Response:
             return Response("Forbidden\n", status_code=403, media_type="text/plain")
     elif request.client is None or request.client.host not in ("127.0.0.1", "::1", "localhost"):
         return Response("Forbidden\n", status_code=403, media_type="text/plain")
+    await business_metrics.refresh_store_gauges(request.app.state.runtime.queues)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -128,6 +134,7 @@ def create_app(
 ) -> Starlette:
     settings = settings or get_settings()
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
+    telemetry.configure_tracing("parley-api")
     reactions.install()
     persisted_documents = PersistedDocuments.from_settings(settings)
     gate = document_gate(settings)
@@ -160,6 +167,7 @@ def create_app(
             sys.setswitchinterval(0.001)
             yield
             await graphql.close_live()
+            telemetry.flush_tracing()
 
     graphql = GraphQLView(
         schema,
@@ -201,4 +209,6 @@ def create_app(
         # the connection comes from a configured proxy (`parley serve` leaves it to the app).
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(RequestContextMiddleware)
+    if telemetry.enabled():
+        app.add_middleware(HTTPTracing)
     return app

@@ -23,6 +23,7 @@ from app.models.messaging import Device, Provider, WebhookEvent
 from app.platform.cache import device_key
 from app.platform.errors import BadUserInput
 from app.platform.ids import decode_id
+from app.platform.metrics import WEBHOOK_EVENTS
 from app.platform.ratelimit import over_fixed_window
 from app.whatsapp.errors import MalformedWebhook
 from app.whatsapp.webhooks import (
@@ -88,4 +89,5 @@ async def whatsapp_webhook(request: Request) -> Response:
         retry_delay=1.0,
         retry_backoff=True,
     )
+    WEBHOOK_EVENTS.inc()
     return PlainTextResponse("OK")

@@ -44,7 +44,7 @@ from app.messaging.pipeline import advance_status, reconcile, set_device_status
 from app.messaging.providers import provider_for, wire_type
 from app.models.messaging import Device, Message, MessageStatus, Provider
 from app.models.messaging import DeviceStatus as DeviceStatusModel
-from app.platform import clock
+from app.platform import clock, metrics, telemetry
 from app.whatsapp.cloud_api import RetryPolicy
 from app.whatsapp.errors import FailureReason, ProviderError
 from app.whatsapp.types import OutboundMessage
@@ -193,6 +193,8 @@ async def _record_sent(
         provider_message_id=provider_message_id
     )
     message.provider_message_id = provider_message_id
+    metrics.MESSAGES_SENT.labels(str(device.id), "message").inc()
+    await telemetry.remember_send(runtime.redis, [provider_message_id])
     await advance_status(runtime.broker, message, MessageStatus.SENT)
     await reconcile(runtime.broker, device, provider_message_id)
     await sandbox_network(runtime.queues, device, [message.id])
@@ -209,8 +211,12 @@ async def _failed(
         retryable=error.retryable,
         last_try=last_try,
     )
+    metrics.provider_error(error.code, error.failure)
     if error.retryable and not last_try:
-        raise error  # the queue tries again later, with backoff
+        raise error
+    metrics.MESSAGES_FAILED.labels(
+        str(device.id), "message"
+    ).inc()  # the queue tries again later, with backoff
     await advance_status(
         runtime.broker,
         message,
@@ -234,6 +240,7 @@ async def give_up(runtime: Runtime, message_id: int, error: BaseException) -> No
 
 async def _give_up(runtime: Runtime, message: Message, reason: str) -> None:
     log.warning("messaging.send_given_up", message_id=message.id, reason=reason)
+    metrics.MESSAGES_FAILED.labels(str(message.device_id), "message").inc()
     await advance_status(runtime.broker, message, MessageStatus.FAILED, error_message=reason)
 
 
