@@ -26,7 +26,9 @@ mutation SendReply($input: SendMessageInput!) {
 
 
 @pytest.fixture
-async def traced(tmp_path: Path) -> AsyncIterator[tuple[RunningServer, FakeGraphApi, InMemorySpanExporter]]:
+async def traced(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[RunningServer, FakeGraphApi, InMemorySpanExporter]]:
     """A server built while tracing is on, exporting to memory; tracing off again after."""
     exporter = InMemorySpanExporter()
     telemetry.configure_tracing("parley-test", exporter)
@@ -48,7 +50,9 @@ async def test_send_message_its_job_the_meta_call_and_its_status_webhooks_are_on
     conversation_id = await inbound(owner, graph, device, "16505550777")
     exporter.clear()
 
-    sent = await owner.api.data(SEND_REPLY, {"input": {"conversationId": conversation_id, "text": "Hi"}})
+    sent = await owner.api.data(
+        SEND_REPLY, {"input": {"conversationId": conversation_id, "text": "Hi"}}
+    )
     message_id = sent["sendMessage"]["message"]["id"]
     await status_of(owner, message_id, "READ")
 
