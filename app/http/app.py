@@ -33,6 +33,7 @@ from app.documents.limits import (
 )
 from app.documents.persisted import PersistedDocuments, RegisterPersistedQuery, TrustedDocumentsOnly
 from app.http import graphiql, health
+from app.http.admin_queues import admin_routes
 from app.http.graphql import GraphQLView, RefuseBadCredentials
 from app.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.http.origins import AllowedOrigins, WebSocketOriginMiddleware
@@ -193,6 +194,7 @@ def create_app(
         Route("/health/ready", health.ready),
         Route("/metrics", metrics),
         Route("/webhooks/whatsapp/{device_id}", whatsapp_webhook, methods=["GET", "POST"]),
+        *admin_routes(),
         *extra_routes,
     ]
     if settings.graphiql_enabled:
