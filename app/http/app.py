@@ -37,6 +37,7 @@ from app.http.admin_queues import admin_routes
 from app.http.graphql import GraphQLView, RefuseBadCredentials
 from app.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.http.origins import AllowedOrigins, WebSocketOriginMiddleware
+from app.http.outages import StoreOutageMiddleware
 from app.http.request_limits import RequestLimitMiddleware
 from app.http.tracing import GraphQLTracing, HTTPTracing
 from app.http.webhooks import whatsapp_webhook
@@ -210,6 +211,8 @@ def create_app(
         # The client address every limit and audit line uses: from X-Forwarded-For only when
         # the connection comes from a configured proxy (`parley serve` leaves it to the app).
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    # Inside the access log, which then shows the 503 a Redis outage became.
+    app.add_middleware(StoreOutageMiddleware)
     app.add_middleware(RequestContextMiddleware)
     if telemetry.enabled():
         app.add_middleware(HTTPTracing)

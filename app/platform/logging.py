@@ -16,6 +16,8 @@ from typing import Any
 
 import structlog
 
+from app.platform.outage_logs import quiet_redis_outages
+
 _SENSITIVE_KEY = re.compile(
     r"pass(word)?|secret|token|authorization|otp|recovery|api[_-]?key|cookie|credential",
     re.IGNORECASE,
@@ -180,6 +182,7 @@ def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
     root.handlers[:] = [h for h in root.handlers if not getattr(h, "_parley", False)]
     handler._parley = True  # type: ignore[attr-defined]
     root.addHandler(handler)
+    quiet_redis_outages()
     root.setLevel(level.upper())
     # uvicorn's own access log is replaced by ours (one line per request, with its ids).
     logging.getLogger("uvicorn.access").disabled = True

@@ -1,0 +1,94 @@
+"""A Parley server on a Redis the test can restart, for the fault tests (``-m faults``).
+
+The ORM is one per process and is started by the first server of a test process, so these
+tests run in a pytest process of their own (``make test-faults``): beside the session's server
+its campaign watchdog would share their database and rescue their campaigns on another Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from app.platform.orm import orm_in_use
+from tests.fakes.graph_api import FakeGraphApi
+from tests.support.client import Api
+from tests.support.cloud_api import APP_SECRET
+from tests.support.redis_process import RedisProcess
+from tests.support.server import (
+    RunningServer,
+    create_database,
+    make_settings,
+    run_server,
+    worker_database_url,
+)
+
+
+@dataclass
+class Faulty:
+    server: RunningServer
+    redis: RedisProcess
+    graph: FakeGraphApi
+    logs: list[logging.LogRecord] = field(default_factory=list)
+
+    @property
+    def api(self) -> Api:
+        return Api(self.server.graphql_url)
+
+    def lines(self, event: str) -> list[logging.LogRecord]:
+        return [r for r in self.logs if event in str(r.msg)]
+
+    def tracebacks(self) -> list[logging.LogRecord]:
+        return [r for r in self.logs if r.exc_info or "Traceback" in r.getMessage()]
+
+
+async def fresh_database(suffix: str) -> str | None:
+    """A new, empty PostgreSQL database beside the configured one (None on SQLite)."""
+    url = worker_database_url()
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    fresh = urlunsplit(parts._replace(path=f"/{parts.path.strip('/')}_{suffix}"))
+    await create_database(fresh, fresh=True)
+    return fresh
+
+
+@pytest.fixture
+async def faulty(tmp_path: Path) -> AsyncIterator[Faulty]:
+    if orm_in_use():
+        pytest.skip("fault tests run in a pytest process of their own: make test-faults")
+    redis = RedisProcess(tmp_path / "redis")
+    await redis.start()
+    collected: list[logging.LogRecord] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            collected.append(record)
+
+    handler = _Collect(level=logging.INFO)
+    logging.getLogger().addHandler(handler)
+    try:
+        async with FakeGraphApi(app_secret=APP_SECRET, status_delay=0.01) as graph:
+            settings = make_settings(
+                tmp_path / "var",
+                database_url=await fresh_database("faults"),
+                redis_url=redis.url,
+                whatsapp_graph_url=graph.base_url,
+                webhook_limit_per_device="100000/minute",
+                **_fast_recovery(),
+            )
+            async with run_server(settings) as server:
+                yield Faulty(server, redis, graph, collected)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        await redis.stop()
+
+
+def _fast_recovery() -> dict[str, Any]:
+    return {"send_reconcile_seconds": 3}
