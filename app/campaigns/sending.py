@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
+from redis.exceptions import RedisError
 from tortoise.expressions import F
 
 from app.campaigns import bulk, progress, statuses
@@ -162,7 +163,10 @@ async def record_sent_many(
         return
     at = clock.now()
     wamids = {message.id: wamid for _, message, wamid in sent}
+    # Both rows before anything that needs Redis: a send recorded on the message but not on
+    # its recipient would be sent again once the recipient's lease ran out.
     await bulk.messages_sent(wamids, at)
+    await bulk.recipients_sent({recipient.id: wamid for recipient, _, wamid in sent}, at)
     metrics.CAMPAIGN_SENDS.inc(len(sent))
     metrics.MESSAGES_SENT.labels(str(device.id), "campaign").inc(len(sent))
     await telemetry.remember_send(broker.redis, list(wamids.values()))
@@ -170,7 +174,6 @@ async def record_sent_many(
     await events.publish_many(
         broker, [events.MessageEvent.of(message, "STATUS_CHANGED") for _, message, _ in sent]
     )
-    await bulk.recipients_sent({recipient.id: wamid for recipient, _, wamid in sent}, at)
     # Statuses Meta sent before we knew the ids: apply them now.
     for wamid in await bulk.unmatched(device.id, list(wamids.values())):
         await reconcile(broker, device, wamid)
@@ -305,7 +308,13 @@ class Sender:
         while waiting and not stopped and await self.still_running():
             calls: list[tuple[Claimed, asyncio.Task[str | ProviderError | None]]] = []
             while waiting and not stopped and await self.still_running():
-                slots = await self.limiter.reserve(self.device.id, rate, len(waiting))
+                try:
+                    slots = await self.limiter.reserve(self.device.id, rate, len(waiting))
+                except (RedisError, OSError) as error:
+                    # The sends already on their way are recorded; the rest wait for Redis.
+                    log.warning("campaigns.limiter_unavailable", error=type(error).__name__)
+                    stopped = True
+                    break
                 for index in range(slots.count):
                     at = slots.at(index)
                     delay = at - time.monotonic()

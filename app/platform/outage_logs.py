@@ -1,14 +1,17 @@
 """One log line, not a traceback, for each thing a Redis outage interrupts.
 
-SAQ logs every failure of its upkeep loops and of a job with ``logger.exception``: while Redis
-restarts, each loop of each queue writes a 60-line traceback that says only "connection
-refused". This filter keeps the line and the error's name and drops the traceback, for errors
-that are Redis being away; any other error keeps its traceback.
+SAQ logs every failure of its upkeep loops and of a job with ``logger.exception``, and so do our
+own job steps: while Redis restarts, each of them wrote a 60-line traceback that says only
+"connection refused". For errors that are Redis being away, the line stays and the traceback
+goes (``redis_unavailable: <error>`` instead); any other error keeps its traceback.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -46,3 +49,19 @@ def quiet_redis_outages(*loggers: str) -> None:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
+
+
+def redis_outage_processor(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog: before ``format_exc_info``, the same for our lines and foreign ones."""
+    exc_info = event_dict.get("exc_info")
+    if not exc_info:
+        return event_dict
+    error = exc_info[1] if isinstance(exc_info, tuple) else exc_info
+    if exc_info is True:
+        error = sys.exc_info()[1]
+    if isinstance(error, BaseException) and (away := redis_away(error)) is not None:
+        event_dict.pop("exc_info")
+        event_dict["redis_unavailable"] = type(away).__name__
+    return event_dict

@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from redis.exceptions import RedisError
 
 if TYPE_CHECKING:
     import httpx
@@ -271,10 +272,13 @@ async def remember_send(redis: aioredis.Redis, provider_message_ids: Sequence[st
     traceparent = carrier.get("traceparent")
     if traceparent is None:
         return
-    async with redis.pipeline(transaction=False) as pipe:
-        for provider_message_id in provider_message_ids:
-            pipe.set(_send_key(provider_message_id), traceparent, ex=SEND_CONTEXT_SECONDS)
-        await pipe.execute()
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for provider_message_id in provider_message_ids:
+                pipe.set(_send_key(provider_message_id), traceparent, ex=SEND_CONTEXT_SECONDS)
+            await pipe.execute()
+    except (RedisError, OSError):
+        return  # tracing never fails the work it traces: the statuses start their own trace
 
 
 @contextlib.asynccontextmanager
@@ -286,7 +290,10 @@ async def continuing_send(
     if not _state["enabled"]:
         yield
         return
-    traceparent = await redis.get(_send_key(provider_message_id))
+    try:
+        traceparent = await redis.get(_send_key(provider_message_id))
+    except (RedisError, OSError):
+        traceparent = None
     current = trace.get_current_span().get_span_context()
     links = [trace.Link(current)] if current.is_valid else []
     parent = None

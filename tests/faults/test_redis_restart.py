@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
 import pytest
 
+from app.models.accounts import Role
 from app.models.messaging import Message, WebhookEvent, WebhookEventStatus
 from app.platform.ids import decode_id
+from tests.campaigns.support import CREATE, act, campaign_of, contacts
 from tests.fakes.graph_api import inbound_webhook, signed
 from tests.support.cloud_api import APP_SECRET, CloudDevice, cloud_device
 from tests.support.faults import Faulty, faulty
-from tests.support.messaging import eventually, member
+from tests.support.messaging import Member, eventually, member
 
 __all__ = ["faulty"]  # the fixture, used by name
 
@@ -76,3 +79,46 @@ async def test_webhooks_arriving_while_redis_restarts_are_each_stored_once(
     assert max(attempts) > 1  # some were refused while Redis was away, and delivered again
     assert faulty.lines("webhook.queue_unavailable") or faulty.lines("redis_unavailable")
     assert faulty.tracebacks() == []
+
+
+async def test_a_campaign_survives_a_redis_restart_and_sends_each_recipient_once(
+    faulty: Faulty,
+) -> None:
+    owner = await member(faulty.server, faulty.api, Role.ADMIN)
+    device = await cloud_device(faulty.server, faulty.graph, owner, per_second=40)
+    people = await contacts(owner, 240, tag="restart")
+    created = await owner.api.data(
+        CREATE,
+        {
+            "input": {
+                "name": "Restart",
+                "deviceId": device.id,
+                "template": {"name": "welcome", "language": "en_US", "parameters": []},
+                "tags": ["restart"],
+            }
+        },
+    )
+    campaign_id = created["createCampaign"]["campaign"]["id"]
+
+    await act(owner, "startCampaign", campaign_id)
+    await eventually(lambda: _sent_at_least(faulty, 60), within=30)
+    await faulty.redis.restart(down_seconds=2.0)
+    done = await eventually(lambda: _completed(owner, campaign_id), within=120, interval=0.5)
+
+    counts = faulty.graph.send_counts()
+    assert set(counts) == {p.phone_number.removeprefix("+") for p in people}
+    assert set(counts.values()) == {1}  # nobody twice
+    assert done["stats"]["sent"] + done["stats"]["delivered"] + done["stats"]["read"] == 240
+    assert faulty.tracebacks() == []
+
+
+async def _completed(owner: Member, campaign_id: str) -> dict[str, Any] | None:
+    try:  # as a client: a 503 while Redis comes back is asked again
+        campaign = await campaign_of(owner, campaign_id)
+    except AssertionError:
+        return None
+    return campaign if campaign["status"] == "COMPLETED" else None
+
+
+async def _sent_at_least(faulty: Faulty, n: int) -> bool:
+    return len(faulty.graph.sends) >= n

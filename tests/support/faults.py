@@ -36,6 +36,7 @@ class Faulty:
     redis: RedisProcess
     graph: FakeGraphApi
     logs: list[logging.LogRecord] = field(default_factory=list)
+    lines_written: list[str] = field(default_factory=list)
 
     @property
     def api(self) -> Api:
@@ -44,8 +45,9 @@ class Faulty:
     def lines(self, event: str) -> list[logging.LogRecord]:
         return [r for r in self.logs if event in str(r.msg)]
 
-    def tracebacks(self) -> list[logging.LogRecord]:
-        return [r for r in self.logs if r.exc_info or "Traceback" in r.getMessage()]
+    def tracebacks(self) -> list[str]:
+        """Lines, as production writes them, that carry a traceback."""
+        return [line for line in self.lines_written if "Traceback" in line]
 
 
 async def fresh_database(suffix: str) -> str | None:
@@ -66,15 +68,22 @@ async def faulty(tmp_path: Path) -> AsyncIterator[Faulty]:
     redis = RedisProcess(tmp_path / "redis")
     await redis.start()
     collected: list[logging.LogRecord] = []
+    written: list[str] = []
 
     class _Collect(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             collected.append(record)
+            # Rendered by the app's own handler's formatter: what production would write.
+            ours = [h for h in logging.getLogger().handlers if getattr(h, "_parley", False)]
+            if ours and ours[0].formatter is not None:
+                written.append(ours[0].formatter.format(record))
 
     handler = _Collect(level=logging.INFO)
     logging.getLogger().addHandler(handler)
     try:
-        async with FakeGraphApi(app_secret=APP_SECRET, status_delay=0.01) as graph:
+        async with FakeGraphApi(
+            app_secret=APP_SECRET, status_delay=0.01, redeliver_seconds=60
+        ) as graph:
             settings = make_settings(
                 tmp_path / "var",
                 database_url=await fresh_database("faults"),
@@ -84,7 +93,7 @@ async def faulty(tmp_path: Path) -> AsyncIterator[Faulty]:
                 **_fast_recovery(),
             )
             async with run_server(settings) as server:
-                yield Faulty(server, redis, graph, collected)
+                yield Faulty(server, redis, graph, collected, written)
     finally:
         logging.getLogger().removeHandler(handler)
         await redis.stop()
