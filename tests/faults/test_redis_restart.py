@@ -8,20 +8,22 @@ tests are about.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from typing import Any
 
 import httpx
 import pytest
+from gql import gql
 
 from app.models.accounts import Role
 from app.models.messaging import Message, WebhookEvent, WebhookEventStatus
-from app.platform.ids import decode_id
+from app.platform.ids import decode_id, to_global_id
 from tests.campaigns.support import CREATE, act, campaign_of, contacts
 from tests.fakes.graph_api import inbound_webhook, signed
 from tests.support.cloud_api import APP_SECRET, CloudDevice, cloud_device
 from tests.support.faults import Faulty, faulty
-from tests.support.messaging import Member, eventually, member
+from tests.support.messaging import Member, eventually, member, sandbox_device, simulate
 
 __all__ = ["faulty"]  # the fixture, used by name
 
@@ -122,3 +124,69 @@ async def _completed(owner: Member, campaign_id: str) -> dict[str, Any] | None:
 
 async def _sent_at_least(faulty: Faulty, n: int) -> bool:
     return len(faulty.graph.sends) >= n
+
+
+EVENTS = """
+subscription($deviceId: ID, $after: String) {
+  messageEvents(deviceId: $deviceId, after: $after) { kind cursor message { id } }
+}
+"""
+
+
+async def test_live_subscriptions_end_on_a_redis_restart_and_resume_from_their_cursor(
+    faulty: Faulty,
+) -> None:
+    owner = await member(faulty.server, faulty.api)
+    device_id = await sandbox_device(owner)
+    seen: list[str] = []
+    refusals: list[str] = []
+    state: dict[str, Any] = {"cursor": None, "sessions": 0}
+
+    async def subscriber() -> None:
+        """A client: subscribes, and after an error subscribes again from its cursor."""
+        while True:
+            try:
+                async with owner.api.websocket() as session:
+                    state["sessions"] += 1
+                    variables = {"deviceId": device_id, "after": state["cursor"]}
+                    async for result in session.subscribe(gql(EVENTS), variable_values=variables):
+                        event = result["messageEvents"]
+                        if event["kind"] == "CREATED":
+                            seen.append(event["message"]["id"])
+                        state["cursor"] = event["cursor"]
+            except Exception as error:
+                refusals.append(str(error))
+                await asyncio.sleep(0.2)
+
+    async def written(n: int) -> None:
+        for _ in range(n):
+            with contextlib.suppress(Exception):  # refused while Redis is away: a client retries
+                await simulate(owner, device_id, "+16505550999", "hello")
+            await asyncio.sleep(0.1)
+
+    listening = asyncio.create_task(subscriber())
+    await simulate(owner, device_id, "+16505550999", "first")
+    await eventually(lambda: _truthy(seen), within=10)
+    writing = asyncio.create_task(written(40))
+    await asyncio.sleep(1.0)
+    await faulty.redis.restart(down_seconds=1.0)
+    await writing
+    stored = {
+        to_global_id("Message", pk)
+        for pk in await Message.filter(device_id=decode_id(device_id, "Device")).values_list(
+            "id", flat=True
+        )
+    }
+    await eventually(lambda: _truthy(stored <= set(seen)), within=30)
+    listening.cancel()
+
+    assert sorted(seen) == sorted(stored)  # each message once: none lost, none twice
+    assert state["sessions"] >= 2 and any(
+        "SERVICE_UNAVAILABLE" in r or "interrupted" in r for r in refusals
+    )
+    assert len(faulty.lines("pubsub_interrupted")) == 1
+    assert faulty.tracebacks() == []
+
+
+async def _truthy(value: Any) -> bool:
+    return bool(value)
