@@ -90,6 +90,8 @@ async def faulty(tmp_path: Path) -> AsyncIterator[Faulty]:
                 redis_url=redis.url,
                 whatsapp_graph_url=graph.base_url,
                 webhook_limit_per_device="100000/minute",
+                # `parley serve` (test_killed_process) refuses the public development key.
+                secret_key="faults-test-secret-key-0123456789abcdef",
                 **_fast_recovery(),
             )
             async with run_server(settings) as server:
