@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import httpx
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+import app.live.metrics
+import app.platform.metrics  # noqa: F401
 from app.platform.ids import decode_id
 from tests.fakes.graph_api import FakeGraphApi
 from tests.support.client import Api
@@ -76,3 +82,25 @@ async def test_a_send_a_failed_send_and_their_webhooks_show_in_metrics(
     assert lookups >= 4
     assert value(after, "parley_devices", status="CONNECTED") >= 1
     assert ("parley_queue_jobs", frozenset({("queue", "campaigns"), ("state", "queued")})) in after
+
+
+def test_the_dashboard_and_the_alert_rules_use_only_metrics_parley_exports() -> None:
+    import app.live.metrics
+    import app.platform.metrics  # noqa: F401
+
+    exported = {
+        sample_name
+        for family in REGISTRY.collect()
+        for suffix in ("", "_total", "_bucket", "_count", "_sum")
+        for sample_name in [family.name + suffix]
+    }
+    deploy = Path(__file__).resolve().parents[2] / "deploy"
+    used = set(
+        re.findall(
+            r"parley_[a-z_]+",
+            (deploy / "grafana-dashboard.json").read_text()
+            + (deploy / "prometheus-alerts.yml").read_text(),
+        )
+    ) - {"parley_overview"}
+
+    assert used and used <= exported, used - exported
