@@ -589,7 +589,9 @@ class FakeGraphApi:
 
     async def _deliver(self, number: _Number, payload: dict[str, Any]) -> None:
         deadline = time.monotonic() + self.redeliver_seconds
-        while await self._post_webhook(number, payload) != 200 and time.monotonic() < deadline:
+        for _ in range(1 + int(self.redeliver_seconds * 2)):
+            if await self._post_webhook(number, payload) == 200 or time.monotonic() > deadline:
+                return
             await asyncio.sleep(0.5)
 
     async def _post_webhook(self, number: _Number, payload: dict[str, Any]) -> int | None:

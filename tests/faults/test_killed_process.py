@@ -57,15 +57,19 @@ def _serve(faulty: Faulty, port: int, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def _output(log: Path) -> str:
+    return log.read_text(errors="replace")
+
+
 async def _up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     async with httpx.AsyncClient() as http:
         for _ in range(1200):
-            assert process.poll() is None, log.read_text(errors="replace")
+            assert process.poll() is None, _output(log)
             with contextlib.suppress(httpx.HTTPError):
                 if (await http.get(f"{url}/health/live")).status_code == 200:
                     return
             await asyncio.sleep(0.1)
-    raise AssertionError(f"parley serve did not start:\n{log.read_text(errors='replace')}")
+    raise AssertionError(f"parley serve did not start:\n{_output(log)}")
 
 
 async def test_webhooks_arriving_while_the_api_is_killed_are_each_stored_once(
@@ -126,4 +130,4 @@ async def test_webhooks_arriving_while_the_api_is_killed_are_each_stored_once(
 
     assert sorted(stored) == sorted(wamids)  # none lost, none twice
     assert max(attempts) > 1  # some arrived while no process listened
-    assert "Traceback" not in log.read_text(errors="replace")
+    assert "Traceback" not in _output(log)
