@@ -43,9 +43,9 @@ async def add(
     organization_id: int, day: date, *, runs: int = 0, prompt: int = 0, completion: int = 0
 ) -> None:
     """Add to the day's counters atomically; concurrent first writers of a day both count."""
-    metrics.AI_RUNS.inc(runs)
-    metrics.AI_TOKENS.labels("prompt").inc(prompt)
-    metrics.AI_TOKENS.labels("completion").inc(completion)
+    if prompt > 0 or completion > 0:
+        metrics.AI_TOKENS.labels("prompt").inc(max(prompt, 0))
+        metrics.AI_TOKENS.labels("completion").inc(max(completion, 0))
     changes = {
         "runs": F("runs") + runs,
         "prompt_tokens": F("prompt_tokens") + prompt,
@@ -96,6 +96,7 @@ async def count_run(organization_id: int) -> str | None:
     limit = await limit_of(organization_id)
     if limit is None or (limit.runs_per_month is None and limit.tokens_per_month is None):
         await add(organization_id, today(), runs=1)
+        metrics.AI_RUNS.inc()
         return None
     start, end = month_of(today())
     used = total(await days(organization_id, start, end))
@@ -113,4 +114,5 @@ async def count_run(organization_id: int) -> str | None:
                 f"The organization's AI allowance of {limit.runs_per_month} runs this month "
                 "is used up."
             )
+    metrics.AI_RUNS.inc()
     return None

@@ -347,7 +347,10 @@ async def _opt_out_of_marketing(message: Message) -> None:
 
 
 async def apply_status(broker: Broker, device: Device, update: StatusUpdate) -> None:
-    # In the trace of the send it reports on, when tracing is on.
+    if not telemetry.enabled():
+        await _apply_status(broker, device, update)
+        return
+    # In the trace of the send it reports on.
     async with telemetry.continuing_send(
         broker.redis, update.provider_message_id, "whatsapp.status", status=update.status.value
     ):

@@ -136,7 +136,15 @@ def _queue_of(job: Any) -> str:
 
 
 async def refresh_store_gauges(queues: Queues) -> None:
-    """Queue depth per queue and devices per status, read now (a scrape calls this)."""
+    """Queue depth per queue and devices per status, read now (a scrape calls this). A store
+    that does not answer leaves its gauges as they were: the scrape still gets the rest."""
+    try:
+        await _refresh(queues)
+    except Exception as error:
+        log.warning("metrics_gauges_unavailable", error=type(error).__name__)
+
+
+async def _refresh(queues: Queues) -> None:
     for name, queue in queues.by_name.items():
         for state in ("queued", "active"):
             QUEUE_DEPTH.labels(name, state).set(await queue.count(state))  # type: ignore[arg-type]
