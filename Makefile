@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: dev test lint schema migrate worker env graphiql clients web web-test chromium
+.PHONY: dev test test-faults lint schema migrate worker env graphiql clients web web-test chromium
 
 env: .venv/.synced
 
@@ -45,8 +45,13 @@ migrate: env
 WORKERS ?= 2
 
 test: env
-	.venv/bin/pytest -n $(WORKERS) -m "not serial"; parallel=$$?; \
-	  .venv/bin/pytest -m serial && exit $$parallel
+	.venv/bin/pytest -n $(WORKERS) -m "not serial and not faults"; parallel=$$?; \
+	  .venv/bin/pytest -m "serial and not faults" && exit $$parallel
+
+# Redis restarted and an API process killed mid-work (tests/faults/): slower, in a pytest
+# process of their own (they start their own server, Redis and `parley serve`).
+test-faults: env
+	.venv/bin/pytest -m faults
 
 lint: env
 	.venv/bin/ruff check app tests bench

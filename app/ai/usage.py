@@ -17,7 +17,7 @@ from app.models.ai import AIUsage, AIUsageLimit
 from app.plans import quotas
 from app.plans.context import PlanContext
 from app.plans.limits import Limit
-from app.platform import clock
+from app.platform import clock, metrics
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,9 @@ async def add(
     organization_id: int, day: date, *, runs: int = 0, prompt: int = 0, completion: int = 0
 ) -> None:
     """Add to the day's counters atomically; concurrent first writers of a day both count."""
+    if prompt > 0 or completion > 0:
+        metrics.AI_TOKENS.labels("prompt").inc(max(prompt, 0))
+        metrics.AI_TOKENS.labels("completion").inc(max(completion, 0))
     changes = {
         "runs": F("runs") + runs,
         "prompt_tokens": F("prompt_tokens") + prompt,
@@ -106,6 +109,7 @@ async def _count_allowed(organization_id: int) -> str | None:
     limit = await limit_of(organization_id)
     if limit is None or (limit.runs_per_month is None and limit.tokens_per_month is None):
         await add(organization_id, today(), runs=1)
+        metrics.AI_RUNS.inc()
         return None
     start, end = month_of(today())
     used = total(await days(organization_id, start, end))
@@ -123,4 +127,5 @@ async def _count_allowed(organization_id: int) -> str | None:
                 f"The organization's AI allowance of {limit.runs_per_month} runs this month "
                 "is used up."
             )
+    metrics.AI_RUNS.inc()
     return None

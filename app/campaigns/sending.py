@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
+from redis.exceptions import RedisError
 from tortoise.expressions import F
 
 from app.campaigns import bulk, progress, statuses
@@ -34,7 +35,7 @@ from app.messaging.pacing import LATE_SECONDS, RATE_LIMITED_RETRIES, DeviceLimit
 from app.messaging.pipeline import advance_status, reconcile
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.models.messaging import Device, Message, MessageStatus, MessageType
-from app.platform import background, clock, events
+from app.platform import background, clock, events, metrics, telemetry
 from app.platform.pubsub import Broker
 from app.whatsapp.errors import FailureReason, ProviderError
 from app.whatsapp.types import MessageType as WireType
@@ -163,12 +164,17 @@ async def record_sent_many(
         return
     at = clock.now()
     wamids = {message.id: wamid for _, message, wamid in sent}
+    # Both rows before anything that needs Redis: a send recorded on the message but not on
+    # its recipient would be sent again once the recipient's lease ran out.
     await bulk.messages_sent(wamids, at)
+    await bulk.recipients_sent({recipient.id: wamid for recipient, _, wamid in sent}, at)
+    metrics.CAMPAIGN_SENDS.inc(len(sent))
+    metrics.MESSAGES_SENT.labels(str(device.id), "campaign").inc(len(sent))
+    await telemetry.remember_send(broker.redis, list(wamids.values()))
     # One round trip for the batch's events (in order), not one per message.
     await events.publish_many(
         broker, [events.MessageEvent.of(message, "STATUS_CHANGED") for _, message, _ in sent]
     )
-    await bulk.recipients_sent({recipient.id: wamid for recipient, _, wamid in sent}, at)
     # Statuses Meta sent before we knew the ids: apply them now.
     for wamid in await bulk.unmatched(device.id, list(wamids.values())):
         await reconcile(broker, device, wamid)
@@ -311,7 +317,13 @@ class Sender:
         while waiting and not stopped and await self.still_running():
             calls: list[tuple[Claimed, asyncio.Task[str | ProviderError | None]]] = []
             while waiting and not stopped and await self.still_running():
-                slots = await self.limiter.reserve(self.device.id, rate, len(waiting))
+                try:
+                    slots = await self.limiter.reserve(self.device.id, rate, len(waiting))
+                except (RedisError, OSError) as error:
+                    # The sends already on their way are recorded; the rest wait for Redis.
+                    log.warning("campaigns.limiter_unavailable", error=type(error).__name__)
+                    stopped = True
+                    break
                 for index in range(slots.count):
                     at = slots.at(index)
                     delay = at - time.monotonic()
@@ -453,6 +465,7 @@ class Sender:
             retryable=error.retryable,
             attempts=attempts,
         )
+        metrics.provider_error(error.code, error.failure)
         if error.retryable and error.http_status is None and error.code is None:
             # The request may have reached Meta: leave it SENDING but no longer ours (so no
             # longer renewed); when its lease runs out it is reconciled against the status
@@ -471,6 +484,7 @@ class Sender:
             )
             return None
         reason = f"{error.failure}: {error.details or error.message}"
+        metrics.MESSAGES_FAILED.labels(str(self.device.id), "campaign").inc()
         await CampaignRecipient.filter(id=recipient.id, status=RecipientStatus.SENDING).update(
             status=RecipientStatus.FAILED,
             reason=reason,

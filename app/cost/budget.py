@@ -21,6 +21,7 @@ from strawberry.extensions import SchemaExtension
 from app.cost.analysis import actual_cost
 from app.platform.buckets import CostBudget
 from app.platform.errors import RateLimited
+from app.platform.metrics import COST_BUDGET_REFUSALS
 
 log = structlog.get_logger("parley.cost")
 
@@ -58,6 +59,7 @@ class CostBudgetExtension(SchemaExtension):
             yield
             return
         if not state.allowed:
+            COST_BUDGET_REFUSALS.inc()
             self._report = {
                 "requestedQueryCost": requested,
                 "actualQueryCost": 0,

@@ -33,15 +33,20 @@ from app.documents.limits import (
 )
 from app.documents.persisted import PersistedDocuments, RegisterPersistedQuery, TrustedDocumentsOnly
 from app.http import graphiql, health
+from app.http.admin_queues import admin_routes
 from app.http.billing import billing_subscription
 from app.http.graphql import GraphQLView, RefuseBadCredentials
 from app.http.media import serve_media
 from app.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.http.origins import AllowedOrigins, WebSocketOriginMiddleware
+from app.http.outages import StoreOutageMiddleware
 from app.http.request_limits import RequestLimitMiddleware
+from app.http.tracing import GraphQLTracing, HTTPTracing
 from app.http.web import WebApp
 from app.http.webhooks import whatsapp_webhook
 from app.media import links
+from app.platform import metrics as business_metrics
+from app.platform import telemetry
 from app.platform.config import Settings, get_settings
 from app.platform.logging import configure_logging
 from app.platform.runtime import start_runtime
@@ -84,6 +89,8 @@ def schema_extensions(
 ) -> list[Any]:
     """The schema's extensions, as classes or factories (one instance per operation)."""
     extensions: list[Any] = [BindLogContext, RefuseBadCredentials]
+    if telemetry.enabled():
+        extensions.insert(0, GraphQLTracing)
     # Made once: the parse and validation cache lives in it.
     gate = gate or document_gate(settings)
     # The rule classes are made once: the validation cache is keyed by them.
@@ -121,6 +128,7 @@ async def metrics(request: Request) -> Response:
             return Response("Forbidden\n", status_code=403, media_type="text/plain")
     elif request.client is None or request.client.host not in ("127.0.0.1", "::1", "localhost"):
         return Response("Forbidden\n", status_code=403, media_type="text/plain")
+    await business_metrics.refresh_store_gauges(request.app.state.runtime.queues)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -132,6 +140,7 @@ def create_app(
 ) -> Starlette:
     settings = settings or get_settings()
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
+    telemetry.configure_tracing("parley-api")
     reactions.install()
     persisted_documents = PersistedDocuments.from_settings(settings)
     gate = document_gate(settings)
@@ -164,6 +173,7 @@ def create_app(
             sys.setswitchinterval(0.001)
             yield
             await graphql.close_live()
+            telemetry.flush_tracing()
 
     graphql = GraphQLView(
         schema,
@@ -191,6 +201,7 @@ def create_app(
         Route("/webhooks/whatsapp/{device_id}", whatsapp_webhook, methods=["GET", "POST"]),
         Route("/billing/subscription", billing_subscription, methods=["POST"]),
         Route(links.ROUTE, serve_media, methods=["GET", "HEAD"]),
+        *admin_routes(),
         *extra_routes,
     ]
     if settings.graphiql_enabled:
@@ -214,5 +225,9 @@ def create_app(
         # The client address every limit and audit line uses: from X-Forwarded-For only when
         # the connection comes from a configured proxy (`parley serve` leaves it to the app).
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    # Inside the access log, which then shows the 503 a Redis outage became.
+    app.add_middleware(StoreOutageMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    if telemetry.enabled():
+        app.add_middleware(HTTPTracing)
     return app

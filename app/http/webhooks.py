@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 import structlog
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -23,6 +24,7 @@ from app.models.messaging import Device, Provider, WebhookEvent
 from app.platform.cache import device_key
 from app.platform.errors import BadUserInput
 from app.platform.ids import decode_id
+from app.platform.metrics import WEBHOOK_EVENTS
 from app.platform.ratelimit import over_fixed_window
 from app.whatsapp.errors import MalformedWebhook
 from app.whatsapp.webhooks import (
@@ -80,12 +82,20 @@ async def whatsapp_webhook(request: Request) -> Response:
     event = await WebhookEvent.create(
         organization_id=device.organization_id, device_id=device.id, raw_body=body.decode()
     )
-    await runtime.queues.enqueue(
-        PROCESS_WEBHOOK_EVENT,
-        key=f"webhook:{event.id}",
-        event_id=event.id,
-        retries=3,
-        retry_delay=1.0,
-        retry_backoff=True,
-    )
+    try:
+        await runtime.queues.enqueue(
+            PROCESS_WEBHOOK_EVENT,
+            key=f"webhook:{event.id}",
+            event_id=event.id,
+            retries=3,
+            retry_delay=1.0,
+            retry_backoff=True,
+        )
+    except (RedisError, OSError) as error:
+        # Not acknowledged, so Meta delivers it again; the copy stored here would never be
+        # processed, so it goes (the items of a delivery are applied once by their ids).
+        await event.delete()
+        log.warning("webhook.queue_unavailable", device_id=device.id, error=type(error).__name__)
+        return PlainTextResponse("Try again later", status_code=503, headers={"Retry-After": "1"})
+    WEBHOOK_EVENTS.inc()
     return PlainTextResponse("OK")

@@ -80,11 +80,12 @@ async def apply_event(runtime: Runtime, event: WebhookEvent, *, last_try: bool) 
             applied += 1
         except Exception as error:
             failed.append(_failure(event, item.where, item_id, error))
+            cause = error
     problems = skipped + failed
     if failed and not last_try:
         event.errors = problems
         await event.save(update_fields=["errors", "updated_at"])
-        raise ItemsFailed(event.id, len(failed))
+        raise ItemsFailed(event.id, len(failed)) from cause  # the log line names the cause
     if not problems:
         status = WebhookEventStatus.PROCESSED
     else:

@@ -37,7 +37,7 @@ from app.models.messaging import (
     UnmatchedStatus,
     service_window_open,
 )
-from app.platform import clock, events
+from app.platform import clock, events, metrics, telemetry
 from app.platform.config import Settings
 from app.platform.pubsub import Broker
 from app.whatsapp.types import (
@@ -383,6 +383,17 @@ async def _opt_out_of_marketing(message: Message) -> None:
 
 
 async def apply_status(broker: Broker, device: Device, update: StatusUpdate) -> None:
+    if not telemetry.enabled():
+        await _apply_status(broker, device, update)
+        return
+    # In the trace of the send it reports on.
+    async with telemetry.continuing_send(
+        broker.redis, update.provider_message_id, "whatsapp.status", status=update.status.value
+    ):
+        await _apply_status(broker, device, update)
+
+
+async def _apply_status(broker: Broker, device: Device, update: StatusUpdate) -> None:
     status = _DELIVERY_STATUS[update.status]
     await events.happened(events.DeliveryStatusReceived(broker, device, update))
     message = await Message.get_or_none(
@@ -480,6 +491,7 @@ async def set_device_status(broker: Broker, device: Device, status: DeviceStatus
         return False
     device.status = status
     await device.save(update_fields=["status", "updated_at"])
+    metrics.DEVICE_STATUS_CHANGES.labels(status.value).inc()
     await events.publish(broker, events.DeviceEvent.of(device))
     return True
 

@@ -49,7 +49,7 @@ from app.models.messaging import Device, Message, MessageStatus, MessageType, Pr
 from app.models.messaging import DeviceStatus as DeviceStatusModel
 from app.plans import quotas
 from app.plans.limits import Limit, message_limit
-from app.platform import clock
+from app.platform import clock, metrics, telemetry
 from app.whatsapp.cloud_api import RetryPolicy
 from app.whatsapp.errors import FailureReason, ProviderError
 from app.whatsapp.types import OutboundMessage
@@ -256,6 +256,8 @@ async def _record_sent(
         provider_message_id=provider_message_id
     )
     message.provider_message_id = provider_message_id
+    metrics.MESSAGES_SENT.labels(str(device.id), "message").inc()
+    await telemetry.remember_send(runtime.redis, [provider_message_id])
     await advance_status(runtime.broker, message, MessageStatus.SENT)
     await reconcile(runtime.broker, device, provider_message_id)
     await sandbox_network(runtime.queues, device, [message.id])
@@ -272,8 +274,10 @@ async def _failed(
         retryable=error.retryable,
         last_try=last_try,
     )
+    metrics.provider_error(error.code, error.failure)
     if error.retryable and not last_try:
         raise error  # the queue tries again later, with backoff
+    metrics.MESSAGES_FAILED.labels(str(device.id), "message").inc()
     await _uncount(message)
     await advance_status(
         runtime.broker,
@@ -298,6 +302,7 @@ async def give_up(runtime: Runtime, message_id: int, error: BaseException) -> No
 
 async def _give_up(runtime: Runtime, message: Message, reason: str) -> None:
     log.warning("messaging.send_given_up", message_id=message.id, reason=reason)
+    metrics.MESSAGES_FAILED.labels(str(message.device_id), "message").inc()
     await _uncount(message)
     await advance_status(runtime.broker, message, MessageStatus.FAILED, error_message=reason)
 

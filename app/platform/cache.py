@@ -42,6 +42,7 @@ from tortoise.signals import post_delete, post_save, pre_delete
 
 from app.models.accounts import Membership, Organization, User
 from app.models.messaging import Device
+from app.platform.metrics import CACHE_LOOKUPS
 
 log = structlog.get_logger("parley.cache")
 
@@ -77,9 +78,12 @@ class HotCache:
             value = await self._cache.get(key)
         except (aioredis.RedisError, OSError) as error:
             log.warning("cache_unavailable", error=type(error).__name__)
+            CACHE_LOOKUPS.labels("error").inc()
             return await load()
         if value is not None and value != _TOMBSTONE:
+            CACHE_LOOKUPS.labels("hit").inc()
             return value  # type: ignore[no-any-return]
+        CACHE_LOOKUPS.labels("miss").inc()
         loaded = await load()
         if loaded is not None and value is None:
             try:

@@ -221,6 +221,12 @@ class Settings(BaseSettings):
         description="The inbox SPA's build (`web/dist`, `make web`), served under `/app`; "
         "unset: no `/app`.",
     )
+    worker_metrics_port: int | None = Field(
+        None, description="`parley worker` serves its Prometheus metrics on this port (unset: not)."
+    )
+    worker_metrics_host: str = Field(
+        "127.0.0.1", description="The address `parley worker` serves its metrics on."
+    )
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool | None = Field(None, description="JSON log lines (default: in production).")
     public_url: str = Field(

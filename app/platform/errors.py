@@ -33,6 +33,7 @@ class ErrorCode(str, Enum):
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
     CURSOR_EXPIRED = "CURSOR_EXPIRED"
 
@@ -47,6 +48,13 @@ class AppError(Exception):
         super().__init__(message or self.default_message)
         self.message = message or self.default_message
         self.extensions = extensions
+
+
+class ServiceUnavailable(AppError):
+    """A store is away for a moment (Redis restarting): the client tries again shortly."""
+
+    code = ErrorCode.SERVICE_UNAVAILABLE
+    default_message = "Service unavailable, try again shortly."
 
 
 class Unauthenticated(AppError):

@@ -18,6 +18,8 @@ import orjson
 import redis.asyncio as aioredis
 import structlog
 
+from app.platform.errors import ServiceUnavailable
+
 log = structlog.get_logger("parley.pubsub")
 
 
@@ -25,12 +27,31 @@ class SubscriberTooSlow(Exception):
     pass
 
 
+class EventsInterrupted(ServiceUnavailable):
+    """The connection to Redis was lost: events published meanwhile may be missing, so the
+    subscription ends; its client subscribes again after the last event it saw (its cursor)."""
+
+    default_message = (
+        "Live events were interrupted; subscribe again (with `after`, your last cursor)."
+    )
+
+
+_INTERRUPTED: dict[str, Any] = {}  # the wake-up an interruption puts in a queue
+
+
 class _Subscriber:
-    __slots__ = ("overflowed", "queue")
+    __slots__ = ("interrupted", "overflowed", "queue")
 
     def __init__(self, maxsize: int) -> None:
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize)
         self.overflowed = False
+        self.interrupted = False
+
+    def interrupt(self) -> None:
+        # A wake-up for a subscriber waiting on an empty queue; a full one drains first.
+        self.interrupted = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(_INTERRUPTED)
 
     def offer(self, event: dict[str, Any]) -> None:
         if self.overflowed:
@@ -76,10 +97,13 @@ class Broker:
         subscriber = _Subscriber(self._queue_size)
         async with self._lock:
             new = [c for c in channels if c not in self._subscribers]
+            if new:
+                try:
+                    await self._pubsub.subscribe(*new)
+                except (aioredis.RedisError, OSError) as error:
+                    raise ServiceUnavailable() from error  # the client subscribes again
             for channel in channels:
                 self._subscribers.setdefault(channel, set()).add(subscriber)
-            if new:
-                await self._pubsub.subscribe(*new)
             if self._reader is None or self._reader.done():
                 self._reader = asyncio.create_task(self._read(), name="pubsub-reader")
         try:
@@ -104,13 +128,19 @@ class Broker:
         while True:
             if subscriber.overflowed and subscriber.queue.empty():
                 raise SubscriberTooSlow
+            if subscriber.interrupted and subscriber.queue.empty():
+                raise EventsInterrupted
             if idle_seconds is None:
-                yield await subscriber.queue.get()
-                continue
-            try:
-                yield await asyncio.wait_for(subscriber.queue.get(), idle_seconds)
-            except TimeoutError:
-                yield None
+                event = await subscriber.queue.get()
+            else:
+                try:
+                    event = await asyncio.wait_for(subscriber.queue.get(), idle_seconds)
+                except TimeoutError:
+                    yield None
+                    continue
+            if event is _INTERRUPTED:
+                raise EventsInterrupted
+            yield event
 
     async def _read(self) -> None:
         while True:
@@ -122,7 +152,7 @@ class Broker:
             except asyncio.CancelledError:
                 raise
             except (aioredis.RedisError, OSError) as error:
-                log.warning("pubsub_read_failed", error=str(error))
+                self._interrupt(error)
                 await asyncio.sleep(0.5)
                 continue
             if message is None or message.get("type") != "message":
@@ -133,6 +163,16 @@ class Broker:
             event = orjson.loads(message["data"])
             for subscriber in tuple(self._subscribers.get(channel, ())):
                 subscriber.offer(event)
+
+    def _interrupt(self, error: Exception) -> None:
+        """End every current subscription: what was published while the connection was down
+        is lost to them, and their clients resume from their cursors. Said in one line."""
+        subscribers = {s for members in self._subscribers.values() for s in members}
+        fresh = [s for s in subscribers if not s.interrupted]
+        for subscriber in fresh:
+            subscriber.interrupt()
+        if fresh:
+            log.warning("pubsub_interrupted", subscriptions=len(fresh), error=type(error).__name__)
 
     async def close(self) -> None:
         if self._reader is not None:

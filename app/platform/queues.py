@@ -17,6 +17,7 @@ from typing import Any, Literal
 from saq import Queue, Worker
 from saq.queue.redis import RedisQueue
 
+from app.platform import telemetry
 from app.platform.redis import connect
 
 QueueName = Literal["default", "campaigns", "ai"]
@@ -53,6 +54,9 @@ class Queues:
         await self._redis.aclose()
 
     async def enqueue(self, job: Job, **kwargs: Any) -> None:
+        meta = telemetry.job_meta()  # the job continues the enqueuer's trace
+        if meta is not None:
+            kwargs["meta"] = {**kwargs.get("meta", {}), **meta}
         await self.by_name[job.queue].enqueue(job.name, **kwargs)
 
 

@@ -26,7 +26,7 @@ from app.models.messaging import (
     WebhookEventStatus,
 )
 from app.models.messaging import DeviceStatus as DeviceStatusModel
-from app.platform import clock
+from app.platform import clock, metrics
 from app.platform.runtime import JobContext
 from app.whatsapp.errors import ProviderError
 from app.whatsapp.types import DeliveryStatus, StatusUpdate
@@ -171,6 +171,7 @@ async def process_webhook_event(ctx: JobContext, *, event_id: int) -> None:
         if _last_try(ctx):
             await deliveries.give_up(event, error)
         raise
+    metrics.WEBHOOK_LAG.observe((clock.now() - event.created_at).total_seconds())
 
 
 async def download_media(ctx: JobContext, *, message_id: int) -> None:

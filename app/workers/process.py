@@ -13,6 +13,7 @@ import structlog
 from saq import CronJob, Worker
 
 from app import reactions
+from app.platform import metrics, telemetry
 from app.platform.config import Settings
 from app.platform.logging import configure_logging
 from app.platform.queues import QUEUE_NAMES, Queues, stop_workers
@@ -44,6 +45,9 @@ def build_workers(
                 cron_jobs=list(cron),
                 concurrency=concurrency,
                 startup=startup,
+                # A job's span and its latency (app.platform.telemetry, app.platform.metrics).
+                before_process=[telemetry.job_started, metrics.job_started],
+                after_process=[metrics.job_finished, telemetry.job_finished],
                 timers={"schedule": 1, "sweep": 30, "abort": 1, "worker_info": 10},
                 # Short blocking dequeues let a stopping worker notice promptly; running
                 # jobs get the grace period to finish.
@@ -71,6 +75,8 @@ log = structlog.get_logger("parley.worker")
 
 async def run_worker_process(settings: Settings) -> None:
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
+    telemetry.configure_tracing("parley-worker")
+    metrics.serve_worker_metrics(settings)
     reactions.install()
     async with start_runtime(settings) as runtime:
         workers = build_workers(
@@ -95,3 +101,4 @@ async def run_worker_process(settings: Settings) -> None:
         log.info("worker_stopping")
         await stop_workers(workers)
         await asyncio.gather(*tasks, return_exceptions=True)
+    telemetry.flush_tracing()

@@ -230,8 +230,12 @@ class FakeGraphApi:
         out_of_order_rate: float = 0.0,
         seed: int = 0,
         response_delay: float = 0.0,
+        redeliver_seconds: float = 0.0,
     ) -> None:
         self.webhook_url = webhook_url
+        # As Meta does: a status webhook not acknowledged with a 200 is delivered again (every
+        # half second, for up to this long; 0: once, as most tests want to see it).
+        self.redeliver_seconds = redeliver_seconds
         self.app_secret = app_secret
         self.status_delay = status_delay
         # Meta re-delivers and reorders webhooks; these rates make the fake do the same.
@@ -613,7 +617,14 @@ class FakeGraphApi:
                 send.phone_number_id, {"statuses": [_status(send, status, failure)]}
             )
             for _ in range(2 if self._rng.random() < self.duplicate_rate else 1):
-                await self._post_webhook(number, payload)
+                await self._deliver(number, payload)
+
+    async def _deliver(self, number: _Number, payload: dict[str, Any]) -> None:
+        deadline = time.monotonic() + self.redeliver_seconds
+        for _ in range(1 + int(self.redeliver_seconds * 2)):
+            if await self._post_webhook(number, payload) == 200 or time.monotonic() > deadline:
+                return
+            await asyncio.sleep(0.5)
 
     async def _post_webhook(self, number: _Number, payload: dict[str, Any]) -> int | None:
         url = number.webhook_url or self.webhook_url

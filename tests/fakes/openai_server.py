@@ -139,13 +139,32 @@ def _validate(body: Any) -> JSONResponse | None:
     return None
 
 
+def _unauthorized() -> JSONResponse:
+    return JSONResponse(
+        {
+            "error": {
+                "message": "Incorrect API key provided.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_api_key",
+            }
+        },
+        status_code=401,
+    )
+
+
 class FakeOpenAI:
     def __init__(self, api_key: str = "sk-test-key") -> None:
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
-        app = Starlette(routes=[Route("/v1/chat/completions", self._chat, methods=["POST"])])
+        app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/models", self._models),
+            ]
+        )
         self._server = LoopbackServer(app)
 
     @property
@@ -176,19 +195,14 @@ class FakeOpenAI:
     async def __aexit__(self, *_: object) -> None:
         await asyncio.to_thread(self.stop)
 
+    async def _models(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return _unauthorized()
+        return JSONResponse({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]})
+
     async def _chat(self, request: Request) -> Response:
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
-            return JSONResponse(
-                {
-                    "error": {
-                        "message": "Incorrect API key provided.",
-                        "type": "invalid_request_error",
-                        "param": None,
-                        "code": "invalid_api_key",
-                    }
-                },
-                status_code=401,
-            )
+            return _unauthorized()
         try:
             body = await request.json()
         except ValueError:

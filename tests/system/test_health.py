@@ -5,6 +5,7 @@ from pathlib import Path
 import httpx
 
 from app.platform.redis import EmbeddedRedis
+from tests.fakes.openai_server import FakeOpenAI
 from tests.support.server import RunningServer, make_settings, run_server, worker_database_url
 
 
@@ -14,9 +15,10 @@ async def test_health_reports_every_check_ok_with_a_duration(server: RunningServ
 
     body = response.json()
     assert response.status_code == 200
-    assert set(body["checks"]) == {"database", "redis", "queue"}
-    for check in body["checks"].values():
-        assert check["status"] == "ok"
+    assert set(body["checks"]) == {"database", "redis", "queue", "ai", "storage"}
+    assert body["checks"]["ai"]["status"] == "skipped"  # the suite's server has no AI endpoint
+    for name, check in body["checks"].items():
+        assert check["status"] == "ok" or name == "ai"
         assert check["durationMs"] >= 0
 
 
@@ -55,3 +57,27 @@ async def test_in_production_with_redis_stopped_ready_is_503_naming_redis(tmp_pa
     # Limits and budgets fail open: what needs no Redis is still served, never a 500.
     assert query.status_code == 200
     assert query.json()["data"] == {"__typename": "Query"}
+
+
+async def test_health_checks_the_ai_endpoint_and_storage_without_failing_readiness(
+    tmp_path: Path,
+) -> None:
+    async with FakeOpenAI(api_key="sk-right") as ai:
+        good = make_settings(tmp_path / "good", ai_base_url=ai.base_url, ai_api_key="sk-right")
+        async with run_server(good) as server, httpx.AsyncClient() as http:
+            healthy = (await http.get(f"{server.url}/health")).json()
+        bad = make_settings(tmp_path / "bad", ai_base_url=ai.base_url, ai_api_key="sk-wrong")
+        async with run_server(bad) as server, httpx.AsyncClient() as http:
+            degraded = await http.get(f"{server.url}/health")
+            ready = await http.get(f"{server.url}/health/ready")
+
+    assert healthy["status"] == "ok"
+    assert healthy["checks"]["ai"]["status"] == "ok" and healthy["checks"]["ai"]["durationMs"] > 0
+    assert healthy["checks"]["storage"] == {
+        "status": "ok",
+        "backend": "filesystem",
+        "durationMs": healthy["checks"]["storage"]["durationMs"],
+    }
+    assert degraded.status_code == 200 and degraded.json()["status"] == "degraded"
+    assert degraded.json()["checks"]["ai"]["error"] == "HTTP 401"
+    assert ready.status_code == 200
