@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from app.ai import triggers
 from app.campaigns import statuses
+from app.integrations import outbox
 from app.platform import events
 
 
 def install() -> None:
     events.react(events.InboundMessageStored, triggers.on_inbound_message)
     events.react(events.DeliveryStatusReceived, statuses.on_status_update)
+    # Every live event of an organization with webhooks goes to their outbox first.
+    events.record_with(outbox.record)

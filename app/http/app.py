@@ -38,6 +38,9 @@ from app.http.middleware import BodySizeLimitMiddleware, RequestContextMiddlewar
 from app.http.origins import AllowedOrigins, WebSocketOriginMiddleware
 from app.http.request_limits import RequestLimitMiddleware
 from app.http.webhooks import whatsapp_webhook
+from app.integrations import delivery as webhook_delivery
+from app.integrations import outbox
+from app.live import webhooks as webhook_documents
 from app.platform.config import Settings, get_settings
 from app.platform.logging import configure_logging
 from app.platform.runtime import start_runtime
@@ -129,6 +132,7 @@ def create_app(
     settings = settings or get_settings()
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
     reactions.install()
+    webhook_documents.install()
     persisted_documents = PersistedDocuments.from_settings(settings)
     gate = document_gate(settings)
     schema = build_schema(
@@ -147,6 +151,7 @@ def create_app(
         async with start_runtime(settings, workers=workers) as runtime:
             app.state.runtime = runtime
             graphql.runtime = runtime
+            outbox.attach(runtime.queues)
             log.info("started", env=settings.env, embedded_redis=settings.embedded_redis)
             # What start-up made (modules, the schema, pools) lives as long as the process:
             # out of the collector's sight, every collection of a request's garbage is
@@ -160,6 +165,8 @@ def create_app(
             sys.setswitchinterval(0.001)
             yield
             await graphql.close_live()
+            outbox.attach(None)
+            await webhook_delivery.close_client()
 
     graphql = GraphQLView(
         schema,

@@ -8,6 +8,8 @@ domain to make it react. Two kinds of listeners:
   topic, from whichever process caused them; every API process fans them out to its
   subscriptions (``app.resolvers.subscriptions``). They carry ids only, so each subscriber
   re-reads the rows through its own organization.
+- **Recorders** write every live event down before it is published: the webhooks' outbox
+  (``app.integrations.outbox``), installed by ``app.reactions`` like the reactions.
 - **Reactions** (:class:`InboundMessageStored`, :class:`DeliveryStatusReceived`) are awaited
   in-process where the change happens, by the handlers ``app.reactions`` installs (an AI
   auto-reply, a campaign recipient's status): their work is part of the change, as a direct
@@ -184,12 +186,27 @@ class AgentRunEvent:
         }
 
 
+Recorder = Callable[[Sequence[LiveEvent]], Awaitable[None]]
+_recorders: list[Recorder] = []
+
+
+def record_with(recorder: Recorder) -> None:
+    """Have ``recorder`` write every live event down before it is published (the webhooks'
+    outbox), on the connection of the change that caused it (once, however often installed)."""
+    if recorder not in _recorders:
+        _recorders.append(recorder)
+
+
 async def publish(broker: Broker, event: LiveEvent) -> None:
+    for recorder in _recorders:
+        await recorder((event,))
     await broker.publish(channel(event.organization_id, event.topic), event.payload())
 
 
 async def publish_many(broker: Broker, events: Sequence[LiveEvent]) -> None:
     """Many events in one round trip (a campaign batch's statuses)."""
+    for recorder in _recorders:
+        await recorder(events)
     await broker.publish_many([(channel(e.organization_id, e.topic), e.payload()) for e in events])
 
 

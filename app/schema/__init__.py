@@ -14,6 +14,7 @@ from app.schema.ai import AIMutation, AIQuery, AISubscription
 from app.schema.campaigns import CampaignsMutation, CampaignsQuery, CampaignsSubscription
 from app.schema.executor import ParleyExecutor
 from app.schema.input_checks import install as install_input_checks
+from app.schema.integrations import IntegrationsMutation, IntegrationsQuery
 from app.schema.limits import LimitsQuery
 from app.schema.messaging import MessagingMutation, MessagingQuery, MessagingSubscription
 from app.schema.system import SystemQuery
@@ -25,12 +26,14 @@ QUERY_TYPES: tuple[type, ...] = (
     MessagingQuery,
     AIQuery,
     CampaignsQuery,
+    IntegrationsQuery,
 )
 MUTATION_TYPES: tuple[type, ...] = (
     AccountsMutation,
     MessagingMutation,
     AIMutation,
     CampaignsMutation,
+    IntegrationsMutation,
 )
 SUBSCRIPTION_TYPES: tuple[type, ...] = (
     MessagingSubscription,

@@ -13,6 +13,8 @@ import structlog
 from saq import CronJob, Worker
 
 from app import reactions
+from app.integrations import delivery as webhook_delivery
+from app.integrations import outbox
 from app.platform.config import Settings
 from app.platform.logging import configure_logging
 from app.platform.queues import QUEUE_NAMES, Queues, stop_workers
@@ -80,6 +82,7 @@ async def run_worker_process(settings: Settings) -> None:
             in_process=True,  # this function owns the signals and stops every worker
         )
         runtime.workers = workers
+        outbox.attach(runtime.queues)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -95,3 +98,4 @@ async def run_worker_process(settings: Settings) -> None:
         log.info("worker_stopping")
         await stop_workers(workers)
         await asyncio.gather(*tasks, return_exceptions=True)
+        await webhook_delivery.close_client()

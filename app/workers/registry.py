@@ -15,9 +15,10 @@ from saq import CronJob
 from app.accounts import jobs as accounts_jobs
 from app.ai import jobs as ai_jobs
 from app.campaigns import jobs as campaign_jobs
+from app.integrations import jobs as integration_jobs
 from app.messaging import jobs as messaging_jobs
 from app.platform.queues import Job
-from app.workers import ai, campaigns, email, maintenance, messaging
+from app.workers import ai, campaigns, email, integrations, maintenance, messaging
 
 JOBS: dict[Job, Callable[..., Any]] = {
     maintenance.PING: maintenance.ping,
@@ -34,10 +35,14 @@ JOBS: dict[Job, Callable[..., Any]] = {
     campaign_jobs.START_SCHEDULED_CAMPAIGN: campaigns.start_scheduled_campaign,
     campaign_jobs.CAMPAIGN_WATCHDOG: campaigns.campaign_watchdog,
     ai_jobs.RUN_AGENT: ai.run_agent,
+    integration_jobs.DISPATCH_WEBHOOK_EVENTS: integrations.dispatch_webhook_events,
+    integration_jobs.DELIVER_WEBHOOK: integrations.deliver_webhook,
+    integration_jobs.SWEEP_WEBHOOKS: integrations.sweep_webhooks,
 }
 
 CRON_JOBS: dict[str, list[CronJob[Any]]] = {
-    "default": [],
+    # Every second: webhook retries that fell due, and work a lost job left behind.
+    "default": [CronJob(integrations.sweep_webhooks, cron="* * * * * *", timeout=30)],
     # Every 5 seconds (croniter's sixth field); SAQ queues one run per tick for all workers.
     "campaigns": [CronJob(campaigns.campaign_watchdog, cron="* * * * * */5", timeout=30)],
 }

@@ -1,0 +1,208 @@
+"""The outbox: every live event of an organization with webhooks, written to the database
+before it is published, then turned into deliveries.
+
+What is guaranteed (README, "Webhooks"): the outbox row is written by the events seam
+(``app.platform.events.publish``) on the connection of the change, before the event reaches
+Redis. When the change runs in a transaction (``in_transaction``), the row is part of it:
+committed with it, rolled back with it, so no event is sent for a change that rolled back.
+Where the change was committed by itself (most of the messaging pipeline commits each
+statement), the row follows the commit within the same coroutine, before any other await
+that could fail on purpose; the gap is a process dying between two statements. Nothing is
+lost between the outbox and the queue: a row is dispatched by a job, and a sweep every second
+dispatches any row a lost job left behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+import orjson
+import structlog
+
+from app.integrations.jobs import DELIVER_WEBHOOK, DISPATCH_WEBHOOK_EVENTS
+from app.models.accounts import Membership, User
+from app.models.integrations import (
+    OutboxEvent,
+    Webhook,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+)
+from app.platform import clock
+from app.platform.events import LiveEvent
+from app.platform.queues import Queues
+from app.platform.runtime import Runtime
+
+log = structlog.get_logger("parley.webhooks")
+
+DISPATCH_BATCH = 500
+_queues: Queues | None = None
+
+
+def attach(queues: Queues | None) -> None:
+    """The queues a process announces new outbox rows on (unset: the sweep finds them)."""
+    global _queues
+    _queues = queues
+
+
+async def record(live_events: Sequence[LiveEvent]) -> None:
+    """The events seam's recorder: outbox rows for events some active webhook listens to."""
+    organizations = {event.organization_id for event in live_events}
+    wanted = set(
+        await Webhook.filter(organization_id__in=organizations, active=True)
+        .distinct()
+        .values_list("organization_id", "topic")
+    )
+    rows = []
+    for event in live_events:
+        if (event.organization_id, event.topic) in wanted:
+            payload = event.payload()
+            rows.append(
+                OutboxEvent(
+                    organization_id=event.organization_id,
+                    topic=event.topic,
+                    kind=str(payload.get("kind", "")),
+                    payload=payload,
+                )
+            )
+    if not rows:
+        return
+    await OutboxEvent.bulk_create(rows)
+    if _queues is not None:
+        for organization_id in {row.organization_id for row in rows}:
+            await announce(_queues, organization_id)
+
+
+async def announce(queues: Queues, organization_id: int) -> None:
+    # One dispatch queued per organization at a time; a row it misses is the sweep's.
+    await queues.enqueue(
+        DISPATCH_WEBHOOK_EVENTS,
+        organization_id=organization_id,
+        key=f"dispatch-webhook-events:{organization_id}",
+        timeout=120,
+    )
+
+
+async def deliver_soon(queues: Queues, webhook_id: int) -> None:
+    await queues.enqueue(
+        DELIVER_WEBHOOK, webhook_id=webhook_id, key=f"deliver-webhook:{webhook_id}", timeout=120
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Performer:
+    """Who a document runs as: a webhook's service user and its membership."""
+
+    user: User
+    membership: Membership
+    webhook_id: int
+
+
+class DocumentRunner(Protocol):
+    """Runs a subscription document for one event as ``performer``: the result's ``data``,
+    or None when the document lets the event through to nobody (another conversation).
+    ``app.live.webhooks`` provides it (the domain cannot import the schema)."""
+
+    async def __call__(
+        self, runtime: Runtime, query: str, performer: Performer, event: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
+
+_runner: DocumentRunner | None = None
+
+
+def install_runner(runner: DocumentRunner) -> None:
+    global _runner
+    _runner = runner
+
+
+async def dispatch(runtime: Runtime, organization_id: int) -> int:
+    """Writes the deliveries of the organization's undispatched outbox rows, in order; each
+    (document, role) runs once per event, whatever the number of webhooks sharing it."""
+    if _runner is None:
+        raise RuntimeError("no document runner installed (app.live.webhooks.install)")
+    written = 0
+    while True:
+        rows = (
+            await OutboxEvent.filter(organization_id=organization_id, dispatched_at=None)
+            .order_by("id")
+            .limit(DISPATCH_BATCH)
+        )
+        if not rows:
+            return written
+        webhooks = await Webhook.filter(organization_id=organization_id, active=True).order_by("id")
+        groups: dict[tuple[str, str, str], list[Webhook]] = {}
+        for webhook in webhooks:
+            groups.setdefault((webhook.topic, webhook.query, webhook.role.value), []).append(
+                webhook
+            )
+        performers = await _performers([group[0] for group in groups.values()])
+        touched: set[int] = set()
+        now = clock.now()
+        retry_until = now + timedelta(seconds=runtime.settings.webhook_retry_window_seconds)
+        for row in rows:
+            deliveries = []
+            for (topic, query, _), members in groups.items():
+                performer = performers.get(members[0].id)
+                if topic != row.topic or performer is None:
+                    continue
+                try:
+                    data = await _runner(runtime, query, performer, row.payload)
+                except Exception:
+                    log.exception("webhook_document_failed", webhook_id=members[0].id)
+                    continue
+                if data is None:
+                    continue
+                body = _body(row, data)
+                for webhook in members:
+                    deliveries.append(
+                        WebhookDelivery(
+                            webhook_id=webhook.id,
+                            event_id=row.id,
+                            organization_id=organization_id,
+                            body=body,
+                            status=WebhookDeliveryStatus.PENDING,
+                            next_attempt_at=now,
+                            retry_until=retry_until,
+                        )
+                    )
+                    touched.add(webhook.id)
+            if deliveries:
+                # Written once per (webhook, event): a rerun after a crash adds nothing.
+                await WebhookDelivery.bulk_create(deliveries, ignore_conflicts=True)
+                written += len(deliveries)
+            await OutboxEvent.filter(id=row.id).update(dispatched_at=clock.now())
+        for webhook_id in sorted(touched):
+            await deliver_soon(runtime.queues, webhook_id)
+
+
+async def _performers(webhooks: Sequence[Webhook]) -> dict[int, Performer]:
+    if not webhooks:
+        return {}
+    memberships = await Membership.filter(
+        user_id__in=[w.user_id for w in webhooks], organization_id=webhooks[0].organization_id
+    ).select_related("user", "organization")
+    by_user = {m.user_id: m for m in memberships}
+    found = {}
+    for webhook in webhooks:
+        membership = by_user.get(webhook.user_id)
+        if membership is not None:
+            found[webhook.id] = Performer(membership.user, membership, webhook.id)
+    return found
+
+
+def event_id(row_id: int) -> str:
+    return f"evt_{row_id}"
+
+
+def _body(row: OutboxEvent, data: dict[str, Any]) -> str:
+    return orjson.dumps(
+        {
+            "id": event_id(row.id),
+            "event": f"{row.topic}.{row.kind}",
+            "createdAt": row.created_at.isoformat(),
+            "data": data,
+        }
+    ).decode()
