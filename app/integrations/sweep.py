@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.integrations import outbox
-from app.models.integrations import OutboxEvent, Webhook, WebhookDelivery, WebhookDeliveryStatus
+from app.models.integrations import OutboxEvent, WebhookDelivery, WebhookDeliveryStatus
 from app.platform import clock
 from app.platform.runtime import Runtime
 
@@ -21,24 +21,23 @@ SETTLE_SECONDS = 1.0
 
 async def sweep(runtime: Runtime) -> None:
     now = clock.now()
-    organizations = (
+    organizations: list[tuple[int]] = (
         await OutboxEvent.filter(
             dispatched_at=None, created_at__lte=now - timedelta(seconds=SETTLE_SECONDS)
         )
         .distinct()
-        .values_list("organization_id", flat=True)
+        .values_list("organization_id")
     )
-    for organization_id in organizations:
-        await outbox.announce(runtime.queues, int(organization_id))  # type: ignore[call-overload]
-    active = Webhook.filter(active=True).values("id")
-    webhooks = (
+    for (organization_id,) in organizations:
+        await outbox.announce(runtime.queues, organization_id)
+    due: list[tuple[int]] = (
         await WebhookDelivery.filter(
             status__in=(WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.FAILED),
             next_attempt_at__lte=now,
-            webhook_id__in=active,
+            webhook__active=True,
         )
         .distinct()
-        .values_list("webhook_id", flat=True)
+        .values_list("webhook_id")
     )
-    for webhook_id in webhooks:
-        await outbox.deliver_soon(runtime.queues, int(webhook_id))  # type: ignore[call-overload]
+    for (webhook_id,) in due:
+        await outbox.deliver_soon(runtime.queues, webhook_id)
