@@ -49,7 +49,7 @@ LONGEST_RETRY_SECONDS = 3600.0
 CONCURRENCY = 32
 BATCH = 200
 # A drain hands over to the next job after this long (SAQ's job timeout is longer).
-DRAIN_SECONDS = 60.0
+DRAIN_SECONDS = 20.0
 UNDELIVERED = (WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.FAILED)
 
 _client: httpx.AsyncClient | None = None

@@ -14,6 +14,7 @@ dispatches any row a lost job left behind.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,6 +39,10 @@ from app.platform.runtime import Runtime
 log = structlog.get_logger("parley.webhooks")
 
 DISPATCH_BATCH = 500
+# A job hands over to the next after WORK_SECONDS; one killed with its process is taken for
+# stuck after JOB_TIMEOUT_SECONDS (SAQ's sweep), and its key freed for the next.
+WORK_SECONDS = 20.0
+JOB_TIMEOUT_SECONDS = 30
 _queues: Queues | None = None
 
 
@@ -81,13 +86,16 @@ async def announce(queues: Queues, organization_id: int) -> None:
         DISPATCH_WEBHOOK_EVENTS,
         organization_id=organization_id,
         key=f"dispatch-webhook-events:{organization_id}",
-        timeout=120,
+        timeout=JOB_TIMEOUT_SECONDS,
     )
 
 
 async def deliver_soon(queues: Queues, webhook_id: int) -> None:
     await queues.enqueue(
-        DELIVER_WEBHOOK, webhook_id=webhook_id, key=f"deliver-webhook:{webhook_id}", timeout=120
+        DELIVER_WEBHOOK,
+        webhook_id=webhook_id,
+        key=f"deliver-webhook:{webhook_id}",
+        timeout=JOB_TIMEOUT_SECONDS,
     )
 
 
@@ -124,7 +132,8 @@ async def dispatch(runtime: Runtime, organization_id: int) -> int:
     if _runner is None:
         raise RuntimeError("no document runner installed (app.live.webhooks.install)")
     written = 0
-    while True:
+    started = time.monotonic()
+    while time.monotonic() - started < WORK_SECONDS:
         rows = (
             await OutboxEvent.filter(organization_id=organization_id, dispatched_at=None)
             .order_by("id")
@@ -176,6 +185,7 @@ async def dispatch(runtime: Runtime, organization_id: int) -> int:
             await OutboxEvent.filter(id=row.id).update(dispatched_at=clock.now())
         for webhook_id in sorted(touched):
             await deliver_soon(runtime.queues, webhook_id)
+    return written
 
 
 async def _performers(webhooks: Sequence[Webhook]) -> dict[int, Performer]:

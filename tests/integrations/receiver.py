@@ -43,6 +43,8 @@ class Receiver:
     fail_next: int = 0  # answer this many requests with 500
     down: bool = False  # answer every request with 500
     status_when_failing: int = 500
+    delay: float = 0.0  # seconds before answering
+    failed: int = 0  # requests answered with a failure
 
     async def endpoint(self, request: Request) -> Response:
         body = await request.body()
@@ -54,8 +56,11 @@ class Receiver:
             at=time.time(),
         )
         self.requests.append(received)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.down or self.fail_next > 0:
             self.fail_next = max(0, self.fail_next - 1)
+            self.failed += 1
             return Response("receiver is failing", status_code=self.status_when_failing)
         if received.delivery_id in self.accepted:
             self.duplicates += 1
