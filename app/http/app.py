@@ -151,7 +151,7 @@ def create_app(
         async with start_runtime(settings, workers=workers) as runtime:
             app.state.runtime = runtime
             graphql.runtime = runtime
-            outbox.attach(runtime.queues)
+            outbox.attach(runtime)
             log.info("started", env=settings.env, embedded_redis=settings.embedded_redis)
             # What start-up made (modules, the schema, pools) lives as long as the process:
             # out of the collector's sight, every collection of a request's garbage is

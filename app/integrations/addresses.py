@@ -14,6 +14,9 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
+
 from app.platform.config import Settings
 
 MAX_URL_CHARACTERS = 2000
@@ -51,6 +54,30 @@ async def check_destination(settings: Settings, url: str) -> None:
     except OSError:
         raise UrlRefused(f"The host {host} does not resolve.") from None
     for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global or address.is_multicast:
+        if not _is_public(str(info[4][0])):
             raise UrlRefused(f"The host {host} resolves to a private or local address.")
+
+
+def _is_public(host: str) -> bool:
+    address = ipaddress.ip_address(host.split("%")[0])
+    return address.is_global and not address.is_multicast
+
+
+class GuardedResolver(AbstractResolver):
+    """The resolver deliveries connect through: the addresses a connection is made to are
+    the ones checked, so a name that resolves inside between the check before an attempt and
+    its connection (DNS rebinding) is refused too."""
+
+    def __init__(self) -> None:
+        self._resolver = ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self._resolver.resolve(host, port, family)
+        if any(not _is_public(result["host"]) for result in found):
+            raise OSError(f"{host} resolves to a private or local address")
+        return found
+
+    async def close(self) -> None:
+        await self._resolver.close()

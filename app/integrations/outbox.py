@@ -14,7 +14,6 @@ dispatches any row a lost job left behind.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,7 +21,9 @@ from typing import Any, Protocol
 
 import orjson
 import structlog
+from tortoise.transactions import in_transaction
 
+from app.integrations import batons
 from app.integrations.jobs import DELIVER_WEBHOOK, DISPATCH_WEBHOOK_EVENTS
 from app.models.accounts import Membership, User
 from app.models.integrations import (
@@ -33,23 +34,20 @@ from app.models.integrations import (
 )
 from app.platform import clock
 from app.platform.events import LiveEvent
-from app.platform.queues import Queues
 from app.platform.runtime import Runtime
 
 log = structlog.get_logger("parley.webhooks")
 
-DISPATCH_BATCH = 500
-# A job hands over to the next after WORK_SECONDS; one killed with its process is taken for
-# stuck after JOB_TIMEOUT_SECONDS (SAQ's sweep), and its key freed for the next.
+DISPATCH_BATCH = 100
+# A job hands over to the next after this long (its baton lasts longer: app.integrations.batons).
 WORK_SECONDS = 20.0
-JOB_TIMEOUT_SECONDS = 30
-_queues: Queues | None = None
+_runtime: Runtime | None = None
 
 
-def attach(queues: Queues | None) -> None:
-    """The queues a process announces new outbox rows on (unset: the sweep finds them)."""
-    global _queues
-    _queues = queues
+def attach(runtime: Runtime | None) -> None:
+    """The runtime a process announces new outbox rows with (unset: the sweep finds them)."""
+    global _runtime
+    _runtime = runtime
 
 
 async def record(live_events: Sequence[LiveEvent]) -> None:
@@ -75,27 +73,24 @@ async def record(live_events: Sequence[LiveEvent]) -> None:
     if not rows:
         return
     await OutboxEvent.bulk_create(rows)
-    if _queues is not None:
+    if _runtime is not None:
         for organization_id in {row.organization_id for row in rows}:
-            await announce(_queues, organization_id)
+            await announce(_runtime, organization_id)
 
 
-async def announce(queues: Queues, organization_id: int) -> None:
-    # One dispatch queued per organization at a time; a row it misses is the sweep's.
-    await queues.enqueue(
+async def announce(runtime: Runtime, organization_id: int) -> None:
+    await batons.announce(
+        runtime.redis,
+        runtime.queues,
         DISPATCH_WEBHOOK_EVENTS,
-        organization_id=organization_id,
-        key=f"dispatch-webhook-events:{organization_id}",
-        timeout=JOB_TIMEOUT_SECONDS,
+        organization_id,
+        argument="organization_id",
     )
 
 
-async def deliver_soon(queues: Queues, webhook_id: int) -> None:
-    await queues.enqueue(
-        DELIVER_WEBHOOK,
-        webhook_id=webhook_id,
-        key=f"deliver-webhook:{webhook_id}",
-        timeout=JOB_TIMEOUT_SECONDS,
+async def deliver_soon(runtime: Runtime, webhook_id: int) -> None:
+    await batons.announce(
+        runtime.redis, runtime.queues, DELIVER_WEBHOOK, webhook_id, argument="webhook_id"
     )
 
 
@@ -126,21 +121,31 @@ def install_runner(runner: DocumentRunner) -> None:
     _runner = runner
 
 
-async def dispatch(runtime: Runtime, organization_id: int) -> int:
-    """Writes the deliveries of the organization's undispatched outbox rows, in order; each
-    (document, role) runs once per event, whatever the number of webhooks sharing it."""
+async def dispatch(runtime: Runtime, organization_id: int) -> None:
+    """Writes the deliveries of the organization's undispatched outbox rows, in order, one
+    job at a time per organization."""
+    await batons.run_with_baton(
+        runtime.redis,
+        runtime.queues,
+        DISPATCH_WEBHOOK_EVENTS,
+        organization_id,
+        lambda: dispatch_batch(runtime, organization_id),
+        argument="organization_id",
+        budget_seconds=WORK_SECONDS,
+    )
+
+
+async def dispatch_batch(runtime: Runtime, organization_id: int) -> bool:
+    """One batch of undispatched rows; each (document, role) runs once per event, whatever
+    the number of webhooks sharing it. True when the batch was full (there may be more)."""
     if _runner is None:
         raise RuntimeError("no document runner installed (app.live.webhooks.install)")
-    written = 0
-    started = time.monotonic()
-    while time.monotonic() - started < WORK_SECONDS:
-        rows = (
-            await OutboxEvent.filter(organization_id=organization_id, dispatched_at=None)
-            .order_by("id")
-            .limit(DISPATCH_BATCH)
-        )
-        if not rows:
-            return written
+    rows = (
+        await OutboxEvent.filter(organization_id=organization_id, dispatched_at=None)
+        .order_by("id")
+        .limit(DISPATCH_BATCH)
+    )
+    if rows:
         webhooks = await Webhook.filter(organization_id=organization_id, active=True).order_by("id")
         groups: dict[tuple[str, str, str], list[Webhook]] = {}
         for webhook in webhooks:
@@ -151,8 +156,8 @@ async def dispatch(runtime: Runtime, organization_id: int) -> int:
         touched: set[int] = set()
         now = clock.now()
         retry_until = now + timedelta(seconds=runtime.settings.webhook_retry_window_seconds)
+        deliveries = []
         for row in rows:
-            deliveries = []
             for (topic, query, _), members in groups.items():
                 performer = performers.get(members[0].id)
                 if topic != row.topic or performer is None:
@@ -178,14 +183,15 @@ async def dispatch(runtime: Runtime, organization_id: int) -> int:
                         )
                     )
                     touched.add(webhook.id)
+        # Written once per (webhook, event): a rerun after a crash adds nothing. The batch's
+        # rows are marked in the same transaction as its deliveries.
+        async with in_transaction():
             if deliveries:
-                # Written once per (webhook, event): a rerun after a crash adds nothing.
                 await WebhookDelivery.bulk_create(deliveries, ignore_conflicts=True)
-                written += len(deliveries)
-            await OutboxEvent.filter(id=row.id).update(dispatched_at=clock.now())
+            await OutboxEvent.filter(id__in=[row.id for row in rows]).update(dispatched_at=now)
         for webhook_id in sorted(touched):
-            await deliver_soon(runtime.queues, webhook_id)
-    return written
+            await deliver_soon(runtime, webhook_id)
+    return len(rows) == DISPATCH_BATCH
 
 
 async def _performers(webhooks: Sequence[Webhook]) -> dict[int, Performer]:

@@ -29,7 +29,7 @@ async def sweep(runtime: Runtime) -> None:
         .values_list("organization_id")
     )
     for (organization_id,) in organizations:
-        await outbox.announce(runtime.queues, organization_id)
+        await outbox.announce(runtime, organization_id)
     due: list[tuple[int]] = (
         await WebhookDelivery.filter(
             status__in=(WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.FAILED),
@@ -40,4 +40,4 @@ async def sweep(runtime: Runtime) -> None:
         .values_list("webhook_id")
     )
     for (webhook_id,) in due:
-        await outbox.deliver_soon(runtime.queues, webhook_id)
+        await outbox.deliver_soon(runtime, webhook_id)

@@ -14,7 +14,7 @@ from app.models.accounts import Role
 from app.models.integrations import Webhook, WebhookDelivery, WebhookDeliveryStatus
 from app.platform import clock
 from app.platform.config import Settings
-from app.platform.queues import Queues
+from app.platform.runtime import Runtime
 from app.platform.security import encrypt_secret, new_opaque_token
 
 SECRET_PREFIX = "whsec_"
@@ -92,9 +92,9 @@ async def update_webhook(
     return webhook
 
 
-async def resumed(queues: Queues, webhook: Webhook) -> None:
+async def resumed(runtime: Runtime, webhook: Webhook) -> None:
     """What it missed while paused stays undelivered until now: send it."""
-    await outbox.deliver_soon(queues, webhook.id)
+    await outbox.deliver_soon(runtime, webhook.id)
 
 
 async def delete_webhook(webhook: Webhook) -> None:
@@ -120,17 +120,15 @@ async def rotate_secret(settings: Settings, webhook: Webhook) -> WithSecret:
     return WithSecret(webhook, secret)
 
 
-async def redeliver(
-    settings: Settings, queues: Queues, delivery: WebhookDelivery
-) -> WebhookDelivery:
+async def redeliver(runtime: Runtime, delivery: WebhookDelivery) -> WebhookDelivery:
     """Sends a delivery again (a DEAD one too), with the same id and body, a new retry window."""
     now = clock.now()
     await WebhookDelivery.filter(id=delivery.id).update(
         status=WebhookDeliveryStatus.PENDING,
         next_attempt_at=now,
-        retry_until=now + timedelta(seconds=settings.webhook_retry_window_seconds),
+        retry_until=now + timedelta(seconds=runtime.settings.webhook_retry_window_seconds),
         delivered_at=None,
     )
     await delivery.refresh_from_db()
-    await outbox.deliver_soon(queues, delivery.webhook_id)
+    await outbox.deliver_soon(runtime, delivery.webhook_id)
     return delivery

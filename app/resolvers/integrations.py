@@ -175,7 +175,7 @@ async def update_webhook(
     except UrlRefused as error:
         return None, [user_error("url", str(error), UserErrorCode.INVALID)]
     if webhook.active and not was_active:
-        await webhooks.resumed(info.context.runtime.queues, webhook)
+        await webhooks.resumed(info.context.runtime, webhook)
     return webhook, []
 
 
@@ -207,5 +207,4 @@ async def redeliver(info: Info, delivery_id: str) -> tuple[WebhookDelivery | Non
     rows = await deliveries_by_id(info, [pk])
     if rows[0] is None:
         return None, [user_error("webhookDeliveryId", "No such delivery.", UserErrorCode.NOT_FOUND)]
-    runtime = info.context.runtime
-    return await webhooks.redeliver(runtime.settings, runtime.queues, rows[0]), []
+    return await webhooks.redeliver(info.context.runtime, rows[0]), []

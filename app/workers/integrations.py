@@ -7,12 +7,12 @@ from app.integrations.sweep import sweep
 from app.platform.runtime import JobContext
 
 
-async def dispatch_webhook_events(ctx: JobContext, *, organization_id: int) -> int:
-    return await outbox.dispatch(ctx["runtime"], organization_id)
+async def dispatch_webhook_events(ctx: JobContext, *, organization_id: int) -> None:
+    await outbox.dispatch(ctx["runtime"], organization_id)
 
 
-async def deliver_webhook(ctx: JobContext, *, webhook_id: int) -> int:
-    return await delivery.drain(ctx["runtime"], webhook_id)
+async def deliver_webhook(ctx: JobContext, *, webhook_id: int) -> None:
+    await delivery.drain(ctx["runtime"], webhook_id)
 
 
 async def sweep_webhooks(ctx: JobContext) -> None:

@@ -82,7 +82,7 @@ async def run_worker_process(settings: Settings) -> None:
             in_process=True,  # this function owns the signals and stops every worker
         )
         runtime.workers = workers
-        outbox.attach(runtime.queues)
+        outbox.attach(runtime)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
