@@ -19,7 +19,7 @@ from aiohttp.resolver import ThreadedResolver
 
 from app.platform.config import Settings
 
-MAX_URL_CHARACTERS = 2000
+MAX_URL_CHARACTERS = 2000  # the column's length
 
 
 class UrlRefused(Exception):

@@ -20,6 +20,7 @@ from graphql import (
 )
 
 from app.platform import events
+from app.platform.input_limits import WEBHOOK_DOCUMENT
 
 # The root fields a webhook may use, and the live-event topic each listens to.
 TOPICS = {
@@ -28,7 +29,7 @@ TOPICS = {
     "deviceEvents": events.DEVICES,
     "agentRunEvents": events.AGENT_RUNS,
 }
-MAX_DOCUMENT_CHARACTERS = 10_000
+MAX_DOCUMENT_CHARACTERS = WEBHOOK_DOCUMENT
 
 
 @dataclass(frozen=True, slots=True)
