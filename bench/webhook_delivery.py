@@ -254,6 +254,20 @@ async def run(args: argparse.Namespace) -> None:
                 "PARLEY_SECRET_KEY": SECRET_KEY,
                 "PARLEY_LOG_LEVEL": "WARNING",
             }
+            print(
+                f"{args.webhooks} webhooks × {args.events} events, one worker process, "
+                f"{'PostgreSQL' if database_url.startswith('postgres') else 'SQLite'}, "
+                f"load before: {'/'.join(f'{x:.2f}' for x in os.getloadavg())}",
+                flush=True,
+            )
+            # The backlog: every event in the outbox (and its dispatch queued) before the worker
+            # starts, so what is measured is the worker draining it, not this process publishing.
+            receiver.expected = len(messages) * args.webhooks
+            began = time.monotonic()
+            published = await publish(runtime, messages, "CREATED", None)
+            print(
+                f"published {len(messages)} events in {time.monotonic() - began:.2f}s", flush=True
+            )
             log = (var_dir / "worker.log").open("wb")
             profile = os.environ.get("BENCH_PROFILE")
             worker = subprocess.Popen(
@@ -269,28 +283,19 @@ async def run(args: argparse.Namespace) -> None:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-            # Warm-up: the worker is up once one event reaches every webhook.
-            await one_run(runtime, receiver, messages[:1], "UPDATED", None)
-            await asyncio.sleep(float(os.environ.get("BENCH_SETTLE", "0")))
+            await asyncio.wait_for(receiver.done.wait(), timeout=600)
+            cpu = cpu_seconds(worker.pid)
+            receipts = sorted(receiver.received.values())
+            first, last = receipts[0], receipts[-1]
+            deliveries = len(receipts)
             print(
-                f"{args.webhooks} webhooks × {args.events} events, one worker process, "
-                f"{'PostgreSQL' if database_url.startswith('postgres') else 'SQLite'}, "
-                f"load before: {'/'.join(f'{x:.2f}' for x in os.getloadavg())}",
+                f"backlog: {deliveries} deliveries drained in {last - first:.2f}s "
+                f"(first → last receipt) = {deliveries / (last - first):,.0f} deliveries/s; "
+                f"worker CPU {cpu:.2f}s (start-up included) = {deliveries / cpu:,.0f} deliveries "
+                "per CPU-second",
                 flush=True,
             )
-            first = time.time()
-            cpu_before = cpu_seconds(worker.pid)
-            published, last = await one_run(runtime, receiver, messages, "CREATED", None)
-            cpu = cpu_seconds(worker.pid) - cpu_before
-            deliveries = len(messages) * args.webhooks
-            lat = latencies(receiver, "CREATED", published)
-            print(
-                f"backlog: {deliveries} deliveries in {last - first:.2f}s = "
-                f"{deliveries / (last - first):,.0f} deliveries/s "
-                f"(p50 {percentile(lat, 0.5):.2f}s, p99 {percentile(lat, 0.99):.2f}s: queued); "
-                f"worker CPU {cpu:.2f}s = {deliveries / cpu:,.0f} deliveries per CPU-second",
-                flush=True,
-            )
+            await asyncio.sleep(2)  # the worker's sweep finds nothing more to do
             published, _ = await one_run(
                 runtime, receiver, messages, "STATUS_CHANGED", float(args.rate)
             )

@@ -165,7 +165,7 @@ def create_app(
             sys.setswitchinterval(0.001)
             yield
             await graphql.close_live()
-            outbox.attach(None)
+            outbox.detach(runtime)
             await webhook_delivery.close_client()
 
     graphql = GraphQLView(

@@ -14,6 +14,7 @@ from typing import Any
 
 from graphql import GraphQLError
 from starlette.requests import Request
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types.execution import ExecutionResult
 from strawberry.utils.aio import aclosing
 
@@ -22,7 +23,7 @@ from app.integrations.outbox import Performer
 from app.platform.context import Context, Viewer
 from app.platform.runtime import Runtime
 from app.platform.security import AccessClaims
-from app.schema import schema as default_schema
+from app.schema import build_schema
 
 # A request-shaped stand-in: nothing a subscription selects reads the request.
 _REQUEST = Request({"type": "http", "method": "POST", "path": "/webhooks", "headers": []})
@@ -33,8 +34,11 @@ class DocumentFailed(Exception):
 
 
 class WebhookDocuments:
-    def __init__(self, schema: Any = default_schema) -> None:
-        self.schema = schema
+    def __init__(self, schema: Any = None) -> None:
+        # Webhooks hold a few documents, each run for every event: parsed and validated once.
+        self.schema = schema or build_schema(
+            [ParserCache(maxsize=256), ValidationCache(maxsize=256)]
+        )
 
     async def __call__(
         self, runtime: Runtime, query: str, performer: Performer, event: dict[str, Any]

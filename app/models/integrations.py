@@ -93,6 +93,9 @@ class OutboxEvent(TimestampedModel):
     topic = fields.CharField(max_length=32)
     kind = fields.CharField(max_length=32)
     payload: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    # Each (role, document) of the organization's webhooks -> its result for this event
+    # (null: the document let the event through to nobody), computed where it happened.
+    results: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
     # Set once its deliveries are written (they are written once: unique per webhook).
     dispatched_at = fields.DatetimeField(null=True, index=True)
 

@@ -98,4 +98,5 @@ async def run_worker_process(settings: Settings) -> None:
         log.info("worker_stopping")
         await stop_workers(workers)
         await asyncio.gather(*tasks, return_exceptions=True)
+        outbox.detach(runtime)
         await webhook_delivery.close_client()
