@@ -48,10 +48,14 @@ MAX_RESPONSE_BYTES = 4096
 MAX_REDIRECTS = 3
 FIRST_RETRY_SECONDS = 10.0
 LONGEST_RETRY_SECONDS = 3600.0
-CONCURRENCY = 32
-BATCH = 200
+# A pass sends at most BATCH deliveries, all at once, so it ends within one attempt's timeout
+# (an ordered webhook's pass, one at a time, stops after ORDERED_PASS_SECONDS): its outcomes
+# are written before the job's time (BATON_SECONDS) can run out, however slow the receiver.
+CONCURRENCY = 64
+BATCH = 64
+ORDERED_PASS_SECONDS = 10.0
 # A drain hands over to the next job after this long (SAQ's job timeout is longer).
-DRAIN_SECONDS = 20.0
+DRAIN_SECONDS = 10.0
 OUTCOME_FIELDS = [
     "attempts",
     "status",
@@ -148,10 +152,11 @@ async def drain_pass(runtime: Runtime, webhook_id: int) -> bool:
     secrets = _signing_secrets(runtime, webhook)
     if webhook.ordered:
         results = []
+        started = time.monotonic()
         for delivery in due:
             ok = await attempt(runtime, webhook, secrets, delivery)
             results.append(ok)
-            if not ok:
+            if not ok or time.monotonic() - started > ORDERED_PASS_SECONDS:
                 break
         tried = due[: len(results)]
     else:
@@ -172,7 +177,7 @@ async def drain_pass(runtime: Runtime, webhook_id: int) -> bool:
         return not webhook.ordered and len(due) == BATCH
     if webhook.failing_since is not None:
         await Webhook.filter(id=webhook.id).update(failing_since=None)
-    return len(due) == BATCH
+    return len(tried) == BATCH or len(tried) < len(due)
 
 
 async def _bounded(gate: asyncio.Semaphore, work: Awaitable[bool]) -> bool:
