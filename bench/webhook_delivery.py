@@ -188,7 +188,9 @@ async def one_run(
     receiver.expected = len(receiver.received) + len(messages) * len(receiver.secrets)
     receiver.done.clear()
     published = await publish(runtime, messages, kind, rate)
-    await asyncio.wait_for(receiver.done.wait(), timeout=float(os.environ.get("BENCH_TIMEOUT", "600")))
+    await asyncio.wait_for(
+        receiver.done.wait(), timeout=float(os.environ.get("BENCH_TIMEOUT", "600"))
+    )
     return published, time.time()
 
 
@@ -288,7 +290,9 @@ async def run(args: argparse.Namespace) -> None:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-            await asyncio.wait_for(receiver.done.wait(), timeout=float(os.environ.get("BENCH_TIMEOUT", "600")))
+            await asyncio.wait_for(
+                receiver.done.wait(), timeout=float(os.environ.get("BENCH_TIMEOUT", "600"))
+            )
             cpu = cpu_seconds(worker.pid)
             receipts = sorted(receiver.received.values())
             first, last = receipts[0], receipts[-1]
