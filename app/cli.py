@@ -182,9 +182,12 @@ def worker() -> None:
     """Run a job worker for all queues (default, campaigns, ai)."""
     import uvloop
 
+    from app.live import webhooks
     from app.workers.process import run_worker_process
 
     settings = _start_settings("worker")
+    # Webhook payloads are the app's subscription documents: the worker runs the schema.
+    webhooks.install()
     # uvloop, as under `parley serve`: a campaign's sends are mostly event-loop work.
     uvloop.run(run_worker_process(settings))
 

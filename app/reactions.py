@@ -11,6 +11,7 @@ from app.accounts import usage_mail
 from app.ai import triggers
 from app.campaigns import statuses
 from app.inbox import routing, sync
+from app.integrations import outbox
 from app.platform import events
 
 
@@ -20,3 +21,5 @@ def install() -> None:
     events.react(events.DeliveryStatusReceived, statuses.on_status_update)
     events.keep_journal(sync.record)
     events.react(events.UsageThresholdReached, usage_mail.on_usage_threshold)
+    # Every live event of an organization with webhooks goes to their outbox first.
+    events.record_with(outbox.record)

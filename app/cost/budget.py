@@ -27,8 +27,10 @@ log = structlog.get_logger("parley.cost")
 
 
 def budget_key(context: Any) -> str:
-    """One bucket per user and organization; anonymous callers share one per ip."""
+    """One bucket per API key, per user and organization; anonymous callers share one per ip."""
     viewer = getattr(context, "viewer", None)
+    if viewer is not None and viewer.api_key_id is not None:
+        return f"api-key:{viewer.api_key_id}"
     if viewer is not None:
         return f"user:{viewer.user.id}:org:{viewer.organization_id or 0}"
     request = getattr(context, "request", None)

@@ -44,6 +44,9 @@ from app.http.request_limits import RequestLimitMiddleware
 from app.http.tracing import GraphQLTracing, HTTPTracing
 from app.http.web import WebApp
 from app.http.webhooks import whatsapp_webhook
+from app.integrations import delivery as webhook_delivery
+from app.integrations import outbox
+from app.live import webhooks as webhook_documents
 from app.media import links
 from app.platform import metrics as business_metrics
 from app.platform import telemetry
@@ -142,6 +145,7 @@ def create_app(
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
     telemetry.configure_tracing("parley-api")
     reactions.install()
+    webhook_documents.install()
     persisted_documents = PersistedDocuments.from_settings(settings)
     gate = document_gate(settings)
     schema = build_schema(
@@ -160,6 +164,7 @@ def create_app(
         async with start_runtime(settings, workers=workers) as runtime:
             app.state.runtime = runtime
             graphql.runtime = runtime
+            outbox.attach(runtime)
             log.info("started", env=settings.env, embedded_redis=settings.embedded_redis)
             # What start-up made (modules, the schema, pools) lives as long as the process:
             # out of the collector's sight, every collection of a request's garbage is
@@ -174,6 +179,8 @@ def create_app(
             yield
             await graphql.close_live()
             telemetry.flush_tracing()
+            outbox.detach(runtime)
+            await webhook_delivery.close_client()
 
     graphql = GraphQLView(
         schema,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from app.integrations import api_keys
 from app.models.accounts import Membership, User
 from app.platform.cache import viewer_key
 from app.platform.context import Viewer
@@ -13,6 +14,7 @@ from app.platform.errors import NotFound, Unauthenticated
 from app.platform.ids import from_global_id
 from app.platform.runtime import Runtime
 from app.platform.security import (
+    AccessClaims,
     InvalidAccessToken,
     decode_access_token,
     revoked_jti_key,
@@ -32,12 +34,18 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 async def authenticate(
-    runtime: Runtime, authorization: str | None, organization_header: str | None
+    runtime: Runtime,
+    authorization: str | None,
+    organization_header: str | None,
+    *,
+    ip: str = "",
 ) -> Viewer | None:
     """The viewer of a request, ``None`` when anonymous; a bad token is UNAUTHENTICATED."""
     token = bearer_token(authorization)
     if token is None:
         return None
+    if api_keys.is_api_key(token):
+        return await _api_key_viewer(runtime, token, organization_header, ip)
     try:
         claims = decode_access_token(runtime.settings, token)
     except InvalidAccessToken:
@@ -58,6 +66,33 @@ async def authenticate(
         # The token was issued for an organization the user has since been removed from.
         raise Unauthenticated("The access token is no longer valid; sign in again.")
     return Viewer(user=account.user, claims=claims, membership=membership)
+
+
+async def _api_key_viewer(
+    runtime: Runtime, secret: str, organization_header: str | None, ip: str
+) -> Viewer:
+    try:
+        holder = await api_keys.authenticate(runtime.redis, secret, ip=ip)
+    except api_keys.ApiKeyRefused:
+        raise Unauthenticated("The API key is invalid, expired or revoked.") from None
+    key, membership = holder.api_key, holder.membership
+    if organization_header:
+        type_name, org_id = from_global_id(organization_header)
+        if type_name != "Organization" or org_id != key.organization_id:
+            raise NotFound("No such organization.")
+    expires = key.expires_at.timestamp() if key.expires_at is not None else _NEVER
+    claims = AccessClaims(
+        user_id=key.user_id,
+        organization_id=key.organization_id,
+        jti=api_keys.key_jti(key.id),
+        expires_at=int(expires),
+        session_id=None,
+    )
+    return Viewer(user=membership.user, claims=claims, membership=membership, api_key_id=key.id)
+
+
+# An API key without expiry: its WebSocket is closed for expiry in about ten years.
+_NEVER = 10 * 365 * 24 * 3600 + 1_800_000_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,6 +129,7 @@ class GraphQLView(GraphQL[Context, None]):
                     self.runtime,
                     request.headers.get("authorization"),
                     request.headers.get("x-organization-id"),
+                    ip=request.client.host if request.client else "",
                 )
             except AppError as error:
                 context.auth_error = error
@@ -254,6 +255,7 @@ class GraphQLView(GraphQL[Context, None]):
                 self.runtime,
                 str(authorization),
                 str(organization) if organization is not None else None,
+                ip=context.request.client.host if context.request.client else "",
             )
         except AppError as error:
             raise ConnectionRefused(error) from None

@@ -1,8 +1,8 @@
 """Request-level limits on /graphql, checked before the body is read or parsed.
 
 A moving window per caller in Redis (the ``limits`` library, shared by every process): per
-user when the request carries a valid access token (its ``sub``, no database lookup), per
-client ip otherwise. A refused request gets HTTP 429 with ``Retry-After`` and a GraphQL error
+user when the request carries a valid access token (its ``sub``, no database lookup), per API
+key when it carries one, per client ip otherwise. A refused request gets HTTP 429 with ``Retry-After`` and a GraphQL error
 body (RATE_LIMITED, ``retryAfter``). A bad token counts against the ip: it is refused later
 anyway, and must not buy a fresh window.
 """
@@ -20,6 +20,7 @@ from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.http.authentication import bearer_token
+from app.integrations.api_keys import hash_secret, is_api_key
 from app.platform.config import Settings
 from app.platform.errors import AppError, ErrorCode
 from app.platform.redis import redis_url
@@ -35,6 +36,7 @@ class RequestLimitMiddleware:
         self.settings = settings
         self.anonymous = parse(settings.request_limit_anonymous)
         self.user = parse(settings.request_limit_user)
+        self.api_key = parse(settings.request_limit_api_key)
         self._limiter: MovingWindowRateLimiter | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -57,11 +59,26 @@ class RequestLimitMiddleware:
         await _refuse(send, retry_after=max(1, math.ceil(stats.reset_time - time.time())))
 
     def _limit_for(self, scope: Scope) -> tuple[RateLimitItem, tuple[str, str]]:
+        key = self._api_key(scope)
+        if key is not None:
+            return self.api_key, ("api-key", key)
         user_id = self._user_id(scope)
         if user_id is not None:
             return self.user, ("user", user_id)
         client = scope.get("client")
         return self.anonymous, ("ip", client[0] if client else "unknown")
+
+    def _api_key(self, scope: Scope) -> str | None:
+        """An API key's own window, named by the hash of its secret (no database lookup: an
+        unknown key only spends a window of its own, and is refused later)."""
+        authorization = _header(scope, b"authorization")
+        try:
+            token = bearer_token(authorization)
+        except AppError:
+            return None
+        if token is None or not is_api_key(token):
+            return None
+        return hash_secret(token)[:32]
 
     def _user_id(self, scope: Scope) -> str | None:
         authorization = _header(scope, b"authorization")

@@ -35,6 +35,9 @@ class User(TimestampedModel):
     password_hash = fields.CharField(max_length=255, default="")
     is_staff = fields.BooleanField(default=False)
     is_active = fields.BooleanField(default=True)
+    # The user an API key or a webhook acts as (app.integrations.service_users): no password,
+    # not listed among the members.
+    is_service = fields.BooleanField(default=False)
     email_verified_at = fields.DatetimeField(null=True)
     # Fernet-encrypted with the key from settings; set at enrolment, active once confirmed.
     totp_secret_encrypted = fields.CharField(max_length=400, null=True)

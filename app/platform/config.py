@@ -110,6 +110,27 @@ class Settings(BaseSettings):
     request_limit_user: str = Field(
         "1200/minute", description="GraphQL HTTP requests per signed-in user (any ip)."
     )
+    request_limit_api_key: str = Field(
+        "1200/minute", description="GraphQL HTTP requests per API key (any ip)."
+    )
+    webhooks_allow_private_urls: bool | None = Field(
+        None,
+        description="Webhook URLs may point at loopback, private and link-local addresses, "
+        "and use http (unset: yes outside production, no in production).",
+    )
+    webhook_retry_window_seconds: int = Field(
+        24 * 3600,
+        description="How long a webhook delivery is retried (exponential backoff with jitter) "
+        "before it is dead-lettered (DEAD).",
+    )
+    webhook_pause_after_failing_seconds: int = Field(
+        24 * 3600,
+        description="A webhook whose every attempt failed for this long is paused and its "
+        "organization's owners are emailed.",
+    )
+    webhook_secret_grace_seconds: int = Field(
+        24 * 3600, description="After rotateWebhookSecret, how long the old secret signs too."
+    )
     graphql_max_depth: int = Field(12, description="Deepest field nesting of an operation.")
     graphql_max_aliases: int = Field(30, description="Most aliases in one document.")
     graphql_max_tokens: int = Field(5000, description="Most lexical tokens in one document.")
@@ -389,6 +410,12 @@ class Settings(BaseSettings):
         return self.env == "production"
 
     @property
+    def webhook_private_urls_allowed(self) -> bool:
+        if self.webhooks_allow_private_urls is not None:
+            return self.webhooks_allow_private_urls
+        return not self.is_production
+
+    @property
     def uses_public_secret_key(self) -> bool:
         return self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY
 
@@ -452,6 +479,7 @@ MODEL_MODULES = [
     "app.models.routing",
     "app.models.plans",
     "app.models.media",
+    "app.models.integrations",
 ]
 
 

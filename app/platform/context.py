@@ -25,6 +25,8 @@ class Viewer:
     user: User
     claims: AccessClaims
     membership: Membership | None
+    # Set when the caller is an API key (``user`` is then the key's service user).
+    api_key_id: int | None = None
 
     @property
     def organization_id(self) -> int | None:
@@ -68,6 +70,9 @@ class Context:
     auth_error: Exception | None = None
     # The `connection_init` payload of a WebSocket (strawberry sets it).
     connection_params: dict[str, Any] | None = None
+    # The live events a subscription sees instead of its Redis channel: a webhook's document
+    # runs over one outbox event (app.live.webhooks).
+    replay: list[dict[str, Any]] | None = None
 
     @property
     def settings(self) -> Any:

@@ -8,6 +8,8 @@ domain to make it react. Two kinds of listeners:
   topic, from whichever process caused them; every API process fans them out to its
   subscriptions (``app.resolvers.subscriptions``). They carry ids only, so each subscriber
   re-reads the rows through its own organization.
+- **Recorders** write every live event down before it is published: the webhooks' outbox
+  (``app.integrations.outbox``), installed by ``app.reactions`` like the reactions.
 - **Reactions** (:class:`InboundMessageStored`, :class:`DeliveryStatusReceived`,
   :class:`UsageThresholdReached`) are awaited
   in-process where the change happens, by the handlers ``app.reactions`` installs (an AI
@@ -268,13 +270,27 @@ class UsageEvent:
         }
 
 
+Recorder = Callable[[Sequence[LiveEvent]], Awaitable[None]]
+_recorders: list[Recorder] = []
+
+
+def record_with(recorder: Recorder) -> None:
+    """Have ``recorder`` write every live event down before it is published (the webhooks'
+    outbox), on the connection of the change that caused it (once, however often installed)."""
+    if recorder not in _recorders:
+        _recorders.append(recorder)
+
+
 async def publish(broker: Broker, event: LiveEvent) -> None:
     await publish_many(broker, [event])
 
 
 async def publish_many(broker: Broker, events: Sequence[LiveEvent]) -> None:
-    """Many events in one round trip (a campaign batch's statuses), after the journals have
-    written them down (their announcements go out in the same round trip)."""
+    """Many events in one round trip (a campaign batch's statuses). The recorders write them
+    down first (the webhooks' outbox), then the journals (the inbox change log, whose
+    announcements go out in the same round trip)."""
+    for recorder in _recorders:
+        await recorder(events)
     out = list(events)
     for journal in _journals:
         out.extend(await journal(events))

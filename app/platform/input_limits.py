@@ -17,6 +17,7 @@ from app.models.accounts import OneTimeToken, Organization, User
 from app.models.ai import AIAgent, KnowledgeEntry
 from app.models.campaigns import Campaign
 from app.models.inbox import AdReferral, CannedResponse, Label
+from app.models.integrations import ApiKey, Webhook
 from app.models.messaging import Contact, Device, Message, Template
 from app.models.plans import Plan
 from app.models.routing import InboxSettings, Team
@@ -45,6 +46,7 @@ URL = 2048
 TAG = 100  # contact and campaign tags, stored in JSON and in `tags_text`
 CONTENT = 4096  # any part of a message (WhatsApp's longest text); message rules say more
 NAME_IN_JSON = 200  # tool names, keywords and variable names kept in JSON lists
+WEBHOOK_DOCUMENT = 10_000  # a webhook's subscription document (a text column)
 LONG_TEXT = 100_000  # agent instructions, knowledge entries and briefs (text columns)
 SEARCH_QUERY = 500  # full-text search: its first 12 words count
 
@@ -158,6 +160,17 @@ LENGTHS: dict[str, dict[str, int]] = {
         "name": column(Campaign, "template_name"),
         "language": column(Campaign, "template_language"),
         "parameters": CONTENT,
+    },
+    "CreateApiKeyInput": {"name": column(ApiKey, "name")},
+    "CreateWebhookInput": {
+        "name": column(Webhook, "name"),
+        "url": column(Webhook, "url"),
+        "query": WEBHOOK_DOCUMENT,
+    },
+    "UpdateWebhookInput": {
+        "name": column(Webhook, "name"),
+        "url": column(Webhook, "url"),
+        "query": WEBHOOK_DOCUMENT,
     },
     "CreateCampaignInput": {"name": column(Campaign, "name"), "text": CONTENT, "tags": TAG},
     "CreateTeamInput": {"name": column(Team, "name")},

@@ -41,10 +41,23 @@ async def listen(
     viewer's organization on ``topic`` that ``accept`` lets through, as they are iterated."""
     org_id = organization_id(info)
     runtime = info.context.runtime
+    replay = info.context.replay
+    if replay is not None:
+        # A webhook's document over its outbox event: the same authorization, no channel.
+        yield _authorized_events(info, org_id, _replayed(replay, topic), accept)
+        return
     async with runtime.broker.subscribe(
         channel(org_id, topic), idle_seconds=runtime.settings.subscription_auth_check_seconds
     ) as events:
         yield _authorized_events(info, org_id, events, accept)
+
+
+async def _replayed(
+    replay: list[dict[str, Any]], topic: str
+) -> AsyncIterator[dict[str, Any] | None]:
+    for event in replay:
+        if event.get("topic", topic) == topic:
+            yield event
 
 
 async def _authorized_events(

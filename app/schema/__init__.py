@@ -15,6 +15,7 @@ from app.schema.campaigns import CampaignsMutation, CampaignsQuery, CampaignsSub
 from app.schema.executor import ParleyExecutor
 from app.schema.inbox import InboxMutation, InboxQuery, InboxSubscription
 from app.schema.input_checks import install as install_input_checks
+from app.schema.integrations import IntegrationsMutation, IntegrationsQuery
 from app.schema.limits import LimitsQuery
 from app.schema.media import MediaMutation
 from app.schema.messaging import (
@@ -39,6 +40,7 @@ QUERY_TYPES: tuple[type, ...] = (
     CampaignsQuery,
     InboxQuery,
     PlansQuery,
+    IntegrationsQuery,
 )
 MUTATION_TYPES: tuple[type, ...] = (
     AccountsMutation,
@@ -49,6 +51,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     CampaignsMutation,
     InboxMutation,
     PlansMutation,
+    IntegrationsMutation,
 )
 SUBSCRIPTION_TYPES: tuple[type, ...] = (
     MessagingSubscription,

@@ -13,6 +13,8 @@ import structlog
 from saq import CronJob, Worker
 
 from app import reactions
+from app.integrations import delivery as webhook_delivery
+from app.integrations import outbox
 from app.platform import metrics, telemetry
 from app.platform.config import Settings
 from app.platform.logging import configure_logging
@@ -86,6 +88,7 @@ async def run_worker_process(settings: Settings) -> None:
             in_process=True,  # this function owns the signals and stops every worker
         )
         runtime.workers = workers
+        outbox.attach(runtime)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -101,4 +104,6 @@ async def run_worker_process(settings: Settings) -> None:
         log.info("worker_stopping")
         await stop_workers(workers)
         await asyncio.gather(*tasks, return_exceptions=True)
+        outbox.detach(runtime)
+        await webhook_delivery.close_client()
     telemetry.flush_tracing()

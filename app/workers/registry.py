@@ -16,9 +16,10 @@ from app.accounts import jobs as accounts_jobs
 from app.ai import jobs as ai_jobs
 from app.campaigns import jobs as campaign_jobs
 from app.inbox import jobs as inbox_jobs
+from app.integrations import jobs as integration_jobs
 from app.messaging import jobs as messaging_jobs
 from app.platform.queues import Job
-from app.workers import ai, campaigns, email, inbox, maintenance, messaging
+from app.workers import ai, campaigns, email, inbox, integrations, maintenance, messaging
 
 JOBS: dict[Job, Callable[..., Any]] = {
     maintenance.PING: maintenance.ping,
@@ -41,6 +42,9 @@ JOBS: dict[Job, Callable[..., Any]] = {
     ai_jobs.RUN_AGENT: ai.run_agent,
     inbox_jobs.PRUNE_INBOX_CHANGES: inbox.prune_inbox_changes,
     inbox_jobs.SEND_AWAY_REPLY: inbox.send_away_reply,
+    integration_jobs.DISPATCH_WEBHOOK_EVENTS: integrations.dispatch_webhook_events,
+    integration_jobs.DELIVER_WEBHOOK: integrations.deliver_webhook,
+    integration_jobs.SWEEP_WEBHOOKS: integrations.sweep_webhooks,
 }
 
 CRON_JOBS: dict[str, list[CronJob[Any]]] = {
@@ -48,6 +52,8 @@ CRON_JOBS: dict[str, list[CronJob[Any]]] = {
         CronJob(inbox.prune_inbox_changes, cron="17 * * * *", timeout=300),
         # Retention: daily at 03:17 UTC (off the hour, when other cron jobs crowd in).
         CronJob(messaging.purge_expired, cron="17 3 * * *", timeout=600),
+        # Every second: webhook retries that fell due, and work a lost job left behind.
+        CronJob(integrations.sweep_webhooks, cron="* * * * * *", timeout=30),
     ],
     # Every 5 seconds (croniter's sixth field); SAQ queues one run per tick for all workers.
     "campaigns": [CronJob(campaigns.campaign_watchdog, cron="* * * * * */5", timeout=30)],

@@ -224,7 +224,8 @@ class OrganizationType(Node):
         assert viewer is not None
         if viewer.organization_id != self.model.id:
             raise Forbidden()
-        queryset = models.Membership.filter(organization_id=self.model.id)
+        # API keys and webhooks act through memberships of their own; they are not members.
+        queryset = models.Membership.filter(organization_id=self.model.id, user__is_service=False)
         return await paginate(queryset, page_args(first, after), MemberType.from_model)
 
 

@@ -1,0 +1,1 @@
+"""The integrations domain: API keys, and outbound webhooks delivered from an outbox."""

@@ -1,0 +1,316 @@
+"""The outbox: every live event of an organization with webhooks, written to the database
+before it is published, then turned into deliveries.
+
+What is guaranteed (README, "Webhooks"): the outbox row is written by the events seam
+(``app.platform.events.publish``) on the connection of the change, before the event reaches
+Redis. When the change runs in a transaction (``in_transaction``), the row is part of it:
+committed with it, rolled back with it, so no event is sent for a change that rolled back.
+Where the change was committed by itself (most of the messaging pipeline commits each
+statement), the row follows the commit within the same coroutine, before any other await
+that could fail on purpose; the gap is a process dying between two statements. Nothing is
+lost between the outbox and the queue: a row is dispatched by a job, and a sweep every second
+dispatches any row a lost job left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+import orjson
+import structlog
+from tortoise.transactions import in_transaction
+
+from app.integrations import batons
+from app.integrations.jobs import DELIVER_WEBHOOK, DISPATCH_WEBHOOK_EVENTS
+from app.models.accounts import Membership, User
+from app.models.integrations import (
+    OutboxEvent,
+    Webhook,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+)
+from app.platform import clock
+from app.platform.events import LiveEvent
+from app.platform.runtime import Runtime
+
+log = structlog.get_logger("parley.webhooks")
+
+DISPATCH_BATCH = 100
+DOCUMENTS_AT_ONCE = 16
+# A job hands over to the next after this long (its baton lasts longer: app.integrations.batons).
+WORK_SECONDS = 20.0
+# The runtimes of this process that announce new outbox rows (the last attached is used; a
+# process without one leaves its rows to the sweep). Tests run several apps in one process.
+_runtimes: list[Runtime] = []
+
+
+def attach(runtime: Runtime) -> None:
+    _runtimes.append(runtime)
+
+
+def detach(runtime: Runtime) -> None:
+    if runtime in _runtimes:
+        _runtimes.remove(runtime)
+
+
+async def record(live_events: Sequence[LiveEvent]) -> None:
+    """The events seam's recorder: outbox rows for events some active webhook listens to,
+    with each (document, role)'s result computed now, where the event happens, so a delivery
+    carries what a WebSocket subscriber of the same document saw (a row without a result,
+    written by a process without a runner or whose run failed, is run by the dispatch)."""
+    organizations = {event.organization_id for event in live_events}
+    webhooks = await Webhook.filter(organization_id__in=organizations, active=True).order_by("id")
+    if not webhooks:
+        return
+    topics = {(w.organization_id, w.topic) for w in webhooks}
+    rows = []
+    for event in live_events:
+        if (event.organization_id, event.topic) in topics:
+            payload = event.payload()
+            rows.append(
+                OutboxEvent(
+                    organization_id=event.organization_id,
+                    topic=event.topic,
+                    kind=str(payload.get("kind", "")),
+                    payload=payload,
+                    results={},
+                )
+            )
+    if not rows:
+        return
+    runtime = _runtimes[-1] if _runtimes else None
+    if runtime is not None and _runner is not None:
+        await _compute_results(runtime, rows, webhooks)
+    await OutboxEvent.bulk_create(rows)
+    if runtime is not None:
+        for organization_id in {row.organization_id for row in rows}:
+            await announce(runtime, organization_id)
+
+
+async def _compute_results(
+    runtime: Runtime, rows: list[OutboxEvent], webhooks: list[Webhook]
+) -> None:
+    groups = _groups(webhooks)
+    performers = await _performers([members[0] for members in groups.values()])
+    runs = [
+        (row, key, performer)
+        for row in rows
+        for key, members in groups.items()
+        if key[0] == row.organization_id
+        and key[1] == row.topic
+        and (performer := performers.get(members[0].id)) is not None
+    ]
+    gate = asyncio.Semaphore(DOCUMENTS_AT_ONCE)
+    results = await asyncio.gather(
+        *(_run(gate, runtime, key[2], performer, row) for row, key, performer in runs)
+    )
+    for (row, key, _), result in zip(runs, results, strict=True):
+        if result is not _FAILED:
+            row.results[result_key(key)] = result
+
+
+GroupKey = tuple[int, str, str, str]  # organization, topic, document, role
+
+
+def _groups(webhooks: Sequence[Webhook]) -> dict[GroupKey, list[Webhook]]:
+    """Webhooks that share a document and role share its result."""
+    groups: dict[GroupKey, list[Webhook]] = {}
+    for webhook in webhooks:
+        key = (webhook.organization_id, webhook.topic, webhook.query, webhook.role.value)
+        groups.setdefault(key, []).append(webhook)
+    return groups
+
+
+def result_key(key: GroupKey) -> str:
+    return key[3] + ":" + hashlib.sha256(key[2].encode()).hexdigest()[:32]
+
+
+async def announce(runtime: Runtime, organization_id: int) -> None:
+    await batons.announce(
+        runtime.redis,
+        runtime.queues,
+        DISPATCH_WEBHOOK_EVENTS,
+        organization_id,
+        argument="organization_id",
+    )
+
+
+async def deliver_soon(runtime: Runtime, webhook_id: int) -> None:
+    await batons.announce(
+        runtime.redis, runtime.queues, DELIVER_WEBHOOK, webhook_id, argument="webhook_id"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Performer:
+    """Who a document runs as: a webhook's service user and its membership."""
+
+    user: User
+    membership: Membership
+    webhook_id: int
+
+
+class DocumentRunner(Protocol):
+    """Runs a subscription document for one event as ``performer``: the result's ``data``,
+    or None when the document lets the event through to nobody (another conversation).
+    ``app.live.webhooks`` provides it (the domain cannot import the schema)."""
+
+    async def __call__(
+        self, runtime: Runtime, query: str, performer: Performer, event: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
+
+_runner: DocumentRunner | None = None
+
+
+def install_runner(runner: DocumentRunner) -> None:
+    global _runner
+    _runner = runner
+
+
+async def dispatch(runtime: Runtime, organization_id: int) -> None:
+    """Writes the deliveries of the organization's undispatched outbox rows, in order, one
+    job at a time per organization."""
+    await batons.run_with_baton(
+        runtime.redis,
+        runtime.queues,
+        DISPATCH_WEBHOOK_EVENTS,
+        organization_id,
+        lambda: dispatch_batch(runtime, organization_id),
+        argument="organization_id",
+        budget_seconds=WORK_SECONDS,
+    )
+
+
+async def dispatch_batch(runtime: Runtime, organization_id: int) -> bool:
+    """One batch of undispatched rows; each (document, role) runs once per event, whatever
+    the number of webhooks sharing it. True when the batch was full (there may be more)."""
+    if _runner is None:
+        raise RuntimeError("no document runner installed (app.live.webhooks.install)")
+    rows = (
+        await OutboxEvent.filter(organization_id=organization_id, dispatched_at=None)
+        .order_by("id")
+        .limit(DISPATCH_BATCH)
+    )
+    if rows:
+        webhooks = await Webhook.filter(organization_id=organization_id, active=True).order_by("id")
+        groups = _groups(webhooks)
+        touched: set[int] = set()
+        now = clock.now()
+        retry_until = now + timedelta(seconds=runtime.settings.webhook_retry_window_seconds)
+        # Results computed where the event happened are used as they are; the rest run now
+        # (concurrently: each mostly waits on the database). Deliveries keep the events' order
+        # through their event ids.
+        missing = [
+            (row, key)
+            for row in rows
+            for key in groups
+            if key[1] == row.topic and result_key(key) not in (row.results or {})
+        ]
+        if missing:
+            performers = await _performers([groups[key][0] for _, key in missing])
+            gate = asyncio.Semaphore(DOCUMENTS_AT_ONCE)
+            computed = await asyncio.gather(
+                *(
+                    _run(gate, runtime, key[2], performer, row)
+                    for row, key in missing
+                    if (performer := performers.get(groups[key][0].id)) is not None
+                )
+            )
+            found = [
+                (row, key) for row, key in missing if performers.get(groups[key][0].id) is not None
+            ]
+            for (row, key), result in zip(found, computed, strict=True):
+                row.results = {
+                    **(row.results or {}),
+                    result_key(key): None if result is _FAILED else result,
+                }
+        runs = [
+            (row, members, row.results.get(result_key(key)))
+            for row in rows
+            for key, members in groups.items()
+            if key[1] == row.topic and result_key(key) in (row.results or {})
+        ]
+        deliveries = []
+        for row, members, data in runs:
+            if data is None:
+                continue
+            body = _body(row, data)
+            for webhook in members:
+                deliveries.append(
+                    WebhookDelivery(
+                        webhook_id=webhook.id,
+                        event_id=row.id,
+                        organization_id=organization_id,
+                        body=body,
+                        status=WebhookDeliveryStatus.PENDING,
+                        next_attempt_at=now,
+                        retry_until=retry_until,
+                    )
+                )
+                touched.add(webhook.id)
+        # Written once per (webhook, event): a rerun after a crash adds nothing. The batch's
+        # rows are marked in the same transaction as its deliveries.
+        async with in_transaction():
+            if deliveries:
+                await WebhookDelivery.bulk_create(deliveries, ignore_conflicts=True)
+            await OutboxEvent.filter(id__in=[row.id for row in rows]).update(dispatched_at=now)
+        for webhook_id in sorted(touched):
+            await deliver_soon(runtime, webhook_id)
+    return len(rows) == DISPATCH_BATCH
+
+
+_FAILED: Any = object()
+
+
+async def _run(
+    gate: asyncio.Semaphore,
+    runtime: Runtime,
+    query: str,
+    performer: Performer,
+    row: OutboxEvent,
+) -> Any:
+    """The document's data for the event, None when it lets the event through to nobody,
+    ``_FAILED`` when it failed (logged; the event gets no delivery from it)."""
+    assert _runner is not None
+    async with gate:
+        try:
+            return await _runner(runtime, query, performer, row.payload)
+        except Exception:
+            log.exception("webhook_document_failed", webhook_id=performer.webhook_id)
+            return _FAILED
+
+
+async def _performers(webhooks: Sequence[Webhook]) -> dict[int, Performer]:
+    if not webhooks:
+        return {}
+    memberships = await Membership.filter(
+        user_id__in=[w.user_id for w in webhooks], organization_id=webhooks[0].organization_id
+    ).select_related("user", "organization")
+    by_user = {m.user_id: m for m in memberships}
+    found = {}
+    for webhook in webhooks:
+        membership = by_user.get(webhook.user_id)
+        if membership is not None:
+            found[webhook.id] = Performer(membership.user, membership, webhook.id)
+    return found
+
+
+def event_id(row_id: int) -> str:
+    return f"evt_{row_id}"
+
+
+def _body(row: OutboxEvent, data: dict[str, Any]) -> str:
+    return orjson.dumps(
+        {
+            "id": event_id(row.id),
+            "event": f"{row.topic}.{row.kind}",
+            "createdAt": row.created_at.isoformat(),
+            "data": data,
+        }
+    ).decode()
