@@ -34,7 +34,7 @@ from app.integrations import addresses, batons, signing
 from app.integrations.jobs import DELIVER_WEBHOOK
 from app.models.accounts import Membership, Role
 from app.models.integrations import Webhook, WebhookDelivery, WebhookDeliveryStatus
-from app.platform import clock
+from app.platform import clock, metrics
 from app.platform.config import Settings
 from app.platform.ids import to_global_id
 from app.platform.runtime import Runtime
@@ -207,6 +207,14 @@ async def attempt(
     else:
         delivery.status = WebhookDeliveryStatus.FAILED
         delivery.next_attempt_at = now + timedelta(seconds=retry_delay(delivery.attempts))
+    metrics.outbound_webhook_delivered(
+        "delivered"
+        if outcome.ok
+        else "gave_up"
+        if delivery.status is WebhookDeliveryStatus.DEAD
+        else "failed",
+        outcome.latency_ms / 1000 if outcome.latency_ms is not None else 0.0,
+    )
     return outcome.ok
 
 

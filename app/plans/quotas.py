@@ -98,7 +98,10 @@ async def count_rows(organization_id: int, limit: Limit) -> int:
     if limit is Limit.CONTACTS:
         return await Contact.filter(organization_id=organization_id).count()
     if limit is Limit.SEATS:
-        members = await Membership.filter(organization_id=organization_id).count()
+        # API keys act through service users of their own: they take no seat.
+        members = await Membership.filter(
+            organization_id=organization_id, user__is_service=False
+        ).count()
         invited = await (
             OneTimeToken.filter(
                 Q(expires_at__gt=clock.now()),

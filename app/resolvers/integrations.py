@@ -16,6 +16,8 @@ from app.integrations.addresses import UrlRefused
 from app.integrations.documents import DocumentRefused
 from app.models.accounts import Role
 from app.models.integrations import ApiKey, Webhook, WebhookDelivery, WebhookDeliveryStatus
+from app.plans import quotas
+from app.plans.limits import Limit
 from app.platform import clock
 from app.platform.context import Info
 from app.platform.ids import decode_id
@@ -65,8 +67,11 @@ async def create_api_key(
         errors.append(user_error("expiresAt", "Must be in the future.", UserErrorCode.INVALID))
     if errors:
         return None, errors
+    org_id = organization_id(info)
+    if refused := await quotas.reserve(info.context.runtime, org_id, Limit.API_KEYS):
+        return None, [refused.user_error("name")]
     created = await api_keys.create_api_key(
-        organization_id=organization_id(info),
+        organization_id=org_id,
         created_by_id=_actor_id(info),
         name=name.strip(),
         role=role,
@@ -81,9 +86,12 @@ async def revoke_api_key(info: Info, api_key_id: str) -> tuple[ApiKey | None, li
     api_key = await api_keys_of(info).get_or_none(id=pk)
     if api_key is None:
         return None, [user_error("apiKeyId", "No such API key.", UserErrorCode.NOT_FOUND)]
+    was_active = api_key.revoked_at is None
     revoked = await api_keys.revoke_api_key(
         info.context.runtime.redis, api_key, actor_id=_actor_id(info), ip=client_ip(info)
     )
+    if was_active:  # the plan's count of keys gives its place back, once
+        await quotas.release(api_key.organization_id, Limit.API_KEYS, amount=1)
     return revoked, []
 
 
@@ -118,6 +126,8 @@ async def create_webhook(
     errors = _name_errors(name) + _role_errors(role)
     if errors:
         return None, errors
+    if refused := await quotas.reserve(info.context.runtime, organization_id(info), Limit.WEBHOOKS):
+        return None, [refused.user_error("name")]
     try:
         created = await webhooks.create_webhook(
             info.context.settings,
@@ -128,10 +138,11 @@ async def create_webhook(
             query=query,
             role=role,
         )
-    except DocumentRefused as error:
-        return None, [user_error("query", str(error), UserErrorCode.INVALID)]
-    except UrlRefused as error:
-        return None, [user_error("url", str(error), UserErrorCode.INVALID)]
+    except (DocumentRefused, UrlRefused) as error:
+        # Nothing made: the place the plan held for it goes back.
+        await quotas.release(organization_id(info), Limit.WEBHOOKS, amount=1)
+        field = "query" if isinstance(error, DocumentRefused) else "url"
+        return None, [user_error(field, str(error), UserErrorCode.INVALID)]
     return created, []
 
 
@@ -190,6 +201,7 @@ async def delete_webhook(info: Info, webhook_id: str) -> tuple[str | None, list[
     if webhook is None:
         return None, _no_webhook()
     await webhooks.delete_webhook(webhook)
+    await quotas.release(webhook.organization_id, Limit.WEBHOOKS, amount=1)
     return webhook_id, []
 
 
