@@ -28,6 +28,7 @@ TOPICS = {
     "conversationEvents": events.CONVERSATIONS,
     "deviceEvents": events.DEVICES,
     "agentRunEvents": events.AGENT_RUNS,
+    "usageWarnings": events.USAGE,  # a plan limit at 80 % or 100 % (app.plans)
 }
 MAX_DOCUMENT_CHARACTERS = WEBHOOK_DOCUMENT
 

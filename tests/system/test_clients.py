@@ -8,11 +8,13 @@ through uv in a tool environment of its own): skipped without them, except under
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -54,9 +56,14 @@ def generated() -> Path:
     """Runs both generators and type-checks the TypeScript; the manifest codegen wrote."""
     require_node()
     npm_ci(TYPESCRIPT)
-    run(["npx", "graphql-codegen", "--config", "codegen.ts"], TYPESCRIPT)
-    run(["npx", "tsc"], TYPESCRIPT)  # type-checks, and builds dist/ for node
-    run([_uv(), "tool", "run", "--from", ARIADNE_CODEGEN, "ariadne-codegen"], PYTHON)
+    # One generation at a time on the machine: the xdist group keeps this module's tests on
+    # one worker, but a CI run once set both tests up at once on two, and ariadne-codegen's
+    # check-then-mkdir of clients/python/parley_client failed with FileExistsError.
+    with open(Path(tempfile.gettempdir()) / "parley-clients-codegen.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        run(["npx", "graphql-codegen", "--config", "codegen.ts"], TYPESCRIPT)
+        run(["npx", "tsc"], TYPESCRIPT)  # type-checks, and builds dist/ for node
+        run([_uv(), "tool", "run", "--from", ARIADNE_CODEGEN, "ariadne-codegen"], PYTHON)
     return MANIFEST
 
 
