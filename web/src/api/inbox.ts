@@ -17,6 +17,7 @@ import {
   type MessageFieldsFragment,
 } from "../gql/graphql";
 import { subscribe } from "./live";
+import { Store } from "./store";
 
 type MessageListener = (message: MessageFieldsFragment, kind: InboxEventKind) => void;
 type ConversationListener = (conversation: ConversationRowFragment, kind: InboxEventKind) => void;
@@ -27,6 +28,10 @@ const resetListeners = new Set<() => void>();
 
 /** The cursor of the last change applied: a (re)subscription resumes after it. */
 let cursor: string | null = null;
+
+/** True once the feed knows where the log stands: screens read what they show only then, so
+ * every change after their read is replayed to them (read before it, one could be missed). */
+export const feedReady = new Store(false);
 
 export function onInboxMessage(listener: MessageListener): () => void {
   messageListeners.add(listener);
@@ -48,12 +53,15 @@ export function startInboxFeed(client: Client): () => void {
   let stopped = false;
   let stop: (() => void) | null = null;
   cursor = null;
+  feedReady.set(false);
   void client
     .query(InboxHeadDocument, {}, { requestPolicy: "network-only" })
     .toPromise()
     .then((head) => {
       if (stopped) return;
+      // Without a head (the API unreachable) the feed starts live, from whenever it connects.
       cursor = head.data?.inboxChanges.headCursor ?? null;
+      feedReady.set(true);
       stop = subscribe(
         InboxEventsDocument,
         () => ({ after: cursor }),

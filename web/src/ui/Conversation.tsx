@@ -5,7 +5,8 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
 import { fieldErrors, NO_ERRORS, transportErrors, type FieldErrors } from "../api/errors";
-import { onInboxConversation, onInboxMessage, onInboxReset } from "../api/inbox";
+import { feedReady, onInboxConversation, onInboxMessage, onInboxReset } from "../api/inbox";
+import { useStore } from "../api/store";
 import {
   AddConversationNoteDocument,
   AssignConversationDocument,
@@ -76,7 +77,13 @@ function Media({ media }: { media: MediaFieldsFragment }) {
 
 export function ConversationView({ id }: { id: string }) {
   const viewer = useViewer();
-  const [{ data }, refetch] = useQuery({ query: ConversationDocument, variables: { id }, requestPolicy: "network-only" });
+  const ready = useStore(feedReady);
+  const [{ data }, refetch] = useQuery({
+    query: ConversationDocument,
+    variables: { id },
+    requestPolicy: "network-only",
+    pause: !ready,
+  });
   const conversation = data?.node?.__typename === "Conversation" ? data.node : null;
   const [messages, setMessages] = useState<MessageFieldsFragment[]>([]);
   const [notes, setNotes] = useState<NoteFieldsFragment[]>([]);

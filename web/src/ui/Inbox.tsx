@@ -3,7 +3,8 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent } from "react";
 import { useClient, useMutation, useQuery } from "urql";
 import { fieldErrors, NO_ERRORS, transportErrors, type FieldErrors } from "../api/errors";
-import { onInboxConversation, onInboxMessage, onInboxReset } from "../api/inbox";
+import { feedReady, onInboxConversation, onInboxMessage, onInboxReset } from "../api/inbox";
+import { useStore } from "../api/store";
 import {
   ConversationsDocument,
   CreateLabelDocument,
@@ -43,7 +44,8 @@ export function Inbox() {
   const [rows, setRows] = useState<ConversationRowFragment[]>([]);
   const [more, setMore] = useState<string | null>(null);
   const variables = { first: PAGE, ...filters };
-  const [{ data, fetching, error }, refetch] = useQuery({ query: ConversationsDocument, variables });
+  const ready = useStore(feedReady);
+  const [{ data, fetching, error }, refetch] = useQuery({ query: ConversationsDocument, variables, pause: !ready });
   const [{ data: devices }] = useQuery({ query: DevicesDocument });
   const [{ data: labels }, refetchLabels] = useQuery({ query: LabelsDocument });
   const isAdmin = ["ADMIN", "OWNER"].includes(viewer?.organization?.viewerRole ?? "");
@@ -157,7 +159,7 @@ export function Inbox() {
         </div>
         {isAdmin && <NewLabel onCreated={() => refetchLabels({ requestPolicy: "network-only" })} />}
         {error && <p className="form-errors">{error.message}</p>}
-        {!fetching && rows.length === 0 && <p className="empty">No conversations yet.</p>}
+        {ready && data && !fetching && rows.length === 0 && <p className="empty">No conversations yet.</p>}
         <ul data-testid="conversations">
           {rows.map((c) => (
             <li
