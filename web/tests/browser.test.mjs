@@ -1,7 +1,7 @@
 // The inbox SPA in headless Chromium (Debian's /usr/bin/chromium) against `parley dev`:
 // `make web-test`. One screenshot per step in web/test-artifacts/.
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { deflateSync, gzipSync } from "node:zlib";
@@ -69,6 +69,7 @@ async function nav(label) {
 }
 
 before(async () => {
+  rmSync(ARTIFACTS, { recursive: true, force: true }); // this run's screenshots only
   mkdirSync(ARTIFACTS, { recursive: true });
   const [serverPort, proxyPort] = [await freePort(), await freePort()];
   app = `http://127.0.0.1:${proxyPort}/app`;
@@ -187,6 +188,7 @@ test("reply quoting the customer with an uploaded image; it is shown from its si
   await inbound.hover();
   await inbound.getByRole("button", { name: "React 👍" }).click();
   await inbound.locator("[data-testid=reactions]", { hasText: "👍" }).waitFor();
+  assert.equal(await page.locator(".bubble.outbound", { hasText: "👍" }).count(), 0, "a reaction is not a bubble of its own");
   await screenshot("image-reply-quoted-and-reaction");
 });
 

@@ -43,9 +43,10 @@ type TemplateForm = {
   parameters: string;
   header: "none" | "text" | "link" | "file";
   headerValue: string;
+  headerFile: File | null;
   buttons: { index: number; subType: TemplateButtonSubType; parameter: string }[];
 };
-const NO_TEMPLATE: TemplateForm = { id: "", parameters: "", header: "none", headerValue: "", buttons: [] };
+const NO_TEMPLATE: TemplateForm = { id: "", parameters: "", header: "none", headerValue: "", headerFile: null, buttons: [] };
 
 function upsert(list: MessageFieldsFragment[], message: MessageFieldsFragment): MessageFieldsFragment[] {
   const index = list.findIndex((m) => m.id === message.id || (m.clientMessageId && m.clientMessageId === message.clientMessageId));
@@ -142,7 +143,8 @@ export function ConversationView({ id }: { id: string }) {
   // The feed replays statuses changed while offline; only an expired cursor reads it all again.
   useEffect(() => onInboxReset(() => refetch({ requestPolicy: "network-only" })), [refetch]);
   const timeline: Entry[] = [
-    ...messages.map((m): Entry => ({ kind: "message", at: m.createdAt, message: m })),
+    // A reaction is a message at WhatsApp; here it is shown on the message it reacts to.
+    ...messages.filter((m) => m.type !== "REACTION").map((m): Entry => ({ kind: "message", at: m.createdAt, message: m })),
     ...notes.map((n): Entry => ({ kind: "note", at: n.createdAt, note: n })),
   ].sort((a, b) => a.at.localeCompare(b.at));
   useEffect(() => {
@@ -175,11 +177,11 @@ export function ConversationView({ id }: { id: string }) {
     if (template.header === "text") header = { text: template.headerValue };
     if (template.header === "link") header = { link: template.headerValue };
     if (template.header === "file") {
-      if (!file) {
+      if (!template.headerFile) {
         setErrors({ byField: { header: "Choose the header's file." }, form: [] });
         return null;
       }
-      const media = await uploaded(file);
+      const media = await uploaded(template.headerFile);
       if (!media) return null;
       header = { mediaFileId: media.id };
     }
@@ -413,7 +415,6 @@ export function ConversationView({ id }: { id: string }) {
                 components={chosenTemplate.components}
                 errors={errors}
                 onChange={setTemplate}
-                onFile={setFile}
               />
             )}
           </>
@@ -485,7 +486,6 @@ function TemplateExtras(props: {
   components: unknown;
   errors: FieldErrors;
   onChange: (template: TemplateForm) => void;
-  onFile: (file: File | null) => void;
 }) {
   const { template, onChange } = props;
   const components = (Array.isArray(props.components) ? props.components : []) as Component[];
@@ -516,7 +516,7 @@ function TemplateExtras(props: {
             onChange={(e) => onChange({ ...template, headerValue: e.target.value })}
           />
         )}
-        {template.header === "file" && <input type="file" name="headerFile" onChange={(e) => props.onFile(e.target.files?.[0] ?? null)} />}
+        {template.header === "file" && <input type="file" name="headerFile" onChange={(e) => onChange({ ...template, headerFile: e.target.files?.[0] ?? null })} />}
       </Field>
       {buttons.map((button, index) => {
         const subType: TemplateButtonSubType =
