@@ -193,10 +193,12 @@ test("reply quoting the customer with an uploaded image; it is shown from its si
 });
 
 test("a canned response by its shortcut", async () => {
-  const created = await call(parley.url, token, ops.CreateCannedResponse, {
-    input: { shortcut: "ship", body: "Orders ship within 2 working days, {{contact.name}}." },
-  });
-  assert.deepEqual(created.createCannedResponse.userErrors, []);
+  await page.locator(".new-canned summary").click();
+  await page.fill("input[name=cannedShortcut]", "ship");
+  await page.fill("textarea[name=cannedBody]", "Orders ship within 2 working days, {{contact.name}}.");
+  await page.locator(".new-canned").getByRole("button", { name: "Save" }).click();
+  await page.locator("[data-testid=canned-saved]", { hasText: "/ship" }).waitFor();
+  await page.locator(".new-canned summary").click();
   await page.fill("textarea[name=reply]", "/sh");
   await page.locator("[data-testid=canned-suggestions] button", { hasText: "/ship" }).click();
   await page.locator("[data-testid=canned-chosen]").waitFor();

@@ -7,6 +7,7 @@ import { feedReady, onInboxConversation, onInboxMessage, onInboxReset } from "..
 import { useStore } from "../api/store";
 import {
   ConversationsDocument,
+  CreateCannedResponseDocument,
   CreateLabelDocument,
   DevicesDocument,
   LabelsDocument,
@@ -158,6 +159,7 @@ export function Inbox() {
           </label>
         </div>
         {isAdmin && <NewLabel onCreated={() => refetchLabels({ requestPolicy: "network-only" })} />}
+        {isAdmin && <NewCannedResponse />}
         {error && <p className="form-errors">{error.message}</p>}
         {ready && data && !fetching && rows.length === 0 && <p className="empty">No conversations yet.</p>}
         <ul data-testid="conversations">
@@ -236,5 +238,44 @@ function NewLabel({ onCreated }: { onCreated: () => void }) {
       <button type="submit">Add</button>
       <FormErrors errors={errors} />
     </form>
+  );
+}
+
+/** An admin saves a canned response (createCannedResponse is ADMIN+); agents send it by "/shortcut". */
+function NewCannedResponse() {
+  const [form, setForm] = useState({ shortcut: "", body: "" });
+  const [saved, setSaved] = useState<string | null>(null);
+  const [errors, setErrors] = useState<FieldErrors>(NO_ERRORS);
+  const [, create] = useMutation(CreateCannedResponseDocument);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    const { data, error } = await create({ input: form });
+    if (error) return setErrors(transportErrors(error));
+    setErrors(fieldErrors(data?.createCannedResponse.userErrors, ["shortcut", "body"]));
+    const created = data?.createCannedResponse.cannedResponse;
+    if (created) {
+      setSaved(`/${created.shortcut}`);
+      setForm({ shortcut: "", body: "" });
+    }
+  }
+
+  return (
+    <details className="new-canned">
+      <summary>Canned responses</summary>
+      <form onSubmit={submit} aria-label="New canned response">
+        <input name="cannedShortcut" placeholder="shortcut" value={form.shortcut} onChange={(e) => setForm({ ...form, shortcut: e.target.value })} />
+        <textarea
+          name="cannedBody"
+          placeholder="Text ({{contact.name}}, {{agent.name}} …)"
+          rows={2}
+          value={form.body}
+          onChange={(e) => setForm({ ...form, body: e.target.value })}
+        />
+        <button type="submit">Save</button>
+        {saved && <small data-testid="canned-saved">Saved: type {saved} in a reply.</small>}
+        <FormErrors errors={errors} />
+      </form>
+    </details>
   );
 }
