@@ -1,10 +1,10 @@
 // The inbox SPA in headless Chromium (Debian's /usr/bin/chromium) against `parley dev`:
 // `make web-test`. One screenshot per step in web/test-artifacts/.
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { gzipSync } from "node:zlib";
+import { deflateSync, gzipSync } from "node:zlib";
 import { chromium } from "playwright-core";
 import { call, freePort, manifest, startParley, startProxy, WEB } from "./harness.mjs";
 
@@ -30,11 +30,46 @@ async function simulate(from, text, name) {
   return data;
 }
 
+/** A real PNG (w×h, one colour): the server sniffs the content, the browser must decode it. */
+function png(width, height, [r, g, b]) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (bytes) => {
+    let c = 0xffffffff;
+    for (const byte of bytes) c = crcTable[(c ^ byte) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+    const out = Buffer.alloc(body.length + 8);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc(body), body.length + 4);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: width }, () => [r, g, b]).flat())]);
+  const pixels = deflateSync(Buffer.concat(Array.from({ length: height }, () => row)));
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", header),
+    chunk("IDAT", pixels),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
 async function nav(label) {
   await page.getByRole("navigation").getByText(label, { exact: true }).click();
 }
 
 before(async () => {
+  rmSync(ARTIFACTS, { recursive: true, force: true }); // this run's screenshots only
   mkdirSync(ARTIFACTS, { recursive: true });
   const [serverPort, proxyPort] = [await freePort(), await freePort()];
   app = `http://127.0.0.1:${proxyPort}/app`;
@@ -128,6 +163,74 @@ test("reply with text; the statuses tick to READ", async () => {
   await screenshot("reply-read");
 });
 
+test("reply quoting the customer with an uploaded image; it is shown from its signed URL; react", async () => {
+  const inbound = page.locator("[data-testid=messages] .bubble.inbound", { hasText: "Is my order on its way?" });
+  await inbound.hover();
+  await inbound.getByRole("button", { name: "Reply to this message" }).click();
+  await page.locator("[data-testid=quoting]", { hasText: "Is my order on its way?" }).waitFor();
+  // uploadMedia goes as a GraphQL multipart request (the server only takes the build's documents).
+  const uploads = [];
+  page.on("request", (request) => {
+    if (request.headers()["content-type"]?.startsWith("multipart/form-data")) uploads.push(request.url());
+  });
+  await page.setInputFiles("input[name=file]", { name: "parcel.png", mimeType: "image/png", buffer: png(64, 48, [11, 122, 92]) });
+  await page.fill("textarea[name=reply]", "Your parcel, photographed at dispatch");
+  await page.getByRole("button", { name: "Send", exact: true }).click();
+  const reply = page.locator(".bubble.outbound", { hasText: "photographed at dispatch" });
+  await reply.locator("[data-testid=quoted]", { hasText: "Is my order on its way?" }).waitFor();
+  const image = reply.locator("img[data-testid=media-image]");
+  await image.waitFor();
+  await page.waitForFunction((img) => img.complete && img.naturalWidth > 0, await image.elementHandle());
+  const rendered = await image.evaluate((img) => ({ src: img.src, width: img.naturalWidth, height: img.naturalHeight }));
+  assert.deepEqual([rendered.width, rendered.height], [64, 48]);
+  assert.ok(!rendered.src.includes("/graphql"), rendered.src);
+  assert.equal(uploads.length, 1, "one multipart request");
+  await inbound.hover();
+  await inbound.getByRole("button", { name: "React 👍" }).click();
+  await inbound.locator("[data-testid=reactions]", { hasText: "👍" }).waitFor();
+  assert.equal(await page.locator(".bubble.outbound", { hasText: "👍" }).count(), 0, "a reaction is not a bubble of its own");
+  await screenshot("image-reply-quoted-and-reaction");
+});
+
+test("a canned response by its shortcut", async () => {
+  await page.locator(".new-canned summary").click();
+  await page.fill("input[name=cannedShortcut]", "ship");
+  await page.fill("textarea[name=cannedBody]", "Orders ship within 2 working days, {{contact.name}}.");
+  await page.locator(".new-canned").getByRole("button", { name: "Save" }).click();
+  await page.locator("[data-testid=canned-saved]", { hasText: "/ship" }).waitFor();
+  await page.locator(".new-canned summary").click();
+  await page.fill("textarea[name=reply]", "/sh");
+  await page.locator("[data-testid=canned-suggestions] button", { hasText: "/ship" }).click();
+  await page.locator("[data-testid=canned-chosen]").waitFor();
+  await page.getByRole("button", { name: "Send", exact: true }).click();
+  await page.locator(".bubble.outbound", { hasText: "Orders ship within 2 working days, Ada." }).waitFor();
+  await screenshot("canned-response");
+});
+
+test("add a note and a label; filter the list by the label", async () => {
+  await page.locator(".composer .tabs").getByRole("button", { name: "Note" }).click();
+  await page.fill("textarea[name=note]", "Customer asked twice: call her if it is late.");
+  await page.getByRole("button", { name: "Add note" }).click();
+  await page.locator("[data-testid=messages] .note", { hasText: "call her if it is late" }).waitFor();
+  await page.locator(".composer .tabs").getByRole("button", { name: "Text" }).click();
+
+  await page.fill("input[name=labelName]", "VIP");
+  await page.locator("form.new-label").getByRole("button", { name: "Add" }).click();
+  await page.locator(".label-picker summary").click();
+  await page.locator("input[name=label-VIP]").click(); // checked once the API answers
+  await page.locator(".conversation-head [data-testid=labels]", { hasText: "VIP" }).waitFor();
+  // The list's row gets the label from the feed (a conversation change), without a reload.
+  const ada = page.locator("[data-conversation-id]").filter({ has: page.locator("strong", { hasText: "Ada" }) });
+  await ada.locator("[data-testid=labels]", { hasText: "VIP" }).waitFor();
+  await page.selectOption("select[aria-label=Label]", { label: "VIP" });
+  await page.waitForFunction(() => document.querySelectorAll("[data-conversation-id]").length === 1);
+  await screenshot("note-and-label");
+  await page.selectOption("select[aria-label=Label]", "");
+  await page.locator("[data-conversation-id]").nth(2).waitFor();
+  await page.mouse.move(0, 0);
+  await screenshot("inbox"); // docs/web-inbox.png
+});
+
 test("run a small campaign from a template and watch it complete", async () => {
   await nav("Campaigns");
   await page.getByRole("button", { name: "Add template" }).click();
@@ -141,12 +244,33 @@ test("run a small campaign from a template and watch it complete", async () => {
   await screenshot("campaign-completed");
 });
 
-test("offline while 20 changes happen: all 20 are there after reconnecting", async () => {
+test("offline while 20 changes happen: all 20 come back through inboxEvents(after:), no reload", async () => {
   await nav("Inbox");
   await page.locator("[data-conversation-id]", { hasText: "Spring sale" }).first().waitFor().catch(() => {});
   const ada = page.locator("[data-conversation-id]").filter({ has: page.locator("strong", { hasText: "Ada" }) });
   await ada.click();
   await page.locator("[data-testid=messages] .bubble").first().waitFor();
+
+  // What the page sends and receives from here: subscribe frames, events, list reloads.
+  const subscribes = [];
+  const replayed = new Set();
+  let listReloads = 0;
+  let restored = false;
+  page.on("websocket", (ws) => {
+    ws.on("framesent", ({ payload }) => {
+      const frame = JSON.parse(String(payload));
+      if (frame.type === "subscribe" && frame.payload.extensions?.persistedQuery?.sha256Hash === ops.InboxEvents)
+        subscribes.push(frame.payload.variables);
+    });
+    ws.on("framereceived", ({ payload }) => {
+      const frame = JSON.parse(String(payload));
+      const event = frame.type === "next" ? frame.payload.data?.inboxEvents : null;
+      if (event?.kind === "MESSAGE_CREATED" && /While you were away/.test(event.message?.body ?? "")) replayed.add(event.message.body);
+    });
+  });
+  page.on("request", (request) => {
+    if (restored && request.method() === "POST" && (request.postData() ?? "").includes(ops.Conversations)) listReloads += 1;
+  });
 
   proxy.cut();
   await page.locator("[data-testid=offline-banner]").waitFor();
@@ -154,11 +278,18 @@ test("offline while 20 changes happen: all 20 are there after reconnecting", asy
   await screenshot("offline");
   assert.equal(await page.locator(".bubble", { hasText: "While you were away" }).count(), 0);
 
+  restored = true;
   proxy.restore();
   await page.locator("[data-testid=offline-banner]").waitFor({ state: "detached", timeout: 30_000 });
   await page.locator(".bubble", { hasText: "While you were away #20" }).waitFor();
   const texts = await page.locator(".bubble.inbound p").allTextContents();
   for (let i = 1; i <= 20; i++) assert.ok(texts.includes(`While you were away #${i}`), `#${i} missing`);
+  // Resumed from the feed's cursor: the new socket subscribed with `after`, the 20 changes came
+  // over it, and the list was not read again.
+  assert.ok(subscribes.length >= 1 && subscribes.every((v) => typeof v.after === "string" && v.after), JSON.stringify(subscribes));
+  assert.equal(replayed.size, 20, `changes seen after reconnecting: ${replayed.size}`);
+  assert.equal(listReloads, 0, "the conversation list was read again");
+  console.log(`after reconnecting: resumed with inboxEvents(after: "${subscribes.at(-1).after}"), ${replayed.size} of 20 messages replayed, ${listReloads} list reloads`);
   await screenshot("back-online-all-20");
 });
 
@@ -170,6 +301,24 @@ test("trusted documents only: a document outside the build's manifest is refused
   });
   const body = await response.json();
   assert.equal(body.errors?.[0]?.extensions?.code, "PERSISTED_QUERY_NOT_FOUND", JSON.stringify(body));
+});
+
+test("trusted documents only: a multipart upload is taken by its hash, and refused with a query outside the manifest", async () => {
+  const upload = (operations) => {
+    const form = new FormData();
+    form.append("operations", JSON.stringify(operations));
+    form.append("map", JSON.stringify({ 0: ["variables.input.file"] }));
+    form.append("0", new Blob([png(8, 8, [200, 30, 30])], { type: "image/png" }), "red.png");
+    return fetch(`${parley.url}/graphql`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: form }).then((r) => r.json());
+  };
+  const byHash = await upload({ variables: { input: { file: null } }, extensions: { persistedQuery: { version: 1, sha256Hash: ops.UploadMedia } } });
+  assert.deepEqual(byHash.data?.uploadMedia?.userErrors, [], JSON.stringify(byHash));
+  assert.equal(byHash.data.uploadMedia.mediaFile.kind, "IMAGE");
+  const byText = await upload({
+    query: "mutation ($input: UploadMediaInput!) { uploadMedia(input: $input) { mediaFile { id } } }",
+    variables: { input: { file: null } },
+  });
+  assert.equal(byText.errors?.[0]?.extensions?.code, "PERSISTED_QUERY_NOT_FOUND", JSON.stringify(byText));
 });
 
 test("bundle size, and time to interactive of the inbox with 1,000 conversations", async () => {

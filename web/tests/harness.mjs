@@ -101,7 +101,8 @@ export function manifest() {
   const documents = JSON.parse(readFileSync(MANIFEST, "utf8"));
   const byName = {};
   for (const [hash, text] of Object.entries(documents)) {
-    const name = /^(?:query|mutation|subscription)\s+(\w+)/.exec(text)?.[1];
+    // The operation, wherever it is among its fragments.
+    const name = /(?:^|[\s}])(?:query|mutation|subscription)\s+(\w+)/.exec(text)?.[1];
     if (name) byName[name] = hash.replace(/^sha256:/, "");
   }
   return byName;

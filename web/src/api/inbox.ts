@@ -1,22 +1,37 @@
-// The inbox's live feed, one per signed-in app: messages (resumable from the last cursor) and
-// conversation changes, handed to whichever screens listen.
+// The inbox's live feed, one per signed-in app: every change of the organization's inbox
+// (messages created, statuses, edits; conversations created, read, assigned, labelled, closed)
+// in order, handed to whichever screens listen.
+//
+// Gap-free: before the screens load anything, `inboxChanges.headCursor` says where the log
+// stands; the feed subscribes with `inboxEvents(after: <that cursor>)` and keeps the cursor of
+// every event it applies. After a lost socket (or a fresh token) it subscribes again with
+// `after: <last cursor>`: the server replays the changes since then, then goes live — nothing is
+// missed and nothing is read twice, so no screen reloads. Only a cursor older than the server's
+// retention window (CURSOR_EXPIRED) makes the screens read everything again (`onInboxReset`).
+import type { Client } from "urql";
 import {
-  InboxConversationsDocument,
-  InboxMessagesDocument,
+  InboxEventsDocument,
+  InboxHeadDocument,
   type ConversationRowFragment,
-  type MessageEventKind,
+  type InboxEventKind,
   type MessageFieldsFragment,
 } from "../gql/graphql";
 import { subscribe } from "./live";
+import { Store } from "./store";
 
-type MessageListener = (message: MessageFieldsFragment, kind: MessageEventKind) => void;
-type ConversationListener = (conversation: ConversationRowFragment) => void;
+type MessageListener = (message: MessageFieldsFragment, kind: InboxEventKind) => void;
+type ConversationListener = (conversation: ConversationRowFragment, kind: InboxEventKind) => void;
 
 const messageListeners = new Set<MessageListener>();
 const conversationListeners = new Set<ConversationListener>();
+const resetListeners = new Set<() => void>();
 
-/** The cursor of the last message event seen: a reconnect resumes after it, nothing missed. */
+/** The cursor of the last change applied: a (re)subscription resumes after it. */
 let cursor: string | null = null;
+
+/** True once the feed knows where the log stands: screens read what they show only then, so
+ * every change after their read is replayed to them (read before it, one could be missed). */
+export const feedReady = new Store(false);
 
 export function onInboxMessage(listener: MessageListener): () => void {
   messageListeners.add(listener);
@@ -28,21 +43,44 @@ export function onInboxConversation(listener: ConversationListener): () => void 
   return () => conversationListeners.delete(listener);
 }
 
-export function startInboxFeed(): () => void {
+/** The feed could not resume (its cursor expired): read the list and the open conversation again. */
+export function onInboxReset(listener: () => void): () => void {
+  resetListeners.add(listener);
+  return () => resetListeners.delete(listener);
+}
+
+export function startInboxFeed(client: Client): () => void {
+  let stopped = false;
+  let stop: (() => void) | null = null;
   cursor = null;
-  const stopMessages = subscribe(InboxMessagesDocument, () => ({ after: cursor }), {
-    next: ({ messageEvents }) => {
-      cursor = messageEvents.cursor;
-      for (const listener of [...messageListeners]) listener(messageEvents.message, messageEvents.kind);
-    },
-  });
-  const stopConversations = subscribe(InboxConversationsDocument, () => ({}), {
-    next: ({ conversationEvents }) => {
-      for (const listener of [...conversationListeners]) listener(conversationEvents.conversation);
-    },
-  });
+  feedReady.set(false);
+  void client
+    .query(InboxHeadDocument, {}, { requestPolicy: "network-only" })
+    .toPromise()
+    .then((head) => {
+      if (stopped) return;
+      // Without a head (the API unreachable) the feed starts live, from whenever it connects.
+      cursor = head.data?.inboxChanges.headCursor ?? null;
+      feedReady.set(true);
+      stop = subscribe(
+        InboxEventsDocument,
+        () => ({ after: cursor }),
+        {
+          next: ({ inboxEvents: event }) => {
+            cursor = event.cursor;
+            if (event.message) for (const listener of [...messageListeners]) listener(event.message, event.kind);
+            if (event.conversation) for (const listener of [...conversationListeners]) listener(event.conversation, event.kind);
+          },
+          error: (_message, code) => {
+            if (code !== "CURSOR_EXPIRED") return;
+            cursor = null; // start from now, and let the screens read what they show again
+            for (const listener of [...resetListeners]) listener();
+          },
+        },
+      );
+    });
   return () => {
-    stopMessages();
-    stopConversations();
+    stopped = true;
+    stop?.();
   };
 }

@@ -2,11 +2,11 @@
 //
 // graphql-ws retries a dropped socket by itself, but it re-sends each subscription with the
 // variables it started with, and it gives up on 4401 (token expired). The inbox must resume
-// from its last cursor (`messageEvents(after:)`) with a fresh token, so this layer reconnects
+// from its last cursor (`inboxEvents(after:)`) with a fresh token, so this layer reconnects
 // itself: any close ends every subscription, and after a short wait each one is subscribed
 // again with its variables computed anew (the latest cursor) on a socket signed in with a
-// fresh token. `connection` drives the offline banner; `onResync` listeners refetch what the
-// live events cannot replay (the conversation list, statuses changed while away).
+// fresh token. `connection` drives the offline banner; `onResync` listeners refetch what a
+// subscription without a cursor cannot replay.
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { createClient, type Client } from "graphql-ws";
 import { freshAccessToken, refresh, session } from "./session";
@@ -16,7 +16,8 @@ import { WS_URL, persistedExtensions } from "./transport";
 export type Connection = "connecting" | "online" | "offline";
 export const connection = new Store<Connection>("connecting");
 
-type Handlers<R> = { next: (data: R) => void; error?: (message: string) => void };
+type Handlers<R> = { next: (data: R) => void; error?: (message: string, code?: string) => void };
+type GraphQLErrorLike = { message: string; extensions?: { code?: string } };
 
 type Live = {
   start: () => void;
@@ -113,7 +114,8 @@ export function subscribe<R, V>(
             }
             if (Array.isArray(error)) {
               // A GraphQL error ending the subscription (UNAUTHENTICATED after a logout, NOT_FOUND).
-              handlers.error?.(error.map((e: { message: string }) => e.message).join("; "));
+              const errors = error as GraphQLErrorLike[];
+              handlers.error?.(errors.map((e) => e.message).join("; "), errors[0]?.extensions?.code);
               if (!session.get()) return;
             }
             scheduleRestart();

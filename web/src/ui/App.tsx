@@ -1,5 +1,5 @@
 import { createContext, useContext, useEffect, useMemo } from "react";
-import { Provider, useQuery } from "urql";
+import { Provider, useClient, useQuery } from "urql";
 import { createApiClient } from "../api/client";
 import { startInboxFeed } from "../api/inbox";
 import { connection, restartLive } from "../api/live";
@@ -37,11 +37,12 @@ function Shell() {
   const [{ data }] = useQuery({ query: ViewerDocument });
   const online = useStore(connection);
   const limitedUntil = useStore(rateLimitedUntil);
+  const client = useClient();
 
   useEffect(() => {
     restartLive();
-    return startInboxFeed();
-  }, []);
+    return startInboxFeed(client);
+  }, [client]);
 
   return (
     <ViewerContext.Provider value={data ?? null}>

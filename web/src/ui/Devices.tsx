@@ -11,6 +11,7 @@ import {
   DevicesDocument,
   SimulateInboundDocument,
   SimulateQrScanDocument,
+  UploadMediaDocument,
   type DeviceFieldsFragment,
 } from "../gql/graphql";
 import { Field, FormErrors } from "./forms";
@@ -118,13 +119,23 @@ function SimulateCustomer({ deviceId }: { deviceId: string }) {
   const [form, setForm] = useState({ from: "+14155552671", name: "Ada", text: "Hi! Is my order on its way?" });
   const [errors, setErrors] = useState<FieldErrors>(NO_ERRORS);
   const [sent, setSent] = useState(0);
+  const [file, setFile] = useState<File | null>(null);
   const [, simulate] = useMutation(SimulateInboundDocument);
+  const [, upload] = useMutation(UploadMediaDocument);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    const { data, error } = await simulate({ input: { deviceId, ...form } });
+    let mediaFileId: string | null = null;
+    if (file) {
+      // The customer's file: stored with uploadMedia, then "sent" by the simulated customer.
+      const { data: stored, error } = await upload({ input: { file } });
+      if (error) return setErrors(transportErrors(error));
+      if (!stored?.uploadMedia.mediaFile) return setErrors(fieldErrors(stored?.uploadMedia.userErrors, ["file"]));
+      mediaFileId = stored.uploadMedia.mediaFile.id;
+    }
+    const { data, error } = await simulate({ input: { deviceId, ...form, text: form.text || null, mediaFileId } });
     if (error) return setErrors(transportErrors(error));
-    setErrors(fieldErrors(data?.simulateInboundMessage.userErrors, ["from", "text", "name"]));
+    setErrors(fieldErrors(data?.simulateInboundMessage.userErrors, ["from", "text", "name", "mediaFileId", "file"]));
     if (data?.simulateInboundMessage.message) setSent((n) => n + 1);
   }
 
@@ -140,6 +151,9 @@ function SimulateCustomer({ deviceId }: { deviceId: string }) {
       </Field>
       <Field label="Text" name="text" errors={errors}>
         <input name="text" value={form.text} onChange={(e) => setForm({ ...form, text: e.target.value })} />
+      </Field>
+      <Field label="File" name="file" errors={errors}>
+        <input type="file" name="customerFile" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
       </Field>
       <button type="submit">Send as customer</button>
       {sent > 0 && <small data-testid="simulated">{sent} sent</small>}

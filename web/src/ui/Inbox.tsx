@@ -1,21 +1,32 @@
-// The conversation list (unread counts, assignee, live) with its filters, and the open conversation.
-import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
-import { useClient, useQuery } from "urql";
-import { onInboxConversation, onInboxMessage } from "../api/inbox";
-import { onResync } from "../api/live";
+// The conversation list (unread counts, labels, assignee, live) with its filters, and the open
+// conversation.
+import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent } from "react";
+import { useClient, useMutation, useQuery } from "urql";
+import { fieldErrors, NO_ERRORS, transportErrors, type FieldErrors } from "../api/errors";
+import { feedReady, onInboxConversation, onInboxMessage, onInboxReset } from "../api/inbox";
+import { useStore } from "../api/store";
 import {
   ConversationsDocument,
+  CreateCannedResponseDocument,
+  CreateLabelDocument,
   DevicesDocument,
+  LabelsDocument,
   type ConversationRowFragment,
   type ConversationStatus,
 } from "../gql/graphql";
 import { useViewer } from "./App";
 import { ConversationView } from "./Conversation";
+import { FormErrors } from "./forms";
 import { navigate, useRoute } from "./router";
 
 const PAGE = 100;
 
-type Filters = { status: ConversationStatus | null; assignedToMe: boolean; deviceId: string | null };
+type Filters = {
+  status: ConversationStatus | null;
+  assignedToMe: boolean;
+  deviceId: string | null;
+  labelId: string | null;
+};
 
 function newestFirst(a: ConversationRowFragment, b: ConversationRowFragment): number {
   return (b.lastMessageAt ?? "").localeCompare(a.lastMessageAt ?? "");
@@ -25,12 +36,20 @@ export function Inbox() {
   const [, openId] = useRoute();
   const viewer = useViewer();
   const client = useClient();
-  const [filters, setFilters] = useState<Filters>({ status: null, assignedToMe: false, deviceId: null });
+  const [filters, setFilters] = useState<Filters>({
+    status: null,
+    assignedToMe: false,
+    deviceId: null,
+    labelId: null,
+  });
   const [rows, setRows] = useState<ConversationRowFragment[]>([]);
   const [more, setMore] = useState<string | null>(null);
   const variables = { first: PAGE, ...filters };
-  const [{ data, fetching, error }, refetch] = useQuery({ query: ConversationsDocument, variables });
+  const ready = useStore(feedReady);
+  const [{ data, fetching, error }, refetch] = useQuery({ query: ConversationsDocument, variables, pause: !ready });
   const [{ data: devices }] = useQuery({ query: DevicesDocument });
+  const [{ data: labels }, refetchLabels] = useQuery({ query: LabelsDocument });
+  const isAdmin = ["ADMIN", "OWNER"].includes(viewer?.organization?.viewerRole ?? "");
   const measured = useRef(false);
 
   useEffect(() => {
@@ -51,7 +70,8 @@ export function Inbox() {
     (c: ConversationRowFragment) =>
       (!filters.status || c.status === filters.status) &&
       (!filters.deviceId || c.device.id === filters.deviceId) &&
-      (!filters.assignedToMe || c.assignee?.id === viewer?.me?.id),
+      (!filters.assignedToMe || c.assignee?.id === viewer?.me?.id) &&
+      (!filters.labelId || c.labels.some((l) => l.id === filters.labelId)),
     [filters, viewer],
   );
 
@@ -78,8 +98,9 @@ export function Inbox() {
       ),
     [],
   );
-  // Back from offline: conversation changes are not replayed, so read the list again.
-  useEffect(() => onResync(() => refetch({ requestPolicy: "network-only" })), [refetch]);
+  // Back from offline the feed replays every change since its cursor: nothing to reload, unless
+  // the cursor expired.
+  useEffect(() => onInboxReset(() => refetch({ requestPolicy: "network-only" })), [refetch]);
 
   async function loadMore() {
     if (!more) return;
@@ -116,6 +137,18 @@ export function Inbox() {
               </option>
             ))}
           </select>
+          <select
+            aria-label="Label"
+            value={filters.labelId ?? ""}
+            onChange={(e) => setFilters({ ...filters, labelId: e.target.value || null })}
+          >
+            <option value="">All labels</option>
+            {labels?.labels.map((l) => (
+              <option key={l.id} value={l.id}>
+                {l.name}
+              </option>
+            ))}
+          </select>
           <label className="check">
             <input
               type="checkbox"
@@ -125,8 +158,10 @@ export function Inbox() {
             Mine
           </label>
         </div>
+        {isAdmin && <NewLabel onCreated={() => refetchLabels({ requestPolicy: "network-only" })} />}
+        {isAdmin && <NewCannedResponse />}
         {error && <p className="form-errors">{error.message}</p>}
-        {!fetching && rows.length === 0 && <p className="empty">No conversations yet.</p>}
+        {ready && data && !fetching && rows.length === 0 && <p className="empty">No conversations yet.</p>}
         <ul data-testid="conversations">
           {rows.map((c) => (
             <li
@@ -143,7 +178,8 @@ export function Inbox() {
                   </span>
                 )}
               </div>
-              <div className="preview">{c.lastMessage?.body ?? ""}</div>
+              <div className="preview">{c.lastMessage?.body ?? (c.lastMessage ? `[${c.lastMessage.type.toLowerCase()}]` : "")}</div>
+              {c.labels.length > 0 && <Labels labels={c.labels} />}
               <div className="meta">
                 <span>{c.status.toLowerCase()}</span>
                 <span>{c.assignee ? `→ ${c.assignee.name}` : "unassigned"}</span>
@@ -162,5 +198,84 @@ export function Inbox() {
         {openId ? <ConversationView key={openId} id={openId} /> : <p className="empty">Pick a conversation.</p>}
       </section>
     </div>
+  );
+}
+
+export function Labels({ labels }: { labels: ConversationRowFragment["labels"] }) {
+  return (
+    <span className="labels" data-testid="labels">
+      {labels.map((l) => (
+        <span key={l.id} className="label" style={{ background: l.color }}>
+          {l.name}
+        </span>
+      ))}
+    </span>
+  );
+}
+
+/** An admin adds a label to the organization's list (createLabel is ADMIN+). */
+function NewLabel({ onCreated }: { onCreated: () => void }) {
+  const [name, setName] = useState("");
+  const [color, setColor] = useState("#3b82f6");
+  const [errors, setErrors] = useState<FieldErrors>(NO_ERRORS);
+  const [, create] = useMutation(CreateLabelDocument);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    const { data, error } = await create({ input: { name, color } });
+    if (error) return setErrors(transportErrors(error));
+    setErrors(fieldErrors(data?.createLabel.userErrors, ["name", "color"]));
+    if (data?.createLabel.label) {
+      setName("");
+      onCreated();
+    }
+  }
+
+  return (
+    <form className="new-label" onSubmit={submit} aria-label="New label">
+      <input name="labelName" placeholder="New label" value={name} onChange={(e) => setName(e.target.value)} />
+      <input name="labelColor" type="color" aria-label="Color" value={color} onChange={(e) => setColor(e.target.value)} />
+      <button type="submit">Add</button>
+      <FormErrors errors={errors} />
+    </form>
+  );
+}
+
+/** An admin saves a canned response (createCannedResponse is ADMIN+); agents send it by "/shortcut". */
+function NewCannedResponse() {
+  const [form, setForm] = useState({ shortcut: "", body: "" });
+  const [saved, setSaved] = useState<string | null>(null);
+  const [errors, setErrors] = useState<FieldErrors>(NO_ERRORS);
+  const [, create] = useMutation(CreateCannedResponseDocument);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    const { data, error } = await create({ input: form });
+    if (error) return setErrors(transportErrors(error));
+    setErrors(fieldErrors(data?.createCannedResponse.userErrors, ["shortcut", "body"]));
+    const created = data?.createCannedResponse.cannedResponse;
+    if (created) {
+      setSaved(`/${created.shortcut}`);
+      setForm({ shortcut: "", body: "" });
+    }
+  }
+
+  return (
+    <details className="new-canned">
+      <summary>Canned responses</summary>
+      <form onSubmit={submit} aria-label="New canned response">
+        <input name="cannedShortcut" placeholder="shortcut" value={form.shortcut} onChange={(e) => setForm({ ...form, shortcut: e.target.value })} />
+        <textarea
+          name="cannedBody"
+          placeholder="Text ({{contact.name}}, {{agent.name}} …)"
+          rows={2}
+          value={form.body}
+          onChange={(e) => setForm({ ...form, body: e.target.value })}
+        />
+        <button type="submit">Save</button>
+        {saved && <small data-testid="canned-saved">Saved: type {saved} in a reply.</small>}
+        <FormErrors errors={errors} />
+      </form>
+    </details>
   );
 }
