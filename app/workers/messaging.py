@@ -4,11 +4,13 @@ statuses, process a webhook."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import structlog
 
 from app.messaging import deliveries, media, pairing, retention, sending, snoozing, typing
 from app.messaging.contact_imports import run_import
+from app.messaging.jobs import PROCESS_WEBHOOK_EVENT
 from app.messaging.pipeline import (
     SEND_TIMEOUT,
     apply_status,
@@ -27,6 +29,7 @@ from app.models.messaging import (
 )
 from app.models.messaging import DeviceStatus as DeviceStatusModel
 from app.platform import clock, metrics
+from app.platform.outage_logs import redis_away
 from app.platform.runtime import JobContext
 from app.whatsapp.errors import ProviderError
 from app.whatsapp.types import DeliveryStatus, StatusUpdate
@@ -123,6 +126,54 @@ async def purge_expired(ctx: JobContext) -> dict[str, int]:
     }
 
 
+# Deliveries still RECEIVED this long after they arrived lost their job (Redis went away
+# between queueing it and a worker finishing it): the sweep queues them again. Only the last
+# day is looked at (the created_at index bounds the scan; Meta redelivers older ones anyway).
+STRANDED_AFTER = timedelta(seconds=30)
+STRANDED_WINDOW = timedelta(days=1)
+
+
+async def requeue_stranded_webhook_events(ctx: JobContext) -> int:
+    """A cron job: queue again the deliveries whose job was lost; returns how many."""
+    now = clock.now()
+    stranded = [
+        row["id"]
+        for row in await WebhookEvent.filter(
+            created_at__gte=now - STRANDED_WINDOW,
+            created_at__lt=now - STRANDED_AFTER,
+            status=WebhookEventStatus.RECEIVED,
+        ).values("id")
+    ]
+    for event_id in stranded:
+        await _enqueue_again(ctx, event_id, "swept", delay=0)
+    if stranded:
+        log.info("messaging.webhook_events_requeued", count=len(stranded))
+    return len(stranded)
+
+
+async def _process_later(ctx: JobContext, event_id: int) -> None:
+    try:
+        await _enqueue_again(ctx, event_id, "after-outage", delay=OUTAGE_RETRY_SECONDS)
+    except Exception as error:  # Redis still away: the event stays RECEIVED, said once here
+        log.warning(
+            "messaging.webhook_event_stranded", event_id=event_id, error=type(error).__name__
+        )
+
+
+async def _enqueue_again(ctx: JobContext, event_id: int, why: str, *, delay: int) -> None:
+    # A key of its own: the lost job's key may still stand in Redis, marked active.
+    now = int(clock.timestamp())
+    await ctx["runtime"].queues.enqueue(
+        PROCESS_WEBHOOK_EVENT,
+        key=f"webhook:{event_id}:{why}:{now}",
+        event_id=event_id,
+        scheduled=now + delay,
+        retries=3,
+        retry_delay=1.0,
+        retry_backoff=True,
+    )
+
+
 def _last_try(ctx: JobContext) -> bool:
     job = ctx.get("job")
     return job is None or job.attempts >= job.retries
@@ -155,6 +206,10 @@ async def sandbox_progress(ctx: JobContext, *, message_id: int) -> None:
         await apply_status(runtime.broker, device, update)
 
 
+# A delivery whose every try met Redis away is tried again this much later.
+OUTAGE_RETRY_SECONDS = 15
+
+
 async def process_webhook_event(ctx: JobContext, *, event_id: int) -> None:
     """Apply a stored delivery, item by item (app.messaging.deliveries)."""
     event = await WebhookEvent.get_or_none(id=event_id)
@@ -169,7 +224,12 @@ async def process_webhook_event(ctx: JobContext, *, event_id: int) -> None:
         await deliveries.apply_event(ctx["runtime"], event, last_try=_last_try(ctx))
     except Exception as error:
         if _last_try(ctx):
-            await deliveries.give_up(event, error)
+            if redis_away(error) is not None:
+                # Redis was away for every try: the delivery is no worse than when it came,
+                # so it is queued afresh (RECEIVED, nothing recorded against its items).
+                await _process_later(ctx, event.id)
+            else:
+                await deliveries.give_up(event, error)
         raise
     metrics.WEBHOOK_LAG.observe((clock.now() - event.created_at).total_seconds())
 

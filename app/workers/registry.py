@@ -52,6 +52,8 @@ CRON_JOBS: dict[str, list[CronJob[Any]]] = {
         CronJob(inbox.prune_inbox_changes, cron="17 * * * *", timeout=300),
         # Retention: daily at 03:17 UTC (off the hour, when other cron jobs crowd in).
         CronJob(messaging.purge_expired, cron="17 3 * * *", timeout=600),
+        # Every 15 s: deliveries whose job was lost while Redis was away, queued again.
+        CronJob(messaging.requeue_stranded_webhook_events, cron="* * * * * */15", timeout=60),
         # Every second: webhook retries that fell due, and work a lost job left behind.
         CronJob(integrations.sweep_webhooks, cron="* * * * * *", timeout=30),
     ],
