@@ -19,7 +19,9 @@ def install() -> None:
     events.react(events.InboundMessageStored, triggers.on_inbound_message)
     events.react(events.InboundMessageStored, routing.on_inbound_message)
     events.react(events.DeliveryStatusReceived, statuses.on_status_update)
-    events.keep_journal(sync.record)
     events.react(events.UsageThresholdReached, usage_mail.on_usage_threshold)
-    # Every live event of an organization with webhooks goes to their outbox first.
+    # Every live event is written down in its change's transaction: to the webhooks' outbox
+    # (organizations with webhooks), then the inbox change log, whose sequence lock is taken
+    # last, just before the commit.
     events.record_with(outbox.record)
+    events.record_with(sync.record)

@@ -39,15 +39,17 @@ class Recorder:
             **_plain(fields),
         }
         self.run.steps = [*self.run.steps, step]
-        await AgentRun.filter(id=self.run.id).update(
-            steps=self.run.steps,
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=self.completion_tokens,
-        )
-        await events.publish(self.broker, events.AgentRunEvent.of(self.run, "STEP", step=step))
+        async with events.transaction():
+            await AgentRun.filter(id=self.run.id).update(
+                steps=self.run.steps,
+                prompt_tokens=self.prompt_tokens,
+                completion_tokens=self.completion_tokens,
+            )
+            await events.publish(self.broker, events.AgentRunEvent.of(self.run, "STEP", step=step))
         return step
 
     async def token(self, text: str, source: str | None = None) -> None:
+        # A streamed token changes no row: it is written down (for webhooks) and sent at once.
         await events.publish(
             self.broker, events.AgentRunEvent.of(self.run, "TOKEN", token=text, source=source)
         )

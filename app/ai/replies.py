@@ -49,8 +49,9 @@ async def send_reply(
 
 async def hand_off(runtime: Runtime, conversation: Conversation) -> None:
     """PENDING for a person, and no more AI answers until someone turns AI back on."""
-    await Conversation.filter(id=conversation.id).update(
-        status=ConversationStatus.PENDING, ai_enabled=False
-    )
-    conversation.status, conversation.ai_enabled = ConversationStatus.PENDING, False
-    await events.publish(runtime.broker, events.ConversationEvent.of(conversation, "UPDATED"))
+    async with events.transaction():
+        await Conversation.filter(id=conversation.id).update(
+            status=ConversationStatus.PENDING, ai_enabled=False
+        )
+        conversation.status, conversation.ai_enabled = ConversationStatus.PENDING, False
+        await events.publish(runtime.broker, events.ConversationEvent.of(conversation, "UPDATED"))

@@ -41,15 +41,16 @@ async def execute(runtime: Runtime, run_id: int) -> None:
     if run is None:
         raise AgentRunNotFound(run_id)
     started = clock.now()
-    claimed = await AgentRun.filter(id=run.id, status=AgentRunStatus.QUEUED).update(
-        status=AgentRunStatus.RUNNING, started_at=started
-    )
-    if not claimed:
-        return  # cancelled while queued, or already run
-    run.status, run.started_at = AgentRunStatus.RUNNING, started
-    await events.publish(
-        runtime.broker, events.AgentRunEvent.of(run, "STATUS", status=run.status.value)
-    )
+    async with events.transaction():
+        claimed = await AgentRun.filter(id=run.id, status=AgentRunStatus.QUEUED).update(
+            status=AgentRunStatus.RUNNING, started_at=started
+        )
+        if not claimed:
+            return  # cancelled while queued, or already run
+        run.status, run.started_at = AgentRunStatus.RUNNING, started
+        await events.publish(
+            runtime.broker, events.AgentRunEvent.of(run, "STATUS", status=run.status.value)
+        )
     recorder = Recorder(runtime.broker, run)
     agent = await AIAgent.get(id=run.agent_id)
     began = time.monotonic()
@@ -89,14 +90,17 @@ async def execute(runtime: Runtime, run_id: int) -> None:
         # cancelAgentRun already set the status; only the bookkeeping is added.
         await AgentRun.filter(id=run.id).update(**changes)
         return
-    changed = await AgentRun.filter(id=run.id, status=AgentRunStatus.RUNNING).update(
-        status=status, output=output, error=error, **changes
-    )
-    if changed:
-        await events.publish(
-            runtime.broker,
-            events.AgentRunEvent.of(run, "STATUS", status=status.value, output=output, error=error),
+    async with events.transaction():
+        changed = await AgentRun.filter(id=run.id, status=AgentRunStatus.RUNNING).update(
+            status=status, output=output, error=error, **changes
         )
+        if changed:
+            await events.publish(
+                runtime.broker,
+                events.AgentRunEvent.of(
+                    run, "STATUS", status=status.value, output=output, error=error
+                ),
+            )
 
 
 async def _work(runtime: Runtime, run: AgentRun, agent: AIAgent, recorder: Recorder) -> str:

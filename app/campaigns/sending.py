@@ -164,17 +164,19 @@ async def record_sent_many(
         return
     at = clock.now()
     wamids = {message.id: wamid for _, message, wamid in sent}
-    # Both rows before anything that needs Redis: a send recorded on the message but not on
-    # its recipient would be sent again once the recipient's lease ran out.
-    await bulk.messages_sent(wamids, at)
-    await bulk.recipients_sent({recipient.id: wamid for recipient, _, wamid in sent}, at)
+    # Both rows, and their events, in one transaction before anything that needs Redis: a
+    # send recorded on the message but not on its recipient would be sent again once the
+    # recipient's lease ran out. One round trip for the batch's events (in order) once it
+    # committed, not one per message.
+    async with events.transaction():
+        await bulk.messages_sent(wamids, at)
+        await bulk.recipients_sent({recipient.id: wamid for recipient, _, wamid in sent}, at)
+        await events.publish_many(
+            broker, [events.MessageEvent.of(message, "STATUS_CHANGED") for _, message, _ in sent]
+        )
     metrics.CAMPAIGN_SENDS.inc(len(sent))
     metrics.MESSAGES_SENT.labels(str(device.id), "campaign").inc(len(sent))
     await telemetry.remember_send(broker.redis, list(wamids.values()))
-    # One round trip for the batch's events (in order), not one per message.
-    await events.publish_many(
-        broker, [events.MessageEvent.of(message, "STATUS_CHANGED") for _, message, _ in sent]
-    )
     # Statuses Meta sent before we knew the ids: apply them now.
     for wamid in await bulk.unmatched(device.id, list(wamids.values())):
         await reconcile(broker, device, wamid)
@@ -443,14 +445,18 @@ class Sender:
         if not missing:
             return found
         org_id, device_id = self.device.organization_id, self.device.id
-        created = await bulk.create_conversations(org_id, device_id, missing, clock.now())
+        async with events.transaction():
+            created = await bulk.create_conversations(org_id, device_id, missing, clock.now())
+            await events.publish_many(
+                self.broker,
+                [
+                    events.ConversationEvent("CREATED", org_id, pk, device_id)
+                    for pk in created.values()
+                ],
+            )
         found |= created
         if len(created) < len(missing):  # another worker created some meanwhile
             found |= await bulk.conversations(device_id, [i for i in missing if i not in found])
-        await events.publish_many(
-            self.broker,
-            [events.ConversationEvent("CREATED", org_id, pk, device_id) for pk in created.values()],
-        )
         return found
 
     async def _failed(

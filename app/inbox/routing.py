@@ -87,15 +87,19 @@ async def _team_of(conversation_id: int, device_id: int) -> int | None:
 async def set_team(broker: Broker, conversation: Conversation, team_id: int | None) -> None:
     """Give ``conversation`` to ``team_id`` (or to no team); an open, unassigned one is then
     assigned within the team at once."""
-    updated = await ConversationRoute.filter(conversation_id=conversation.id).update(
-        team_id=team_id
-    )
-    if not updated:
-        try:
-            await ConversationRoute.create(conversation_id=conversation.id, team_id=team_id)
-        except IntegrityError:
-            await ConversationRoute.filter(conversation_id=conversation.id).update(team_id=team_id)
-    await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
+    async with events.transaction():
+        updated = await ConversationRoute.filter(conversation_id=conversation.id).update(
+            team_id=team_id
+        )
+        if not updated:
+            try:
+                async with in_transaction():  # a savepoint: a concurrent route may win
+                    await ConversationRoute.create(conversation_id=conversation.id, team_id=team_id)
+            except IntegrityError:
+                await ConversationRoute.filter(conversation_id=conversation.id).update(
+                    team_id=team_id
+                )
+        await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
     if team_id is not None:
         await assign_next(broker, conversation.id, team_id)
 
@@ -103,7 +107,7 @@ async def set_team(broker: Broker, conversation: Conversation, team_id: int | No
 async def assign_next(broker: Broker, conversation_id: int, team_id: int) -> int | None:
     """Assign the conversation, when it is open and unassigned, to the team's next available
     member with room; their user id, or None when it waits."""
-    async with in_transaction() as connection:
+    async with events.transaction() as connection:
         await _lock_team(connection, team_id)
         conversation = await Conversation.filter(id=conversation_id).using_db(connection).first()
         if (
@@ -121,8 +125,8 @@ async def assign_next(broker: Broker, conversation_id: int, team_id: int) -> int
             .update(assignee_id=chosen.user_id, updated_at=clock.now())
         )
         await _assigned_now(connection, chosen.id)
-    conversation.assignee_id = chosen.user_id
-    await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
+        conversation.assignee_id = chosen.user_id
+        await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
     return chosen.user_id
 
 
@@ -235,14 +239,15 @@ async def _hand_back(broker: Broker, membership: Membership) -> None:
         conversation_id__in=[row["id"] for row in held], team_id__isnull=False
     )
     for route in routes:
-        released = await Conversation.filter(
-            id=route.conversation_id, assignee_id=membership.user_id
-        ).update(assignee_id=None, updated_at=clock.now())
-        if not released or route.team_id is None:
-            continue
-        if await assign_next(broker, route.conversation_id, route.team_id) is None:
-            conversation = await Conversation.get(id=route.conversation_id)
-            await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
+        async with events.transaction():
+            released = await Conversation.filter(
+                id=route.conversation_id, assignee_id=membership.user_id
+            ).update(assignee_id=None, updated_at=clock.now())
+            if not released or route.team_id is None:
+                continue
+            if await assign_next(broker, route.conversation_id, route.team_id) is None:
+                conversation = await Conversation.get(id=route.conversation_id)
+                await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
 
 
 async def freed(broker: Broker, org_id: int, user_id: int) -> None:

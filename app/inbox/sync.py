@@ -1,7 +1,8 @@
 """Gap-free sync: the inbox change log, numbered per organization.
 
-Every live event an inbox shows is written down as an :class:`InboxChange` before it is
-published (this module is an ``app.platform.events`` journal). Each organization's changes
+Every live event an inbox shows is written down as an :class:`InboxChange` in the
+transaction of the change that caused it (this module is an ``app.platform.events``
+recorder, the last one: it takes the organization's sequence lock just before the commit). Each organization's changes
 carry ``seq`` = 1, 2, 3, ... with no hole, and **a change becomes visible only after every
 change with a lower number**:
 
@@ -17,9 +18,9 @@ change with a lower number**:
   :class:`InboxChanged` announcement published after each commit; announcements that arrive
   late or out of order only cause a read that finds nothing new.
 
-The changes are written after the change they record committed (where the event was
-published), in a transaction of their own unless the publisher is inside one: a process that
-dies between the two loses that entry, as it loses the live event today.
+The changes commit with the change they record (``events.transaction``): a change that
+rolls back leaves no entry, and a committed change has its entries even when the process dies
+before its announcement goes out (the next announcement, or a reconnect, reads them).
 
 Retention: :func:`prune` deletes changes older than the window and remembers, per
 organization, the highest number it deleted; a cursor before it answers ``CURSOR_EXPIRED``.
@@ -62,9 +63,9 @@ KINDS: dict[tuple[str, str], InboxEventKind] = {
 _Entry = tuple[InboxEventKind, int | None, int | None]
 
 
-async def record(published: Sequence[events.LiveEvent]) -> list[events.InboxChanged]:
-    """The journal: write the inbox changes among ``published`` down, numbered; answer one
-    announcement per organization whose log grew."""
+async def record(published: Sequence[events.LiveEvent], written: events.Written) -> None:
+    """The recorder: write the inbox changes among ``published`` down, numbered, on the
+    change's transaction; announce each organization whose log grew."""
     by_org: dict[int, list[_Entry]] = {}
     for event in published:
         payload = event.payload()
@@ -73,32 +74,31 @@ async def record(published: Sequence[events.LiveEvent]) -> list[events.InboxChan
             by_org.setdefault(event.organization_id, []).append(
                 (kind, payload.get("conversation_id"), payload.get("message_id"))
             )
-    announced = []
-    for org_id, entries in by_org.items():
+    for org_id, entries in sorted(by_org.items()):
         last = await _write(org_id, entries)
-        announced.append(events.InboxChanged(org_id, last))
-    return announced
+        written.announcements.append(events.InboxChanged(org_id, last))
 
 
 async def _write(org_id: int, entries: list[_Entry]) -> int:
+    # The change's transaction (events.transaction): the sequence row stays locked until it ends.
+    connection = connections.get("default")
     now = clock.now()
-    async with in_transaction() as connection:
-        last = await _reserve(connection, org_id, len(entries))
-        first = last - len(entries) + 1
-        await InboxChange.bulk_create(
-            [
-                InboxChange(
-                    organization_id=org_id,
-                    seq=first + offset,
-                    kind=kind.value,
-                    conversation_id=conversation_id,
-                    message_id=message_id,
-                    created_at=now,
-                )
-                for offset, (kind, conversation_id, message_id) in enumerate(entries)
-            ],
-            using_db=connection,
-        )
+    last = await _reserve(connection, org_id, len(entries))
+    first = last - len(entries) + 1
+    await InboxChange.bulk_create(
+        [
+            InboxChange(
+                organization_id=org_id,
+                seq=first + offset,
+                kind=kind.value,
+                conversation_id=conversation_id,
+                message_id=message_id,
+                created_at=now,
+            )
+            for offset, (kind, conversation_id, message_id) in enumerate(entries)
+        ],
+        using_db=connection,
+    )
     return last
 
 

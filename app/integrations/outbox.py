@@ -2,14 +2,11 @@
 before it is published, then turned into deliveries.
 
 What is guaranteed (README, "Webhooks"): the outbox row is written by the events seam
-(``app.platform.events.publish``) on the connection of the change, before the event reaches
-Redis. When the change runs in a transaction (``in_transaction``), the row is part of it:
-committed with it, rolled back with it, so no event is sent for a change that rolled back.
-Where the change was committed by itself (most of the messaging pipeline commits each
-statement), the row follows the commit within the same coroutine, before any other await
-that could fail on purpose; the gap is a process dying between two statements. Nothing is
-lost between the outbox and the queue: a row is dispatched by a job, and a sweep every second
-dispatches any row a lost job left behind.
+(``app.platform.events.transaction``) in the transaction of the change that caused the event,
+before the event reaches Redis: committed with it, rolled back with it, so no event is lost
+between the commit and the queue and none is sent for a change that rolled back. A row is
+dispatched by a job queued after the commit, and a sweep every second dispatches any row
+whose job was never queued (the process died, Redis was away) or was lost.
 """
 
 from __future__ import annotations
@@ -19,6 +16,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any, Protocol
 
 import orjson
@@ -35,7 +33,7 @@ from app.models.integrations import (
     WebhookDeliveryStatus,
 )
 from app.platform import clock
-from app.platform.events import LiveEvent
+from app.platform.events import LiveEvent, Written
 from app.platform.runtime import Runtime
 
 log = structlog.get_logger("parley.webhooks")
@@ -58,11 +56,13 @@ def detach(runtime: Runtime) -> None:
         _runtimes.remove(runtime)
 
 
-async def record(live_events: Sequence[LiveEvent]) -> None:
+async def record(live_events: Sequence[LiveEvent], written: Written) -> None:
     """The events seam's recorder: outbox rows for events some active webhook listens to,
-    with each (document, role)'s result computed now, where the event happens, so a delivery
-    carries what a WebSocket subscriber of the same document saw (a row without a result,
-    written by a process without a runner or whose run failed, is run by the dispatch)."""
+    written in the transaction of the change that caused them, with each (document, role)'s
+    result computed now, where the event happens, so a delivery carries what a WebSocket
+    subscriber of the same document saw (a row without a result, written by a process
+    without a runner or whose run failed, is run by the dispatch). Their dispatch is queued
+    once the change committed."""
     organizations = {event.organization_id for event in live_events}
     webhooks = await Webhook.filter(organization_id__in=organizations, active=True).order_by("id")
     if not webhooks:
@@ -88,8 +88,8 @@ async def record(live_events: Sequence[LiveEvent]) -> None:
         await _compute_results(runtime, rows, webhooks)
     await OutboxEvent.bulk_create(rows)
     if runtime is not None:
-        for organization_id in {row.organization_id for row in rows}:
-            await announce(runtime, organization_id)
+        for organization_id in sorted({row.organization_id for row in rows}):
+            written.after_commit.append(partial(announce, runtime, organization_id))
 
 
 async def _compute_results(

@@ -74,9 +74,10 @@ async def apply_template_update(broker: Broker, device: Device, update: Template
     for template in templates:
         if all(getattr(template, name) == value for name, value in changes.items()):
             continue  # a redelivery: nothing moves, nobody is told twice
-        await Template.filter(id=template.id).update(**changes, updated_at=clock.now())
-        template.update_from_dict(changes)
-        await events.publish(broker, events.TemplateEvent.of(template, kind))
+        async with events.transaction():
+            await Template.filter(id=template.id).update(**changes, updated_at=clock.now())
+            template.update_from_dict(changes)
+            await events.publish(broker, events.TemplateEvent.of(template, kind))
 
 
 async def _templates(device: Device, update: TemplateUpdate) -> list[Template]:
@@ -113,9 +114,10 @@ async def apply_number_health(broker: Broker, device: Device, update: NumberHeal
         changes["account_event"] = update.event[:64]
     changed = {name: v for name, v in changes.items() if getattr(device, name) != v}
     if changed:
-        await Device.filter(id=device.id).update(**changed, updated_at=clock.now())
-        for name, value in changed.items():
-            setattr(device, name, value)
-        await events.publish(broker, events.DeviceEvent.of(device, "HEALTH_CHANGED"))
+        async with events.transaction():
+            await Device.filter(id=device.id).update(**changed, updated_at=clock.now())
+            for name, value in changed.items():
+                setattr(device, name, value)
+            await events.publish(broker, events.DeviceEvent.of(device, "HEALTH_CHANGED"))
     if update.field == "account_update" and update.ban_state == BANNED:
         await set_device_status(broker, device, DeviceStatus.FAILED)

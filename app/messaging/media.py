@@ -133,8 +133,9 @@ async def download_inbound(runtime: Runtime, message_id: int, *, last_try: bool)
         await _record_failure(runtime, message, _reason(error))
         return
     payload = {key: value for key, value in message.payload.items() if key != "media_error"}
-    await Message.filter(id=message.id).update(media_id=media_file.id, payload=payload)
-    await events.publish(runtime.broker, events.MessageEvent.of(message, "UPDATED"))
+    async with events.transaction():
+        await Message.filter(id=message.id).update(media_id=media_file.id, payload=payload)
+        await events.publish(runtime.broker, events.MessageEvent.of(message, "UPDATED"))
 
 
 async def _fetch(settings: Settings, device: Device, message: Message) -> MediaFile:
@@ -171,8 +172,9 @@ async def _fetch(settings: Settings, device: Device, message: Message) -> MediaF
 
 async def _record_failure(runtime: Runtime, message: Message, reason: str) -> None:
     payload = {**message.payload, "media_error": reason[:500]}
-    await Message.filter(id=message.id).update(payload=payload)
-    await events.publish(runtime.broker, events.MessageEvent.of(message, "UPDATED"))
+    async with events.transaction():
+        await Message.filter(id=message.id).update(payload=payload)
+        await events.publish(runtime.broker, events.MessageEvent.of(message, "UPDATED"))
 
 
 def _reason(error: Exception) -> str:

@@ -37,9 +37,10 @@ async def start_pairing(settings: Settings, broker: Broker, queues: Queues, devi
     """QR_REQUIRED with a fresh code; False when the device's status does not allow it."""
     if device.status in (DeviceStatus.QR_REQUIRED, DeviceStatus.CONNECTED):
         return True  # already pairing (the current code stays), or already paired
-    if not await _show(settings, queues, device, shown=1, status=DeviceStatus.QR_REQUIRED):
-        return False
-    await events.publish(broker, events.DeviceEvent.of(device))
+    async with events.transaction():
+        if not await _show(settings, queues, device, shown=1, status=DeviceStatus.QR_REQUIRED):
+            return False
+        await events.publish(broker, events.DeviceEvent.of(device))
     return True
 
 
@@ -58,8 +59,9 @@ async def rotate(
             device.qr_code = device.qr_expires_at = None
             await set_device_status(broker, device, DeviceStatus.DISCONNECTED)
         return
-    if await _show(settings, queues, device, shown=shown + 1, replacing=code):
-        await events.publish(broker, events.DeviceEvent.of(device))
+    async with events.transaction():
+        if await _show(settings, queues, device, shown=shown + 1, replacing=code):
+            await events.publish(broker, events.DeviceEvent.of(device))
 
 
 async def scan(broker: Broker, device: Device, code: str) -> None:
@@ -72,13 +74,14 @@ async def scan(broker: Broker, device: Device, code: str) -> None:
         raise PairingRefused("This QR code has expired; scan the one shown now.")
     # Conditional, so a rotation or a second scan racing this one cannot both win. (A queryset
     # update skips the device cache's signals; it only caches CLOUD_API devices for webhooks.)
-    claimed = await Device.filter(
-        id=device.id, status=DeviceStatus.QR_REQUIRED, qr_code=current, qr_expires_at__gt=now
-    ).update(status=DeviceStatus.CONNECTING, qr_code=None, qr_expires_at=None, updated_at=now)
-    if not claimed:
-        raise PairingRefused("This QR code has just been replaced; scan the one shown now.")
-    device.status, device.qr_code, device.qr_expires_at = DeviceStatus.CONNECTING, None, None
-    await events.publish(broker, events.DeviceEvent.of(device))
+    async with events.transaction():
+        claimed = await Device.filter(
+            id=device.id, status=DeviceStatus.QR_REQUIRED, qr_code=current, qr_expires_at__gt=now
+        ).update(status=DeviceStatus.CONNECTING, qr_code=None, qr_expires_at=None, updated_at=now)
+        if not claimed:
+            raise PairingRefused("This QR code has just been replaced; scan the one shown now.")
+        device.status, device.qr_code, device.qr_expires_at = DeviceStatus.CONNECTING, None, None
+        await events.publish(broker, events.DeviceEvent.of(device))
     await set_device_status(broker, device, DeviceStatus.CONNECTED)
 
 

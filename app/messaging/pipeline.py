@@ -91,13 +91,18 @@ async def conversation_for(
     if conversation is not None:
         return conversation, False
     try:
-        conversation = await Conversation.create(
-            organization_id=device.organization_id, device_id=device.id, contact_id=contact.id
-        )
+        async with events.transaction():
+            conversation = await Conversation.create(
+                organization_id=device.organization_id, device_id=device.id, contact_id=contact.id
+            )
+            await events.publish(broker, events.ConversationEvent.of(conversation, "CREATED"))
     except IntegrityError:
         return await Conversation.get(device_id=device.id, contact_id=contact.id), False
-    await events.publish(broker, events.ConversationEvent.of(conversation, "CREATED"))
     return conversation, True
+
+
+class _StoredAlready(Exception):
+    """A concurrent delivery stored the same provider message id first."""
 
 
 async def receive_inbound(
@@ -134,7 +139,52 @@ async def receive_inbound(
     if inbound.type is InboundType.EDIT:  # an edit of a message we never had: its new content
         payload["edited_message_id"] = inbound.original_message_id
     try:
-        message = await Message.create(
+        async with events.transaction():
+            message = await _store_inbound(device, conversation, inbound, kind, payload, media_id)
+            await attribution.record(message, contact.id)
+            if inbound.type is InboundType.SYSTEM:
+                # Said by WhatsApp, not the customer: no window, no unread count, no auto-reply.
+                await _apply_system(contact, inbound)
+                await Conversation.filter(id=conversation.id).update(
+                    last_message_at=message.created_at
+                )
+            else:
+                await _apply_opt_keywords(settings, contact, inbound.text)
+                received_at = min(inbound.timestamp, clock.now())
+                await _seen(contact, received_at)
+                await Conversation.filter(id=conversation.id).update(
+                    unread_count=F("unread_count") + 1, last_message_at=message.created_at
+                )
+                # The service window runs from the customer's latest message; never move it back.
+                await Conversation.filter(
+                    Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=received_at),
+                    id=conversation.id,
+                ).update(last_inbound_at=received_at)
+                await _reopen(conversation)
+            await events.publish_many(
+                broker,
+                [
+                    events.MessageEvent.of(message, "CREATED"),
+                    events.ConversationEvent.of(conversation, "UPDATED"),
+                ],
+            )
+    except _StoredAlready:
+        return None
+    if inbound.type is not InboundType.SYSTEM:
+        await events.happened(events.InboundMessageStored(settings, broker, message))
+    return message
+
+
+async def _store_inbound(
+    device: Device,
+    conversation: Conversation,
+    inbound: InboundMessage,
+    kind: str | None,
+    payload: dict[str, Any],
+    media_id: int | None,
+) -> Message:
+    try:
+        return await Message.create(
             organization_id=device.organization_id,
             conversation_id=conversation.id,
             device_id=device.id,
@@ -149,40 +199,7 @@ async def receive_inbound(
             media_id=media_id,
         )
     except IntegrityError:
-        return None  # a concurrent delivery of the same message won
-    await attribution.record(message, contact.id)
-    if inbound.type is InboundType.SYSTEM:
-        # Said by WhatsApp, not the customer: no window, no unread count, no auto-reply.
-        await _apply_system(contact, inbound)
-        await Conversation.filter(id=conversation.id).update(last_message_at=message.created_at)
-        await events.publish_many(
-            broker,
-            [
-                events.MessageEvent.of(message, "CREATED"),
-                events.ConversationEvent.of(conversation, "UPDATED"),
-            ],
-        )
-        return message
-    await _apply_opt_keywords(settings, contact, inbound.text)
-    received_at = min(inbound.timestamp, clock.now())
-    await _seen(contact, received_at)
-    await Conversation.filter(id=conversation.id).update(
-        unread_count=F("unread_count") + 1, last_message_at=message.created_at
-    )
-    # The service window runs from the customer's latest message; never move it back.
-    await Conversation.filter(
-        Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=received_at), id=conversation.id
-    ).update(last_inbound_at=received_at)
-    await _reopen(conversation)
-    await events.publish_many(
-        broker,
-        [
-            events.MessageEvent.of(message, "CREATED"),
-            events.ConversationEvent.of(conversation, "UPDATED"),
-        ],
-    )
-    await events.happened(events.InboundMessageStored(settings, broker, message))
-    return message
+        raise _StoredAlready from None
 
 
 async def _reopen(conversation: Conversation) -> None:
@@ -230,8 +247,9 @@ async def _apply_edit(broker: Broker, device: Device, inbound: InboundMessage) -
             "edited_at": inbound.timestamp,
         }
     )
-    await message.save(update_fields=["body", "payload", "edited_at", "updated_at"])
-    await events.publish(broker, events.MessageEvent.of(message, "UPDATED"))
+    async with events.transaction():
+        await message.save(update_fields=["body", "payload", "edited_at", "updated_at"])
+        await events.publish(broker, events.MessageEvent.of(message, "UPDATED"))
     return message
 
 
@@ -255,10 +273,13 @@ async def _apply_revoke(
         }
     )
     message.media_id = None
-    await message.save(update_fields=["body", "payload", "deleted_at", "media_id", "updated_at"])
+    async with events.transaction():
+        await message.save(
+            update_fields=["body", "payload", "deleted_at", "media_id", "updated_at"]
+        )
+        await events.publish(broker, events.MessageEvent.of(message, "UPDATED"))
     if media_id is not None:
         await delete_files(settings, message.organization_id, [media_id])
-    await events.publish(broker, events.MessageEvent.of(message, "UPDATED"))
     return message
 
 
@@ -309,30 +330,32 @@ async def store_echo(broker: Broker, device: Device, echo: InboundMessage) -> Me
         return None
     contact = await contact_for(device.organization_id, from_wa_id(echo.from_wa_id))
     conversation, _ = await conversation_for(broker, device, contact)
+    reply_to_id = await quoted_message_id(device, echo.content)
     try:
-        message = await Message.create(
-            organization_id=device.organization_id,
-            conversation_id=conversation.id,
-            device_id=device.id,
-            direction=Direction.OUTBOUND,
-            type=_INBOUND_TYPE.get(str(echo.type), MessageType.UNSUPPORTED),
-            body=echo.text,
-            payload=dict(echo.content) | {"source": "business_app"},
-            status=MessageStatus.SENT,
-            sent_at=echo.timestamp,
-            provider_message_id=echo.provider_message_id,
-            reply_to_id=await quoted_message_id(device, echo.content),
-        )
+        async with events.transaction():
+            message = await Message.create(
+                organization_id=device.organization_id,
+                conversation_id=conversation.id,
+                device_id=device.id,
+                direction=Direction.OUTBOUND,
+                type=_INBOUND_TYPE.get(str(echo.type), MessageType.UNSUPPORTED),
+                body=echo.text,
+                payload=dict(echo.content) | {"source": "business_app"},
+                status=MessageStatus.SENT,
+                sent_at=echo.timestamp,
+                provider_message_id=echo.provider_message_id,
+                reply_to_id=reply_to_id,
+            )
+            await Conversation.filter(id=conversation.id).update(last_message_at=message.created_at)
+            await events.publish_many(
+                broker,
+                [
+                    events.MessageEvent.of(message, "CREATED"),
+                    events.ConversationEvent.of(conversation, "UPDATED"),
+                ],
+            )
     except IntegrityError:
         return None
-    await Conversation.filter(id=conversation.id).update(last_message_at=message.created_at)
-    await events.publish_many(
-        broker,
-        [
-            events.MessageEvent.of(message, "CREATED"),
-            events.ConversationEvent.of(conversation, "UPDATED"),
-        ],
-    )
     return message
 
 
@@ -361,16 +384,17 @@ async def advance_status(
         changes |= {"error_code": error_code, "error_message": error_message}
     if status is MessageStatus.SENT:
         changes["sent_at"] = clock.now()
-    updated = await Message.filter(id=message.id, status__in=STATUS_MAY_REPLACE[status]).update(
-        **changes
-    )
-    if not updated:
-        return False
-    for name, value in changes.items():
-        setattr(message, name, value)
-    if status is MessageStatus.FAILED and error_code == STOPPED_MARKETING:
-        await _opt_out_of_marketing(message)
-    await events.publish(broker, events.MessageEvent.of(message, "STATUS_CHANGED"))
+    async with events.transaction():
+        updated = await Message.filter(id=message.id, status__in=STATUS_MAY_REPLACE[status]).update(
+            **changes
+        )
+        if not updated:
+            return False
+        for name, value in changes.items():
+            setattr(message, name, value)
+        if status is MessageStatus.FAILED and error_code == STOPPED_MARKETING:
+            await _opt_out_of_marketing(message)
+        await events.publish(broker, events.MessageEvent.of(message, "STATUS_CHANGED"))
     return True
 
 
@@ -490,9 +514,10 @@ async def set_device_status(broker: Broker, device: Device, status: DeviceStatus
     if status not in DEVICE_TRANSITIONS[DeviceStatus(device.status)]:
         return False
     device.status = status
-    await device.save(update_fields=["status", "updated_at"])
+    async with events.transaction():
+        await device.save(update_fields=["status", "updated_at"])
+        await events.publish(broker, events.DeviceEvent.of(device))
     metrics.DEVICE_STATUS_CHANGES.labels(status.value).inc()
-    await events.publish(broker, events.DeviceEvent.of(device))
     return True
 
 
@@ -538,33 +563,34 @@ async def queue_outbound(
     with the same ``client_message_id`` returns the first message. ``media_id``: the
     MediaFile it carries (sent by its Meta media id, app.messaging.media)."""
     try:
-        message = await Message.create(
-            organization_id=conversation.organization_id,
-            conversation_id=conversation.id,
-            device_id=device.id,
-            direction=Direction.OUTBOUND,
-            type=kind,
-            body=body,
-            payload=payload,
-            status=MessageStatus.QUEUED,
-            client_message_id=client_message_id,
-            author_user_id=author_user_id,
-            reply_to_id=reply_to_id,
-            media_id=media_id,
-        )
+        async with events.transaction():
+            message = await Message.create(
+                organization_id=conversation.organization_id,
+                conversation_id=conversation.id,
+                device_id=device.id,
+                direction=Direction.OUTBOUND,
+                type=kind,
+                body=body,
+                payload=payload,
+                status=MessageStatus.QUEUED,
+                client_message_id=client_message_id,
+                author_user_id=author_user_id,
+                reply_to_id=reply_to_id,
+                media_id=media_id,
+            )
+            await Conversation.filter(id=conversation.id).update(last_message_at=message.created_at)
+            await events.publish_many(
+                runtime.broker,
+                [
+                    events.MessageEvent.of(message, "CREATED"),
+                    events.ConversationEvent.of(conversation, "UPDATED"),
+                ],
+            )
     except IntegrityError:
         # A concurrent request with the same clientMessageId created it first.
         return await Message.get(
             organization_id=conversation.organization_id, client_message_id=client_message_id
         )
-    await Conversation.filter(id=conversation.id).update(last_message_at=message.created_at)
-    await events.publish_many(
-        runtime.broker,
-        [
-            events.MessageEvent.of(message, "CREATED"),
-            events.ConversationEvent.of(conversation, "UPDATED"),
-        ],
-    )
     await enqueue_send(runtime.queues, message.id)
     return message
 

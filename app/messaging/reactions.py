@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from app.models.inbox import MessageReaction
 from app.models.messaging import Device, Direction, Message
@@ -32,14 +33,16 @@ async def attach_reaction(
     existing = await MessageReaction.get_or_none(message_id=message.id, direction=direction)
     if existing is None:
         try:
-            await MessageReaction.create(
-                organization_id=message.organization_id,
-                message_id=message.id,
-                direction=direction,
-                emoji=emoji,
-                reacted_at=at,
-                provider_message_id=provider_message_id,
-            )
+            # A savepoint: the caller's transaction goes on after a concurrent delivery won.
+            async with in_transaction():
+                await MessageReaction.create(
+                    organization_id=message.organization_id,
+                    message_id=message.id,
+                    direction=direction,
+                    emoji=emoji,
+                    reacted_at=at,
+                    provider_message_id=provider_message_id,
+                )
             return True
         except IntegrityError:  # a concurrent delivery created it first
             existing = await MessageReaction.get(message_id=message.id, direction=direction)
@@ -75,8 +78,9 @@ async def apply_reaction(broker: Broker, device: Device, inbound: InboundMessage
     if target is None:
         return None
     emoji = str(inbound.content.get("emoji") or "")
-    if await attach_reaction(
-        target, Direction.INBOUND, emoji, inbound.timestamp, inbound.provider_message_id
-    ):
-        await events.publish(broker, events.MessageEvent.of(target, "UPDATED"))
+    async with events.transaction():
+        if await attach_reaction(
+            target, Direction.INBOUND, emoji, inbound.timestamp, inbound.provider_message_id
+        ):
+            await events.publish(broker, events.MessageEvent.of(target, "UPDATED"))
     return target

@@ -17,11 +17,12 @@ async def wake_if_due(broker: Broker, conversation_id: int) -> bool:
         return False
     if conversation.snoozed_until > clock.now():
         return False
-    woke = await Conversation.filter(
-        id=conversation.id, snoozed_until=conversation.snoozed_until
-    ).update(status=ConversationStatus.OPEN, snoozed_until=None, updated_at=clock.now())
-    if not woke:
-        return False
-    await activity.record(conversation, ActivityKind.REOPENED, reason="snooze_ended")
-    await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
+    async with events.transaction():
+        woke = await Conversation.filter(
+            id=conversation.id, snoozed_until=conversation.snoozed_until
+        ).update(status=ConversationStatus.OPEN, snoozed_until=None, updated_at=clock.now())
+        if not woke:
+            return False
+        await activity.record(conversation, ActivityKind.REOPENED, reason="snooze_ended")
+        await events.publish(broker, events.ConversationEvent.of(conversation, "UPDATED"))
     return True

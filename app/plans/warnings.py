@@ -50,13 +50,14 @@ async def crossed(
     period = month if period == ALWAYS else period
     counter = await counters.counter(organization_id, WARNINGS, month)
     for threshold in thresholds:
+        event = events.UsageEvent(organization_id, limit.value, threshold, after, allowed)
         try:
-            await UsageRecord.create(
-                counter_id=counter.id, key=f"{limit.value}:{threshold}:{period}", amount=0
-            )
+            async with events.transaction():
+                await UsageRecord.create(
+                    counter_id=counter.id, key=f"{limit.value}:{threshold}:{period}", amount=0
+                )
+                await events.publish(ctx.broker, event)
         except IntegrityError:
             continue  # warned already this period
-        event = events.UsageEvent(organization_id, limit.value, threshold, after, allowed)
         log.info("plans.usage_warning", **event.payload())
-        await events.publish(ctx.broker, event)
         await events.happened(events.UsageThresholdReached(ctx.settings, ctx.broker, event))

@@ -8,25 +8,31 @@ domain to make it react. Two kinds of listeners:
   topic, from whichever process caused them; every API process fans them out to its
   subscriptions (``app.resolvers.subscriptions``). They carry ids only, so each subscriber
   re-reads the rows through its own organization.
-- **Recorders** write every live event down before it is published: the webhooks' outbox
-  (``app.integrations.outbox``), installed by ``app.reactions`` like the reactions.
+- **Recorders** write every live event down in the transaction of the change that caused
+  it (:func:`transaction`), before it is published: the webhooks' outbox
+  (``app.integrations.outbox``), then the inbox change log (``app.inbox.sync``: every message
+  and conversation event, numbered per organization, each new entry announced by an
+  :class:`InboxChanged` event). ``app.reactions`` installs them, like the reactions.
 - **Reactions** (:class:`InboundMessageStored`, :class:`DeliveryStatusReceived`,
   :class:`UsageThresholdReached`) are awaited
   in-process where the change happens, by the handlers ``app.reactions`` installs (an AI
   auto-reply, a campaign recipient's status): their work is part of the change, as a direct
   call was, without the import from one domain into another.
-- **Journals** write published events down before they go out: ``app.inbox.sync`` keeps the
-  inbox's change log (every message and conversation event, numbered per organization) and
-  announces each new entry with an :class:`InboxChanged` event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
+from tortoise.transactions import in_transaction
+
 if TYPE_CHECKING:
+    from tortoise.backends.base.client import BaseDBAsyncClient
+
     from app.models.ai import AgentRun
     from app.models.messaging import Device, Message, Template
     from app.platform.config import Settings
@@ -235,18 +241,6 @@ class InboxChanged:
         return {"kind": self.kind, "organization_id": self.organization_id, "seq": self.seq}
 
 
-# Writes the events it keeps to a durable log before they are published, and answers the
-# events that announce the log's new entries (installed by ``app.reactions``).
-Journal = Callable[[Sequence[LiveEvent]], Awaitable[Sequence[LiveEvent]]]
-_journals: list[Journal] = []
-
-
-def keep_journal(journal: Journal) -> None:
-    """Have ``journal`` write every published event down first (once, however often installed)."""
-    if journal not in _journals:
-        _journals.append(journal)
-
-
 @dataclass(frozen=True, slots=True)
 class UsageEvent:
     """The organization's usage of a plan limit reached ``threshold`` percent of it."""
@@ -270,15 +264,69 @@ class UsageEvent:
         }
 
 
-Recorder = Callable[[Sequence[LiveEvent]], Awaitable[None]]
+@dataclass(slots=True)
+class Written:
+    """What the recorders add to a transaction's events: announcements of their own entries
+    (published with the events) and work to do once it committed (a job to queue)."""
+
+    announcements: list[LiveEvent] = field(default_factory=list)
+    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+# Writes live events down in the transaction of the change that caused them.
+Recorder = Callable[[Sequence[LiveEvent], Written], Awaitable[None]]
 _recorders: list[Recorder] = []
 
 
 def record_with(recorder: Recorder) -> None:
-    """Have ``recorder`` write every live event down before it is published (the webhooks'
-    outbox), on the connection of the change that caused it (once, however often installed)."""
+    """Have ``recorder`` write every live event down in its change's transaction, after the
+    recorders installed before it (once, however often installed)."""
     if recorder not in _recorders:
         _recorders.append(recorder)
+
+
+@dataclass(slots=True)
+class _Staged:
+    broker: Broker | None = None
+    events: list[LiveEvent] = field(default_factory=list)
+
+
+_staged: ContextVar[_Staged | None] = ContextVar("parley_staged_events", default=None)
+
+
+@asynccontextmanager
+async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
+    """A database transaction whose live events are written down in it and published once
+    it committed.
+
+    Inside it, :func:`publish` stages an event; when the block ends the recorders write the
+    staged events down on the transaction's connection (the webhooks' outbox, the inbox
+    change log), the transaction commits, and only then do the events go to Redis. So the
+    rows and their events commit together or not at all: nothing is lost between the commit
+    and the publish (a publish that fails leaves the outbox rows to its sweep), and nothing
+    is sent for a change that rolled back. A transaction inside another is a savepoint whose
+    events join the outer one's (dropped with it when the block fails).
+    """
+    outer = _staged.get()
+    staged = _Staged()
+    token = _staged.set(staged)
+    written = Written()
+    try:
+        async with in_transaction() as connection:
+            yield connection
+            if outer is None and staged.events:
+                for recorder in _recorders:
+                    await recorder(staged.events, written)
+    finally:
+        _staged.reset(token)
+    if outer is not None:
+        outer.broker = outer.broker or staged.broker
+        outer.events.extend(staged.events)
+        return
+    if staged.broker is not None:
+        await _send(staged.broker, [*staged.events, *written.announcements])
+    for work in written.after_commit:
+        await work()
 
 
 async def publish(broker: Broker, event: LiveEvent) -> None:
@@ -286,18 +334,27 @@ async def publish(broker: Broker, event: LiveEvent) -> None:
 
 
 async def publish_many(broker: Broker, events: Sequence[LiveEvent]) -> None:
-    """Many events in one round trip (a campaign batch's statuses). The recorders write them
-    down first (the webhooks' outbox), then the journals (the inbox change log, whose
-    announcements go out in the same round trip)."""
-    for recorder in _recorders:
-        await recorder(events)
-    out = list(events)
-    for journal in _journals:
-        out.extend(await journal(events))
-    if len(out) == 1:
-        await broker.publish(channel(out[0].organization_id, out[0].topic), out[0].payload())
+    """Publish ``events`` when the current :func:`transaction` commits; outside one, write
+    them down in a transaction of their own and publish them at once (for events that
+    announce no change of rows, such as an agent's streamed token)."""
+    staged = _staged.get()
+    if staged is None:
+        async with transaction():
+            await publish_many(broker, events)
         return
-    await broker.publish_many([(channel(e.organization_id, e.topic), e.payload()) for e in out])
+    staged.broker = broker
+    staged.events.extend(events)
+
+
+async def _send(broker: Broker, events: Sequence[LiveEvent]) -> None:
+    if len(events) == 1:
+        await broker.publish(
+            channel(events[0].organization_id, events[0].topic), events[0].payload()
+        )
+    elif events:
+        await broker.publish_many(
+            [(channel(e.organization_id, e.topic), e.payload()) for e in events]
+        )
 
 
 @dataclass(frozen=True, slots=True)

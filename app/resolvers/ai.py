@@ -200,15 +200,16 @@ async def cancel_run(info: Info, run_id: str) -> tuple[AgentRun | None, list[Use
                 "runId", f"The run already ended {run.status.value}.", UserErrorCode.CONFLICT
             )
         ]
-    await AgentRun.filter(
-        id=run.id, status__in=[AgentRunStatus.QUEUED, AgentRunStatus.RUNNING]
-    ).update(status=AgentRunStatus.CANCELLED, error="cancelled by a user")
-    await run.refresh_from_db()
-    if run.status is AgentRunStatus.CANCELLED:
-        await events.publish(
-            info.context.runtime.broker,
-            events.AgentRunEvent.of(run, "STATUS", status=run.status.value),
-        )
+    async with events.transaction():
+        cancelled = await AgentRun.filter(
+            id=run.id, status__in=[AgentRunStatus.QUEUED, AgentRunStatus.RUNNING]
+        ).update(status=AgentRunStatus.CANCELLED, error="cancelled by a user")
+        await run.refresh_from_db()
+        if cancelled:
+            await events.publish(
+                info.context.runtime.broker,
+                events.AgentRunEvent.of(run, "STATUS", status=run.status.value),
+            )
     return run, []
 
 
@@ -220,11 +221,11 @@ async def set_conversation_ai(
     if conversation is None:
         return None, [_not_found("conversationId", "conversation")]
     conversation.ai_enabled = enabled
-    await conversation.save(update_fields=["ai_enabled", "updated_at"])
-
-    await events.publish(
-        info.context.runtime.broker, events.ConversationEvent.of(conversation, "UPDATED")
-    )
+    async with events.transaction():
+        await conversation.save(update_fields=["ai_enabled", "updated_at"])
+        await events.publish(
+            info.context.runtime.broker, events.ConversationEvent.of(conversation, "UPDATED")
+        )
     return conversation, []
 
 

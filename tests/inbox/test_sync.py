@@ -312,6 +312,7 @@ _WRITER = """
 import asyncio, random, sys
 
 from tortoise import Tortoise
+from tortoise.transactions import in_transaction
 
 from app.inbox import sync
 from app.platform import events
@@ -325,7 +326,11 @@ async def main(url: str, org_id: int, batches: int, seed: int) -> None:
     try:
         for n in range(batches):
             size = chooser.randint(1, 3)
-            await sync.record([events.MessageEvent("CREATED", org_id, n, 1, 1)] * size)
+            # As the events seam calls it: in the transaction of the change.
+            async with in_transaction():
+                await sync.record(
+                    [events.MessageEvent("CREATED", org_id, n, 1, 1)] * size, events.Written()
+                )
             written += size
     finally:
         await Tortoise.close_connections()

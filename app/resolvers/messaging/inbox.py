@@ -38,10 +38,11 @@ async def find_conversation(info: Info, conversation_id: str) -> Conversation | 
 
 
 async def _changed(info: Info, conversation: Conversation, fields: list[str]) -> Result:
-    await conversation.save(update_fields=[*fields, "updated_at"])
-    await events.publish(
-        info.context.runtime.broker, events.ConversationEvent.of(conversation, "UPDATED")
-    )
+    async with events.transaction():
+        await conversation.save(update_fields=[*fields, "updated_at"])
+        await events.publish(
+            info.context.runtime.broker, events.ConversationEvent.of(conversation, "UPDATED")
+        )
     return conversation, []
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 
 from tortoise.exceptions import IntegrityError
@@ -76,23 +75,27 @@ async def set_conversation_labels(
     wanted = set(pks)
     if current == wanted:
         return conversation, []
-    if removed := current - wanted:
-        await ConversationLabel.filter(
-            conversation_id=conversation.id, label_id__in=list(removed)
-        ).delete()
-    for pk in wanted - current:
-        with contextlib.suppress(IntegrityError):  # set by a concurrent request
-            await ConversationLabel.create(conversation_id=conversation.id, label_id=pk)
     viewer = info.context.viewer
     names = sorted(label.name for label in found)
-    await activity.record(
-        conversation,
-        ActivityKind.LABELLED,
-        viewer.user.id if viewer is not None else None,
-        labels=names,
-    )
-    await conversation.save(update_fields=["updated_at"])
-    await events.publish(
-        info.context.runtime.broker, events.ConversationEvent.of(conversation, "UPDATED")
-    )
+    async with events.transaction():
+        if removed := current - wanted:
+            await ConversationLabel.filter(
+                conversation_id=conversation.id, label_id__in=list(removed)
+            ).delete()
+        if added := wanted - current:
+            # A label set by a concurrent request meanwhile is left as it is.
+            await ConversationLabel.bulk_create(
+                [ConversationLabel(conversation_id=conversation.id, label_id=pk) for pk in added],
+                ignore_conflicts=True,
+            )
+        await activity.record(
+            conversation,
+            ActivityKind.LABELLED,
+            viewer.user.id if viewer is not None else None,
+            labels=names,
+        )
+        await conversation.save(update_fields=["updated_at"])
+        await events.publish(
+            info.context.runtime.broker, events.ConversationEvent.of(conversation, "UPDATED")
+        )
     return conversation, []

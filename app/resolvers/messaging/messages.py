@@ -248,8 +248,11 @@ async def _attach_outbound_reaction(info: Info, device: Device, message: Message
     if target is None:
         return
     emoji = str(message.payload.get("emoji") or "")
-    if await attach_reaction(target, Direction.OUTBOUND, emoji, message.created_at):
-        await events.publish(info.context.runtime.broker, events.MessageEvent.of(target, "UPDATED"))
+    async with events.transaction():
+        if await attach_reaction(target, Direction.OUTBOUND, emoji, message.created_at):
+            await events.publish(
+                info.context.runtime.broker, events.MessageEvent.of(target, "UPDATED")
+            )
 
 
 async def _reply_to(

@@ -33,14 +33,15 @@ async def add_note(
         ]
     viewer = info.context.viewer
     assert viewer is not None
-    note = await ConversationNote.create(
-        organization_id=conversation.organization_id,
-        conversation_id=conversation.id,
-        author_id=viewer.user.id,
-        body=body,
-    )
-    await conversation.save(update_fields=["updated_at"])
-    await events.publish(
-        info.context.runtime.broker, events.ConversationEvent.of(conversation, "UPDATED")
-    )
+    async with events.transaction():
+        note = await ConversationNote.create(
+            organization_id=conversation.organization_id,
+            conversation_id=conversation.id,
+            author_id=viewer.user.id,
+            body=body,
+        )
+        await conversation.save(update_fields=["updated_at"])
+        await events.publish(
+            info.context.runtime.broker, events.ConversationEvent.of(conversation, "UPDATED")
+        )
     return note, []

@@ -126,8 +126,11 @@ async def delete_template(info: Info, *, template_id: str) -> tuple[str | None, 
             )
         except TemplateRefused as refused:
             return None, [user_error(refused.field, str(refused), UserErrorCode.CONFLICT)]
-    await template.delete()
-    await events.publish(info.context.runtime.broker, events.TemplateEvent.of(template, "DELETED"))
+    async with events.transaction():
+        await template.delete()
+        await events.publish(
+            info.context.runtime.broker, events.TemplateEvent.of(template, "DELETED")
+        )
     return to_global_id("Template", pk), []
 
 
