@@ -240,7 +240,7 @@ async def run(args: argparse.Namespace) -> None:
         webhook_documents.install()
         port = free_port()
         async with start_runtime(settings) as runtime:
-            outbox.attach(runtime)
+            await outbox.attach(runtime)
             messages, secrets = await seed(
                 settings, f"http://127.0.0.1:{port}/hook", args.webhooks, args.events
             )

@@ -164,7 +164,7 @@ def create_app(
         async with start_runtime(settings, workers=workers) as runtime:
             app.state.runtime = runtime
             graphql.runtime = runtime
-            outbox.attach(runtime)
+            await outbox.attach(runtime)
             log.info("started", env=settings.env, embedded_redis=settings.embedded_redis)
             # What start-up made (modules, the schema, pools) lives as long as the process:
             # out of the collector's sight, every collection of a request's garbage is
@@ -179,7 +179,7 @@ def create_app(
             yield
             await graphql.close_live()
             telemetry.flush_tracing()
-            outbox.detach(runtime)
+            await outbox.detach(runtime)
             await webhook_delivery.close_client()
 
     graphql = GraphQLView(

@@ -30,7 +30,7 @@ import aiohttp
 import structlog
 
 from app.accounts.mail import queue_mail
-from app.integrations import addresses, batons, signing
+from app.integrations import active_webhooks, addresses, batons, signing
 from app.integrations.jobs import DELIVER_WEBHOOK
 from app.models.accounts import Membership, Role
 from app.models.integrations import Webhook, WebhookDelivery, WebhookDeliveryStatus
@@ -306,6 +306,7 @@ async def _note_failure(runtime: Runtime, webhook: Webhook) -> bool:
     webhook.active = False
     if paused:
         log.warning("webhook_paused", webhook_id=webhook.id)
+        await active_webhooks.changed(webhook.organization_id)
         await _email_owners(runtime, webhook, webhook.failing_since)
     return False
 

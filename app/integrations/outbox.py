@@ -23,7 +23,8 @@ import orjson
 import structlog
 from tortoise.transactions import in_transaction
 
-from app.integrations import batons
+from app.integrations import active_webhooks, batons
+from app.integrations.active_webhooks import ActiveWebhooks
 from app.integrations.jobs import DELIVER_WEBHOOK, DISPATCH_WEBHOOK_EVENTS
 from app.models.accounts import Membership, User
 from app.models.integrations import (
@@ -42,18 +43,22 @@ DISPATCH_BATCH = 100
 DOCUMENTS_AT_ONCE = 16
 # A job hands over to the next after this long (its baton lasts longer: app.integrations.batons).
 WORK_SECONDS = 20.0
-# The runtimes of this process that announce new outbox rows (the last attached is used; a
-# process without one leaves its rows to the sweep). Tests run several apps in one process.
-_runtimes: list[Runtime] = []
+# The runtimes of this process that announce new outbox rows, each with its cache of the
+# organizations' active webhooks (the last attached is used; a process without one reads the
+# database and leaves its rows to the sweep). Tests run several apps in one process.
+_runtimes: list[tuple[Runtime, ActiveWebhooks]] = []
 
 
-def attach(runtime: Runtime) -> None:
-    _runtimes.append(runtime)
+async def attach(runtime: Runtime) -> None:
+    cache = ActiveWebhooks(runtime.broker)
+    active_webhooks.register(cache)
+    _runtimes.append((runtime, cache))
 
 
-def detach(runtime: Runtime) -> None:
-    if runtime in _runtimes:
-        _runtimes.remove(runtime)
+async def detach(runtime: Runtime) -> None:
+    for attached in [a for a in _runtimes if a[0] is runtime]:
+        _runtimes.remove(attached)
+        await active_webhooks.unregister(attached[1])
 
 
 async def record(live_events: Sequence[LiveEvent], written: Written) -> None:
@@ -63,8 +68,14 @@ async def record(live_events: Sequence[LiveEvent], written: Written) -> None:
     subscriber of the same document saw (a row without a result, written by a process
     without a runner or whose run failed, is run by the dispatch). Their dispatch is queued
     once the change committed."""
+    runtime, cache = _runtimes[-1] if _runtimes else (None, None)
     organizations = {event.organization_id for event in live_events}
-    webhooks = await Webhook.filter(organization_id__in=organizations, active=True).order_by("id")
+    if cache is not None:
+        webhooks = await cache.of(organizations)
+    else:
+        webhooks = await Webhook.filter(organization_id__in=organizations, active=True).order_by(
+            "id"
+        )
     if not webhooks:
         return
     topics = {(w.organization_id, w.topic) for w in webhooks}
@@ -83,7 +94,6 @@ async def record(live_events: Sequence[LiveEvent], written: Written) -> None:
             )
     if not rows:
         return
-    runtime = _runtimes[-1] if _runtimes else None
     if runtime is not None and _runner is not None:
         await _compute_results(runtime, rows, webhooks)
     await OutboxEvent.bulk_create(rows)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from graphql import GraphQLSchema
 
-from app.integrations import addresses, outbox
+from app.integrations import active_webhooks, addresses, outbox
 from app.integrations.documents import check_document
 from app.integrations.service_users import create_service_member, remove_service_member
 from app.models.accounts import Role
@@ -58,6 +58,7 @@ async def create_webhook(
         role=role,
         secret_encrypted=encrypt_secret(settings, secret),
     )
+    await active_webhooks.changed(organization_id)
     return WithSecret(webhook, secret)
 
 
@@ -89,6 +90,7 @@ async def update_webhook(
         webhook.failing_since = None
         fields += ["active", "paused_reason", "failing_since"]
     await webhook.save(update_fields=fields)
+    await active_webhooks.changed(webhook.organization_id)
     return webhook
 
 
@@ -99,6 +101,7 @@ async def resumed(runtime: Runtime, webhook: Webhook) -> None:
 
 async def delete_webhook(webhook: Webhook) -> None:
     await webhook.delete()
+    await active_webhooks.changed(webhook.organization_id)
     await remove_service_member(webhook.user_id)
 
 

@@ -88,7 +88,7 @@ async def run_worker_process(settings: Settings) -> None:
             in_process=True,  # this function owns the signals and stops every worker
         )
         runtime.workers = workers
-        outbox.attach(runtime)
+        await outbox.attach(runtime)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -104,6 +104,6 @@ async def run_worker_process(settings: Settings) -> None:
         log.info("worker_stopping")
         await stop_workers(workers)
         await asyncio.gather(*tasks, return_exceptions=True)
-        outbox.detach(runtime)
+        await outbox.detach(runtime)
         await webhook_delivery.close_client()
     telemetry.flush_tracing()
