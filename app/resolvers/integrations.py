@@ -15,7 +15,7 @@ from app.integrations import api_keys, webhooks
 from app.integrations.addresses import UrlRefused
 from app.integrations.documents import DocumentRefused
 from app.models.accounts import Role
-from app.models.integrations import ApiKey, Webhook, WebhookDelivery, WebhookDeliveryStatus
+from app.models.integrations import ApiKey, Webhook, WebhookDelivery
 from app.plans import quotas
 from app.plans.limits import Limit
 from app.platform import clock
@@ -105,13 +105,6 @@ def webhooks_of(info: Info) -> QuerySet[Webhook]:
 async def webhooks_by_id(info: Info, pks: Sequence[int]) -> list[Webhook | None]:
     rows = {w.id: w for w in await webhooks_of(info).filter(id__in=list(pks))}
     return [rows.get(pk) for pk in pks]
-
-
-def deliveries_of(
-    info: Info, webhook_id: int, status: WebhookDeliveryStatus | None
-) -> QuerySet[WebhookDelivery]:
-    queryset = WebhookDelivery.filter(organization_id=organization_id(info), webhook_id=webhook_id)
-    return queryset.filter(status=status) if status is not None else queryset
 
 
 async def deliveries_by_id(info: Info, pks: Sequence[int]) -> list[WebhookDelivery | None]:

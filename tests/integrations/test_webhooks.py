@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
+import pytest
 from gql import gql
 
 from app.integrations.signing import verify
@@ -159,3 +161,36 @@ async def _count(receiver: Receiver, n: int) -> bool:
 
 async def _requests(receiver: Receiver, n: int) -> bool:
     return len(receiver.requests) >= n
+
+
+WEBHOOKS_WITH_DELIVERIES = """
+query($status: WebhookDeliveryStatus) {
+  webhooks(first: 20) { nodes { id deliveries(first: 5, status: $status) { nodes { eventId } } } }
+}
+"""
+
+
+async def test_every_webhooks_deliveries_are_read_in_one_statement(
+    server: RunningServer, api: Api, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    owner = await member(server, api)
+    device_id = await sandbox_device(owner)
+    ids = [(await create_webhook(owner, f"{receiver.url}?n={n}"))[0] for n in range(3)]
+    await simulate(owner, device_id, unique_phone(), "to every webhook")
+    await eventually(lambda: _accepted_count(receiver, 3))
+
+    caplog.set_level(logging.DEBUG, logger="tortoise.db_client")
+    data = await owner.api.data(WEBHOOKS_WITH_DELIVERIES, {"status": "DELIVERED"})
+    pending = await owner.api.data(WEBHOOKS_WITH_DELIVERIES, {"status": "PENDING"})
+
+    nodes = data["webhooks"]["nodes"]
+    assert [node["id"] for node in nodes] == ids
+    assert all(len(node["deliveries"]["nodes"]) == 1 for node in nodes)
+    assert len({node["deliveries"]["nodes"][0]["eventId"] for node in nodes}) == 1
+    assert all(node["deliveries"]["nodes"] == [] for node in pending["webhooks"]["nodes"])
+    reads = [r for r in caplog.records if "webhook_deliveries" in r.getMessage()]
+    assert len(reads) == 2  # one per query, however many webhooks
+
+
+async def _accepted_count(receiver: Receiver, n: int) -> bool:
+    return len(receiver.accepted) >= n

@@ -6,15 +6,15 @@ from datetime import datetime
 
 import strawberry
 
+from app.dataloaders import integrations as loaders
 from app.models import integrations as models
 from app.models.accounts import Role as RoleModel
 from app.platform.context import Info
 from app.platform.ids import to_global_id
 from app.platform.pagination import page_args
-from app.resolvers import integrations as resolvers
 from app.schema.accounts.types import Role
 from app.schema.node import Node
-from app.schema.pagination import Connection, paginate
+from app.schema.pagination import Connection, build_connection
 
 WebhookDeliveryStatus = models.WebhookDeliveryStatus
 strawberry.enum(
@@ -131,5 +131,10 @@ class Webhook(Node):
         after: str | None = None,
         status: WebhookDeliveryStatus | None = None,
     ) -> Connection[WebhookDelivery]:
-        queryset = resolvers.deliveries_of(info, self.row.id, status)
-        return await paginate(queryset, page_args(first, after), WebhookDelivery.from_model)
+        args = page_args(first, after)
+        if args.limit == 0:
+            return build_connection([], args, WebhookDelivery.from_model)
+        rows = await info.context.loaders.get(loaders.deliveries_by_webhook).load(
+            (self.row.id, status, args)
+        )
+        return build_connection(rows, args, WebhookDelivery.from_model)
