@@ -402,8 +402,14 @@ class WebhookEvent(TimestampedModel):
 
     class Meta:
         table = "webhook_events"
-        # created_at: the retention job deletes the old ones (app.messaging.retention).
-        indexes = (Index(fields=("device_id", "id")), Index(fields=("created_at",)))
+        # created_at: the retention job deletes the old ones (app.messaging.retention);
+        # (status, created_at): the stranded-event sweep reads only the last day's RECEIVED
+        # ones (app.workers.messaging), not every row of the day.
+        indexes = (
+            Index(fields=("device_id", "id")),
+            Index(fields=("created_at",)),
+            Index(fields=("status", "created_at")),
+        )
 
 
 class ContactImport(TimestampedModel):
