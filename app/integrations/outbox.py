@@ -34,6 +34,8 @@ from app.models.integrations import (
     WebhookDelivery,
     WebhookDeliveryStatus,
 )
+from app.plans.features import organizations_with
+from app.plans.limits import Feature
 from app.platform import clock
 from app.platform.events import LiveEvent
 from app.platform.runtime import Runtime
@@ -64,7 +66,9 @@ async def record(live_events: Sequence[LiveEvent]) -> None:
     carries what a WebSocket subscriber of the same document saw (a row without a result,
     written by a process without a runner or whose run failed, is run by the dispatch)."""
     organizations = {event.organization_id for event in live_events}
-    webhooks = await Webhook.filter(organization_id__in=organizations, active=True).order_by("id")
+    webhooks = await _sending(
+        await Webhook.filter(organization_id__in=organizations, active=True).order_by("id")
+    )
     if not webhooks:
         return
     topics = {(w.organization_id, w.topic) for w in webhooks}
@@ -112,6 +116,17 @@ async def _compute_results(
     for (row, key, _), result in zip(runs, results, strict=True):
         if result is not _FAILED:
             row.results[result_key(key)] = result
+
+
+async def _sending(webhooks: list[Webhook]) -> list[Webhook]:
+    """The webhooks whose organization's plan includes outbound webhooks: while it does not
+    (a downgrade), its events are neither recorded nor delivered."""
+    if not webhooks:
+        return webhooks
+    allowed = await organizations_with(
+        sorted({w.organization_id for w in webhooks}), Feature.OUTBOUND_WEBHOOKS
+    )
+    return [w for w in webhooks if w.organization_id in allowed]
 
 
 GroupKey = tuple[int, str, str, str]  # organization, topic, document, role
@@ -198,7 +213,10 @@ async def dispatch_batch(runtime: Runtime, organization_id: int) -> bool:
         .limit(DISPATCH_BATCH)
     )
     if rows:
-        webhooks = await Webhook.filter(organization_id=organization_id, active=True).order_by("id")
+        webhooks = await _sending(
+            await Webhook.filter(organization_id=organization_id, active=True).order_by("id")
+        )
+        # Rows of a plan without outbound webhooks are marked dispatched with no deliveries.
         groups = _groups(webhooks)
         touched: set[int] = set()
         now = clock.now()
