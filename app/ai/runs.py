@@ -19,6 +19,8 @@ from app.ai.replies import ReplyNotSent, hand_off, send_reply
 from app.messaging.typing import show_typing
 from app.models.ai import AgentRun, AgentRunStatus, AgentTask, AIAgent
 from app.models.messaging import Conversation, Direction, Message
+from app.plans import features
+from app.plans.limits import Feature
 from app.platform import clock, events
 from app.platform.runtime import Runtime
 from app.whatsapp.errors import ProviderError
@@ -111,6 +113,9 @@ async def _work(runtime: Runtime, run: AgentRun, agent: AIAgent, recorder: Recor
         await Conversation.get(id=run.conversation_id) if run.conversation_id is not None else None
     )
     if run.task is AgentTask.CAMPAIGN_COPY:
+        # Queued before a downgrade took the feature away: not run on this plan.
+        if missing := await features.missing(runtime, run.organization_id, Feature.AI_TEAMS):
+            raise RunFailed(missing.message)
         # AutoGen, like Semantic Kernel, is imported off the event loop and only here.
         teams = await asyncio.to_thread(importlib.import_module, "app.ai.teams")
         copy: str = await teams.run_copy_team(

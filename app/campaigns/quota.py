@@ -5,6 +5,8 @@ counted twice) after its recipients are SENDING and before anything goes to the 
 recipients the plan has no room for go back to PENDING, untouched, and the campaign is PAUSED
 with the reason; resuming after an upgrade sends them. A send in an open service window counts
 but is never refused by the marketing limit. A send the provider refused for good is given back.
+Counted under our category (the template's) here; Meta's pricing category, when its status
+webhooks report another, moves the count (app.plans.metering).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from app.campaigns.audience import marketing_audience
 from app.campaigns.bulk import Claimed, Queued
 from app.models.campaigns import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
 from app.models.messaging import Conversation, Template, service_window_open
-from app.plans import quotas
+from app.plans import metering, quotas
 from app.plans.limits import Limit, message_limit
 from app.plans.quotas import LimitExceeded
 from app.platform import clock
@@ -32,7 +34,7 @@ UNKNOWN_TEMPLATE_CATEGORY = "MARKETING"
 
 
 def message_key(message_id: int) -> str:
-    return f"message:{message_id}"
+    return metering.message_key(message_id)
 
 
 async def category_of(campaign: Campaign) -> str:

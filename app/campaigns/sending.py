@@ -35,6 +35,7 @@ from app.messaging.pacing import LATE_SECONDS, RATE_LIMITED_RETRIES, DeviceLimit
 from app.messaging.pipeline import advance_status, reconcile
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.models.messaging import Device, Message, MessageStatus, MessageType
+from app.plans.context import PlanContext
 from app.platform import background, clock, events, metrics, telemetry
 from app.platform.pubsub import Broker
 from app.whatsapp.errors import FailureReason, ProviderError
@@ -85,7 +86,7 @@ async def cancel_pending(campaign_id: int) -> None:
 
 
 async def reconcile_expired(
-    broker: Broker, campaign: Campaign, device: Device, *, reconcile_after: float
+    ctx: PlanContext, campaign: Campaign, device: Device, *, reconcile_after: float
 ) -> int:
     """Settle SENDING rows whose worker died; returns how many were settled.
 
@@ -113,7 +114,7 @@ async def reconcile_expired(
         if recipient.provider_message_id:
             # Meta has the message. Never send it again.
             log.info("campaigns.reconciled_sent", recipient_id=recipient.id)
-            await record_sent(broker, campaign, device, recipient, recipient.provider_message_id)
+            await record_sent(ctx, campaign, device, recipient, recipient.provider_message_id)
             settled += 1
         elif recipient.lease_expires_at is not None and recipient.lease_expires_at < given_up:
             log.info("campaigns.reclaimed_unsent", recipient_id=recipient.id)
@@ -127,19 +128,20 @@ async def reconcile_expired(
 
 
 async def record_sent(
-    broker: Broker,
+    ctx: PlanContext,
     campaign: Campaign,
     device: Device,
     recipient: CampaignRecipient,
     provider_message_id: str,
 ) -> None:
+    broker = ctx.broker
     if recipient.message_id is not None:
         await Message.filter(id=recipient.message_id, provider_message_id__isnull=True).update(
             provider_message_id=provider_message_id
         )
         message = await Message.get(id=recipient.message_id)
         await advance_status(broker, message, MessageStatus.SENT)
-        await reconcile(broker, device, provider_message_id)
+        await reconcile(ctx, device, provider_message_id)
     await CampaignRecipient.filter(id=recipient.id, provider_message_id__isnull=True).update(
         provider_message_id=provider_message_id
     )
@@ -157,11 +159,12 @@ def client_key(recipient_id: int) -> str:
 
 
 async def record_sent_many(
-    broker: Broker, campaign: Campaign, device: Device, sent: list[tuple[Claimed, Queued, str]]
+    ctx: PlanContext, campaign: Campaign, device: Device, sent: list[tuple[Claimed, Queued, str]]
 ) -> None:
     """Record sends the provider accepted, in a few statements however many there are."""
     if not sent:
         return
+    broker = ctx.broker
     at = clock.now()
     wamids = {message.id: wamid for _, message, wamid in sent}
     # Both rows, and their events, in one transaction before anything that needs Redis: a
@@ -179,7 +182,7 @@ async def record_sent_many(
     await telemetry.remember_send(broker.redis, list(wamids.values()))
     # Statuses Meta sent before we knew the ids: apply them now.
     for wamid in await bulk.unmatched(device.id, list(wamids.values())):
-        await reconcile(broker, device, wamid)
+        await reconcile(ctx, device, wamid)
     await progress.counts_changed(broker, campaign.organization_id, campaign.id)
 
 
@@ -191,7 +194,8 @@ class Sender:
     messages are written in bulk before the sends, and the sends are recorded in bulk after.
     """
 
-    broker: Broker
+    # The process's runtime (statuses it reconciles move the plan's usage to Meta's category).
+    runtime: PlanContext
     campaign: Campaign
     device: Device
     provider: Any
@@ -211,6 +215,10 @@ class Sender:
     # Bumped when a renewal came after our leases may have run out: rows claimed before then
     # may belong to another worker now, so the batches holding them stop sending.
     lapses: int = field(default=0, init=False)
+
+    @property
+    def broker(self) -> Broker:
+        return self.runtime.broker
 
     async def renew_leases(self) -> None:
         """Extend the lease of every row this sender holds and has not settled."""
@@ -269,7 +277,7 @@ class Sender:
         outcomes = await self._dispatch(batch, messages)
         sent = [(r, messages[r.id], outcomes.get(r.id)) for r in batch]
         accepted = [(r, m, o) for r, m, o in sent if isinstance(o, str)]
-        await record_sent_many(self.broker, self.campaign, self.device, accepted)
+        await record_sent_many(self.runtime, self.campaign, self.device, accepted)
         if self.on_sent is not None and accepted:
             await self.on_sent([message.id for _, message, _ in accepted])
         unsent = [r.id for r, _, o in sent if o is None]

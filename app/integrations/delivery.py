@@ -14,6 +14,8 @@
   sent concurrently.
 - A webhook whose every attempt failed for ``webhook_pause_after_failing_seconds`` is paused
   and the organization's owners are emailed.
+- While the organization's plan lacks ``outbound_webhooks`` nothing is sent: due deliveries
+  are held (looked at again every HELD_SECONDS) and go out once the plan has it again.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from app.integrations import active_webhooks, addresses, batons, signing
 from app.integrations.jobs import DELIVER_WEBHOOK
 from app.models.accounts import Membership, Role
 from app.models.integrations import Webhook, WebhookDelivery, WebhookDeliveryStatus
+from app.plans.features import organizations_with
+from app.plans.limits import Feature
 from app.platform import clock, metrics
 from app.platform.config import Settings
 from app.platform.ids import to_global_id
@@ -68,6 +72,9 @@ OUTCOME_FIELDS = [
     "updated_at",
 ]
 UNDELIVERED = (WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.FAILED)
+# Deliveries held while the plan lacks outbound webhooks are looked at again this much later
+# (so the sweep does not queue them every second); they go out after an upgrade.
+HELD_SECONDS = 60.0
 
 # aiohttp rather than httpx here: at a thousand deliveries a second httpcore's connection
 # pool cost more CPU than everything else a delivery does (bench/webhook_delivery.py).
@@ -128,6 +135,9 @@ async def drain_pass(runtime: Runtime, webhook_id: int) -> bool:
     if webhook is None or not webhook.active:
         return False
     now = clock.now()
+    if not await organizations_with([webhook.organization_id], Feature.OUTBOUND_WEBHOOKS):
+        await _hold(webhook, now)
+        return False
     if webhook.ordered:
         head = (
             await WebhookDelivery.filter(webhook_id=webhook.id, status__in=UNDELIVERED)
@@ -178,6 +188,14 @@ async def drain_pass(runtime: Runtime, webhook_id: int) -> bool:
     if webhook.failing_since is not None:
         await Webhook.filter(id=webhook.id).update(failing_since=None)
     return len(tried) == BATCH or len(tried) < len(due)
+
+
+async def _hold(webhook: Webhook, now: datetime) -> None:
+    """The plan lost outbound webhooks: nothing is sent; what was due waits (in its order)
+    and is looked at again in HELD_SECONDS."""
+    await WebhookDelivery.filter(
+        webhook_id=webhook.id, status__in=UNDELIVERED, next_attempt_at__lte=now
+    ).update(next_attempt_at=now + timedelta(seconds=HELD_SECONDS))
 
 
 async def _bounded(gate: asyncio.Semaphore, work: Awaitable[bool]) -> bool:

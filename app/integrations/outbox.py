@@ -33,6 +33,8 @@ from app.models.integrations import (
     WebhookDelivery,
     WebhookDeliveryStatus,
 )
+from app.plans.features import organizations_with
+from app.plans.limits import Feature
 from app.platform import clock
 from app.platform.events import LiveEvent, Written
 from app.platform.runtime import Runtime
@@ -76,6 +78,7 @@ async def record(live_events: Sequence[LiveEvent], written: Written) -> None:
         webhooks = await Webhook.filter(organization_id__in=organizations, active=True).order_by(
             "id"
         )
+    webhooks = await _sending(webhooks)
     if not webhooks:
         return
     topics = {(w.organization_id, w.topic) for w in webhooks}
@@ -122,6 +125,17 @@ async def _compute_results(
     for (row, key, _), result in zip(runs, results, strict=True):
         if result is not _FAILED:
             row.results[result_key(key)] = result
+
+
+async def _sending(webhooks: list[Webhook]) -> list[Webhook]:
+    """The webhooks whose organization's plan includes outbound webhooks: while it does not
+    (a downgrade), its events are neither recorded nor delivered."""
+    if not webhooks:
+        return webhooks
+    allowed = await organizations_with(
+        sorted({w.organization_id for w in webhooks}), Feature.OUTBOUND_WEBHOOKS
+    )
+    return [w for w in webhooks if w.organization_id in allowed]
 
 
 GroupKey = tuple[int, str, str, str]  # organization, topic, document, role
@@ -208,7 +222,10 @@ async def dispatch_batch(runtime: Runtime, organization_id: int) -> bool:
         .limit(DISPATCH_BATCH)
     )
     if rows:
-        webhooks = await Webhook.filter(organization_id=organization_id, active=True).order_by("id")
+        webhooks = await _sending(
+            await Webhook.filter(organization_id=organization_id, active=True).order_by("id")
+        )
+        # Rows of a plan without outbound webhooks are marked dispatched with no deliveries.
         groups = _groups(webhooks)
         touched: set[int] = set()
         now = clock.now()

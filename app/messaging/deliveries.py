@@ -61,7 +61,7 @@ async def apply_event(runtime: Runtime, event: WebhookEvent, *, last_try: bool) 
     items: list[tuple[Any, str | None, Callable[[Any], Awaitable[object]]]] = [
         *((m, m.provider_message_id, partial(_receive, runtime, device)) for m in batch.messages),
         *(
-            (u, u.provider_message_id, partial(apply_status, broker, device))
+            (u, u.provider_message_id, partial(apply_status, runtime, device))
             for u in batch.statuses
         ),
         *((e, e.provider_message_id, partial(_echo, runtime, device)) for e in batch.echoes),

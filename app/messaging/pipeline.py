@@ -37,6 +37,8 @@ from app.models.messaging import (
     UnmatchedStatus,
     service_window_open,
 )
+from app.plans import metering
+from app.plans.context import PlanContext
 from app.platform import clock, events, metrics, telemetry
 from app.platform.config import Settings
 from app.platform.pubsub import Broker
@@ -406,18 +408,24 @@ async def _opt_out_of_marketing(message: Message) -> None:
     )
 
 
-async def apply_status(broker: Broker, device: Device, update: StatusUpdate) -> None:
+async def apply_status(ctx: PlanContext, device: Device, update: StatusUpdate) -> None:
+    """Apply a delivery status; ``ctx`` is the process's runtime (the plan's usage moves to
+    Meta's pricing category, app.plans.metering)."""
     if not telemetry.enabled():
-        await _apply_status(broker, device, update)
+        await _apply_status(ctx, device, update)
         return
     # In the trace of the send it reports on.
     async with telemetry.continuing_send(
-        broker.redis, update.provider_message_id, "whatsapp.status", status=update.status.value
+        ctx.broker.redis,
+        update.provider_message_id,
+        "whatsapp.status",
+        status=update.status.value,
     ):
-        await _apply_status(broker, device, update)
+        await _apply_status(ctx, device, update)
 
 
-async def _apply_status(broker: Broker, device: Device, update: StatusUpdate) -> None:
+async def _apply_status(ctx: PlanContext, device: Device, update: StatusUpdate) -> None:
+    broker = ctx.broker
     status = _DELIVERY_STATUS[update.status]
     await events.happened(events.DeliveryStatusReceived(broker, device, update))
     message = await Message.get_or_none(
@@ -440,9 +448,9 @@ async def _apply_status(broker: Broker, device: Device, update: StatusUpdate) ->
             status=status.value,
         )
         # The send may have recorded its id meanwhile; whoever writes last reconciles.
-        await reconcile(broker, device, update.provider_message_id)
+        await reconcile(ctx, device, update.provider_message_id)
         return
-    await _record_details(message, update.details)
+    await _record_details(ctx, message, update.details)
     await advance_status(
         broker,
         message,
@@ -452,7 +460,9 @@ async def _apply_status(broker: Broker, device: Device, update: StatusUpdate) ->
     )
 
 
-async def _record_details(message: Message, details: Mapping[str, Any] | None) -> None:
+async def _record_details(
+    ctx: PlanContext, message: Message, details: Mapping[str, Any] | None
+) -> None:
     """Keep what a status said besides the status (``Message.deliveryDetails``)."""
     if not details:
         return
@@ -466,6 +476,10 @@ async def _record_details(message: Message, details: Mapping[str, Any] | None) -
     category = pricing.get("category") if isinstance(pricing, Mapping) else None
     billable = pricing.get("billable") if isinstance(pricing, Mapping) else None
     if isinstance(category, str) and category.lower() != message.pricing_category:
+        # The plan's usage first: should the process die before the column is saved, Meta's
+        # next status (or its redelivery of this one) moves it, once.
+        if message.direction is Direction.OUTBOUND:
+            await metering.priced(ctx, message.organization_id, message.id, category)
         message.pricing_category = category.lower()[:32]
         fields.append("pricing_category")
     if isinstance(billable, bool) and billable != message.billable:
@@ -474,8 +488,9 @@ async def _record_details(message: Message, details: Mapping[str, Any] | None) -
     await message.save(update_fields=fields)
 
 
-async def reconcile(broker: Broker, device: Device, provider_message_id: str) -> None:
+async def reconcile(ctx: PlanContext, device: Device, provider_message_id: str) -> None:
     """Apply statuses that arrived before their message's provider id was recorded."""
+    broker = ctx.broker
     message = await Message.get_or_none(
         device_id=device.id, provider_message_id=provider_message_id
     )
@@ -485,7 +500,7 @@ async def reconcile(broker: Broker, device: Device, provider_message_id: str) ->
         device_id=device.id, provider_message_id=provider_message_id
     ).order_by("id")
     for item in sorted(pending, key=lambda s: _RANK[s.status]):
-        await _record_details(message, item.details)
+        await _record_details(ctx, message, item.details)
         await advance_status(
             broker,
             message,

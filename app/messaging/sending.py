@@ -47,7 +47,7 @@ from app.messaging.template_messages import MediaHeaders
 from app.models.media import MediaFile
 from app.models.messaging import Device, Message, MessageStatus, MessageType, Provider, Template
 from app.models.messaging import DeviceStatus as DeviceStatusModel
-from app.plans import quotas
+from app.plans import metering, quotas
 from app.plans.limits import Limit, message_limit
 from app.platform import clock, metrics, telemetry
 from app.whatsapp.cloud_api import RetryPolicy
@@ -191,7 +191,7 @@ async def _send(
 
 def usage_key(message_id: int) -> str:
     """What a send is counted under in the plan's usage (campaign sends use the same)."""
-    return f"message:{message_id}"
+    return metering.message_key(message_id)
 
 
 async def _limit_of(message: Message) -> Limit:
@@ -259,7 +259,7 @@ async def _record_sent(
     metrics.MESSAGES_SENT.labels(str(device.id), "message").inc()
     await telemetry.remember_send(runtime.redis, [provider_message_id])
     await advance_status(runtime.broker, message, MessageStatus.SENT)
-    await reconcile(runtime.broker, device, provider_message_id)
+    await reconcile(runtime, device, provider_message_id)
     await sandbox_network(runtime.queues, device, [message.id])
 
 

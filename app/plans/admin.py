@@ -13,7 +13,7 @@ from tortoise.exceptions import IntegrityError
 from app.models.accounts import Organization
 from app.models.plans import Plan, Subscription, SubscriptionStatus
 from app.plans import subscriptions
-from app.plans.limits import InvalidLimits, PlanLimits
+from app.plans.limits import InvalidFeatures, InvalidLimits, PlanLimits, parse_features
 from app.platform.config import Settings, tortoise_config
 from app.platform.ids import InvalidId, from_global_id, to_global_id
 
@@ -67,14 +67,15 @@ async def create_plan(
 ) -> str:
     try:
         parsed = PlanLimits.parse(_limits(limits))
-    except InvalidLimits as error:
+        flags = parse_features(features)
+    except (InvalidLimits, InvalidFeatures) as error:
         raise PlanCommandError(str(error)) from None
     async with _database(settings):
         try:
             plan = await Plan.create(
                 name=name.strip(),
                 limits=parsed.as_json(),
-                features=sorted(set(features)),
+                features=flags,
                 is_default=default,
             )
         except IntegrityError:
@@ -110,7 +111,10 @@ async def update_plan(
         if rename is not None:
             plan.name = rename.strip()
         if features is not None:
-            plan.features = sorted(set(features))
+            try:
+                plan.features = parse_features(features)
+            except InvalidFeatures as error:
+                raise PlanCommandError(str(error)) from None
         if default is not None:
             plan.is_default = default
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
@@ -66,6 +66,43 @@ MESSAGE_LIMITS = {
 def message_limit(category: str | None) -> Limit:
     """The limit a send of ``category`` counts against (unknown categories: SERVICE)."""
     return MESSAGE_LIMITS.get((category or "SERVICE").upper(), Limit.SERVICE_MESSAGES)
+
+
+class Feature(str, Enum):
+    # draftCampaignCopy: the multi-agent team (a copywriter and a compliance reviewer).
+    AI_TEAMS = "ai_teams"
+    # Outbound webhooks: creating, resuming and redelivering them, and every delivery.
+    OUTBOUND_WEBHOOKS = "outbound_webhooks"
+
+    @property
+    def noun(self) -> str:
+        return _FEATURE_NOUNS[self]
+
+
+_FEATURE_NOUNS = {
+    Feature.AI_TEAMS: "AI teams (multi-agent campaign copy)",
+    Feature.OUTBOUND_WEBHOOKS: "outbound webhooks",
+}
+
+FEATURES = sorted(feature.value for feature in Feature)
+
+
+class InvalidFeatures(ValueError):
+    pass
+
+
+def parse_features(names: Iterable[str]) -> list[str]:
+    """The flags, sorted and without repeats; InvalidFeatures for a name no feature has."""
+    chosen = sorted({name.strip() for name in names})
+    unknown = [name for name in chosen if name not in FEATURES]
+    if unknown:
+        raise InvalidFeatures(f"Unknown feature {unknown[0]!r}; known: {', '.join(FEATURES)}.")
+    return chosen
+
+
+def features_of(names: Iterable[Any] | None) -> frozenset[Feature]:
+    """The features a plan's ``features`` turn on (names no feature has are ignored)."""
+    return frozenset(Feature(name) for name in names or [] if name in FEATURES)
 
 
 class InvalidLimits(ValueError):

@@ -298,6 +298,53 @@ async def release_each(organization_id: int, limit: Limit, keys: Sequence[str]) 
             await UsageCounter.filter(id=counter_id).update(used=F("used") - taken)
 
 
+async def move(
+    ctx: PlanContext, organization_id: int, key: str, among: Sequence[Limit], to: Limit
+) -> bool:
+    """Move what was counted under ``key`` against one of ``among`` to ``to``, in the period
+    it was counted in, never refused (it happened). Exactly once however many callers ask at
+    once: the counters are locked (in id order, so two movers never wait on each other) before
+    the record is taken, and only the caller that deletes it adds it to ``to``. True when this
+    caller moved it."""
+    found = (
+        await UsageRecord.filter(
+            counter__organization_id=organization_id,
+            counter__limit__in=[limit.value for limit in among],
+            key=key,
+        )
+        .select_related("counter")
+        .first()
+    )
+    if found is None or found.counter.limit == to.value:
+        return False  # never counted (or given back), or where it belongs already
+    source = found.counter
+    target = await counters.counter(organization_id, to.value, source.period)
+    async with in_transaction():
+        used = {
+            counter_id: await _lock(counter_id) for counter_id in sorted({source.id, target.id})
+        }
+        if not await UsageRecord.filter(id=found.id).delete():
+            return False  # another caller moved it (or it was given back) meanwhile
+        await UsageCounter.filter(id=source.id).update(used=F("used") - found.amount)
+        if await UsageRecord.exists(counter_id=target.id, key=key):
+            return True  # counted there too already: the count it had here was one too many
+        await UsageRecord.create(counter_id=target.id, key=key, amount=found.amount)
+        await UsageCounter.filter(id=target.id).update(used=F("used") + found.amount)
+    state = await standing(ctx, organization_id, to)
+    if state.allowed is not None and state.period == source.period:
+        before = used[target.id]
+        await warnings.crossed(
+            ctx,
+            organization_id,
+            to,
+            before,
+            before + int(found.amount),
+            state.allowed,
+            state.period,
+        )
+    return True
+
+
 async def used(organization_id: int, limit: Limit, period: date) -> int:
     """What ``limit`` uses in ``period`` (row-counted limits: the rows now)."""
     if limit in ROW_COUNTED:

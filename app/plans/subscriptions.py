@@ -2,7 +2,7 @@
 
 An organization gets its subscription the first time anything asks for it: to the plan staff
 marked as the default, or else to the ``Default`` plan, whose limits mirror
-``PARLEY_DEFAULT_PLAN_LIMITS`` (unset: unlimited).
+``PARLEY_DEFAULT_PLAN_LIMITS`` (unset: unlimited) and which has every feature.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.exceptions import IntegrityError
 
 from app.models.plans import Plan, Subscription, SubscriptionStatus
-from app.plans.limits import PlanLimits
+from app.plans.limits import FEATURES, PlanLimits
 from app.platform import clock
 from app.platform.config import Settings
 
@@ -45,16 +45,25 @@ async def default_plan(settings: Settings) -> Plan:
     chosen = await Plan.filter(is_default=True).order_by("id").first()
     if chosen is not None:
         return chosen
-    limits = PlanLimits.parse(settings.default_plan_limits).as_json()
     plan = await Plan.get_or_none(name=SETTINGS_PLAN)
     if plan is None:
+        limits = PlanLimits.parse(settings.default_plan_limits).as_json()
         try:
-            return await Plan.create(name=SETTINGS_PLAN, limits=limits)
+            return await Plan.create(name=SETTINGS_PLAN, limits=limits, features=FEATURES)
         except IntegrityError:
             plan = await Plan.get(name=SETTINGS_PLAN)
-    if plan.limits != limits:
-        await Plan.filter(id=plan.id).update(limits=limits, updated_at=clock.now())
-        plan.limits = limits
+    return await _mirror_settings(settings, plan)
+
+
+async def _mirror_settings(settings: Settings, plan: Plan) -> Plan:
+    """The ``Default`` plan as the settings say now: their limits, every feature (a row
+    written by an older version, or under other settings, is brought in line)."""
+    limits = PlanLimits.parse(settings.default_plan_limits).as_json()
+    if plan.limits != limits or plan.features != FEATURES:
+        await Plan.filter(id=plan.id).update(
+            limits=limits, features=FEATURES, updated_at=clock.now()
+        )
+        plan.limits, plan.features = limits, FEATURES
     return plan
 
 
@@ -75,7 +84,12 @@ async def plan_and_subscription(
     settings: Settings, organization_id: int
 ) -> tuple[Plan, Subscription]:
     subscription = await subscription_of(settings, organization_id)
-    return await Plan.get(id=subscription.plan_id), subscription
+    plan = await Plan.get(id=subscription.plan_id)
+    if plan.name == SETTINGS_PLAN and plan.features != FEATURES:
+        # A row from before features were enforced: the settings' plan has every one.
+        await Plan.filter(id=plan.id).update(features=FEATURES, updated_at=clock.now())
+        plan.features = FEATURES
+    return plan, subscription
 
 
 async def assign(

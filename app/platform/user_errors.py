@@ -20,6 +20,8 @@ class UserErrorCode(Enum):
     CONFLICT = "CONFLICT"
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
     AI_NOT_CONFIGURED = "AI_NOT_CONFIGURED"
+    # The organization's plan does not include the feature (the message names both).
+    FEATURE_NOT_IN_PLAN = "FEATURE_NOT_IN_PLAN"
 
 
 @dataclass

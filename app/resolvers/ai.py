@@ -30,6 +30,8 @@ from app.models.ai import (
     KnowledgeEntry,
 )
 from app.models.messaging import Conversation, Device
+from app.plans import features
+from app.plans.limits import Feature
 from app.platform import events
 from app.platform.context import Info
 from app.platform.errors import BadUserInput
@@ -158,6 +160,12 @@ async def run_agent(
 ) -> tuple[AgentRun | None, list[UserError]]:
     if not is_configured(info.context.runtime.settings):
         return None, [_not_configured()]
+    if task is AgentTask.CAMPAIGN_COPY and (
+        missing := await features.missing(
+            info.context.runtime, organization_id(info), Feature.AI_TEAMS
+        )
+    ):
+        return None, [missing.user_error()]
     agent = await find_agent(info, agent_id)
     if agent is None:
         return None, [_not_found("agentId", "agent")]

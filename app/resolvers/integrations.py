@@ -16,8 +16,8 @@ from app.integrations.addresses import UrlRefused
 from app.integrations.documents import DocumentRefused
 from app.models.accounts import Role
 from app.models.integrations import ApiKey, Webhook, WebhookDelivery
-from app.plans import quotas
-from app.plans.limits import Limit
+from app.plans import features, quotas
+from app.plans.limits import Feature, Limit
 from app.platform import clock
 from app.platform.context import Info
 from app.platform.ids import decode_id
@@ -119,6 +119,8 @@ async def create_webhook(
     errors = _name_errors(name) + _role_errors(role)
     if errors:
         return None, errors
+    if missing := await _without_webhooks(info):
+        return None, [missing]
     if refused := await quotas.reserve(info.context.runtime, organization_id(info), Limit.WEBHOOKS):
         return None, [refused.user_error("name")]
     try:
@@ -137,6 +139,14 @@ async def create_webhook(
         field = "query" if isinstance(error, DocumentRefused) else "url"
         return None, [user_error(field, str(error), UserErrorCode.INVALID)]
     return created, []
+
+
+async def _without_webhooks(info: Info) -> UserError | None:
+    """The refusal when the organization's plan has no outbound webhooks."""
+    missing = await features.missing(
+        info.context.runtime, organization_id(info), Feature.OUTBOUND_WEBHOOKS
+    )
+    return missing.user_error() if missing else None
 
 
 async def _find_webhook(info: Info, webhook_id: str) -> Webhook | None:
@@ -163,6 +173,8 @@ async def update_webhook(
     errors = _name_errors(name) if name is not None else []
     if errors:
         return None, errors
+    if active and not webhook.active and (missing := await _without_webhooks(info)):
+        return None, [missing]  # a resume: nothing may be sent on this plan
     was_active = webhook.active
     try:
         webhook = await webhooks.update_webhook(
@@ -212,4 +224,6 @@ async def redeliver(info: Info, delivery_id: str) -> tuple[WebhookDelivery | Non
     rows = await deliveries_by_id(info, [pk])
     if rows[0] is None:
         return None, [user_error("webhookDeliveryId", "No such delivery.", UserErrorCode.NOT_FOUND)]
+    if missing := await _without_webhooks(info):
+        return None, [missing]
     return await webhooks.redeliver(info.context.runtime, rows[0]), []

@@ -12,7 +12,7 @@ from tortoise.exceptions import IntegrityError
 from app.models.accounts import Organization
 from app.models.plans import Plan, Subscription, SubscriptionStatus
 from app.plans import subscriptions
-from app.plans.limits import InvalidLimits, PlanLimits
+from app.plans.limits import InvalidFeatures, InvalidLimits, PlanLimits, parse_features
 from app.plans.subscriptions import Period
 from app.plans.usage import Usage, usage_of
 from app.platform import clock
@@ -62,6 +62,13 @@ def _limits(field: str, raw: Mapping[str, Any]) -> tuple[PlanLimits | None, list
         return None, [user_error(field, str(error), UserErrorCode.INVALID)]
 
 
+def _features(names: Sequence[str]) -> tuple[list[str] | None, list[UserError]]:
+    try:
+        return parse_features(names), []
+    except InvalidFeatures as error:
+        return None, [user_error("features", str(error), UserErrorCode.INVALID)]
+
+
 async def _clear_default(except_id: int) -> None:
     await (
         Plan.filter(is_default=True)
@@ -87,11 +94,14 @@ async def create_plan(fields: PlanFields) -> tuple[Plan | None, list[UserError]]
     limits, errors = _limits("limits", fields.limits or {})
     if limits is None:
         return None, errors
+    features, errors = _features(fields.features or [])
+    if features is None:
+        return None, errors
     try:
         plan = await Plan.create(
             name=name,
             limits=limits.as_json(),
-            features=sorted(set(fields.features or [])),
+            features=features,
             is_default=bool(fields.is_default),
         )
     except IntegrityError:
@@ -122,7 +132,10 @@ async def update_plan(plan: Plan, fields: PlanFields) -> tuple[Plan | None, list
             return plan, [user_error("limits", str(error), UserErrorCode.INVALID)]
         plan.limits = limits.as_json()
     if fields.features is not None:
-        plan.features = sorted(set(fields.features))
+        features, errors = _features(fields.features)
+        if features is None:
+            return plan, errors
+        plan.features = features
     if fields.is_default is not None:
         plan.is_default = fields.is_default
     try:

@@ -115,7 +115,7 @@ async def send_campaign_batch(ctx: JobContext, *, campaign_id: int, generation: 
     device = await Device.get(id=campaign.device_id)
     owner = sending.new_owner()
     sender = sending.Sender(
-        broker=runtime.broker,
+        runtime=runtime,
         campaign=campaign,
         device=device,
         # A 130429 comes back to the sender, which retries it at a slot of the device's limiter.
@@ -155,7 +155,7 @@ async def send_campaign_batch(ctx: JobContext, *, campaign_id: int, generation: 
                 if time.monotonic() - reconciled_at > RECONCILE_SECONDS:
                     # Leases a dead worker left: settle its sends before anyone sends again.
                     await sending.reconcile_expired(
-                        runtime.broker,
+                        runtime,
                         campaign,
                         device,
                         reconcile_after=settings.campaign_reconcile_seconds,

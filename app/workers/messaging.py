@@ -203,7 +203,7 @@ async def sandbox_progress(ctx: JobContext, *, message_id: int) -> None:
             status=status,
             timestamp=clock.now(),
         )
-        await apply_status(runtime.broker, device, update)
+        await apply_status(runtime, device, update)
 
 
 # A delivery whose every try met Redis away is tried again this much later.

@@ -96,7 +96,7 @@ async def _running() -> bool:
 def _sender(server: RunningServer, campaign: Campaign, device: Device) -> Sender:
     """A worker's sender for the campaign, as a batch job builds it."""
     return Sender(
-        broker=server.runtime.broker,
+        runtime=server.runtime,
         campaign=campaign,
         device=device,
         provider=provider_for(server.settings, device),
@@ -210,7 +210,7 @@ async def test_sends_recorded_in_bulk_keep_what_a_status_webhook_recorded_first(
         )
     ]
 
-    await record_sent_many(server.runtime.broker, campaign, device, sent)
+    await record_sent_many(server.runtime, campaign, device, sent)
 
     rows = {r.id: r for r in await CampaignRecipient.filter(campaign_id=campaign.id)}
     assert rows[plain.id].status is RecipientStatus.SENT

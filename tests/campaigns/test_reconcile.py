@@ -93,7 +93,7 @@ async def test_stale_sends_are_settled_from_stored_webhooks_and_only_unheard_one
         raw_body=_status_webhook(cloud.phone_number_id, "+16505569999", "wamid.x", unheard.id * 10),
     )
 
-    settled = await reconcile_expired(server.runtime.broker, campaign, device, reconcile_after=60.0)
+    settled = await reconcile_expired(server.runtime, campaign, device, reconcile_after=60.0)
 
     rows = {r.id: r for r in await CampaignRecipient.filter(campaign_id=campaign.id)}
     assert settled == 3

@@ -167,6 +167,8 @@ class Send:
     body: dict[str, Any]
     wamid: str
     at: float  # time.monotonic()
+    # What Meta's status webhooks price it as (``pricing.category``).
+    category: str = "service"
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,10 @@ class FakeGraphApi:
         # phone-number lookup below.
         self.media = GraphMedia(self)
         self.typing: list[str] = []  # message ids shown "typing…" under
+        # Meta's pricing category of a template's sends, by template name, where it is not the
+        # template's own (Meta prices a template it judges promotional as marketing, whatever
+        # category it was approved in); e.g. {"welcome": "utility"}.
+        self.pricing_categories: dict[str, str] = {}
         # Template management, uploads and account webhooks (tests/fakes/graph_templates.py).
         self.templates = FakeTemplates(self._wabas, self._lock, _error, self._post_to_number)
         routes = [
@@ -359,6 +365,32 @@ class FakeGraphApi:
 
     def attempts_to(self, to: str) -> list[Attempt]:
         return [attempt for attempt in self.attempts if attempt.to == to]
+
+    def sends_by_category(self) -> Counter[str]:
+        """Accepted sends by the pricing category the status webhooks report: Meta's count."""
+        with self._lock:
+            return Counter(send.category for send in self.sends)
+
+    def _pricing_category(self, phone_number_id: str, body: dict[str, Any]) -> str:
+        """As Meta prices a send: free-form messages (inside the service window) as service; a
+        template by ``pricing_categories``, else by its category (a template the fake does not
+        know: marketing). Called under the lock."""
+        if body.get("type") != "template":
+            return "service"
+        template = body["template"]
+        name = template["name"]
+        if name in self.pricing_categories:
+            return self.pricing_categories[name].lower()
+        known = self.templates.category_of(phone_number_id, template) or next(
+            (
+                t["category"]
+                for _, listed in self._wabas.values()
+                for t in listed
+                if t["name"] == name
+            ),
+            None,
+        )
+        return str(known or "MARKETING").lower()
 
     def send_counts(self) -> Counter[str]:
         return Counter(send.to for send in self.sends)
@@ -509,7 +541,10 @@ class FakeGraphApi:
             if number.throughput is not None and len(number.recent) >= number.throughput:
                 return _error(130429), 130429, None
             number.recent.append(now)
-            send = Send(phone_number_id, _addressee(body) or "", body["type"], body, _wamid(), now)
+            category = self._pricing_category(phone_number_id, body)
+            send = Send(
+                phone_number_id, _addressee(body) or "", body["type"], body, _wamid(), now, category
+            )
             self.sends.append(send)
         # A send to a business-scoped user id answers its user id, not a wa_id.
         identity = "wa_id" if "to" in body else "user_id"
@@ -666,7 +701,11 @@ def _status(send: Send, status: str, failure: int | None) -> dict[str, Any]:
     if "biz_opaque_callback_data" in send.body:
         entry["biz_opaque_callback_data"] = send.body["biz_opaque_callback_data"]
     if status != "read":  # Meta attaches pricing to sent/delivered; parsers must tolerate it
-        entry["pricing"] = {"billable": True, "pricing_model": "PMP", "category": "utility"}
+        entry["pricing"] = {
+            "billable": send.category != "service",
+            "pricing_model": "PMP",
+            "category": send.category,
+        }
     if failure is not None:
         title = _ERRORS.get(failure, (400, "Failure"))[1]
         error_data = {"details": f"{title} (fake)"}

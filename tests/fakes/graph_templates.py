@@ -183,6 +183,15 @@ class FakeTemplates:
 
     # -- sends ------------------------------------------------------------------------------
 
+    def category_of(self, phone_number_id: str, template: dict[str, Any]) -> str | None:
+        """The category of the template a send names, if a WABA of the number has it."""
+        for waba in self._wabas.values():
+            if phone_number_id in waba.phone_number_ids:
+                for known in waba.templates:
+                    if known["name"] == template["name"]:
+                        return str(known["category"])
+        return None
+
     def check_send(self, phone_number_id: str, template: dict[str, Any]) -> tuple[int, str] | None:
         """A template send from a number of a known WABA: its template must exist and be
         APPROVED (132001), with as many body parameters as its body has variables (132000)."""

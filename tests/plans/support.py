@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from app.models.accounts import Membership, Organization, Role, User
+from app.plans.limits import FEATURES
 from app.platform.ids import to_global_id
 from app.platform.security import issue_access_token
 from tests.support.client import Api
@@ -19,12 +20,12 @@ apiKeys webhooks storageBytes
 """
 CREATE_PLAN = f"""
 mutation($input: CreatePlanInput!) {{
-  createPlan(input: $input) {{ plan {{ id name limits {{ {LIMIT_FIELDS} }} }} userErrors {{ field message code }} }}
+  createPlan(input: $input) {{ plan {{ id name features limits {{ {LIMIT_FIELDS} }} }} userErrors {{ field message code }} }}
 }}
 """
 UPDATE_PLAN = f"""
 mutation($input: UpdatePlanInput!) {{
-  updatePlan(input: $input) {{ plan {{ id name limits {{ {LIMIT_FIELDS} }} }} userErrors {{ field message code }} }}
+  updatePlan(input: $input) {{ plan {{ id name features limits {{ {LIMIT_FIELDS} }} }} userErrors {{ field message code }} }}
 }}
 """
 ASSIGN_PLAN = """
@@ -61,9 +62,13 @@ async def staff(server: RunningServer, api: Api) -> Member:
     return Member(api.as_user(token), user.id, organization.id, token)
 
 
-async def create_plan(admin: Member, **limits: Any) -> str:
+async def create_plan(admin: Member, features: list[str] | None = None, **limits: Any) -> str:
+    """A plan with ``limits`` and ``features`` (None: every feature, so that a limit's test
+    meets only that limit)."""
+    name = f"Plan {uuid.uuid4().hex[:8]}"
+    features = FEATURES if features is None else features
     data = await admin.api.data(
-        CREATE_PLAN, {"input": {"name": f"Plan {uuid.uuid4().hex[:8]}", "limits": limits}}
+        CREATE_PLAN, {"input": {"name": name, "limits": limits, "features": features}}
     )
     assert data["createPlan"]["userErrors"] == [], data
     plan_id: str = data["createPlan"]["plan"]["id"]
@@ -83,9 +88,12 @@ async def assign(admin: Member, organization_id: int, plan_id: str) -> None:
     assert data["assignPlan"]["userErrors"] == [], data
 
 
-async def on_plan(admin: Member, who: Member, **limits: Any) -> str:
-    """Put ``who``'s organization on a new plan with ``limits``; the plan's id."""
-    plan_id = await create_plan(admin, **limits)
+async def on_plan(
+    admin: Member, who: Member, features: list[str] | None = None, **limits: Any
+) -> str:
+    """Put ``who``'s organization on a new plan with ``limits`` (and ``features``, None: all);
+    the plan's id."""
+    plan_id = await create_plan(admin, features, **limits)
     await assign(admin, who.organization_id, plan_id)
     return plan_id
 

@@ -28,7 +28,11 @@ class CreatePlanInput:
     limits: JSON = strawberry.field(
         default_factory=dict, description=_LIMITS + " Left out: unlimited."
     )
-    features: list[str] = strawberry.field(default_factory=list, description="Feature flags.")
+    features: list[str] = strawberry.field(
+        default_factory=list,
+        description="Feature flags it turns on: `ai_teams`, `outbound_webhooks` (none given: "
+        "none).",
+    )
     is_default: bool = strawberry.field(
         default=False, description="New organizations get this plan (instead of `Default`)."
     )
@@ -41,7 +45,11 @@ class UpdatePlanInput:
     limits: JSON | None = strawberry.field(
         default=None, description=_LIMITS + " Limits left out stay as they are."
     )
-    features: list[str] | None = strawberry.field(default=None, description="Feature flags.")
+    features: list[str] | None = strawberry.field(
+        default=None,
+        description="Feature flags it turns on from now (`ai_teams`, `outbound_webhooks`); "
+        "null: unchanged.",
+    )
     is_default: bool | None = strawberry.field(default=None, description="The default plan.")
 
 

@@ -76,7 +76,9 @@ class PlanType(Node):
     name: str = strawberry.field(description="The plan's name, unique.")
     limits: PlanLimitsType = strawberry.field(description="Its limits; null: unlimited.")
     features: list[str] = strawberry.field(
-        description="Feature flags it turns on (e.g. `ai_teams`, `outbound_webhooks`)."
+        description="Feature flags it turns on: `ai_teams` (draftCampaignCopy's team of "
+        "agents), `outbound_webhooks` (webhooks and their deliveries). An action a flag is "
+        "missing for answers FEATURE_NOT_IN_PLAN."
     )
 
     @strawberry.field(
