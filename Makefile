@@ -75,4 +75,4 @@ chromium:
 # Headless Chromium against `parley dev` on a fresh embedded stack, the build served under /app in
 # trusted-documents-only mode; screenshots in web/test-artifacts/.
 web-test: env web chromium
-	cd web && node --test tests/
+	cd web && node --test --test-concurrency=1 tests/

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
-from app.models.accounts import Membership, User
+from app.models.accounts import Membership, Organization, User
 
 
 async def _load_users(keys: Sequence[int]) -> list[User | None]:
@@ -32,3 +32,25 @@ async def _load_memberships(keys: Sequence[tuple[int, int]]) -> list[Membership 
 def membership_by_org_and_user() -> DataLoader[tuple[int, int], Membership | None]:
     """Key ``(organization_id, user_id)``."""
     return DataLoader(load_fn=_load_memberships)
+
+
+async def _load_memberships_of_users(keys: Sequence[int]) -> list[list[Membership]]:
+    by_user: dict[int, list[Membership]] = {key: [] for key in keys}
+    for membership in await Membership.filter(user_id__in=list(keys)).order_by("id"):
+        by_user[membership.user_id].append(membership)
+    return [by_user[key] for key in keys]
+
+
+def memberships_by_user() -> DataLoader[int, list[Membership]]:
+    """Key ``user_id``: the user's memberships, oldest first (the first is the organization a
+    request without `X-Organization-Id` runs in)."""
+    return DataLoader(load_fn=_load_memberships_of_users)
+
+
+async def _load_organizations(keys: Sequence[int]) -> list[Organization | None]:
+    organizations = {o.id: o for o in await Organization.filter(id__in=list(keys))}
+    return [organizations.get(key) for key in keys]
+
+
+def organization_by_id() -> DataLoader[int, Organization | None]:
+    return DataLoader(load_fn=_load_organizations)

@@ -6,7 +6,9 @@ from typing import Any
 
 from app.models.accounts import Membership, Role
 from app.platform.ids import to_global_id
-from tests.support.accounts import register_user, with_organization
+from tests.support.accounts import SignedUp, register_user, with_organization
+from tests.support.client import Api
+from tests.support.sql import statements_by_request
 
 ORGANIZATION = "{ organization { id viewerRole members { edges { node { id } } } } }"
 
@@ -101,3 +103,101 @@ async def test_nodes_answer_users_members_and_organizations_the_caller_shares_on
     ]
     assert [node["id"] for node in nodes[:4]] == ids[:4]
     assert nodes[3]["role"] == "AGENT"
+
+
+MEMBERSHIPS = "{ me { memberships { id role organization { id name } } } }"
+
+
+async def test_a_user_lists_their_organizations_with_their_role_and_works_in_the_one_chosen(api):
+    user = await register_user(api)
+    other = await register_user(api)
+    await Membership.create(
+        user_id=user.user_pk, organization_id=other.organization_pk, role=Role.AGENT
+    )
+
+    memberships = (await user.api.data(MEMBERSHIPS))["me"]["memberships"]
+    chosen = memberships[1]["organization"]["id"]
+    there = await with_organization(user, chosen).data("{ organization { id viewerRole } }")
+
+    assert [(m["organization"]["id"], m["role"]) for m in memberships] == [
+        (user.organization_id, "OWNER"),
+        (other.organization_id, "AGENT"),
+    ]
+    assert all(m["organization"]["name"].startswith("Org ") for m in memberships)
+    assert there["organization"] == {"id": other.organization_id, "viewerRole": "AGENT"}
+
+
+async def test_no_one_sees_another_users_memberships(api):
+    owner = await register_user(api)
+    colleague = await register_user(api, role=Role.AGENT, organization_of=owner)
+    elsewhere = await register_user(api)
+    await Membership.create(
+        user_id=colleague.user_pk, organization_id=elsewhere.organization_pk, role=Role.VIEWER
+    )
+    colleagues_own = await Membership.get(
+        user_id=colleague.user_pk, organization_id=elsewhere.organization_pk
+    )
+
+    theirs = await owner.api.call(
+        "{ organization { members { nodes { user { id memberships { id } } } } } }"
+    )
+    by_node = await owner.api.call(
+        "query ($id: ID!) { node(id: $id) { ... on User { memberships { id } } } }",
+        {"id": colleague.user_id},
+    )
+    their_membership = await owner.api.data(
+        "query ($id: ID!) { node(id: $id) { id } }",
+        {"id": to_global_id("Member", colleagues_own.id)},
+    )
+    own = (await colleague.api.data(MEMBERSHIPS))["me"]["memberships"]
+
+    assert _code(theirs) == _code(by_node) == "FORBIDDEN"
+    assert their_membership["node"] is None  # another organization's member
+    assert sorted(m["id"] for m in own) == sorted(
+        to_global_id("Member", m.id) for m in await Membership.filter(user_id=colleague.user_pk)
+    )
+    assert {owner.organization_id, elsewhere.organization_id} <= {
+        m["organization"]["id"] for m in own
+    }
+
+
+async def test_the_users_own_membership_of_another_organization_is_a_node_they_can_fetch(api):
+    user = await register_user(api)
+    other = await register_user(api)
+    await Membership.create(
+        user_id=user.user_pk, organization_id=other.organization_pk, role=Role.ADMIN
+    )
+    [_, there] = (await user.api.data(MEMBERSHIPS))["me"]["memberships"]
+
+    node = await user.api.data(
+        "query ($id: ID!) { node(id: $id) { ... on Member { role organization { id } } } }",
+        {"id": there["id"]},
+    )
+
+    assert node["node"] == {"role": "ADMIN", "organization": {"id": other.organization_id}}
+
+
+async def test_memberships_and_their_organizations_load_in_as_many_statements_for_five(api):
+    one = await register_user(api)
+    five = await register_user(api)
+    for _ in range(4):
+        elsewhere = await register_user(api)
+        await Membership.create(
+            user_id=five.user_pk, organization_id=elsewhere.organization_pk, role=Role.AGENT
+        )
+    document = "{ me { memberships { role organization { id name } } } }"
+
+    with statements_by_request() as statements:
+        for who in (one, five):
+            client = Api(who.api.graphql_url, who.access_token, {"X-Request-Id": who.user_id})
+            data = await client.data(document)
+            assert len(data["me"]["memberships"]) == (1 if who is one else 5)
+
+    def reads(user: SignedUp) -> list[str]:
+        return [
+            sql
+            for sql in statements[user.user_id]
+            if '"memberships"' in sql or '"organizations"' in sql
+        ]
+
+    assert len(reads(five)) == len(reads(one))

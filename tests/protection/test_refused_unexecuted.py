@@ -3,28 +3,16 @@ its own reaches the database (the must-show of issue 6, through HTTP against a r
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import structlog
-from tortoise import connections
 
 from tests.support.client import Api
 from tests.support.messaging import member
 from tests.support.server import make_settings, run_server
-
-_EXECUTE = (
-    "execute_query",
-    "execute_query_dict",
-    "execute_insert",
-    "execute_many",
-    "execute_script",
-)
+from tests.support.sql import statements_by_request
 
 # Five connections nested in one another, 20 items each (the default page):
 # conversations > messages > conversation.messages > ... > messages.
@@ -33,31 +21,6 @@ for _ in range(3):
     _INNER = f"messages {{ nodes {{ conversation {{ {_INNER} }} }} }}"
 FIVE_LEVELS = f"{{ conversations {{ nodes {{ id {_INNER} }} }} }}"
 SMALL = "{ conversations(first: 1) { nodes { id } } }"
-
-
-@contextlib.contextmanager
-def statements_by_request() -> Iterator[dict[str, list[str]]]:
-    """The SQL each request (by its X-Request-Id) sends through the ORM's connection."""
-    client_class = type(connections.get("default"))
-    seen: dict[str, list[str]] = defaultdict(list)
-    originals = {name: getattr(client_class, name) for name in _EXECUTE}
-
-    def counting(original: Any) -> Any:
-        async def execute(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
-            request_id = structlog.contextvars.get_contextvars().get("request_id")
-            if request_id is not None:
-                seen[request_id].append(sql)
-            return await original(self, sql, *args, **kwargs)
-
-        return execute
-
-    for name, original in originals.items():
-        setattr(client_class, name, counting(original))
-    try:
-        yield seen
-    finally:
-        for name, original in originals.items():
-            setattr(client_class, name, original)
 
 
 async def _post(url: str, token: str, query: str, request_id: str) -> dict[str, Any]:

@@ -293,6 +293,77 @@ test("offline while 20 changes happen: all 20 come back through inboxEvents(afte
   await screenshot("back-online-all-20");
 });
 
+test("invited to a second organization, the user switches to it and sees its inbox, live", async () => {
+  // Globex: another business on the same server, with a customer of its own.
+  const signup = await call(parley.url, null, ops.Register, {
+    input: { email: "owner@globex.example", password: "correct horse battery staple", name: "Globex Owner", organizationName: "Globex" },
+  });
+  assert.deepEqual(signup.register.userErrors, []);
+  const globex = signup.register.accessToken;
+  const { createDevice } = await call(parley.url, globex, ops.CreateDevice, {
+    input: { name: "Globex line", phoneNumber: "+16505550199", provider: "SANDBOX", requiresPairing: false },
+  });
+  assert.deepEqual(createDevice.userErrors, []);
+  const { connectDevice } = await call(parley.url, globex, ops.ConnectDevice, { input: { deviceId: createDevice.device.id } });
+  assert.deepEqual(connectDevice.userErrors, []);
+  const globexSays = async (text) => {
+    const { simulateInboundMessage } = await call(parley.url, globex, ops.SimulateInbound, {
+      input: { deviceId: createDevice.device.id, from: "+14155550188", text, name: "Hedy" },
+    });
+    assert.deepEqual(simulateInboundMessage.userErrors, []);
+  };
+  await globexSays("Globex here: where is my invoice?");
+  const { inviteMember } = await call(parley.url, globex, ops.InviteMember, { input: { email: "agent@example.com", role: "AGENT" } });
+  assert.deepEqual(inviteMember.userErrors, []);
+
+  // The emailed link opens the app, signed in: joining adds Globex to the switcher.
+  let link;
+  for (let i = 0; i < 40 && !link; i++) {
+    link = /(http:\/\/\S+\/accept-invitation\?token=[\w-]+)/.exec(parley.log())?.[1];
+    if (!link) await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.ok(link, "the invitation is in the dev mail log");
+  await page.goto(link);
+  await page.getByRole("button", { name: "Join the organization" }).click();
+  await page.locator("[data-testid=accept-invitation][data-joined=true]").waitFor();
+  const switcher = page.locator("select[aria-label=Organization]");
+  await switcher.locator("option", { hasText: "Globex" }).waitFor({ state: "attached" });
+  assert.deepEqual(await switcher.locator("option").allTextContents(), ["Acme (owner)", "Globex (agent)"]);
+  const acme = await switcher.getAttribute("data-organization-id");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.locator("[data-conversation-id]").filter({ has: page.locator("strong", { hasText: "Ada" }) }).waitFor();
+
+  // Switching: every request carries Globex's id, and so does the new socket's connection_init.
+  const sockets = [];
+  page.on("websocket", (ws) =>
+    ws.on("framesent", ({ payload }) => {
+      const frame = JSON.parse(String(payload));
+      if (frame.type === "connection_init") sockets.push(frame.payload.organizationId);
+    }),
+  );
+  const headers = [];
+  page.on("request", (request) => {
+    if (request.url().endsWith("/graphql") && request.method() === "POST") headers.push(request.headers()["x-organization-id"]);
+  });
+  await switcher.selectOption({ label: "Globex (agent)" });
+  const globexId = await switcher.evaluate((select) => select.value);
+  await page.locator("[data-conversation-id]", { hasText: "where is my invoice" }).waitFor();
+  await page.locator(`select[aria-label=Organization][data-organization-id="${globexId}"]`).waitFor();
+  assert.equal(await page.locator("[data-conversation-id]").count(), 1, "only Globex's conversation");
+  assert.notEqual(globexId, acme);
+  // Live in Globex: the feed resubscribed on a socket signed in to it.
+  await globexSays("Globex again: found it, thanks");
+  await page.locator("[data-conversation-id]", { hasText: "found it, thanks" }).waitFor();
+  assert.ok(headers.length > 0 && headers.every((h) => h === globexId), JSON.stringify(headers));
+  assert.ok(sockets.length >= 1 && sockets.every((id) => id === globexId), JSON.stringify(sockets));
+  await screenshot("switched-to-second-organization");
+
+  // And back: Acme's inbox again (the later steps work in it).
+  await switcher.selectOption({ label: "Acme (owner)" });
+  await page.locator("[data-conversation-id]").filter({ has: page.locator("strong", { hasText: "Ada" }) }).waitFor();
+  assert.equal(await page.locator("[data-conversation-id]", { hasText: "found it, thanks" }).count(), 0);
+});
+
 test("trusted documents only: a document outside the build's manifest is refused", async () => {
   const response = await fetch(`${parley.url}/graphql`, {
     method: "POST",

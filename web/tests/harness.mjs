@@ -26,24 +26,28 @@ export function freePort() {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function startParley({ publicUrl, port }) {
+/** `parley dev` on a fresh embedded stack; `env` adds or overrides settings of the test server. */
+export async function startParley({ publicUrl, port, env = {} }) {
   const varDir = mkdtempSync(path.join(tmpdir(), "parley-web-test-"));
   let log = "";
+  const settings = {
+    ...process.env,
+    PARLEY_PORT: String(port),
+    PARLEY_VAR_DIR: varDir,
+    PARLEY_WEB_DIST: path.join(WEB, "dist"),
+    PARLEY_TRUSTED_DOCUMENTS_PATH: MANIFEST,
+    PARLEY_TRUSTED_DOCUMENTS_ONLY: "true",
+    PARLEY_PUBLIC_URL: publicUrl,
+    // Seeding 1,000 conversations is 1,000 requests of one user in a few seconds: the
+    // per-user request limit and cost refill are raised for that, nothing else changes.
+    PARLEY_REQUEST_LIMIT_USER: "100000/minute",
+    PARLEY_COST_BUDGET_RESTORE_RATE: "100000",
+    ...env,
+  };
   const child = spawn(path.join(ROOT, ".venv", "bin", "parley"), ["dev"], {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      PARLEY_PORT: String(port),
-      PARLEY_VAR_DIR: varDir,
-      PARLEY_WEB_DIST: path.join(WEB, "dist"),
-      PARLEY_TRUSTED_DOCUMENTS_PATH: MANIFEST,
-      PARLEY_TRUSTED_DOCUMENTS_ONLY: "true",
-      PARLEY_PUBLIC_URL: publicUrl,
-      // Seeding 1,000 conversations is 1,000 requests of one user in a few seconds: the
-      // per-user request limit and cost refill are raised for that, nothing else changes.
-      PARLEY_REQUEST_LIMIT_USER: "100000/minute",
-      PARLEY_COST_BUDGET_RESTORE_RATE: "100000",
-    },
+    // A setting given as null is left unset.
+    env: Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== null)),
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout.on("data", (chunk) => (log += chunk));
@@ -64,6 +68,38 @@ export async function startParley({ publicUrl, port }) {
       child.kill("SIGINT");
       for (let i = 0; i < 40 && child.exitCode === null; i++) await sleep(250);
       if (child.exitCode === null) child.kill("SIGKILL");
+    },
+  };
+}
+
+/** Vite's dev server (`npm run dev`): the SPA on an origin of its own, calling the API at `apiUrl`. */
+export async function startVite({ port, apiUrl }) {
+  let log = "";
+  const child = spawn(path.join(WEB, "node_modules", ".bin", "vite"), ["--host", "127.0.0.1", "--port", String(port), "--strictPort"], {
+    cwd: WEB,
+    env: { ...process.env, VITE_PARLEY_API_URL: apiUrl, BROWSER: "none" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group: stop() ends vite and whatever it started
+  });
+  child.stdout.on("data", (chunk) => (log += chunk));
+  child.stderr.on("data", (chunk) => (log += chunk));
+  const url = `http://127.0.0.1:${port}/app/`;
+  for (let i = 0; i < 120; i++) {
+    if (child.exitCode !== null) throw new Error(`vite exited:\n${log}`);
+    try {
+      if ((await fetch(url)).ok) break;
+    } catch {}
+    await sleep(250);
+  }
+  return {
+    url,
+    log: () => log,
+    async stop() {
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {}
+      for (let i = 0; i < 40 && child.exitCode === null; i++) await sleep(100);
+      if (child.exitCode === null) process.kill(-child.pid, "SIGKILL");
     },
   };
 }
@@ -111,7 +147,7 @@ export function manifest() {
 export async function call(url, token, hash, variables) {
   const response = await fetch(`${url}/graphql`, {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ variables, extensions: { persistedQuery: { version: 1, sha256Hash: hash } } }),
   });
   const body = await response.json();

@@ -9,7 +9,12 @@ import strawberry
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.scalars import JSON
 
-from app.dataloaders.accounts import membership_by_org_and_user, user_by_id
+from app.dataloaders.accounts import (
+    membership_by_org_and_user,
+    memberships_by_user,
+    organization_by_id,
+    user_by_id,
+)
 from app.models import accounts as models
 from app.platform.context import Info
 from app.platform.errors import Forbidden
@@ -137,6 +142,17 @@ class UserType(Node):
             for session in await active_sessions(self.model.id)
         ]
 
+    @strawberry.field(
+        description="The organizations the user belongs to, each with their role, oldest "
+        "first (only the user themselves): what an organization switcher lists. Send one's "
+        "`organization.id` as `X-Organization-Id` (or the socket's `organizationId`) to work "
+        "in it; without it, requests run in the first.",
+        permission_classes=[IsSelf],
+    )
+    async def memberships(self, info: Info) -> list[MemberType]:
+        memberships = await info.context.loaders.get(memberships_by_user).load(self.model.id)
+        return [MemberType.from_model(membership) for membership in memberships]
+
 
 @strawberry.type(name="Member", description="A user's membership of an organization, with a role.")
 class MemberType(Node):
@@ -158,6 +174,13 @@ class MemberType(Node):
         user = await info.context.loaders.get(user_by_id).load(self.model.user_id)
         assert user is not None
         return UserType.from_model(user)
+
+    @strawberry.field(description="The organization the user is a member of.")
+    async def organization(self, info: Info) -> OrganizationType:
+        loader = info.context.loaders.get(organization_by_id)
+        organization = await loader.load(self.model.organization_id)
+        assert organization is not None
+        return OrganizationType.from_model(organization)
 
 
 @strawberry.type(name="Organization", description="A business (tenant) and its members.")

@@ -1,4 +1,4 @@
-import { createContext, useContext, useEffect, useMemo } from "react";
+import { createContext, useCallback, useContext, useEffect, useMemo } from "react";
 import { Provider, useClient, useQuery } from "urql";
 import { createApiClient } from "../api/client";
 import { startInboxFeed } from "../api/inbox";
@@ -7,6 +7,7 @@ import { session, signOut } from "../api/session";
 import { useStore } from "../api/store";
 import { rateLimitedUntil } from "../api/transport";
 import { ViewerDocument, type ViewerQuery } from "../gql/graphql";
+import { AcceptInvitation } from "./AcceptInvitation";
 import { AI } from "./AI";
 import { Campaigns } from "./Campaigns";
 import { ConfirmEmail } from "./ConfirmEmail";
@@ -15,9 +16,13 @@ import { Inbox } from "./Inbox";
 import { OrganizationSwitcher } from "./OrganizationSwitcher";
 import { navigate, useRoute } from "./router";
 import { SignIn } from "./SignIn";
+import { Team } from "./Team";
 
 export const ViewerContext = createContext<ViewerQuery | null>(null);
 export const useViewer = () => useContext(ViewerContext);
+/** Reads the viewer again (its organizations changed): the persisted documents carry no
+ * `__typename`, so urql's document cache cannot tell by itself. */
+export const RefetchViewerContext = createContext<() => void>(() => {});
 
 export function App() {
   const current = useStore(session);
@@ -34,7 +39,8 @@ export function App() {
 
 function Shell() {
   const [page] = useRoute();
-  const [{ data }] = useQuery({ query: ViewerDocument });
+  const [{ data }, reexecuteViewer] = useQuery({ query: ViewerDocument });
+  const refetchViewer = useCallback(() => reexecuteViewer({ requestPolicy: "network-only" }), [reexecuteViewer]);
   const online = useStore(connection);
   const limitedUntil = useStore(rateLimitedUntil);
   const client = useClient();
@@ -45,6 +51,7 @@ function Shell() {
   }, [client]);
 
   return (
+    <RefetchViewerContext.Provider value={refetchViewer}>
     <ViewerContext.Provider value={data ?? null}>
       <div className="shell">
         <header className="topbar">
@@ -55,6 +62,7 @@ function Shell() {
               ["devices", "Devices"],
               ["campaigns", "Campaigns"],
               ["ai", "AI"],
+              ["team", "Team"],
             ].map(([path, label]) => (
               <a
                 key={path}
@@ -69,7 +77,7 @@ function Shell() {
               </a>
             ))}
           </nav>
-          <OrganizationSwitcher organization={data?.organization ?? null} />
+          <OrganizationSwitcher viewer={data ?? null} />
           <span className="user">{data?.me?.name}</span>
           <button onClick={signOut}>Sign out</button>
         </header>
@@ -87,9 +95,22 @@ function Shell() {
           <div className="banner notice">Confirm your email address: the link is in your inbox.</div>
         )}
         <main>
-          {page === "devices" ? <Devices /> : page === "campaigns" ? <Campaigns /> : page === "ai" ? <AI /> : <Inbox />}
+          {page === "devices" ? (
+            <Devices />
+          ) : page === "campaigns" ? (
+            <Campaigns />
+          ) : page === "ai" ? (
+            <AI />
+          ) : page === "team" ? (
+            <Team />
+          ) : page === "accept-invitation" ? (
+            <AcceptInvitation />
+          ) : (
+            <Inbox />
+          )}
         </main>
       </div>
     </ViewerContext.Provider>
+    </RefetchViewerContext.Provider>
   );
 }

@@ -1,34 +1,21 @@
-// The organizations this browser has seen the user in (the API lists no memberships of a user
-// yet); picking one sends its id as X-Organization-Id and as the socket's organizationId.
-import { useEffect, useState } from "react";
+// The organizations the signed-in user belongs to (`me.memberships`); picking one keeps its id in
+// the session, which sends it as X-Organization-Id and as the socket's `organizationId`. The app
+// then starts afresh in it: a new urql client (an empty cache, so every screen reads again), a
+// new socket, the inbox feed subscribed again from that organization's head.
 import { restartLive } from "../api/live";
 import { session } from "../api/session";
+import type { ViewerQuery } from "../gql/graphql";
 
-type Known = { id: string; name: string };
-const KEY = "parley.organizations";
+type Props = { viewer: ViewerQuery | null };
 
-function known(): Known[] {
-  try {
-    return JSON.parse(localStorage.getItem(KEY) ?? "[]") as Known[];
-  } catch {
-    return [];
-  }
-}
-
-export function OrganizationSwitcher({ organization }: { organization: Known | null }) {
-  const [organizations, setOrganizations] = useState(known);
-
-  useEffect(() => {
-    if (!organization) return;
-    const next = [organization, ...known().filter((o) => o.id !== organization.id)];
-    localStorage.setItem(KEY, JSON.stringify(next));
-    setOrganizations(next);
-  }, [organization]);
+export function OrganizationSwitcher({ viewer }: Props) {
+  const current = viewer?.organization ?? null;
+  const memberships = viewer?.me?.memberships ?? [];
 
   function pick(id: string) {
-    const current = session.get();
-    if (!current || id === organization?.id) return;
-    session.set({ ...current, organizationId: id });
+    const value = session.get();
+    if (!value || id === current?.id) return;
+    session.set({ ...value, organizationId: id });
     restartLive();
   }
 
@@ -36,12 +23,14 @@ export function OrganizationSwitcher({ organization }: { organization: Known | n
     <select
       className="org-switcher"
       aria-label="Organization"
-      value={organization?.id ?? ""}
+      data-organization-id={current?.id ?? ""}
+      value={current?.id ?? ""}
       onChange={(event) => pick(event.target.value)}
     >
-      {organizations.map((o) => (
-        <option key={o.id} value={o.id}>
-          {o.name}
+      {memberships.length === 0 && current && <option value={current.id}>{current.name}</option>}
+      {memberships.map((m) => (
+        <option key={m.organization.id} value={m.organization.id}>
+          {m.organization.name} ({m.role.toLowerCase()})
         </option>
       ))}
     </select>

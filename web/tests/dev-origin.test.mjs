@@ -1,0 +1,182 @@
+// The SPA in development: Vite's dev server on an origin of its own, the API on another, so CORS
+// and the WebSocket's Origin check are real. The API names the Vite origin in PARLEY_CORS_ORIGINS
+// (which replaces the development default of any localhost port); the same app reached through
+// another origin is refused. Its access tokens live 40 s here, so the test also sees the socket
+// closed on expiry (4401) and the app reconnect with a fresh token, resuming from its cursor; and
+// its users' request limit is small, so the test spends it and watches the app wait out the 429.
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { chromium } from "playwright-core";
+import { call, freePort, manifest, startParley, startProxy, startVite, WEB } from "./harness.mjs";
+
+const ARTIFACTS = path.join(WEB, "test-artifacts");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const USER = { email: "dev@example.com", password: "correct horse battery staple" };
+const TOKEN_TTL_SECONDS = 40;
+
+let parley, vite, elsewhere, browser, ops, token, deviceId, page;
+
+async function signIn(page, url) {
+  await page.goto(url);
+  await page.fill("input[name=email]", USER.email);
+  await page.fill("input[name=password]", USER.password);
+  await page.locator("form button[type=submit]").click();
+}
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const [apiPort, vitePort, otherPort] = [await freePort(), await freePort(), await freePort()];
+  const viteOrigin = `http://127.0.0.1:${vitePort}`;
+  parley = await startParley({
+    port: apiPort,
+    publicUrl: `${viteOrigin}/app`,
+    env: {
+      PARLEY_WEB_DIST: null, // the API alone: the app comes from Vite
+      PARLEY_CORS_ORIGINS: viteOrigin,
+      PARLEY_ACCESS_TOKEN_TTL_SECONDS: String(TOKEN_TTL_SECONDS),
+      // Small enough for the test to spend (RATE_LIMITED), large enough for the app's own use.
+      PARLEY_REQUEST_LIMIT_USER: "40/10 seconds",
+    },
+  });
+  vite = await startVite({ port: vitePort, apiUrl: `${parley.url}/graphql` });
+  // The same dev server through another origin, which the API does not name.
+  elsewhere = await startProxy(otherPort, vitePort);
+  elsewhere.url = `http://127.0.0.1:${otherPort}/app/`;
+  ops = manifest();
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+});
+
+after(async () => {
+  await browser?.close();
+  await elsewhere?.close();
+  await vite?.stop();
+  await parley?.stop();
+});
+
+test("preflights: the Vite origin is allowed, another origin is not", async () => {
+  const preflight = (origin) =>
+    fetch(`${parley.url}/graphql`, {
+      method: "OPTIONS",
+      headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type,x-organization-id" },
+    });
+  const allowed = await preflight(new URL(vite.url).origin);
+  const refused = await preflight(new URL(elsewhere.url).origin);
+  assert.equal(allowed.status, 200);
+  assert.equal(allowed.headers.get("access-control-allow-origin"), new URL(vite.url).origin);
+  assert.equal(refused.status, 400);
+  assert.equal(refused.headers.get("access-control-allow-origin"), null);
+});
+
+test("served by Vite on its own origin: sign up, the inbox, a live update over the WebSocket, a token refreshed on the socket", async () => {
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.setDefaultTimeout(30_000);
+  page.on("pageerror", (error) => console.log(`page error: ${error.stack}`));
+  const sockets = [];
+  page.on("websocket", (ws) => {
+    if (!ws.url().endsWith("/graphql")) return; // Vite's own (hot reload) socket
+    const socket = { url: ws.url(), token: null, subscribedAfter: [], closed: false };
+    sockets.push(socket);
+    ws.on("framesent", ({ payload }) => {
+      const frame = JSON.parse(String(payload));
+      if (frame.type === "connection_init") socket.token = frame.payload.authorization;
+      if (frame.type === "subscribe" && frame.payload.extensions?.persistedQuery?.sha256Hash === ops.InboxEvents)
+        socket.subscribedAfter.push(frame.payload.variables.after);
+    });
+    ws.on("close", () => (socket.closed = true));
+  });
+
+  await page.goto(vite.url);
+  await page.getByRole("button", { name: "Create account" }).first().click();
+  await page.fill("input[name=email]", USER.email);
+  await page.fill("input[name=password]", USER.password);
+  await page.fill("input[name=name]", "Dev Agent");
+  await page.fill("input[name=organizationName]", "Devco");
+  await page.locator("form button[type=submit]").click();
+  await page.locator(".topbar").waitFor();
+  token = await page.evaluate(() => JSON.parse(localStorage.getItem("parley.session")).accessToken);
+  await page.locator("text=No conversations yet.").waitFor();
+  assert.equal(new URL(page.url()).origin, new URL(vite.url).origin);
+  assert.notEqual(new URL(page.url()).origin, parley.url, "the app and the API are on two origins");
+
+  const { createDevice } = await call(parley.url, token, ops.CreateDevice, {
+    input: { name: "Dev line", phoneNumber: "+16505550142", provider: "SANDBOX", requiresPairing: false },
+  });
+  deviceId = createDevice.device.id;
+  await call(parley.url, token, ops.ConnectDevice, { input: { deviceId } });
+  const customer = (text) => call(parley.url, token, ops.SimulateInbound, { input: { deviceId, from: "+14155550177", text, name: "Alan" } });
+  await customer("Hello from the dev setup");
+  await page.locator("[data-conversation-id]", { hasText: "Hello from the dev setup" }).waitFor();
+  assert.ok(sockets.length >= 1 && sockets[0].url.startsWith(parley.url.replace("http", "ws")), JSON.stringify(sockets));
+  await page.screenshot({ path: path.join(ARTIFACTS, "dev-1-vite-origin-live.png") });
+
+  // The access token expires on the open socket: the server closes it (4401), the app refreshes
+  // the token and subscribes again after its last change, on a socket signed in anew.
+  const first = sockets.at(-1);
+  for (let i = 0; i < (TOKEN_TTL_SECONDS + 20) * 4 && !sockets.some((s) => s !== first && s.subscribedAfter.length); i++)
+    await page.waitForTimeout(250);
+  assert.ok(first.closed, "the socket of the expired token was closed");
+  const renewed = sockets.find((s) => s !== first && s.subscribedAfter.length);
+  assert.ok(renewed, `no socket after the token expired: ${JSON.stringify(sockets)}`);
+  assert.notEqual(renewed.token, first.token, "the new socket signs in with a fresh token");
+  assert.ok(renewed.subscribedAfter.every((cursor) => typeof cursor === "string" && cursor), JSON.stringify(renewed));
+  token = await page.evaluate(() => JSON.parse(localStorage.getItem("parley.session")).accessToken); // the first one expired
+  await customer("After the token was refreshed");
+  await page.locator("[data-conversation-id]", { hasText: "After the token was refreshed" }).waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, "dev-2-token-refreshed-on-the-socket.png") });
+  console.log(`dev origin ${new URL(vite.url).origin} → API ${parley.url}: signed up, live update, socket renewed after the ${TOKEN_TTL_SECONDS} s token expired (${sockets.length} sockets)`);
+});
+
+test("RATE_LIMITED across origins: the app shows it, waits out Retry-After and tries again", async () => {
+  token = await page.evaluate(() => JSON.parse(localStorage.getItem("parley.session")).accessToken);
+  const statuses = [];
+  page.on("response", (response) => {
+    if (response.url().endsWith("/graphql") && response.request().method() === "POST") statuses.push(response.status());
+  });
+  // The user's window of requests, spent by another tab of theirs (the test).
+  let refused = null;
+  for (let i = 0; i < 200 && !refused; i++) {
+    const response = await fetch(`${parley.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ variables: {}, extensions: { persistedQuery: { version: 1, sha256Hash: ops.InboxHead } } }),
+    });
+    if (response.status === 429) refused = response;
+  }
+  assert.ok(refused, "the request limit answered 429");
+  const body = await refused.json();
+  assert.equal(body.errors[0].extensions.code, "RATE_LIMITED");
+  const retryAfter = Number(refused.headers.get("retry-after"));
+  assert.ok(retryAfter >= 1 && retryAfter <= 10, `Retry-After: ${retryAfter}`);
+
+  await page.getByRole("navigation").getByText("Devices", { exact: true }).click();
+  await page.locator("[data-testid=rate-limited-banner]").waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, "dev-3-rate-limited.png") });
+  await page.locator(`[data-device-id="${deviceId}"]`).waitFor({ timeout: (retryAfter + 20) * 1000 });
+  await page.locator("[data-testid=rate-limited-banner]").waitFor({ state: "detached" });
+  const first429 = statuses.indexOf(429);
+  assert.ok(first429 >= 0 && statuses.slice(first429).includes(200), `statuses: ${statuses}`);
+  console.log(`rate limited: Retry-After ${retryAfter} s; the page's requests answered ${statuses.join(", ")}`);
+  await page.close();
+});
+
+test("the same app from an origin the API does not name cannot call it, nor open its socket", async () => {
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.setDefaultTimeout(30_000);
+  await signIn(page, elsewhere.url);
+  await page.locator(".form-errors", { hasText: "The API cannot be reached" }).waitFor();
+  assert.equal(await page.locator(".topbar").count(), 0);
+  const socket = await page.evaluate(
+    (url) =>
+      new Promise((resolve) => {
+        const ws = new WebSocket(url, "graphql-transport-ws");
+        ws.onopen = () => resolve("open");
+        ws.onclose = (event) => resolve(`closed ${event.code}`);
+      }),
+    `${parley.url.replace("http", "ws")}/graphql`,
+  );
+  assert.equal(socket, "closed 1006", "the upgrade is refused before it opens");
+  await page.screenshot({ path: path.join(ARTIFACTS, "dev-4-other-origin-refused.png") });
+  await page.close();
+});
