@@ -46,11 +46,11 @@ async def counts_changed(broker: Broker, org_id: int, campaign_id: int) -> None:
             if (away := store_away(error)) is None:
                 raise
             # A store restarting: the next change publishes the counts (nobody awaits this).
+            store, cause = away
             log.warning(
                 "campaigns.progress_unpublished",
                 campaign_id=campaign_id,
-                store=away[0],
-                error=type(away[1]).__name__,
+                **{f"{store}_unavailable": type(cause).__name__},
             )
         finally:
             _pending.pop(campaign_id, None)

@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
 import httpx
 import pytest
 
 from app.models.accounts import Role
+from app.models.campaigns import CampaignRecipient
 from app.models.messaging import Message
-from app.platform.ids import to_global_id
+from app.platform.ids import decode_id, to_global_id
 from tests.campaigns.support import CREATE, act, campaign_of, contacts
 from tests.fakes.graph_api import inbound_webhook, signed
 from tests.support.cloud_api import APP_SECRET, cloud_device, post, status_of
@@ -69,7 +71,10 @@ async def test_a_campaign_survives_a_postgres_restart_and_sends_each_recipient_o
     # The API answers again once PostgreSQL is back (a client asks again after a 503).
     await eventually(lambda: _answers(faulty), within=20, interval=0.2)
     answering_after = time.monotonic() - restarted_at
-    done = await eventually(lambda: _completed(owner, campaign_id), within=120, interval=0.5)
+    try:
+        done = await eventually(lambda: _completed(owner, campaign_id), within=120, interval=0.5)
+    except AssertionError as error:
+        raise AssertionError(f"not completed: {await _state(faulty, campaign_id)}") from error
 
     counts = faulty.graph.send_counts()
     assert set(counts) == {p.phone_number.removeprefix("+") for p in people}  # none lost
@@ -131,3 +136,17 @@ async def _completed(owner: Member, campaign_id: str) -> dict[str, Any] | None:
 
 async def _sent_at_least(faulty: Faulty, n: int) -> bool:
     return len(faulty.graph.sends) >= n
+
+
+async def _state(faulty: Faulty, campaign_id: str) -> dict[str, Any]:
+    """Where the campaign stands, for a failure's message."""
+    rows = await CampaignRecipient.filter(campaign_id=decode_id(campaign_id, "Campaign")).values(
+        "status", "lease_owner", "lease_expires_at", "attempts"
+    )
+    return {
+        "sends": len(faulty.graph.sends),
+        "statuses": Counter(str(r["status"]) for r in rows),
+        "unfinished": [r for r in rows if str(r["status"]) not in ("RecipientStatus.SENT", "SENT")][
+            :5
+        ],
+    }
