@@ -48,8 +48,9 @@ test: env
 	.venv/bin/pytest -n $(WORKERS) -m "not serial and not faults"; parallel=$$?; \
 	  .venv/bin/pytest -m "serial and not faults" && exit $$parallel
 
-# Redis restarted and an API process killed mid-work (tests/faults/): slower, in a pytest
-# process of their own (they start their own server, Redis and `parley serve`).
+# Redis and PostgreSQL restarted and an API process killed mid-work (tests/faults/): slower, in
+# a pytest process of their own (they start their own server, Redis, PostgreSQL cluster and
+# `parley serve`).
 test-faults: env
 	.venv/bin/pytest -m faults
 

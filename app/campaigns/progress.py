@@ -5,9 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 
+import structlog
+
 from app.models.campaigns import Campaign
 from app.platform import events
+from app.platform.outage_logs import store_away
 from app.platform.pubsub import Broker
+
+log = structlog.get_logger("parley.campaigns")
 
 INTERVAL = 0.25  # seconds between two count updates of one campaign from one process
 
@@ -37,6 +42,16 @@ async def counts_changed(broker: Broker, org_id: int, campaign_id: int) -> None:
         try:
             await asyncio.sleep(wait)
             await _publish(broker, org_id, campaign_id, "COUNTS_CHANGED")
+        except Exception as error:
+            if (away := store_away(error)) is None:
+                raise
+            # A store restarting: the next change publishes the counts (nobody awaits this).
+            store, cause = away
+            log.warning(
+                "campaigns.progress_unpublished",
+                campaign_id=campaign_id,
+                **{f"{store}_unavailable": type(cause).__name__},
+            )
         finally:
             _pending.pop(campaign_id, None)
 

@@ -21,7 +21,8 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import structlog
 from redis.exceptions import RedisError
@@ -37,6 +38,7 @@ from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
 from app.models.messaging import Device, Message, MessageStatus, MessageType
 from app.plans.context import PlanContext
 from app.platform import background, clock, events, metrics, telemetry
+from app.platform.outage_logs import database_away
 from app.platform.pubsub import Broker
 from app.whatsapp.errors import FailureReason, ProviderError
 from app.whatsapp.types import MessageType as WireType
@@ -50,6 +52,60 @@ MAX_ATTEMPTS = 5
 RENEW_FRACTION = 0.25
 SEND_WITHIN_FRACTION = 0.5
 CONTACT_DELETED = "The contact was deleted after the campaign started."
+# While PostgreSQL is away (a restart), a step is tried again this often, at most.
+DATABASE_RETRY_MAX_SECONDS = 2.0
+T = TypeVar("T")
+
+
+async def through_database_outage(
+    step: Callable[[], Awaitable[T]],
+    what: str,
+    *,
+    patience: float,
+    away: BaseException | None = None,
+    **context: Any,
+) -> T:
+    """``step``, tried again while PostgreSQL is away (a restart, a failover) for up to
+    ``patience`` seconds: one line when it goes, one when it is back. Any other error, or an
+    outage longer than that, is raised. ``step`` must be safe to run again. ``away``: the
+    error that showed PostgreSQL away already (it is said in the first line)."""
+    started: float | None = None
+    delay = 0.1
+    if away is not None:
+        started = time.monotonic()
+        log.warning(
+            "campaigns.database_unavailable", step=what, error=type(away).__name__, **context
+        )
+        await asyncio.sleep(delay)
+    while True:
+        try:
+            result = await step()
+        except Exception as error:
+            away = database_away(error)
+            if away is None:
+                raise
+            now = time.monotonic()
+            if started is None:
+                started = now
+                log.warning(
+                    "campaigns.database_unavailable",
+                    step=what,
+                    error=type(away).__name__,
+                    **context,
+                )
+            elif now - started > patience:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(DATABASE_RETRY_MAX_SECONDS, delay * 2)
+            continue
+        if started is not None:
+            log.info(
+                "campaigns.database_back",
+                step=what,
+                waited_seconds=round(time.monotonic() - started, 1),
+                **context,
+            )
+        return result
 
 
 @dataclass(slots=True)
@@ -159,31 +215,48 @@ def client_key(recipient_id: int) -> str:
 
 
 async def record_sent_many(
-    ctx: PlanContext, campaign: Campaign, device: Device, sent: list[tuple[Claimed, Queued, str]]
+    ctx: PlanContext,
+    campaign: Campaign,
+    device: Device,
+    sent: list[tuple[Claimed, Queued, str]],
+    *,
+    patience: float = 0.0,
 ) -> None:
-    """Record sends the provider accepted, in a few statements however many there are."""
+    """Record sends the provider accepted, in a few statements however many there are. Its
+    database steps wait up to ``patience`` seconds for PostgreSQL when it is away: Meta has
+    these messages, and a send not recorded would be reconciled, late, after its lease."""
     if not sent:
         return
     broker = ctx.broker
     at = clock.now()
     wamids = {message.id: wamid for _, message, wamid in sent}
-    # Both rows, and their events, in one transaction before anything that needs Redis: a
-    # send recorded on the message but not on its recipient would be sent again once the
-    # recipient's lease ran out. One round trip for the batch's events (in order) once it
-    # committed, not one per message.
-    async with events.transaction():
-        await bulk.messages_sent(wamids, at)
-        await bulk.recipients_sent({recipient.id: wamid for recipient, _, wamid in sent}, at)
-        await events.publish_many(
-            broker, [events.MessageEvent.of(message, "STATUS_CHANGED") for _, message, _ in sent]
-        )
+
+    async def rows() -> None:
+        # Both rows, and their events, in one transaction before anything that needs Redis: a
+        # send recorded on the message but not on its recipient would be sent again once the
+        # recipient's lease ran out. One round trip for the batch's events (in order) once it
+        # committed, not one per message.
+        async with events.transaction():
+            await bulk.messages_sent(wamids, at)
+            await bulk.recipients_sent({recipient.id: wamid for recipient, _, wamid in sent}, at)
+            await events.publish_many(
+                broker,
+                [events.MessageEvent.of(message, "STATUS_CHANGED") for _, message, _ in sent],
+            )
+
+    context = {"campaign_id": campaign.id}
+    await through_database_outage(rows, "record_sent", patience=patience, **context)
     metrics.CAMPAIGN_SENDS.inc(len(sent))
     metrics.MESSAGES_SENT.labels(str(device.id), "campaign").inc(len(sent))
     await telemetry.remember_send(broker.redis, list(wamids.values()))
-    # Statuses Meta sent before we knew the ids: apply them now.
-    for wamid in await bulk.unmatched(device.id, list(wamids.values())):
-        await reconcile(ctx, device, wamid)
-    await progress.counts_changed(broker, campaign.organization_id, campaign.id)
+
+    async def statuses_before_ids() -> None:
+        # Statuses Meta sent before we knew the ids: apply them now.
+        for wamid in await bulk.unmatched(device.id, list(wamids.values())):
+            await reconcile(ctx, device, wamid)
+        await progress.counts_changed(broker, campaign.organization_id, campaign.id)
+
+    await through_database_outage(statuses_before_ids, "record_sent", patience=patience, **context)
 
 
 @dataclass
@@ -277,27 +350,45 @@ class Sender:
         outcomes = await self._dispatch(batch, messages)
         sent = [(r, messages[r.id], outcomes.get(r.id)) for r in batch]
         accepted = [(r, m, o) for r, m, o in sent if isinstance(o, str)]
-        await record_sent_many(self.runtime, self.campaign, self.device, accepted)
+        # Within our leases: a send recorded later than that could be reconciled meanwhile.
+        patience = self.lease * SEND_WITHIN_FRACTION
+        await record_sent_many(
+            self.runtime, self.campaign, self.device, accepted, patience=patience
+        )
         if self.on_sent is not None and accepted:
             await self.on_sent([message.id for _, message, _ in accepted])
         unsent = [r.id for r, _, o in sent if o is None]
         if unsent and self.quota is not None:  # not sent: not counted
             await self.quota.give_back_many([messages[r].id for r in unsent])
         if unsent:  # stopped before their turn: never handed to the provider
-            await CampaignRecipient.filter(
-                id__in=unsent, lease_owner=self.owner, status=RecipientStatus.SENDING
-            ).update(
-                status=RecipientStatus.PENDING,
-                attempts=F("attempts") - 1,
-                lease_owner=None,
-                lease_expires_at=None,
+            await through_database_outage(
+                lambda: self.hand_back_unsent(unsent),
+                "hand_back_unsent",
+                patience=patience,
+                campaign_id=self.campaign.id,
             )
         device_failure: FailureReason | None = None
         for recipient, message, outcome in sent:
             if isinstance(outcome, ProviderError):
-                failure = await self._failed(recipient, message, outcome)
+                failure = await through_database_outage(
+                    partial(self._failed, recipient, message, outcome),
+                    "record_failure",
+                    patience=patience,
+                    campaign_id=self.campaign.id,
+                )
                 device_failure = device_failure or failure
         return device_failure
+
+    async def hand_back_unsent(self, ids: list[int]) -> int:
+        """SENDING → PENDING for rows of ours never handed to the provider; how many."""
+        return await CampaignRecipient.filter(
+            id__in=ids, lease_owner=self.owner, status=RecipientStatus.SENDING
+        ).update(
+            status=RecipientStatus.PENDING,
+            attempts=F("attempts") - 1,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
 
     async def _confirm_leases(self) -> None:
         try:

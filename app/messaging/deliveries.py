@@ -25,7 +25,7 @@ from app.messaging.account_updates import (
 from app.messaging.pipeline import apply_preference, apply_status, receive_inbound, store_echo
 from app.models.messaging import Device, WebhookEvent, WebhookEventStatus
 from app.platform import clock
-from app.platform.outage_logs import redis_away
+from app.platform.outage_logs import store_away
 from app.whatsapp.errors import MalformedWebhook
 from app.whatsapp.types import InboundMessage, NumberHealthUpdate, SkippedItem, TemplateUpdate
 from app.whatsapp.webhooks import parse_webhook_body
@@ -80,8 +80,8 @@ async def apply_event(runtime: Runtime, event: WebhookEvent, *, last_try: bool) 
             await apply(item)
             applied += 1
         except Exception as error:
-            if redis_away(error) is not None:
-                raise  # not the item's fault: the whole delivery again once Redis is back
+            if store_away(error) is not None:
+                raise  # not the item's fault: the whole delivery again once the store is back
             failed.append(_failure(event, item.where, item_id, error))
             cause = error
     problems = skipped + failed

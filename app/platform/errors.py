@@ -20,6 +20,8 @@ from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
 
+from app.platform.outage_logs import store_away
+
 log = structlog.get_logger("parley.errors")
 
 
@@ -51,7 +53,8 @@ class AppError(Exception):
 
 
 class ServiceUnavailable(AppError):
-    """A store is away for a moment (Redis restarting): the client tries again shortly."""
+    """A store is away for a moment (Redis or PostgreSQL restarting): the client tries again
+    shortly."""
 
     code = ErrorCode.SERVICE_UNAVAILABLE
     default_message = "Service unavailable, try again shortly."
@@ -147,6 +150,16 @@ def classify(error: GraphQLError) -> GraphQLError:
             extensions["code"] = code.value
             return _copy(error, error.message, extensions)
 
+    if (away := store_away(cause)) is not None:
+        # Redis or PostgreSQL restarting: the client asks again shortly; one line, no traceback.
+        store, store_error = away
+        log.warning(
+            f"{store}_unavailable",
+            path=".".join(str(p) for p in error.path or ()),
+            error=type(store_error).__name__,
+        )
+        extensions["code"] = ErrorCode.SERVICE_UNAVAILABLE.value
+        return _copy(error, ServiceUnavailable.default_message, extensions, keep_original=False)
     trace_id = uuid.uuid4().hex
     log.error(
         "unhandled_error",

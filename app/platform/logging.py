@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from app.platform.outage_logs import quiet_redis_outages, redis_outage_processor
+from app.platform.outage_logs import quiet_store_outages, store_outage_processor
 
 _SENSITIVE_KEY = re.compile(
     r"pass(word)?|secret|token|authorization|otp|recovery|api[_-]?key|cookie|credential",
@@ -150,7 +150,7 @@ def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
     ]
     # Secrets out first, then every value cut to size (so no secret is cut past recognition).
     tail: list[Any] = [
-        redis_outage_processor,  # a Redis outage is one line, not a traceback storm
+        store_outage_processor,  # a store outage is one line, not a traceback storm
         structlog.processors.format_exc_info,
         redact_processor,
         bound_processor,
@@ -187,7 +187,7 @@ def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
     root.handlers[:] = [h for h in root.handlers if not getattr(h, "_parley", False)]
     handler._parley = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    quiet_redis_outages()
+    quiet_store_outages("saq", "asyncpg")  # asyncpg: its pool refilling while PostgreSQL is away
     root.setLevel(level.upper())
     # uvicorn's own access log is replaced by ours (one line per request, with its ids).
     logging.getLogger("uvicorn.access").disabled = True

@@ -6,6 +6,8 @@ import asyncio
 import contextvars
 from typing import Any
 
+import asyncpg
+from asyncpg.exceptions import InternalClientError
 from tortoise import Tortoise
 from tortoise.connection import get_connections
 
@@ -41,10 +43,44 @@ def _skip_pool_reset(client: Any) -> None:
         getattr(client, "extra", None), dict
     ):
         client.extra.setdefault("reset", _keep_session)
+        client.extra.setdefault("connection_class", KeptConnection)
+
+
+class KeptConnection(asyncpg.Connection):  # type: ignore[misc]
+    """An asyncpg connection that remembers an operation left it in a state no query can
+    follow. Without the reset query nothing else would notice: when PostgreSQL goes away
+    (a restart), a connection can be left waiting for the end of a failed operation, and
+    each next user of it fails with "another operation is in progress"."""
+
+    _broken = False
+
+    async def execute(self, query: str, *args: Any, **kwargs: Any) -> str:
+        try:
+            return str(await super().execute(query, *args, **kwargs))
+        except (InternalClientError, asyncpg.InterfaceError):
+            self._broken = True
+            raise
+
+    async def _execute(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super()._execute(*args, **kwargs)
+        except (InternalClientError, asyncpg.InterfaceError):
+            self._broken = True
+            raise
+
+    async def _executemany(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super()._executemany(*args, **kwargs)
+        except (InternalClientError, asyncpg.InterfaceError):
+            self._broken = True
+            raise
 
 
 async def _keep_session(connection: Any) -> None:
-    return None
+    """Nothing to reset; a broken connection is refused, and the pool closes it (it opens a
+    new one for the next user)."""
+    if getattr(connection, "_broken", False):
+        raise asyncpg.ConnectionDoesNotExistError("connection left broken: discarded")
 
 
 def orm_in_use() -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 
 import structlog
 
@@ -28,6 +29,7 @@ from app.models.campaigns import (
     RecipientStatus,
 )
 from app.models.messaging import Device, DeviceStatus
+from app.platform.outage_logs import database_away
 from app.platform.runtime import JobContext
 from app.whatsapp.cloud_api import RetryPolicy
 from app.whatsapp.errors import FailureReason
@@ -35,6 +37,9 @@ from app.whatsapp.errors import FailureReason
 log = structlog.get_logger("parley.campaigns")
 
 STATUS_CHECK_SECONDS = 0.5
+# How long a batch job waits for PostgreSQL to come back (a restart) before it gives up; its
+# campaign is then rescued by the watchdog once the database is back.
+DATABASE_PATIENCE_SECONDS = 300.0
 RECONCILE_SECONDS = 1.0
 MAX_BATCH = 200
 BATCHES_IN_FLIGHT = 2
@@ -139,50 +144,69 @@ async def send_campaign_batch(ctx: JobContext, *, campaign_id: int, generation: 
     # The first batch is a quarter of the full size and each next one twice the last: the
     # first sends go out once a few messages are written, not a full batch in every lane.
     size = max(settings.campaign_batch_size, batch_size // 4)
+    # Claimed in this turn and not handed to a sending task yet: never sent, whatever happens.
+    undispatched: list[int] = []
     try:
         async with (
             liveness.alive(runtime.redis, campaign_id, owner, ctx.get("job")),
             sender.keeping_leases(),
         ):
             while True:
-                current = await _campaign(campaign_id)
-                if (
-                    current is None
-                    or current.status is not CampaignStatus.RUNNING
-                    or current.run_generation != generation
-                ):
-                    return
-                if time.monotonic() - reconciled_at > RECONCILE_SECONDS:
-                    # Leases a dead worker left: settle its sends before anyone sends again.
-                    await sending.reconcile_expired(
-                        runtime,
-                        campaign,
-                        device,
-                        reconcile_after=settings.campaign_reconcile_seconds,
-                    )
-                    reconciled_at = time.monotonic()
-                batch = await sending.claim(
-                    campaign_id, owner, size, settings.campaign_lease_seconds
-                )
-                size = min(batch_size, 2 * size)
-                if not batch:
-                    # Not before the audience is written in full: its last rows may be coming.
+                try:
+                    current = await _campaign(campaign_id)
                     if (
-                        current.audience_resolved_at is not None
-                        and not await CampaignRecipient.filter(
-                            campaign_id=campaign_id, status__in=UNFINISHED
-                        ).exists()
+                        current is None
+                        or current.status is not CampaignStatus.RUNNING
+                        or current.run_generation != generation
                     ):
-                        await runs.finish(runtime.broker, campaign, CampaignStatus.COMPLETED)
                         return
-                    await sending.pause_briefly()  # others hold leases, or retries wait their turn
+                    if time.monotonic() - reconciled_at > RECONCILE_SECONDS:
+                        # Leases a dead worker left: settle its sends before anyone sends again.
+                        await sending.reconcile_expired(
+                            runtime,
+                            campaign,
+                            device,
+                            reconcile_after=settings.campaign_reconcile_seconds,
+                        )
+                        reconciled_at = time.monotonic()
+                    batch = await sending.claim(
+                        campaign_id, owner, size, settings.campaign_lease_seconds
+                    )
+                    size = min(batch_size, 2 * size)
+                    if not batch:
+                        # Not before the audience is written in full: its last rows may come.
+                        if (
+                            current.audience_resolved_at is not None
+                            and not await CampaignRecipient.filter(
+                                campaign_id=campaign_id, status__in=UNFINISHED
+                            ).exists()
+                        ):
+                            await runs.finish(runtime.broker, campaign, CampaignStatus.COMPLETED)
+                            return
+                        await sending.pause_briefly()  # others hold leases, or retries wait
+                        continue
+                    undispatched = [r.id for r in batch]
+                    # A batch goes out concurrently, paced by the device's limiter; the next
+                    # one is claimed and prepared while it does, so the pace never waits for
+                    # the database. Preparing here, before the next claim, keeps a lane's
+                    # second batch from competing with its first for the database at the start.
+                    prepared = await sender.prepare(batch)
+                except Exception as error:
+                    if (away := database_away(error)) is None:
+                        raise
+                    # PostgreSQL went away (a restart) between two sends: once it is back, what
+                    # this turn claimed is handed back, and the job carries on.
+                    await sending.through_database_outage(
+                        partial(_hand_back, sender, owner, list(undispatched)),
+                        "claim",
+                        patience=DATABASE_PATIENCE_SECONDS,
+                        away=away,
+                        campaign_id=campaign_id,
+                    )
+                    undispatched = []
                     continue
-                # A batch goes out concurrently, paced by the device's limiter; the next one is
-                # claimed and prepared while it does, so the pace never waits for the database.
-                # Preparing here, before the next claim, keeps a lane's second batch from
-                # competing with its first for the database at the start.
-                prepared = await sender.prepare(batch)
                 in_flight.add(asyncio.create_task(sender.send_prepared(prepared)))
+                undispatched = []
                 if len(in_flight) >= BATCHES_IN_FLIGHT:
                     done, in_flight = await asyncio.wait(
                         in_flight, return_when=asyncio.FIRST_COMPLETED
@@ -202,13 +226,31 @@ async def send_campaign_batch(ctx: JobContext, *, campaign_id: int, generation: 
     finally:
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
-        # A campaign deleted with its device took its recipients along: nothing to hand back.
-        current = await Campaign.get_or_none(id=campaign_id)
-        if current is not None and current.status is CampaignStatus.CANCELLED:
-            await sending.release(owner, RecipientStatus.CANCELLED)
-            await sending.cancel_pending(campaign_id)
-        elif current is not None:
-            await sending.release(owner)
+        await sending.through_database_outage(
+            lambda: _release(owner, campaign_id),
+            "release",
+            patience=DATABASE_PATIENCE_SECONDS,
+            campaign_id=campaign_id,
+        )
+
+
+async def _release(owner: str, campaign_id: int) -> None:
+    """Hand back what ``owner`` claimed and did not send, as the job ends."""
+    # A campaign deleted with its device took its recipients along: nothing to hand back.
+    current = await Campaign.get_or_none(id=campaign_id)
+    if current is not None and current.status is CampaignStatus.CANCELLED:
+        await sending.release(owner, RecipientStatus.CANCELLED)
+        await sending.cancel_pending(campaign_id)
+    elif current is not None:
+        await sending.release(owner)
+
+
+async def _hand_back(sender: sending.Sender, owner: str, undispatched: list[int]) -> None:
+    """Rows of ``owner`` claimed (or made SENDING) in a turn that never reached a sending
+    task go back to PENDING: none of them was handed to the provider."""
+    await sending.release(owner)
+    if undispatched:
+        await sender.hand_back_unsent(undispatched)
 
 
 _status_seen: dict[int, tuple[float, CampaignStatus | None]] = {}
@@ -218,7 +260,13 @@ async def _still_running(campaign_id: int) -> bool:
     """The campaign's status, read at most every STATUS_CHECK_SECONDS per process."""
     seen = _status_seen.get(campaign_id)
     if seen is None or time.monotonic() - seen[0] > STATUS_CHECK_SECONDS:
-        current = await Campaign.get_or_none(id=campaign_id)
+        # PostgreSQL away (a restart): the sends wait for it, rather than go unrecorded.
+        current = await sending.through_database_outage(
+            lambda: Campaign.get_or_none(id=campaign_id),
+            "status_check",
+            patience=DATABASE_PATIENCE_SECONDS,
+            campaign_id=campaign_id,
+        )
         seen = (time.monotonic(), current.status if current else None)
         _status_seen[campaign_id] = seen
     return seen[1] is CampaignStatus.RUNNING

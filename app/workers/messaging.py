@@ -29,7 +29,7 @@ from app.models.messaging import (
 )
 from app.models.messaging import DeviceStatus as DeviceStatusModel
 from app.platform import clock, metrics
-from app.platform.outage_logs import redis_away
+from app.platform.outage_logs import store_away
 from app.platform.runtime import JobContext
 from app.whatsapp.errors import ProviderError
 from app.whatsapp.types import DeliveryStatus, StatusUpdate
@@ -224,8 +224,8 @@ async def process_webhook_event(ctx: JobContext, *, event_id: int) -> None:
         await deliveries.apply_event(ctx["runtime"], event, last_try=_last_try(ctx))
     except Exception as error:
         if _last_try(ctx):
-            if redis_away(error) is not None:
-                # Redis was away for every try: the delivery is no worse than when it came,
+            if store_away(error) is not None:
+                # A store was away for every try: the delivery is no worse than when it came,
                 # so it is queued afresh (RECEIVED, nothing recorded against its items).
                 await _process_later(ctx, event.id)
             else:

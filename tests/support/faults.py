@@ -1,4 +1,5 @@
-"""A Parley server on a Redis the test can restart, for the fault tests (``-m faults``).
+"""A Parley server on a Redis (and, for ``faulty_postgres``, a PostgreSQL) the test can
+restart, for the fault tests (``-m faults``).
 
 The ORM is one per process and is started by the first server of a test process, so these
 tests run in a pytest process of their own (``make test-faults``): beside the session's server
@@ -7,6 +8,7 @@ its campaign watchdog would share their database and rescue their campaigns on a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from app.platform.orm import orm_in_use
 from tests.fakes.graph_api import FakeGraphApi
 from tests.support.client import Api
 from tests.support.cloud_api import APP_SECRET
+from tests.support.postgres_process import PostgresProcess, postgres_bin
 from tests.support.redis_process import RedisProcess
 from tests.support.server import (
     RunningServer,
@@ -37,6 +40,8 @@ class Faulty:
     graph: FakeGraphApi
     logs: list[logging.LogRecord] = field(default_factory=list)
     lines_written: list[str] = field(default_factory=list)
+    # The private PostgreSQL cluster the server runs on (``faulty_postgres`` only).
+    postgres: PostgresProcess | None = None
 
     @property
     def api(self) -> Api:
@@ -63,6 +68,32 @@ async def fresh_database(suffix: str) -> str | None:
 
 @pytest.fixture
 async def faulty(tmp_path: Path) -> AsyncIterator[Faulty]:
+    """On the configured PostgreSQL (a fresh database of its own) or SQLite."""
+    async with _faulty_stack(tmp_path, await fresh_database("faults")) as stack:
+        yield stack
+
+
+@pytest.fixture
+async def faulty_postgres(tmp_path: Path) -> AsyncIterator[Faulty]:
+    """On a PostgreSQL cluster of the test's own, which it may stop and start."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL server binaries (initdb) on this machine")
+    postgres = PostgresProcess(bin_dir)
+    try:
+        await postgres.init()
+        await postgres.start()
+        database_url = await postgres.create_database("parley")
+        async with _faulty_stack(tmp_path, database_url, postgres=postgres) as stack:
+            yield stack
+    finally:
+        await postgres.destroy()
+
+
+@contextlib.asynccontextmanager
+async def _faulty_stack(
+    tmp_path: Path, database_url: str | None, *, postgres: PostgresProcess | None = None
+) -> AsyncIterator[Faulty]:
     if orm_in_use():
         pytest.skip("fault tests run in a pytest process of their own: make test-faults")
     redis = RedisProcess(tmp_path / "redis")
@@ -86,7 +117,7 @@ async def faulty(tmp_path: Path) -> AsyncIterator[Faulty]:
         ) as graph:
             settings = make_settings(
                 tmp_path / "var",
-                database_url=await fresh_database("faults"),
+                database_url=database_url,
                 redis_url=redis.url,
                 whatsapp_graph_url=graph.base_url,
                 webhook_limit_per_device="100000/minute",
@@ -95,7 +126,7 @@ async def faulty(tmp_path: Path) -> AsyncIterator[Faulty]:
                 **_fast_recovery(),
             )
             async with run_server(settings) as server:
-                yield Faulty(server, redis, graph, collected, written)
+                yield Faulty(server, redis, graph, collected, written, postgres)
     finally:
         logging.getLogger().removeHandler(handler)
         await redis.stop()
