@@ -3,16 +3,20 @@
 A campaign send carries ``biz_opaque_callback_data = "campaign-recipient:<id>"``; Meta echoes
 it in every status webhook. That is how a recipient learns its provider message id even when
 the worker that sent it died before recording it, so a reclaimed recipient is never sent twice.
+It is also where a campaign send's plan usage moves to Meta's pricing category (the message row
+of a send whose worker died may never learn its provider id; its recipient does).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from app.campaigns import progress
 from app.messaging import callbacks
 from app.models.campaigns import RECIPIENT_MAY_REPLACE, CampaignRecipient, RecipientStatus
 from app.models.messaging import Device
+from app.plans import metering
 from app.platform.events import DeliveryStatusReceived
 from app.whatsapp.types import DeliveryStatus, StatusUpdate
 
@@ -31,6 +35,12 @@ def callback_data(recipient_id: int) -> str:
     return f"{CALLBACK_PREFIX}{recipient_id}"
 
 
+def _pricing_category(update: StatusUpdate) -> str | None:
+    pricing = (update.details or {}).get("pricing")
+    category = pricing.get("category") if isinstance(pricing, Mapping) else None
+    return category if isinstance(category, str) else None
+
+
 def _recipient_id(update: StatusUpdate) -> int | None:
     data = update.biz_opaque_callback_data or ""
     if data.startswith(CALLBACK_PREFIX) and data[len(CALLBACK_PREFIX) :].isdigit():
@@ -47,10 +57,17 @@ async def on_status_update(event: DeliveryStatusReceived) -> None:
         scope = scope.filter(id=recipient_id)
     else:
         scope = scope.filter(provider_message_id=update.provider_message_id)
-    found = await scope.limit(1).values_list("id", "campaign_id", "campaign__organization_id")
+    found = await scope.limit(1).values_list(
+        "id", "campaign_id", "campaign__organization_id", "message_id"
+    )
     if not found:
         return
-    rid, campaign_id, org_id = found[0]
+    rid, campaign_id, org_id, message_id = found[0]
+    category = _pricing_category(update)
+    if category is not None and message_id is not None:
+        # Here as well as where the message row takes the status: a send whose worker died
+        # may never learn its provider id on the message row, but its recipient always does.
+        await metering.priced(event, org_id, message_id, category)
     await CampaignRecipient.filter(id=rid, provider_message_id__isnull=True).update(
         provider_message_id=update.provider_message_id
     )

@@ -427,7 +427,7 @@ async def apply_status(ctx: PlanContext, device: Device, update: StatusUpdate) -
 async def _apply_status(ctx: PlanContext, device: Device, update: StatusUpdate) -> None:
     broker = ctx.broker
     status = _DELIVERY_STATUS[update.status]
-    await events.happened(events.DeliveryStatusReceived(broker, device, update))
+    await events.happened(events.DeliveryStatusReceived(ctx.settings, broker, device, update))
     message = await Message.get_or_none(
         device_id=device.id, provider_message_id=update.provider_message_id
     ) or await callbacks.message_named_by(device, update)

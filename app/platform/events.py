@@ -370,6 +370,7 @@ class InboundMessageStored:
 class DeliveryStatusReceived:
     """Meta (or the sandbox) reported a delivery status of one of ``device``'s sends."""
 
+    settings: Settings
     broker: Broker
     device: Device
     update: StatusUpdate

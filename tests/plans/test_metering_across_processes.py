@@ -91,7 +91,14 @@ async def test_usage_equals_the_fakes_sends_by_category_after_retries_and_a_kill
         await running.start_worker("worker-3")
         done = await until_finished(running, api, campaign_id, within=180)
         await fake.drain()
-        data = await eventually(_settled(api, fake), within=120)
+        try:
+            data = await eventually(_settled(api, fake), within=120)
+        except AssertionError:
+            seen = (await api.data(USAGE))["organization"]["usage"]
+            raise AssertionError(
+                f"usage {_usage_by_category(seen)} != Meta's {fake.sends_by_category()}\n"
+                + running.outputs()
+            ) from None
         await asyncio.sleep(2)  # late copies of webhooks move nothing more
         again = await api.data(USAGE)
 
