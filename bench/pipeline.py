@@ -259,9 +259,11 @@ class Subscriber(WSClient):
 
     def _on_text(self, payload: bytes, now: float) -> None:
         if self.sampled and payload.startswith(b'{"id":"1","type":"next"'):
-            event = orjson.loads(payload)["payload"]["data"]["inboxEvents"]
-            self.ids.append(event["cursor"].encode())
-            self.at.append(now - _timestamp(event["at"]))
+            data = orjson.loads(payload)["payload"].get("data")
+            if data:  # a frame with errors is counted by WSClient
+                event = data["inboxEvents"]
+                self.ids.append(event["cursor"].encode())
+                self.at.append(now - _timestamp(event["at"]))
         super()._on_text(payload, now)
 
 
@@ -598,6 +600,8 @@ async def run(args: argparse.Namespace) -> None:
             "PARLEY_AI_API_KEY": llm.api_key,
             # One user plays every subscriber: the per-user request limit is for people.
             "PARLEY_REQUEST_LIMIT_USER": "1000000/minute",
+            # A socket closes when its access token expires (15 min): a slow run outlasts it.
+            "PARLEY_ACCESS_TOKEN_TTL_SECONDS": "7200",
         }
         running = Cluster(stores, env, [])
         subscribers: list[tuple[Any, Connection]] = []
