@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import orjson
 import psutil
 import redis.asyncio as aioredis
@@ -393,6 +394,26 @@ async def ai_done(db: asyncpg.Connection, setup: Setup, expected: int, within: f
         await asyncio.sleep(0.5)
 
 
+async def ws_deliveries(url: str) -> float:
+    """Frames the API process has sent its subscribers (``parley_ws_deliveries_total``)."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"{url}/metrics", timeout=30)).text
+    for line in text.splitlines():
+        if line.startswith("parley_ws_deliveries_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
+async def frames_sent(url: str, expected: float) -> None:
+    """Until ``expected`` frames are sent, or none more for 10 s."""
+    sent, still = await ws_deliveries(url), 0
+    while sent < expected and still < 10:
+        await asyncio.sleep(1)
+        now = await ws_deliveries(url)
+        still = still + 1 if now == sent else 0
+        sent = now
+
+
 def load() -> str:
     return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -617,6 +638,7 @@ async def run(args: argparse.Namespace) -> None:
             )
             await asyncio.sleep(2)  # every subscription running before the first change
             first_seq = await head(db, setup.organization_id)
+            frames_before = await ws_deliveries(running.api_process.url)
             outbox_before = await db.fetchval("SELECT count(*) FROM outbox_events")
             delivered_before = len(receiver.deliveries)
             fake.acks.clear()
@@ -666,8 +688,12 @@ async def run(args: argparse.Namespace) -> None:
                 each.send_signal(signal.SIGINT)
                 each.wait(60)
             gc.enable()
-            await asyncio.sleep(2)  # the last frames reach the subscribers
             last_seq = await head(db, setup.organization_id)
+            # Until the server has sent every frame (or stopped sending), then a moment more.
+            await frames_sent(
+                running.api_process.url, frames_before + (last_seq - first_seq) * args.subscribers
+            )
+            await asyncio.sleep(2)
             results = stop_subscribers(subscribers)
             subscribers = []
             load_after = load()
