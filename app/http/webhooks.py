@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import structlog
 from redis.exceptions import RedisError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
 from app.messaging.jobs import PROCESS_WEBHOOK_EVENT
@@ -67,7 +67,13 @@ async def whatsapp_webhook(request: Request) -> Response:
             return PlainTextResponse("Forbidden", status_code=403)
         return PlainTextResponse(challenge)
 
-    body = await request.body()
+    try:
+        body = await request.body()
+    except ClientDisconnect:
+        # The sender stopped waiting before its body arrived (an overloaded server: Meta
+        # times out and delivers it again). One line, not a 500 and a traceback each.
+        log.warning("webhook.sender_gone", device_id=device.id)
+        return PlainTextResponse("Client closed request", status_code=499)
     secret = app_secret(runtime.settings, device) or ""
     signature = verify_signature(secret, body, request.headers.get(SIGNATURE_HEADER))
     if signature is not SignatureResult.VALID:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -12,7 +14,7 @@ from app.platform.ids import from_global_id, to_global_id
 from tests.fakes.graph_api import FakeGraphApi, inbound_webhook, signed
 from tests.support.client import Api
 from tests.support.cloud_api import APP_SECRET, cloud_device
-from tests.support.messaging import member
+from tests.support.messaging import eventually, member
 from tests.support.server import RunningServer, make_settings, run_server
 
 
@@ -55,3 +57,31 @@ async def test_the_limit_is_counted_before_the_device_is_looked_up_and_per_devic
 
     assert flood == [404] * 4 + [429] * 2
     assert elsewhere == 404
+
+
+async def test_a_sender_that_hangs_up_before_its_body_arrives_is_one_log_line_not_a_500(
+    limited: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with FakeGraphApi(app_secret=APP_SECRET) as fake:
+        limited.settings.whatsapp_graph_url = fake.base_url
+        owner = await member(limited, Api(limited.graphql_url))
+        device = await cloud_device(limited, fake, owner, statuses=False)
+    caplog.set_level(logging.INFO)
+    url = httpx.URL(device.webhook_url)
+    assert url.port is not None
+
+    _, writer = await asyncio.open_connection(url.host, url.port)
+    writer.write(
+        f"POST {url.raw_path.decode()} HTTP/1.1\r\nHost: {url.host}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{".encode()
+    )
+    await writer.drain()
+    writer.close()
+
+    async def gone() -> bool:
+        return any("webhook.sender_gone" in r.getMessage() for r in caplog.records)
+
+    await eventually(gone)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    stored = await WebhookEvent.filter(device_id=from_global_id(device.id)[1]).count()
+    assert stored == 0
