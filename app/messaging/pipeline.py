@@ -381,6 +381,10 @@ async def advance_status(
     error_message: str | None = None,
 ) -> bool:
     """Move ``message`` forward to ``status``; False when it is already there or beyond."""
+    if message.status not in STATUS_MAY_REPLACE[status]:
+        # Already there or beyond as read (statuses only move forward): no transaction for a
+        # status Meta repeats. A stale read is settled by the conditional update below.
+        return False
     changes: dict[str, object] = {"status": status, "updated_at": clock.now()}
     if status is MessageStatus.FAILED:
         changes |= {"error_code": error_code, "error_message": error_message}

@@ -313,6 +313,8 @@ async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
     written = Written()
     try:
         async with in_transaction() as connection:
+            if outer is None and connection.capabilities.dialect == "sqlite":
+                await _take_sqlite_write_lock(connection)
             yield connection
             if outer is None and staged.events:
                 for recorder in _recorders:
@@ -327,6 +329,15 @@ async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
         await _send(staged.broker, [*staged.events, *written.announcements])
     for work in written.after_commit:
         await work()
+
+
+async def _take_sqlite_write_lock(connection: BaseDBAsyncClient) -> None:
+    """``BEGIN IMMEDIATE`` instead of Tortoise's deferred ``BEGIN``: a change reads before it
+    writes, and a deferred transaction whose first write comes after another process wrote
+    fails at once with "database is locked" (WAL cannot upgrade its snapshot) instead of
+    waiting for the lock. (Only a worker process beside the API on one SQLite file meets it.)"""
+    await connection.execute_query("COMMIT")
+    await connection.execute_query("BEGIN IMMEDIATE")
 
 
 async def publish(broker: Broker, event: LiveEvent) -> None:
