@@ -34,7 +34,7 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runn
     """One app for the session: tests make their own users and organizations."""
     settings = make_settings(tmp_path_factory.mktemp("var"))
     await reset_stores(settings)
-    async with run_server(settings) as running:
+    async with run_server(settings, session_redis=True) as running:
         yield running
 
 

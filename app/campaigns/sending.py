@@ -352,21 +352,24 @@ class Sender:
         accepted = [(r, m, o) for r, m, o in sent if isinstance(o, str)]
         # Within our leases: a send recorded later than that could be reconciled meanwhile.
         patience = self.lease * SEND_WITHIN_FRACTION
-        await record_sent_many(
-            self.runtime, self.campaign, self.device, accepted, patience=patience
-        )
-        if self.on_sent is not None and accepted:
-            await self.on_sent([message.id for _, message, _ in accepted])
         unsent = [r.id for r, _, o in sent if o is None]
-        if unsent and self.quota is not None:  # not sent: not counted
-            await self.quota.give_back_many([messages[r].id for r in unsent])
         if unsent:  # stopped before their turn: never handed to the provider
+            # First, and with the database only: a step below that needs Redis may fail while
+            # Redis is away, and rows left SENDING would wait out their lease and the
+            # reconcile delay before anyone sent them.
             await through_database_outage(
                 lambda: self.hand_back_unsent(unsent),
                 "hand_back_unsent",
                 patience=patience,
                 campaign_id=self.campaign.id,
             )
+        await record_sent_many(
+            self.runtime, self.campaign, self.device, accepted, patience=patience
+        )
+        if self.on_sent is not None and accepted:
+            await self.on_sent([message.id for _, message, _ in accepted])
+        if unsent and self.quota is not None:  # not sent: not counted
+            await self.quota.give_back_many([messages[r].id for r in unsent])
         device_failure: FailureReason | None = None
         for recipient, message, outcome in sent:
             if isinstance(outcome, ProviderError):

@@ -8,6 +8,7 @@ session is ended, as a restart or a failover does), a pause, ``pg_ctl start``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -143,10 +144,28 @@ async def _state(faulty: Faulty, campaign_id: str) -> dict[str, Any]:
     rows = await CampaignRecipient.filter(campaign_id=decode_id(campaign_id, "Campaign")).values(
         "status", "lease_owner", "lease_expires_at", "attempts"
     )
+    stuck = []
+    for task in asyncio.all_tasks():
+        where = list(_awaiting(task.get_coro()))
+        if any(
+            name.startswith(("send_campaign_batch", "send_prepared", "_dispatch")) for name in where
+        ):
+            stuck.append(" > ".join(where))
     return {
+        "stuck": stuck,
         "sends": len(faulty.graph.sends),
         "statuses": Counter(str(r["status"]) for r in rows),
         "unfinished": [r for r in rows if str(r["status"]) not in ("RecipientStatus.SENT", "SENT")][
             :5
         ],
     }
+
+
+def _awaiting(coro: Any) -> Any:
+    """A suspended coroutine's chain of awaits, outermost first (function:line)."""
+    for _ in range(40):
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            return
+        yield f"{frame.f_code.co_name}:{frame.f_lineno}"
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)

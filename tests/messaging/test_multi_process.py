@@ -34,8 +34,8 @@ from tests.support.messaging import CONNECT_DEVICE, CREATE_DEVICE, SEND, SIMULAT
 from tests.support.server import (
     create_database,
     free_port,
+    spare_redis,
     worker_database_url,
-    worker_redis_url,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,31 +77,26 @@ async def shared_stores() -> AsyncIterator[Stores]:
     # A short path: a unix socket path must fit in 107 bytes.
     var_dir = Path(tempfile.mkdtemp(prefix="parley-mp-"))
     database_url = worker_database_url()
-    redis_url = worker_redis_url()
     embedded: EmbeddedRedis | None = None
     if database_url:
         # Its own database too: the session's server runs the campaign watchdog, which would
         # take these processes' campaigns for orphans (their liveness is in another Redis).
         database_url = await _fresh_database(database_url, "cluster")
     try:
-        if redis_url:
-            # Its own Redis database: the session's server runs an in-process worker on the
-            # configured one, and it must not take the jobs meant for the worker process.
-            redis_url = _next_database(redis_url)
-            client = aioredis.from_url(redis_url)
-            try:
-                await client.flushdb()
-            finally:
-                await client.aclose()
-        else:
-            embedded = EmbeddedRedis(var_dir / "redis.sock")
-            await embedded.start()
-            redis_url = embedded.url
-        yield Stores(
-            database_url=database_url or f"sqlite://{var_dir / 'parley.sqlite3'}",
-            redis_url=redis_url,
-            var_dir=var_dir,
-        )
+        # Its own Redis database: the session's server runs an in-process worker on the
+        # configured one, and it must not take the jobs meant for the worker process.
+        async with spare_redis() as spare:
+            if spare is not None:
+                redis_url = spare
+            else:
+                embedded = EmbeddedRedis(var_dir / "redis.sock")
+                await embedded.start()
+                redis_url = embedded.url
+            yield Stores(
+                database_url=database_url or f"sqlite://{var_dir / 'parley.sqlite3'}",
+                redis_url=redis_url,
+                var_dir=var_dir,
+            )
     finally:
         if embedded is not None:
             await embedded.stop()
@@ -114,14 +109,6 @@ async def _fresh_database(url: str, suffix: str) -> str:
     fresh = urlunsplit(parts._replace(path=f"/{parts.path.strip('/')}_{suffix}"))
     await create_database(fresh, fresh=True)
     return fresh
-
-
-def _next_database(url: str) -> str:
-    """The Redis database after this worker's (each worker has REDIS_DATABASES_PER_WORKER)."""
-    parts = urlsplit(url)
-    path = parts.path.strip("/")
-    number = int(path) if path.isdigit() else 0
-    return urlunsplit(parts._replace(path=f"/{(number + 1) % 16}"))
 
 
 def _environment(stores: Stores, **extra: str) -> dict[str, str]:

@@ -36,8 +36,9 @@ def xdist_worker() -> int | None:
     return int(name[2:]) if name.startswith("gw") and name[2:].isdigit() else None
 
 
-# Redis databases a worker may use: its own, and the one after it for the processes
-# tests/messaging/test_multi_process.py starts (they must not meet the worker's jobs).
+# Redis databases a worker may use: its own (the session's server), and the one after it, its
+# spare, for any other server a test starts and for the processes
+# tests/messaging/test_multi_process.py starts (they must not meet each other's jobs).
 REDIS_DATABASES_PER_WORKER = 2
 
 
@@ -71,6 +72,28 @@ def worker_redis_url() -> str | None:
     return urlunsplit(parts._replace(path=f"/{number}"))
 
 
+def spare_redis_url() -> str | None:
+    """This worker's spare Redis database, the one after worker_redis_url()'s (None on the
+    embedded stack)."""
+    url = worker_redis_url()
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    path = parts.path.strip("/")
+    number = (int(path) if path.isdigit() else 0) + 1
+    if number > 15:
+        raise RuntimeError(f"{url} leaves no spare Redis database: use a lower database number")
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
+async def flush_redis(url: str) -> None:
+    client = aioredis.from_url(url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+
+
 async def create_database(url: str, *, fresh: bool = False) -> None:
     """The PostgreSQL database ``url`` names, created if missing (dropped first if ``fresh``)."""
     parts = urlsplit(url)
@@ -100,8 +123,9 @@ async def create_database(url: str, *, fresh: bool = False) -> None:
 
 def make_settings(var_dir: Path, **overrides: Any) -> Settings:
     """Embedded stack by default; PARLEY_TEST_DATABASE_URL / PARLEY_TEST_REDIS_URL switch
-    (to this pytest-xdist worker's own database and Redis database, see above). Other
-    ``PARLEY_`` settings not given here come from the environment, as in production:
+    (to this pytest-xdist worker's own database and Redis database, see above; run_server
+    moves a server beside the session's to a Redis database of its own). Other ``PARLEY_``
+    settings not given here come from the environment, as in production:
     ``PARLEY_FAST_EXECUTOR=false`` runs the suite on strawberry's stock executor."""
     values: dict[str, Any] = {
         "env": "test",
@@ -171,9 +195,62 @@ async def run_server(
     extra_routes: Sequence[BaseRoute] = (),
     extra_query_types: Sequence[type] = (),
     migrate: bool = True,
+    session_redis: bool = False,
     **server_options: Any,
 ) -> AsyncIterator[RunningServer]:
-    """``server_options`` override uvicorn's (the WebSocket ones are `parley serve`'s)."""
+    """``server_options`` override uvicorn's (the WebSocket ones are `parley serve`'s).
+
+    Only the session's server (``session_redis=True``: tests/conftest.py, and a twin of it
+    that runs no worker) runs on the worker's Redis database. Any other server a test starts
+    on it (as make_settings gives it) is moved to a Redis of its own: the worker's spare
+    database, emptied first, or, while another server has that, an embedded Redis in its
+    ``var_dir``. Two servers on one Redis database each run
+    a worker that takes the other's jobs (and sends them with its own settings)."""
+    async with (
+        _own_redis(settings, session_redis) as settings,
+        _serve(settings, extra_routes, extra_query_types, migrate, server_options) as running,
+    ):
+        yield running
+
+
+_spare_taken = False
+
+
+@contextlib.asynccontextmanager
+async def spare_redis() -> AsyncIterator[str | None]:
+    """This worker's spare Redis database, emptied (jobs an earlier user left queued are not
+    the next one's), while the block runs; None when another block has it, or on the embedded
+    stack."""
+    global _spare_taken
+    spare = spare_redis_url()
+    if spare is None or _spare_taken:
+        yield None
+        return
+    await flush_redis(spare)
+    _spare_taken = True
+    try:
+        yield spare
+    finally:
+        _spare_taken = False
+
+
+@contextlib.asynccontextmanager
+async def _own_redis(settings: Settings, session_redis: bool) -> AsyncIterator[Settings]:
+    if session_redis or settings.redis_url is None or settings.redis_url != worker_redis_url():
+        yield settings
+        return
+    async with spare_redis() as spare:
+        yield settings.model_copy(update={"redis_url": spare})
+
+
+@contextlib.asynccontextmanager
+async def _serve(
+    settings: Settings,
+    extra_routes: Sequence[BaseRoute],
+    extra_query_types: Sequence[type],
+    migrate: bool,
+    server_options: dict[str, Any],
+) -> AsyncIterator[RunningServer]:
     if migrate:
         await apply_migrations(settings.resolved_database_url)
     app = create_app(settings, extra_routes=extra_routes, extra_query_types=extra_query_types)

@@ -575,7 +575,7 @@ async def test_with_the_fast_executor_off_strawberry_executes_with_the_same_answ
     answers: dict[bool, list[Any]] = {}
     used: dict[bool, int] = {}
 
-    async with run_server(twin_settings, migrate=False) as twin:
+    async with run_server(twin_settings, migrate=False, session_redis=True) as twin:
         for running in (server, twin):
             made.clear()
             url, fast = running.graphql_url, running.settings.fast_executor

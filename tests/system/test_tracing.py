@@ -6,10 +6,8 @@ import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import redis.asyncio as aioredis
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -37,17 +35,6 @@ async def traced(
     try:
         async with FakeGraphApi(app_secret=APP_SECRET, status_delay=0.01) as graph:
             settings = make_settings(tmp_path / "var", whatsapp_graph_url=graph.base_url)
-            if settings.redis_url:
-                # Not the Redis database of the suite's shared server, whose worker would
-                # take this server's jobs (and send them to the graph URL of its settings).
-                redis = urlsplit(settings.redis_url)
-                spare = int(redis.path.strip("/") or 0) + 1
-                settings = settings.model_copy(
-                    update={"redis_url": urlunsplit(redis._replace(path=f"/{spare}"))}
-                )
-                spare_redis = aioredis.from_url(settings.redis_url)
-                await spare_redis.flushdb()
-                await spare_redis.aclose()
             async with run_server(settings) as server:
                 yield server, graph, exporter
     finally:
