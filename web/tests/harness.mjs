@@ -83,6 +83,12 @@ export async function startVite({ port, apiUrl }) {
   });
   child.stdout.on("data", (chunk) => (log += chunk));
   child.stderr.on("data", (chunk) => (log += chunk));
+  // Detached, it would outlive a test runner that is stopped: end it with the runner.
+  process.on("exit", () => {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {}
+  });
   const url = `http://127.0.0.1:${port}/app/`;
   for (let i = 0; i < 120; i++) {
     if (child.exitCode !== null) throw new Error(`vite exited:\n${log}`);
