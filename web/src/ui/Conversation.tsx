@@ -5,8 +5,7 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
 import { fieldErrors, NO_ERRORS, transportErrors, type FieldErrors } from "../api/errors";
-import { feedReady, onInboxConversation, onInboxMessage, onInboxReset } from "../api/inbox";
-import { useStore } from "../api/store";
+import { onInboxConversation, onInboxMessage, onInboxReset, useFeedReady } from "../api/inbox";
 import {
   AddConversationNoteDocument,
   AssignConversationDocument,
@@ -78,7 +77,7 @@ function Media({ media }: { media: MediaFieldsFragment }) {
 
 export function ConversationView({ id }: { id: string }) {
   const viewer = useViewer();
-  const ready = useStore(feedReady);
+  const ready = useFeedReady();
   const [{ data }, refetch] = useQuery({
     query: ConversationDocument,
     variables: { id },
