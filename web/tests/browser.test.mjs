@@ -6,14 +6,16 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { deflateSync, gzipSync } from "node:zlib";
 import { chromium } from "playwright-core";
-import { call, freePort, manifest, startParley, startProxy, WEB } from "./harness.mjs";
+import { call, freePort, manifest, startFakeLlm, startParley, startProxy, WEB } from "./harness.mjs";
 
 const ARTIFACTS = path.join(WEB, "test-artifacts");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const CUSTOMER = { from: "+14155552671", name: "Ada" };
 
-let parley, proxy, browser, page, app, ops, token, deviceId;
+let parley, proxy, llm, browser, page, app, ops, token, deviceId;
+const DRAFT = "Hi Ada, your parcel left this morning and should reach you tomorrow."; // tests/fake_llm.py
 let shot = 0;
+const received = []; // every frame the page's sockets received, parsed
 
 async function screenshot(name) {
   shot += 1;
@@ -73,12 +75,19 @@ before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   const [serverPort, proxyPort] = [await freePort(), await freePort()];
   app = `http://127.0.0.1:${proxyPort}/app`;
-  parley = await startParley({ port: serverPort, publicUrl: app });
+  // AI agents draft against the Python tests' fake OpenAI-compatible server.
+  llm = await startFakeLlm("sk-browser-test");
+  parley = await startParley({
+    port: serverPort,
+    publicUrl: app,
+    env: { PARLEY_AI_BASE_URL: llm.baseUrl, PARLEY_AI_API_KEY: "sk-browser-test" },
+  });
   proxy = await startProxy(proxyPort, serverPort);
   ops = manifest();
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.setDefaultTimeout(20_000);
+  page.on("websocket", (ws) => ws.on("framereceived", ({ payload }) => received.push(JSON.parse(String(payload)))));
   page.on("pageerror", (error) => console.log(`page error: ${error.stack}`));
   page.on("console", (message) => {
     if (message.type() === "error") console.log(`console: ${message.text()}`);
@@ -89,6 +98,7 @@ after(async () => {
   await browser?.close();
   await proxy?.close();
   await parley?.stop();
+  llm?.stop();
 });
 
 test("sign up, and confirm the email with the link the dev mail log shows", async () => {
@@ -231,6 +241,24 @@ test("add a note and a label; filter the list by the label", async () => {
   await screenshot("inbox"); // docs/web-inbox.png
 });
 
+test("an AI agent drafts a reply: its run streams in, the draft fills the composer", async () => {
+  await nav("AI");
+  await page.getByRole("button", { name: "Create agent" }).click();
+  await page.locator(".cards h3", { hasText: "Support" }).waitFor();
+  const from = received.length;
+  await nav("Inbox");
+  await page.locator("[data-conversation-id]").filter({ has: page.locator("strong", { hasText: "Ada" }) }).click();
+  await page.getByRole("button", { name: "Draft a reply with AI" }).click();
+  await page.locator(".run[data-run-status=SUCCEEDED]").waitFor({ timeout: 30_000 });
+  assert.equal(await page.locator("textarea[name=reply]").inputValue(), DRAFT);
+  const tokens = received.slice(from).map((frame) => frame.payload?.data?.agentRunEvents?.token).filter(Boolean);
+  assert.ok((await page.locator(".run ol li").count()) >= 1, "the run's steps are listed");
+  assert.ok(tokens.length > 1 && tokens.join("").includes("parcel left"), `streamed tokens: ${JSON.stringify(tokens)}`);
+  console.log(`AI draft: ${tokens.length} tokens streamed over the socket, ${await page.locator(".run ol li").count()} steps`);
+  await screenshot("ai-draft-reply");
+  await page.fill("textarea[name=reply]", "");
+});
+
 test("run a small campaign from a template and watch it complete", async () => {
   await nav("Campaigns");
   await page.getByRole("button", { name: "Add template" }).click();
@@ -242,6 +270,21 @@ test("run a small campaign from a template and watch it complete", async () => {
   await page.locator("[data-campaign-status=COMPLETED]").waitFor({ timeout: 60_000 });
   await page.locator("[data-testid=campaign-stats]", { hasText: "3 recipients" }).waitFor();
   await screenshot("campaign-completed");
+});
+
+test("send a template in the conversation, with its parameter", async () => {
+  await nav("Inbox");
+  await page.locator("[data-conversation-id]").filter({ has: page.locator("strong", { hasText: "Ada" }) }).click();
+  await page.locator("[data-testid=messages] .bubble").first().waitFor();
+  await page.locator(".composer .tabs").getByRole("button", { name: "Template" }).click();
+  const picker = page.locator(".composer select").filter({ has: page.locator("option", { hasText: "Pick one" }) });
+  await picker.locator("option", { hasText: "spring_sale" }).waitFor({ state: "attached" });
+  await picker.selectOption({ label: await picker.locator("option", { hasText: "spring_sale" }).innerText() });
+  await page.getByLabel("Parameters (comma-separated)").fill("Ada Lovelace");
+  await page.getByRole("button", { name: "Send", exact: true }).click();
+  await page.locator(".bubble.outbound", { hasText: "Hi Ada Lovelace, our spring sale starts today!" }).waitFor();
+  await screenshot("template-sent");
+  await page.locator(".composer .tabs").getByRole("button", { name: "Text" }).click();
 });
 
 test("offline while 20 changes happen: all 20 come back through inboxEvents(after:), no reload", async () => {
@@ -345,9 +388,14 @@ test("invited to a second organization, the user switches to it and sees its inb
   page.on("request", (request) => {
     if (request.url().endsWith("/graphql") && request.method() === "POST") headers.push(request.headers()["x-organization-id"]);
   });
+  const globexId = await switcher.locator("option", { hasText: "Globex" }).getAttribute("value");
   await switcher.selectOption({ label: "Globex (agent)" });
-  const globexId = await switcher.evaluate((select) => select.value);
-  await page.locator("[data-conversation-id]", { hasText: "where is my invoice" }).waitFor();
+  await page.locator("[data-conversation-id]", { hasText: "where is my invoice" }).waitFor().catch(async (error) => {
+    await screenshot("switch-failed");
+    console.log(`switcher: ${await switcher.getAttribute("data-organization-id")} (Globex ${globexId}); main: ${await page.locator("main").innerText()}`);
+    console.log(`requests' X-Organization-Id: ${JSON.stringify(headers)}; sockets: ${JSON.stringify(sockets)}`);
+    throw error;
+  });
   await page.locator(`select[aria-label=Organization][data-organization-id="${globexId}"]`).waitFor();
   assert.equal(await page.locator("[data-conversation-id]").count(), 1, "only Globex's conversation");
   assert.notEqual(globexId, acme);
@@ -407,6 +455,11 @@ test("bundle size, and time to interactive of the inbox with 1,000 conversations
     raw += statSync(path.join(assets, file)).size;
     gzip += gzipSync(bytes).length;
   }
+  // Acme's inbox (the session's first organization), whatever an earlier step left chosen.
+  await page.evaluate(() => {
+    const value = JSON.parse(localStorage.getItem("parley.session"));
+    localStorage.setItem("parley.session", JSON.stringify({ ...value, organizationId: null }));
+  });
   const runs = [];
   for (let i = 0; i < 3; i++) {
     await page.goto(`${app}/`);

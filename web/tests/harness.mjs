@@ -72,6 +72,25 @@ export async function startParley({ publicUrl, port, env = {} }) {
   };
 }
 
+/** The fake OpenAI-compatible endpoint of the Python tests, in a process of its own. */
+export async function startFakeLlm(apiKey) {
+  const child = spawn(path.join(ROOT, ".venv", "bin", "python"), [path.join(WEB, "tests", "fake_llm.py"), apiKey], {
+    cwd: ROOT,
+    env: { ...process.env, PYTHONPATH: ROOT },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  process.on("exit", () => child.kill("SIGKILL"));
+  const baseUrl = await new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      if (out.includes("\n")) resolve(out.trim());
+    });
+    child.on("exit", (code) => reject(new Error(`the fake LLM exited (${code})`)));
+  });
+  return { baseUrl, stop: () => child.kill("SIGTERM") };
+}
+
 /** Vite's dev server (`npm run dev`): the SPA on an origin of its own, calling the API at `apiUrl`. */
 export async function startVite({ port, apiUrl }) {
   let log = "";
@@ -83,6 +102,12 @@ export async function startVite({ port, apiUrl }) {
   });
   child.stdout.on("data", (chunk) => (log += chunk));
   child.stderr.on("data", (chunk) => (log += chunk));
+  // Detached, it would outlive a test runner that is stopped: end it with the runner.
+  process.on("exit", () => {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {}
+  });
   const url = `http://127.0.0.1:${port}/app/`;
   for (let i = 0; i < 120; i++) {
     if (child.exitCode !== null) throw new Error(`vite exited:\n${log}`);

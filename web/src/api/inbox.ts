@@ -8,7 +8,7 @@
 // `after: <last cursor>`: the server replays the changes since then, then goes live — nothing is
 // missed and nothing is read twice, so no screen reloads. Only a cursor older than the server's
 // retention window (CURSOR_EXPIRED) makes the screens read everything again (`onInboxReset`).
-import type { Client } from "urql";
+import { useClient, type Client } from "urql";
 import {
   InboxEventsDocument,
   InboxHeadDocument,
@@ -17,7 +17,7 @@ import {
   type MessageFieldsFragment,
 } from "../gql/graphql";
 import { subscribe } from "./live";
-import { Store } from "./store";
+import { Store, useStore } from "./store";
 
 type MessageListener = (message: MessageFieldsFragment, kind: InboxEventKind) => void;
 type ConversationListener = (conversation: ConversationRowFragment, kind: InboxEventKind) => void;
@@ -29,9 +29,16 @@ const resetListeners = new Set<() => void>();
 /** The cursor of the last change applied: a (re)subscription resumes after it. */
 let cursor: string | null = null;
 
-/** True once the feed knows where the log stands: screens read what they show only then, so
- * every change after their read is replayed to them (read before it, one could be missed). */
-export const feedReady = new Store(false);
+/** The client whose feed knows where the log stands: screens read what they show only once it
+ * is theirs (`useFeedReady`), so every change after their read is replayed to them (read before
+ * it, one could be missed). Per client, not a flag: after a switch of organization the new
+ * screens render before the new feed starts, and must not take the old feed's readiness for
+ * theirs (they would read, be paused when the new feed starts, and be unpaused again). */
+export const feedReady = new Store<Client | null>(null);
+
+export function useFeedReady(): boolean {
+  return useStore(feedReady) === useClient();
+}
 
 export function onInboxMessage(listener: MessageListener): () => void {
   messageListeners.add(listener);
@@ -53,7 +60,7 @@ export function startInboxFeed(client: Client): () => void {
   let stopped = false;
   let stop: (() => void) | null = null;
   cursor = null;
-  feedReady.set(false);
+  if (feedReady.get() !== null) feedReady.set(null);
   void client
     .query(InboxHeadDocument, {}, { requestPolicy: "network-only" })
     .toPromise()
@@ -61,7 +68,7 @@ export function startInboxFeed(client: Client): () => void {
       if (stopped) return;
       // Without a head (the API unreachable) the feed starts live, from whenever it connects.
       cursor = head.data?.inboxChanges.headCursor ?? null;
-      feedReady.set(true);
+      feedReady.set(client);
       stop = subscribe(
         InboxEventsDocument,
         () => ({ after: cursor }),
@@ -82,5 +89,6 @@ export function startInboxFeed(client: Client): () => void {
   return () => {
     stopped = true;
     stop?.();
+    if (feedReady.get() === client) feedReady.set(null);
   };
 }

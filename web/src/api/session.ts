@@ -8,6 +8,8 @@ export type Session = {
   refreshToken: string;
   /** Epoch ms when the access token expires. */
   expiresAt: number;
+  /** Who is signed in (a global id): the app keeps one client per user and organization. */
+  userId: string | null;
   userName: string | null;
   /** The organization picked in the switcher (X-Organization-Id / connection_init organizationId). */
   organizationId: string | null;
@@ -39,6 +41,7 @@ export function signedIn(payload: SignedInFragment, organizationId?: string | nu
     accessToken: payload.accessToken,
     refreshToken: payload.refreshToken,
     expiresAt: Date.now() + (payload.expiresIn ?? 900) * 1000,
+    userId: payload.user?.id ?? previous?.userId ?? null,
     userName: payload.user?.name ?? previous?.userName ?? null,
     organizationId: organizationId !== undefined ? organizationId : (previous?.organizationId ?? null),
   });

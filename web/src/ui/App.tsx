@@ -27,8 +27,10 @@ export const RefetchViewerContext = createContext<() => void>(() => {});
 export function App() {
   const current = useStore(session);
   const [page] = useRoute();
-  const signedInAs = current ? `${current.refreshToken.slice(0, 12)}|${current.organizationId ?? ""}` : "";
   // A new client (an empty cache) per user and organization: nothing of one shows in another.
+  // Not per token: a refreshed token keeps the client, the screens and the feed (the socket
+  // reconnects by itself and resumes after its cursor).
+  const signedInAs = current ? `${current.userId ?? current.refreshToken.slice(0, 12)}|${current.organizationId ?? ""}` : "";
   const client = useMemo(() => createApiClient(), [signedInAs]); // eslint-disable-line react-hooks/exhaustive-deps
   return (
     <Provider value={client}>

@@ -5,8 +5,7 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
 import { fieldErrors, NO_ERRORS, transportErrors, type FieldErrors } from "../api/errors";
-import { feedReady, onInboxConversation, onInboxMessage, onInboxReset } from "../api/inbox";
-import { useStore } from "../api/store";
+import { onInboxConversation, onInboxMessage, onInboxReset, useFeedReady } from "../api/inbox";
 import {
   AddConversationNoteDocument,
   AssignConversationDocument,
@@ -78,7 +77,7 @@ function Media({ media }: { media: MediaFieldsFragment }) {
 
 export function ConversationView({ id }: { id: string }) {
   const viewer = useViewer();
-  const ready = useStore(feedReady);
+  const ready = useFeedReady();
   const [{ data }, refetch] = useQuery({
     query: ConversationDocument,
     variables: { id },
@@ -327,6 +326,7 @@ export function ConversationView({ id }: { id: string }) {
             <MessageBubble
               key={entry.message.id}
               message={entry.message}
+              templates={templates?.templates.nodes ?? []}
               onReply={() => {
                 setMode("text");
                 setReplyTo(entry.message);
@@ -435,8 +435,28 @@ export function ConversationView({ id }: { id: string }) {
   );
 }
 
-function MessageBubble(props: { message: MessageFieldsFragment; onReply: () => void; onReact: (emoji: string) => void }) {
+type TemplateLike = { name: string; language: string; components: unknown };
+
+/** A template message as the customer reads it: the template's body with the message's
+ * parameters (`payload`: `{name, language, parameters}`) in place of `{{1}}`, `{{2}}`, … */
+function templateText(m: MessageFieldsFragment, templates: readonly TemplateLike[]): string | null {
+  if (m.type !== "TEMPLATE") return null;
+  const sent = (m.payload ?? {}) as { name?: string; language?: string; parameters?: string[] };
+  const template = templates.find((t) => t.name === sent.name && t.language === sent.language);
+  const components = (Array.isArray(template?.components) ? template.components : []) as { type?: string; text?: string }[];
+  const body = components.find((c) => c.type?.toUpperCase() === "BODY")?.text;
+  if (!body) return sent.name ? `[template ${sent.name}]` : null;
+  return body.replace(/\{\{(\d+)\}\}/g, (whole, n: string) => sent.parameters?.[Number(n) - 1] ?? whole);
+}
+
+function MessageBubble(props: {
+  message: MessageFieldsFragment;
+  templates: readonly TemplateLike[];
+  onReply: () => void;
+  onReact: (emoji: string) => void;
+}) {
   const m = props.message;
+  const text = m.body ?? templateText(m, props.templates);
   return (
     <li className={`bubble ${m.direction.toLowerCase()}`} data-message-id={m.id} data-status={m.status}>
       {m.replyTo && (
@@ -445,7 +465,7 @@ function MessageBubble(props: { message: MessageFieldsFragment; onReply: () => v
         </blockquote>
       )}
       {m.media && <Media media={m.media} />}
-      {(m.body || !m.media) && <p>{m.body ?? `[${m.type.toLowerCase()}]`}</p>}
+      {(text || !m.media) && <p>{text ?? `[${m.type.toLowerCase()}]`}</p>}
       {m.reactions.length > 0 && (
         <span className="reactions" data-testid="reactions">
           {m.reactions.map((r) => (

@@ -3,8 +3,7 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent } from "react";
 import { useClient, useMutation, useQuery } from "urql";
 import { fieldErrors, NO_ERRORS, transportErrors, type FieldErrors } from "../api/errors";
-import { feedReady, onInboxConversation, onInboxMessage, onInboxReset } from "../api/inbox";
-import { useStore } from "../api/store";
+import { onInboxConversation, onInboxMessage, onInboxReset, useFeedReady } from "../api/inbox";
 import {
   ConversationsDocument,
   CreateCannedResponseDocument,
@@ -45,7 +44,7 @@ export function Inbox() {
   const [rows, setRows] = useState<ConversationRowFragment[]>([]);
   const [more, setMore] = useState<string | null>(null);
   const variables = { first: PAGE, ...filters };
-  const ready = useStore(feedReady);
+  const ready = useFeedReady();
   const [{ data, fetching, error }, refetch] = useQuery({ query: ConversationsDocument, variables, pause: !ready });
   const [{ data: devices }] = useQuery({ query: DevicesDocument });
   const [{ data: labels }, refetchLabels] = useQuery({ query: LabelsDocument });

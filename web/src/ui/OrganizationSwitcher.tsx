@@ -2,7 +2,6 @@
 // the session, which sends it as X-Organization-Id and as the socket's `organizationId`. The app
 // then starts afresh in it: a new urql client (an empty cache, so every screen reads again), a
 // new socket, the inbox feed subscribed again from that organization's head.
-import { restartLive } from "../api/live";
 import { session } from "../api/session";
 import type { ViewerQuery } from "../gql/graphql";
 
@@ -15,8 +14,10 @@ export function OrganizationSwitcher({ viewer }: Props) {
   function pick(id: string) {
     const value = session.get();
     if (!value || id === current?.id) return;
+    // The app remounts for the new organization (App: a client per organization, a Shell keyed
+    // on it) and the new Shell starts the socket and the feed again; restarting them here, before
+    // React rendered, would subscribe the old screens' documents on the new organization's socket.
     session.set({ ...value, organizationId: id });
-    restartLive();
   }
 
   return (
