@@ -150,6 +150,7 @@ test("a campaign paused while it runs sends nothing more until it is resumed", a
   await stats.filter({ hasText: "9 recipients" }).waitFor();
   console.log(`campaign paused at "${paused}", resumed, completed: "${await stats.innerText()}"`);
   await page.getByRole("navigation").getByText("Inbox", { exact: true }).click();
+  await page.locator("[data-conversation-id]").nth(8).waitFor(); // the list read (9 customers)
 });
 
 test("the access token expires on the open socket: a fresh token, the feed resumed after its cursor", async () => {
