@@ -45,6 +45,14 @@ async def _schedule_auto_reply(stored: InboundMessageStored, message: Message) -
     agent = await AIAgent.filter(device_id=message.device_id, enabled=True).order_by("id").first()
     if agent is None:
         return
+    if await AgentRun.filter(
+        conversation_id=conversation.id,
+        trigger=AgentTrigger.AUTO_REPLY,
+        created_at__gte=message.created_at,
+    ).exists():
+        # A run since this message reads it: its reactions ran already, on a try that was
+        # interrupted after scheduling it (app.messaging.pipeline hands them to the retry).
+        return
     if not conversation.ai_enabled:
         # A new conversation on a device with an auto-reply agent starts with AI on; one that
         # was handed off stays with people until someone turns AI back on.

@@ -118,7 +118,14 @@ async def receive_inbound(
     """Store a customer's message, or apply it (an edit or a deletion of an earlier one); None
     when this provider message id was already stored or there was nothing to apply it to.
     ``media_id``: the MediaFile it carries, when Parley has it already (the sandbox)."""
-    if await Message.exists(device_id=device.id, provider_message_id=inbound.provider_message_id):
+    stored = await Message.filter(
+        device_id=device.id, provider_message_id=inbound.provider_message_id
+    ).first()
+    if stored is not None:
+        # A retry (or Meta's redelivery) of a delivery whose try stored the message and died
+        # before its reactions: they are given now, by whichever try claims them.
+        if stored.reactions_pending:
+            await _react(settings, broker, stored)
         return None
     if inbound.type is InboundType.REVOKE:
         return await _apply_revoke(settings, broker, device, inbound)
@@ -172,9 +179,25 @@ async def receive_inbound(
             )
     except _StoredAlready:
         return None
-    if inbound.type is not InboundType.SYSTEM:
-        await events.happened(events.InboundMessageStored(settings, broker, message))
+    if message.reactions_pending:
+        await _react(settings, broker, message)
     return message
+
+
+async def _react(settings: Settings, broker: Broker, message: Message) -> None:
+    """Give a stored customer message its reactions (``InboundMessageStored``: auto-reply,
+    routing), at most once: a try claims them, and hands them back when it is interrupted
+    before they ran (a job timeout cancels it, an error), for the retry."""
+    claimed = await Message.filter(id=message.id, reactions_pending=True).update(
+        reactions_pending=False
+    )
+    if not claimed:
+        return  # another try has them
+    try:
+        await events.happened(events.InboundMessageStored(settings, broker, message))
+    except BaseException:
+        await Message.filter(id=message.id).update(reactions_pending=True)
+        raise
 
 
 async def _store_inbound(
@@ -196,6 +219,8 @@ async def _store_inbound(
             payload=payload,
             status=MessageStatus.RECEIVED,
             provider_message_id=inbound.provider_message_id,
+            # Said by WhatsApp, not the customer (SYSTEM): nothing reacts to it.
+            reactions_pending=inbound.type is not InboundType.SYSTEM,
             edited_at=inbound.timestamp if inbound.type is InboundType.EDIT else None,
             reply_to_id=await quoted_message_id(device, payload),
             media_id=media_id,

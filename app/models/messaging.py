@@ -298,6 +298,10 @@ class Message(TimestampedModel):
     # From the same details, as columns reports group by: Meta's pricing category
     # (marketing, utility, authentication, service) and whether the message is charged.
     pricing_category = fields.CharField(max_length=32, null=True)
+    # A customer's message is stored with this set, in the same transaction: its reactions
+    # (auto-reply, routing) are owed until a try claims them (app.messaging.pipeline), so a
+    # webhook job that dies between the commit and the reactions leaves them to its retry.
+    reactions_pending = fields.BooleanField(default=False)
     billable = fields.BooleanField(null=True)
 
     organization_id: int

@@ -217,6 +217,12 @@ class Settings(BaseSettings):
         description="Frames a WebSocket may have waiting to be sent; a consumer further behind "
         "is closed (code 4499).",
     )
+    pubsub_queue_events: int = Field(
+        1000,
+        ge=1,
+        description="Events a subscription (a shared group: one per process) may have waiting "
+        "to be executed; one further behind ends with SUBSCRIBER_TOO_SLOW.",
+    )
     ws_send_queue_bytes: int = Field(
         1_000_000,
         description="Characters of frames a WebSocket may have waiting to be sent; a consumer "

@@ -3,8 +3,8 @@
 Whichever process causes an event (an API process or a worker) publishes it to a Redis
 channel. Each API process holds ONE Redis subscription per channel, however many local
 subscribers it has, and hands each event to them through bounded queues: a subscriber that
-falls behind is dropped (its iterator raises :class:`SubscriberTooSlow`) instead of growing
-memory without end.
+falls behind is dropped (its iterator raises :class:`SubscriberTooSlow`, a typed
+SUBSCRIBER_TOO_SLOW error ending that one subscription) instead of growing memory without end.
 """
 
 from __future__ import annotations
@@ -18,13 +18,21 @@ import orjson
 import redis.asyncio as aioredis
 import structlog
 
-from app.platform.errors import ServiceUnavailable
+from app.platform.errors import AppError, ErrorCode, ServiceUnavailable
 
 log = structlog.get_logger("parley.pubsub")
 
 
-class SubscriberTooSlow(Exception):
-    pass
+class SubscriberTooSlow(AppError):
+    """The subscription's events came faster than it handled them and its queue overflowed:
+    later events are missing, so it ends; its client subscribes again after the last event it
+    saw (its cursor). The socket and its other subscriptions go on."""
+
+    code = ErrorCode.SUBSCRIBER_TOO_SLOW
+    default_message = (
+        "This subscription fell too far behind its events; "
+        "subscribe again (with `after`, your last cursor)."
+    )
 
 
 class EventsInterrupted(ServiceUnavailable):
@@ -127,6 +135,7 @@ class Broker:
     ) -> AsyncIterator[dict[str, Any] | None]:
         while True:
             if subscriber.overflowed and subscriber.queue.empty():
+                log.warning("pubsub_subscriber_too_slow", queue_size=self._queue_size)
                 raise SubscriberTooSlow
             if subscriber.interrupted and subscriber.queue.empty():
                 raise EventsInterrupted

@@ -79,7 +79,7 @@ async def start_runtime(
         queues = Queues(url)
         await queues.connect()
         stack.push_async_callback(_logged, "queues", queues.disconnect)
-        broker = Broker(redis)
+        broker = Broker(redis, queue_size=settings.pubsub_queue_events)
         stack.push_async_callback(_logged, "broker", broker.close)
         cache = HotCache(redis, ttl_seconds=settings.cache_ttl_seconds)
         activate(cache)
