@@ -57,9 +57,10 @@ async def test_apq_registers_only_valid_documents_a_few_a_minute_for_a_day_at_mo
         await send(invalid)
         answers = [await send(query) for query in valid]
         registered = [await known(query) for query in valid]
-        client = aioredis.from_url(redis_url(settings))
+        # The server's own Redis (run_server gives a test's server one of its own).
+        client = aioredis.from_url(redis_url(server.settings))
         try:
-            ttls = [await client.ttl(key) for key in await _apq_keys(settings)]
+            ttls = [await client.ttl(key) for key in await _apq_keys(server.settings)]
         finally:
             await client.aclose()
 
