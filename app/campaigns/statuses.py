@@ -52,14 +52,22 @@ async def on_status_update(event: DeliveryStatusReceived) -> None:
     else:
         scope = scope.filter(provider_message_id=update.provider_message_id)
     found = await scope.limit(1).values_list(
-        "id", "campaign_id", "campaign__organization_id", "message_id"
+        "id",
+        "campaign_id",
+        "campaign__organization_id",
+        "message_id",
+        "message__provider_message_id",
     )
     if not found:
         return
-    rid, campaign_id, org_id, message_id = found[0]
-    if message_id is not None and await Message.filter(
-        id=message_id, device_id=device.id, provider_message_id__isnull=True
-    ).update(provider_message_id=update.provider_message_id):
+    rid, campaign_id, org_id, message_id, known = found[0]
+    if (
+        message_id is not None
+        and known is None
+        and await Message.filter(
+            id=message_id, device_id=device.id, provider_message_id__isnull=True
+        ).update(provider_message_id=update.provider_message_id)
+    ):
         # The send's answer was never recorded (its worker died after Meta took it, or the
         # answer was lost): the pipeline now applies this status to the message, and here the
         # ones that came before it, kept as unmatched, are. Nothing else would: the recipient

@@ -18,8 +18,16 @@ import orjson
 from app.campaigns.sending import reconcile_expired
 from app.campaigns.statuses import callback_data
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
-from app.models.messaging import Device, Message, UnmatchedStatus, WebhookEvent, WebhookEventStatus
+from app.models.messaging import (
+    Device,
+    Message,
+    MessageStatus,
+    UnmatchedStatus,
+    WebhookEvent,
+    WebhookEventStatus,
+)
 from app.platform.ids import decode_id
+from app.workers.messaging import reconcile_stranded_statuses
 from tests.campaigns.support import CREATE, act, contacts
 from tests.fakes.graph_api import FakeGraphApi, webhook_envelope
 from tests.support.client import Api
@@ -170,3 +178,63 @@ async def test_a_campaign_send_whose_answer_was_lost_learns_its_id_from_the_stat
         described
     )
     assert unmatched == 0, described
+
+
+async def test_statuses_left_unmatched_by_a_worker_that_died_after_recording_are_swept(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    """A worker killed between recording a batch's ids and applying the statuses that came
+    before them (``record_sent_many``) leaves those statuses unmatched though the id is known:
+    the sweep applies them, and only such ones."""
+    owner = await member(server, api)
+    cloud = await cloud_device(server, fake, owner, statuses=False)
+    await contacts(owner, 2, tag="swept", prefix="+1650559")
+    data = await owner.api.data(
+        CREATE,
+        {
+            "input": {
+                "name": "Swept",
+                "deviceId": cloud.id,
+                "template": {"name": "welcome", "language": "en_US"},
+                "tags": ["swept"],
+            }
+        },
+    )
+    campaign_id = data["createCampaign"]["campaign"]["id"]
+    await act(owner, "startCampaign", campaign_id)
+
+    async def all_sent() -> dict[str, Any] | None:
+        node: dict[str, Any] = (await owner.api.data(BY_CATEGORY, {"id": campaign_id}))["node"]
+        return node if node["status"] == "COMPLETED" and node["stats"]["sent"] == 2 else None
+
+    await eventually(all_sent, within=60)
+    device_id = decode_id(cloud.id, "Device")
+    stranded, recent = await Message.filter(device_id=device_id).order_by("id")
+    pricing = {"category": "utility", "billable": True, "pricing_model": "PMP"}
+
+    async def unmatched(wamid: str, age: timedelta) -> int:
+        row = await UnmatchedStatus.create(
+            device_id=device_id,
+            provider_message_id=wamid,
+            status=MessageStatus.DELIVERED,
+            occurred_at=datetime.now(UTC),
+            details={"pricing": pricing},
+        )
+        await UnmatchedStatus.filter(id=row.id).update(created_at=datetime.now(UTC) - age)
+        return row.id
+
+    assert stranded.provider_message_id and recent.provider_message_id
+    await unmatched(stranded.provider_message_id, timedelta(seconds=40))
+    waiting = await unmatched(recent.provider_message_id, timedelta(seconds=5))  # not yet
+    unknown = await unmatched("wamid.nobody-sent", timedelta(seconds=40))
+
+    assert await reconcile_stranded_statuses({"runtime": server.runtime}) == 1
+
+    stranded = await Message.get(id=stranded.id)
+    assert (stranded.status, stranded.pricing_category) == (MessageStatus.DELIVERED, "utility")
+    assert (await Message.get(id=recent.id)).status is MessageStatus.SENT
+    left = await UnmatchedStatus.filter(device_id=device_id).values_list("id", flat=True)
+    assert sorted(left) == sorted([waiting, unknown])
+    node = (await owner.api.data(BY_CATEGORY, {"id": campaign_id}))["node"]
+    assert node["stats"]["byCategory"] == [{"category": "utility", "messages": 1, "billable": 1}]
+    assert await reconcile_stranded_statuses({"runtime": server.runtime}) == 0
