@@ -1,22 +1,22 @@
 """Delivery statuses of campaign messages: a reaction to ``DeliveryStatusReceived``.
 
 A campaign send carries ``biz_opaque_callback_data = "campaign-recipient:<id>"``; Meta echoes
-it in every status webhook. That is how a recipient learns its provider message id even when
-the worker that sent it died before recording it, so a reclaimed recipient is never sent twice.
-It is also where a campaign send's plan usage moves to Meta's pricing category (the message row
-of a send whose worker died may never learn its provider id; its recipient does).
+it in every status webhook. That is how a recipient, and its message, learn their provider
+message id even when the worker that sent it died after Meta took the send but before recording
+its answer: the recipient is never sent twice, and the message takes this status and those that
+came before it (kept unmatched), with their pricing (the plan's usage by Meta's category and the
+campaign's stats by category follow the message row).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import timedelta
 
 from app.campaigns import progress
 from app.messaging import callbacks
+from app.messaging.pipeline import reconcile
 from app.models.campaigns import RECIPIENT_MAY_REPLACE, CampaignRecipient, RecipientStatus
-from app.models.messaging import Device
-from app.plans import metering
+from app.models.messaging import Device, Message
 from app.platform.events import DeliveryStatusReceived
 from app.whatsapp.types import DeliveryStatus, StatusUpdate
 
@@ -33,12 +33,6 @@ _STATUS = {
 
 def callback_data(recipient_id: int) -> str:
     return f"{CALLBACK_PREFIX}{recipient_id}"
-
-
-def _pricing_category(update: StatusUpdate) -> str | None:
-    pricing = (update.details or {}).get("pricing")
-    category = pricing.get("category") if isinstance(pricing, Mapping) else None
-    return category if isinstance(category, str) else None
 
 
 def _recipient_id(update: StatusUpdate) -> int | None:
@@ -58,16 +52,27 @@ async def on_status_update(event: DeliveryStatusReceived) -> None:
     else:
         scope = scope.filter(provider_message_id=update.provider_message_id)
     found = await scope.limit(1).values_list(
-        "id", "campaign_id", "campaign__organization_id", "message_id"
+        "id",
+        "campaign_id",
+        "campaign__organization_id",
+        "message_id",
+        "message__provider_message_id",
     )
     if not found:
         return
-    rid, campaign_id, org_id, message_id = found[0]
-    category = _pricing_category(update)
-    if category is not None and message_id is not None:
-        # Here as well as where the message row takes the status: a send whose worker died
-        # may never learn its provider id on the message row, but its recipient always does.
-        await metering.priced(event, org_id, message_id, category)
+    rid, campaign_id, org_id, message_id, known = found[0]
+    if (
+        message_id is not None
+        and known is None
+        and await Message.filter(
+            id=message_id, device_id=device.id, provider_message_id__isnull=True
+        ).update(provider_message_id=update.provider_message_id)
+    ):
+        # The send's answer was never recorded (its worker died after Meta took it, or the
+        # answer was lost): the pipeline now applies this status to the message, and here the
+        # ones that came before it, kept as unmatched, are. Nothing else would: the recipient
+        # moves on from SENDING with this status, so its lease is never reconciled.
+        await reconcile(event, device, update.provider_message_id)
     await CampaignRecipient.filter(id=rid, provider_message_id__isnull=True).update(
         provider_message_id=update.provider_message_id
     )

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q
+from tortoise.expressions import F, Q, Subquery
 
 from app.messaging import activity, attribution, callbacks, senders
 from app.messaging.files import delete_files
@@ -539,6 +540,27 @@ async def reconcile(ctx: PlanContext, device: Device, provider_message_id: str) 
         )
     if pending:
         await UnmatchedStatus.filter(id__in=[item.id for item in pending]).delete()
+
+
+async def reconcile_stranded(ctx: PlanContext, since: datetime, before: datetime) -> int:
+    """Apply the statuses kept unmatched (received between ``since`` and ``before``) whose
+    message has learned its provider id since; returns for how many messages. Whoever records
+    an id reconciles right after, but a process that dies between the two leaves them."""
+    pending = UnmatchedStatus.filter(created_at__gte=since, created_at__lt=before)
+    known = await Message.filter(
+        provider_message_id__in=Subquery(pending.values("provider_message_id"))
+    ).values_list("device_id", "provider_message_id")
+    waiting = set(
+        await pending.filter(provider_message_id__in=[wamid for _, wamid in known]).values_list(
+            "device_id", "provider_message_id"
+        )
+    )
+    devices = {d.id: d for d in await Device.filter(id__in={d for d, _ in waiting})}
+    reconciled = 0
+    for device_id, wamid in sorted(set(known) & waiting):
+        await reconcile(ctx, devices[device_id], wamid)
+        reconciled += 1
+    return reconciled
 
 
 _RANK = {

@@ -15,6 +15,7 @@ from app.messaging.pipeline import (
     SEND_TIMEOUT,
     apply_status,
     enqueue_send,
+    reconcile_stranded,
     set_device_status,
 )
 from app.messaging.providers import provider_for
@@ -149,6 +150,17 @@ async def requeue_stranded_webhook_events(ctx: JobContext) -> int:
     if stranded:
         log.info("messaging.webhook_events_requeued", count=len(stranded))
     return len(stranded)
+
+
+async def reconcile_stranded_statuses(ctx: JobContext) -> int:
+    """A cron job: apply the statuses kept unmatched whose message has learned its provider id
+    since, though the process that recorded it died before applying them (a campaign worker
+    killed between recording a batch and reconciling it); returns for how many messages."""
+    now = clock.now()
+    count = await reconcile_stranded(ctx["runtime"], now - STRANDED_WINDOW, now - STRANDED_AFTER)
+    if count:
+        log.info("messaging.stranded_statuses_applied", messages=count)
+    return count
 
 
 async def _process_later(ctx: JobContext, event_id: int) -> None:

@@ -54,6 +54,8 @@ CRON_JOBS: dict[str, list[CronJob[Any]]] = {
         CronJob(messaging.purge_expired, cron="17 3 * * *", timeout=600),
         # Every 15 s: deliveries whose job was lost while Redis was away, queued again.
         CronJob(messaging.requeue_stranded_webhook_events, cron="* * * * * */15", timeout=60),
+        # Every 15 s: statuses kept unmatched whose message learned its id without applying them.
+        CronJob(messaging.reconcile_stranded_statuses, cron="* * * * * */15", timeout=60),
         # Every second: webhook retries that fell due, and work a lost job left behind.
         CronJob(integrations.sweep_webhooks, cron="* * * * * *", timeout=30),
     ],

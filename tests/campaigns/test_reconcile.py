@@ -11,19 +11,28 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 
 from app.campaigns.sending import reconcile_expired
 from app.campaigns.statuses import callback_data
 from app.models.campaigns import Campaign, CampaignRecipient, RecipientStatus
-from app.models.messaging import Device, WebhookEvent, WebhookEventStatus
+from app.models.messaging import (
+    Device,
+    Message,
+    MessageStatus,
+    UnmatchedStatus,
+    WebhookEvent,
+    WebhookEventStatus,
+)
 from app.platform.ids import decode_id
-from tests.campaigns.support import CREATE, contacts
+from app.workers.messaging import reconcile_stranded_statuses
+from tests.campaigns.support import CREATE, act, contacts
 from tests.fakes.graph_api import FakeGraphApi, webhook_envelope
 from tests.support.client import Api
 from tests.support.cloud_api import cloud_device
-from tests.support.messaging import member
+from tests.support.messaging import eventually, member
 from tests.support.server import RunningServer
 
 
@@ -108,3 +117,124 @@ async def test_stale_sends_are_settled_from_stored_webhooks_and_only_unheard_one
     assert rows[recent.id].status is RecipientStatus.SENDING
     assert rows[recent.id].lease_owner == "a-worker-that-died"
     assert fake.sends == []
+
+
+BY_CATEGORY = """
+query($id: ID!) { node(id: $id) { ... on Campaign {
+  status stats { total sent delivered read byCategory { category messages billable } }
+} } }
+"""
+
+
+async def test_a_campaign_send_whose_answer_was_lost_learns_its_id_from_the_statuses(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    """What a worker killed between Meta's answer and ``record_sent_many`` leaves, made exact:
+    Meta accepted the send but the sender never heard its id. Meta's statuses name the recipient
+    (``biz_opaque_callback_data``) and move it on; its message must learn the id from them too,
+    and take each status and its pricing, or it stays QUEUED with its statuses unmatched."""
+    owner = await member(server, api)
+    cloud = await cloud_device(server, fake, owner)
+    fake.pricing_categories["welcome"] = "utility"
+    people = await contacts(owner, 3, tag="lost", prefix="+1650558")
+    lost = people[1].phone_number.removeprefix("+")
+    fake.drop_answer_next(to=lost)
+    data = await owner.api.data(
+        CREATE,
+        {
+            "input": {
+                "name": "Lost",
+                "deviceId": cloud.id,
+                "template": {"name": "welcome", "language": "en_US"},
+                "tags": ["lost"],
+            }
+        },
+    )
+    campaign_id = data["createCampaign"]["campaign"]["id"]
+    await act(owner, "startCampaign", campaign_id)
+
+    async def all_read_and_priced() -> dict[str, Any] | None:
+        node: dict[str, Any] = (await owner.api.data(BY_CATEGORY, {"id": campaign_id}))["node"]
+        done = node["status"] == "COMPLETED" and node["stats"]["read"] == 3
+        return node if done and node["stats"]["byCategory"] else None
+
+    node = await eventually(all_read_and_priced, within=60)
+    device = await Device.get(id=decode_id(cloud.id, "Device"))
+    messages = await Message.filter(device_id=device.id).order_by("id")
+    unmatched = await UnmatchedStatus.filter(device_id=device.id).count()
+    wamids = {send.to: send.wamid for send in fake.sends}
+    described = (
+        f"byCategory {node['stats']['byCategory']}; Meta's {dict(fake.sends_by_category())};"
+        f" messages {[(m.provider_message_id, m.status.value, m.pricing_category) for m in messages]};"
+        f" unmatched statuses {unmatched}"
+    )
+    assert [s.to for s in fake.unanswered] == [lost], described
+    assert sorted(fake.send_counts().values()) == [1, 1, 1], described
+    assert sorted(m.provider_message_id or "" for m in messages) == sorted(wamids.values()), (
+        described
+    )
+    assert {m.status.value for m in messages} == {"READ"}, described
+    assert node["stats"]["byCategory"] == [{"category": "utility", "messages": 3, "billable": 3}], (
+        described
+    )
+    assert unmatched == 0, described
+
+
+async def test_statuses_left_unmatched_by_a_worker_that_died_after_recording_are_swept(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    """A worker killed between recording a batch's ids and applying the statuses that came
+    before them (``record_sent_many``) leaves those statuses unmatched though the id is known:
+    the sweep applies them, and only such ones."""
+    owner = await member(server, api)
+    cloud = await cloud_device(server, fake, owner, statuses=False)
+    await contacts(owner, 2, tag="swept", prefix="+1650559")
+    data = await owner.api.data(
+        CREATE,
+        {
+            "input": {
+                "name": "Swept",
+                "deviceId": cloud.id,
+                "template": {"name": "welcome", "language": "en_US"},
+                "tags": ["swept"],
+            }
+        },
+    )
+    campaign_id = data["createCampaign"]["campaign"]["id"]
+    await act(owner, "startCampaign", campaign_id)
+
+    async def all_sent() -> dict[str, Any] | None:
+        node: dict[str, Any] = (await owner.api.data(BY_CATEGORY, {"id": campaign_id}))["node"]
+        return node if node["status"] == "COMPLETED" and node["stats"]["sent"] == 2 else None
+
+    await eventually(all_sent, within=60)
+    device_id = decode_id(cloud.id, "Device")
+    stranded, recent = await Message.filter(device_id=device_id).order_by("id")
+    pricing = {"category": "utility", "billable": True, "pricing_model": "PMP"}
+
+    async def unmatched(wamid: str, age: timedelta) -> int:
+        row = await UnmatchedStatus.create(
+            device_id=device_id,
+            provider_message_id=wamid,
+            status=MessageStatus.DELIVERED,
+            occurred_at=datetime.now(UTC),
+            details={"pricing": pricing},
+        )
+        await UnmatchedStatus.filter(id=row.id).update(created_at=datetime.now(UTC) - age)
+        return row.id
+
+    assert stranded.provider_message_id and recent.provider_message_id
+    await unmatched(stranded.provider_message_id, timedelta(seconds=40))
+    waiting = await unmatched(recent.provider_message_id, timedelta(seconds=5))  # not yet
+    unknown = await unmatched("wamid.nobody-sent", timedelta(seconds=40))
+
+    assert await reconcile_stranded_statuses({"runtime": server.runtime}) == 1
+
+    stranded = await Message.get(id=stranded.id)
+    assert (stranded.status, stranded.pricing_category) == (MessageStatus.DELIVERED, "utility")
+    assert (await Message.get(id=recent.id)).status is MessageStatus.SENT
+    left = await UnmatchedStatus.filter(device_id=device_id).values_list("id", flat=True)
+    assert sorted(left) == sorted([waiting, unknown])
+    node = (await owner.api.data(BY_CATEGORY, {"id": campaign_id}))["node"]
+    assert node["stats"]["byCategory"] == [{"category": "utility", "messages": 1, "billable": 1}]
+    assert await reconcile_stranded_statuses({"runtime": server.runtime}) == 0

@@ -59,15 +59,45 @@ def _usage_by_category(used: dict[str, Any]) -> Counter[str]:
     return Counter({category: used[field] for category, field in CATEGORIES.items()})
 
 
-def _settled(api: Any, fake: FakeGraphApi) -> Any:
-    """The usage once it equals Meta's count (statuses are applied by jobs, after the end)."""
+BY_CATEGORY = """
+query($id: ID!) { node(id: $id) { ... on Campaign {
+  stats { total sent delivered read byCategory { category messages billable } }
+} } }
+"""
 
-    async def check() -> dict[str, Any] | None:
-        data: dict[str, Any] = await api.data(USAGE)
-        used = data["organization"]["usage"]
-        return data if _usage_by_category(used) == fake.sends_by_category() else None
+
+def _priced(stats: dict[str, Any]) -> Counter[str]:
+    return Counter({row["category"]: row["messages"] for row in stats["byCategory"]})
+
+
+async def _seen(api: Any, campaign_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The plan's usage and the campaign's stats, as the API tells them now."""
+    data: dict[str, Any] = await api.data(USAGE)
+    stats: dict[str, Any] = (await api.data(BY_CATEGORY, {"id": campaign_id}))["node"]["stats"]
+    return data, stats
+
+
+def _settled(api: Any, fake: FakeGraphApi, campaign_id: str) -> Any:
+    """The usage and the campaign's stats by category once both equal Meta's count (statuses
+    are applied by jobs, after the end): a message that never learned its provider id has no
+    category in the stats, and its usage would stay in ours."""
+
+    async def check() -> tuple[dict[str, Any], dict[str, Any]] | None:
+        data, stats = await _seen(api, campaign_id)
+        used = _usage_by_category(data["organization"]["usage"])
+        meta = fake.sends_by_category()
+        return (data, stats) if used == meta and _priced(stats) == meta else None
 
     return check
+
+
+def _differs(data: dict[str, Any], stats: dict[str, Any], fake: FakeGraphApi) -> str:
+    used = _usage_by_category(data["organization"]["usage"])
+    return (
+        f"usage {dict(used)}, campaign by category {dict(_priced(stats))}"
+        f" (stats {stats}), Meta's {dict(fake.sends_by_category())}"
+        f" ({len(fake.sends)} sends, {len(fake.unanswered)} unanswered)"
+    )
 
 
 async def test_usage_equals_the_fakes_sends_by_category_after_retries_and_a_killed_worker() -> None:
@@ -92,12 +122,10 @@ async def test_usage_equals_the_fakes_sends_by_category_after_retries_and_a_kill
         done = await until_finished(running, api, campaign_id, within=180)
         await fake.drain()
         try:
-            data = await eventually(_settled(api, fake), within=120)
+            data, stats = await eventually(_settled(api, fake, campaign_id), within=120)
         except AssertionError:
-            seen = (await api.data(USAGE))["organization"]["usage"]
             raise AssertionError(
-                f"usage {_usage_by_category(seen)} != Meta's {fake.sends_by_category()}\n"
-                + running.outputs()
+                _differs(*await _seen(api, campaign_id), fake) + "\n" + running.outputs()
             ) from None
         await asyncio.sleep(2)  # late copies of webhooks move nothing more
         again = await api.data(USAGE)
@@ -111,5 +139,8 @@ async def test_usage_equals_the_fakes_sends_by_category_after_retries_and_a_kill
     assert fake.sends_by_category() == Counter(utility=AUDIENCE)
     assert len(fake.deliveries) > 3 * AUDIENCE, "no status webhook came twice"
     assert _usage_by_category(used) == Counter(utility=AUDIENCE)
+    assert stats["byCategory"] == [
+        {"category": "utility", "messages": AUDIENCE, "billable": AUDIENCE}
+    ]
     assert again["organization"]["usage"] == used
     assert limits["marketingMessagesPerMonth"] == 1000 and limits["devices"] == 3
