@@ -19,6 +19,7 @@ def install() -> None:
     events.react(events.InboundMessageStored, triggers.on_inbound_message)
     events.react(events.InboundMessageStored, routing.on_inbound_message)
     events.react(events.DeliveryStatusReceived, statuses.on_status_update)
+    events.react(events.DeliveryStatusesReceived, statuses.on_status_updates)
     events.react(events.UsageThresholdReached, usage_mail.on_usage_threshold)
     # Every live event is written down in its change's transaction: to the webhooks' outbox
     # (organizations with webhooks), then the inbox change log, whose sequence lock is taken

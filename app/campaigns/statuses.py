@@ -10,14 +10,19 @@ campaign's stats by category follow the message row).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+
+from tortoise import connections
+from tortoise.expressions import Q
 
 from app.campaigns import progress
 from app.messaging import callbacks
 from app.messaging.pipeline import reconcile
 from app.models.campaigns import RECIPIENT_MAY_REPLACE, CampaignRecipient, RecipientStatus
 from app.models.messaging import Device, Message
-from app.platform.events import DeliveryStatusReceived
+from app.platform.events import DeliveryStatusesReceived, DeliveryStatusReceived
+from app.platform.sql import Binder
 from app.whatsapp.types import DeliveryStatus, StatusUpdate
 
 CALLBACK_PREFIX = "campaign-recipient:"
@@ -88,6 +93,76 @@ async def on_status_update(event: DeliveryStatusReceived) -> None:
     ).update(**changes)
     if updated:
         await progress.counts_changed(broker, org_id, campaign_id)
+
+
+# The order a recipient moves through them.
+_FORWARD = (RecipientStatus.SENT, RecipientStatus.DELIVERED, RecipientStatus.READ)
+
+
+async def on_status_updates(event: DeliveryStatusesReceived) -> None:
+    """A batch of statuses, none a failure: their recipients found with one query and moved
+    with one statement per status, as ``on_status_update`` would move them one at a time."""
+    device, updates = event.device, event.updates
+    named = [_recipient_id(update) for update in updates]
+    ids = sorted({rid for rid in named if rid is not None})
+    unnamed = sorted(
+        {u.provider_message_id for u, rid in zip(updates, named, strict=True) if rid is None}
+    )
+    conditions = [Q(id__in=ids)] if ids else []
+    if unnamed:
+        conditions.append(Q(provider_message_id__in=unnamed))
+    if not conditions:
+        return
+    which = Q(*conditions, join_type="OR")
+    rows = await CampaignRecipient.filter(which, campaign__device_id=device.id).values_list(
+        "id",
+        "campaign_id",
+        "campaign__organization_id",
+        "message_id",
+        "message__provider_message_id",
+        "provider_message_id",
+    )
+    by_id = {row[0]: row for row in rows}
+    by_provider_id = {row[5]: row for row in rows if row[5]}
+    moves: dict[RecipientStatus, set[int]] = {}
+    organizations: dict[int, int] = {}  # campaign → its organization
+    for update, rid in zip(updates, named, strict=True):
+        row = by_id.get(rid) if rid is not None else by_provider_id.get(update.provider_message_id)
+        if row is None:
+            continue
+        recipient_id, campaign_id, org_id, message_id, known, recorded = row
+        if message_id is not None and known is None:
+            # The send's answer was never recorded: one at a time, as it is rare.
+            await on_status_update(
+                DeliveryStatusReceived(event.settings, event.broker, device, update)
+            )
+            continue
+        if recorded is None:
+            await CampaignRecipient.filter(
+                id=recipient_id, provider_message_id__isnull=True
+            ).update(provider_message_id=update.provider_message_id)
+        moves.setdefault(_STATUS[update.status], set()).add(recipient_id)
+        organizations[campaign_id] = org_id
+    changed: set[int] = set()
+    for status in _FORWARD:
+        changed.update(await _advance(sorted(moves.get(status, ())), status))
+    for campaign_id in sorted(changed):
+        await progress.counts_changed(event.broker, organizations[campaign_id], campaign_id)
+
+
+async def _advance(ids: Sequence[int], status: RecipientStatus) -> set[int]:
+    """Move the recipients ``ids`` that may take ``status`` to it; returns their campaigns."""
+    if not ids:
+        return set()
+    connection = connections.get("default")
+    bind = Binder(connection)
+    allowed = [s.value for s in RECIPIENT_MAY_REPLACE[status]]
+    sql = (
+        f"UPDATE {CampaignRecipient._meta.db_table} SET status = {bind(status.value)}"
+        f" WHERE id {bind.ids(ids)} AND status {bind.one_of(allowed, 'text')}"
+        " RETURNING campaign_id"
+    )
+    return {row["campaign_id"] for row in await connection.execute_query_dict(sql, bind.params)}
 
 
 async def lookup_unprocessed(device: Device, recipients: list[CampaignRecipient]) -> dict[int, str]:

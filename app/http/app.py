@@ -48,6 +48,7 @@ from app.integrations import delivery as webhook_delivery
 from app.integrations import outbox
 from app.live import webhooks as webhook_documents
 from app.media import links
+from app.messaging.intake import Intake
 from app.platform import metrics as business_metrics
 from app.platform import telemetry
 from app.platform.config import Settings, get_settings
@@ -163,6 +164,7 @@ def create_app(
         )
         async with start_runtime(settings, workers=workers) as runtime:
             app.state.runtime = runtime
+            app.state.webhook_intake = Intake(runtime.queues)
             graphql.runtime = runtime
             await outbox.attach(runtime)
             log.info("started", env=settings.env, embedded_redis=settings.embedded_redis)

@@ -2,6 +2,7 @@
 
 A delivery is checked (signature on the raw body, then JSON), stored as received, and handed
 to a job; the answer goes back before any processing so that Meta never times out on us.
+Deliveries arriving together are stored and queued together (app.messaging.intake).
 
 Each device's URL takes at most ``PARLEY_WEBHOOK_LIMIT_PER_DEVICE`` requests, counted before
 anything else (one Redis round trip; no body read, no device lookup, no signature check), so a
@@ -14,13 +15,12 @@ from typing import Any
 
 import orjson
 import structlog
-from redis.exceptions import RedisError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
-from app.messaging.jobs import PROCESS_WEBHOOK_EVENT
+from app.messaging.intake import QueueUnavailable
 from app.messaging.providers import app_secret
-from app.models.messaging import Device, Provider, WebhookEvent
+from app.models.messaging import Device, Provider
 from app.platform.cache import device_key
 from app.platform.errors import BadUserInput
 from app.platform.ids import decode_id
@@ -85,23 +85,13 @@ async def whatsapp_webhook(request: Request) -> Response:
     except (orjson.JSONDecodeError, MalformedWebhook) as error:
         log.warning("webhook.malformed", device_id=device.id, error=str(error))
         return PlainTextResponse("Malformed webhook", status_code=400)
-    event = await WebhookEvent.create(
-        organization_id=device.organization_id, device_id=device.id, raw_body=body.decode()
-    )
     try:
-        await runtime.queues.enqueue(
-            PROCESS_WEBHOOK_EVENT,
-            key=f"webhook:{event.id}",
-            event_id=event.id,
-            retries=3,
-            retry_delay=1.0,
-            retry_backoff=True,
+        await request.app.state.webhook_intake.store(
+            device.organization_id, device.id, body.decode()
         )
-    except (RedisError, OSError) as error:
-        # Not acknowledged, so Meta delivers it again; the copy stored here would never be
-        # processed, so it goes (the items of a delivery are applied once by their ids).
-        await event.delete()
-        log.warning("webhook.queue_unavailable", device_id=device.id, error=type(error).__name__)
+    except QueueUnavailable as error:
+        # Not acknowledged, so Meta delivers it again (app.messaging.intake removed the copy).
+        log.warning("webhook.queue_unavailable", device_id=device.id, error=str(error))
         return PlainTextResponse("Try again later", status_code=503, headers={"Retry-After": "1"})
     WEBHOOK_EVENTS.inc()
     return PlainTextResponse("OK")

@@ -10,7 +10,7 @@ items applied) or FAILED (none), never RECEIVED.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -23,11 +23,18 @@ from app.messaging.account_updates import (
     wrong_account,
 )
 from app.messaging.pipeline import apply_preference, apply_status, receive_inbound, store_echo
+from app.messaging.status_batches import apply_statuses
 from app.models.messaging import Device, WebhookEvent, WebhookEventStatus
 from app.platform import clock
 from app.platform.outage_logs import store_away
 from app.whatsapp.errors import MalformedWebhook
-from app.whatsapp.types import InboundMessage, NumberHealthUpdate, SkippedItem, TemplateUpdate
+from app.whatsapp.types import (
+    InboundMessage,
+    NumberHealthUpdate,
+    SkippedItem,
+    StatusUpdate,
+    TemplateUpdate,
+)
 from app.whatsapp.webhooks import parse_webhook_body
 
 if TYPE_CHECKING:
@@ -94,6 +101,56 @@ async def apply_event(runtime: Runtime, event: WebhookEvent, *, last_try: bool) 
     else:
         status = WebhookEventStatus.PARTIAL if applied else WebhookEventStatus.FAILED
     await _finish(event, status, problems)
+
+
+async def apply_statuses_together(
+    runtime: Runtime, received: Sequence[WebhookEvent]
+) -> list[WebhookEvent]:
+    """Apply the deliveries among ``received`` that hold nothing but statuses for their own
+    device, each device's together (app.messaging.status_batches), and mark them PROCESSED;
+    returns the others, for :func:`apply_event` one at a time. Raises what applying raised
+    (nothing of the batch is marked: it is all safe to apply again)."""
+    by_device: dict[int, list[tuple[WebhookEvent, list[StatusUpdate]]]] = {}
+    others: list[WebhookEvent] = []
+    for event in received:
+        try:
+            batch = parse_webhook_body(event.raw_body.encode())
+        except MalformedWebhook:
+            others.append(event)
+            continue
+        if batch.statuses and not (
+            batch.messages
+            or batch.echoes
+            or batch.preferences
+            or batch.templates
+            or batch.number_health
+            or batch.skipped
+        ):
+            by_device.setdefault(event.device_id, []).append((event, list(batch.statuses)))
+        else:
+            others.append(event)
+    for device_id, items in sorted(by_device.items()):
+        device = await Device.get(id=device_id)
+        mine = [(e, updates) for e, updates in items if not _wrong_targets(device, updates)]
+        others.extend(e for e, updates in items if _wrong_targets(device, updates))
+        if not mine:
+            continue
+        await apply_statuses(runtime, device, [u for _, updates in mine for u in updates])
+        now = clock.now()
+        await WebhookEvent.filter(id__in=[e.id for e, _ in mine]).update(
+            status=WebhookEventStatus.PROCESSED,
+            errors=[],
+            error=None,
+            processed_at=now,
+            updated_at=now,
+        )
+        for event, _ in mine:
+            event.status, event.processed_at = WebhookEventStatus.PROCESSED, now
+    return sorted(others, key=lambda e: e.id)
+
+
+def _wrong_targets(device: Device, updates: Sequence[StatusUpdate]) -> bool:
+    return any(_wrong_target(device, update) for update in updates)
 
 
 async def _receive(runtime: Runtime, device: Device, inbound: InboundMessage) -> None:

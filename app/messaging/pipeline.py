@@ -61,7 +61,7 @@ SEND_TIMEOUT = 120  # seconds; a send waits for a slot of its device within a qu
 
 STOPPED_MARKETING = 131050  # Meta: the user stopped marketing messages from this business
 
-_DELIVERY_STATUS = {
+DELIVERY_STATUS = {
     DeliveryStatus.SENT: MessageStatus.SENT,
     DeliveryStatus.DELIVERED: MessageStatus.DELIVERED,
     DeliveryStatus.READ: MessageStatus.READ,
@@ -455,9 +455,15 @@ async def apply_status(ctx: PlanContext, device: Device, update: StatusUpdate) -
 
 
 async def _apply_status(ctx: PlanContext, device: Device, update: StatusUpdate) -> None:
+    await events.happened(events.DeliveryStatusReceived(ctx.settings, ctx.broker, device, update))
+    await apply_to_message(ctx, device, update)
+
+
+async def apply_to_message(ctx: PlanContext, device: Device, update: StatusUpdate) -> None:
+    """Apply a status to its message (its reactions have run): kept unmatched while the
+    message's provider id is not known yet."""
     broker = ctx.broker
-    status = _DELIVERY_STATUS[update.status]
-    await events.happened(events.DeliveryStatusReceived(ctx.settings, broker, device, update))
+    status = DELIVERY_STATUS[update.status]
     message = await Message.get_or_none(
         device_id=device.id, provider_message_id=update.provider_message_id
     ) or await callbacks.message_named_by(device, update)

@@ -14,7 +14,7 @@ domain to make it react. Two kinds of listeners:
   and conversation event, numbered per organization, each new entry announced by an
   :class:`InboxChanged` event). ``app.reactions`` installs them, like the reactions.
 - **Reactions** (:class:`InboundMessageStored`, :class:`DeliveryStatusReceived`,
-  :class:`UsageThresholdReached`) are awaited
+  :class:`DeliveryStatusesReceived`, :class:`UsageThresholdReached`) are awaited
   in-process where the change happens, by the handlers ``app.reactions`` installs (an AI
   auto-reply, a campaign recipient's status): their work is part of the change, as a direct
   call was, without the import from one domain into another.
@@ -385,6 +385,17 @@ class DeliveryStatusReceived:
     broker: Broker
     device: Device
     update: StatusUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStatusesReceived:
+    """Meta reported a batch of delivery statuses of ``device``'s sends, none a failure
+    (app.messaging.status_batches; each failure is a :class:`DeliveryStatusReceived`)."""
+
+    settings: Settings
+    broker: Broker
+    device: Device
+    updates: Sequence[StatusUpdate]
 
 
 @dataclass(frozen=True, slots=True)

@@ -232,6 +232,42 @@ async def process_webhook_event(ctx: JobContext, *, event_id: int) -> None:
         return
     if event.status is not WebhookEventStatus.RECEIVED:
         return
+    await _process(ctx, event)
+
+
+async def process_webhook_events(ctx: JobContext, *, event_ids: list[int]) -> None:
+    """Apply deliveries stored together (app.messaging.intake): those holding only statuses
+    all at once, the others one at a time as ``process_webhook_event`` does. Every one is
+    tried before the job fails with the first error (a retry skips those applied)."""
+    received = await WebhookEvent.filter(
+        id__in=event_ids, status=WebhookEventStatus.RECEIVED
+    ).order_by("id")
+    try:
+        others = await deliveries.apply_statuses_together(ctx["runtime"], received)
+    except Exception as error:
+        if store_away(error) is not None:
+            if _last_try(ctx):
+                for event in received:
+                    await _process_later(ctx, event.id)
+            raise
+        # Something in the batch cannot be applied: one at a time, each delivery records
+        # which of its items failed and why.
+        log.warning("messaging.webhook_batch_failed", events=len(received), error=_brief(error))
+        others = list(received)
+    for event in received:
+        if event.status is WebhookEventStatus.PROCESSED and event.processed_at is not None:
+            metrics.WEBHOOK_LAG.observe((event.processed_at - event.created_at).total_seconds())
+    failure: Exception | None = None
+    for event in others:
+        try:
+            await _process(ctx, event)
+        except Exception as error:
+            failure = failure or error
+    if failure is not None:
+        raise failure
+
+
+async def _process(ctx: JobContext, event: WebhookEvent) -> None:
     try:
         await deliveries.apply_event(ctx["runtime"], event, last_try=_last_try(ctx))
     except Exception as error:
@@ -244,6 +280,10 @@ async def process_webhook_event(ctx: JobContext, *, event_id: int) -> None:
                 await deliveries.give_up(event, error)
         raise
     metrics.WEBHOOK_LAG.observe((clock.now() - event.created_at).total_seconds())
+
+
+def _brief(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:300]
 
 
 async def download_media(ctx: JobContext, *, message_id: int) -> None:

@@ -29,6 +29,7 @@ JOBS: dict[Job, Callable[..., Any]] = {
     messaging_jobs.SANDBOX_PROGRESS: messaging.sandbox_progress,
     messaging_jobs.ROTATE_SANDBOX_QR: messaging.rotate_sandbox_qr,
     messaging_jobs.PROCESS_WEBHOOK_EVENT: messaging.process_webhook_event,
+    messaging_jobs.PROCESS_WEBHOOK_EVENTS: messaging.process_webhook_events,
     messaging_jobs.IMPORT_CONTACTS: messaging.import_contacts,
     messaging_jobs.SYNC_TEMPLATES: messaging.sync_templates,
     messaging_jobs.UNSNOOZE_CONVERSATION: messaging.unsnooze_conversation,

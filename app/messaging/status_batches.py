@@ -1,0 +1,153 @@
+"""Delivery statuses applied a batch at a time: the hot loop of the webhook pipeline.
+
+Meta reports three statuses for every message sent. Applied one at a time
+(``pipeline.apply_status``), each costs about a dozen statements: its campaign recipient's, its
+message's, the plan's metering, the webhooks' outbox and the inbox log, each in a transaction
+of its own that takes the organization's inbox sequence lock. Here a batch of them (the
+deliveries stored together, app.messaging.intake) costs about as many statements in all.
+
+Only the common case is taken together: a status that is not a failure, of a message whose
+provider id is known. The others go through ``apply_status`` as before: a failure (its error,
+the marketing opt-out), a status for an id not recorded yet (kept unmatched, or named by its
+callback data), and every status while tracing is on (each joins the trace of its send). The
+outcome is that of applying the statuses one by one: a status only moves a message forward,
+and every move is one STATUS_CHANGED event, as there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import orjson
+from tortoise import connections
+
+from app.messaging.pipeline import DELIVERY_STATUS, apply_status, apply_to_message
+from app.models.messaging import STATUS_MAY_REPLACE, Device, Direction, Message, MessageStatus
+from app.plans import metering
+from app.plans.context import PlanContext
+from app.platform import clock, events, telemetry
+from app.platform.sql import Binder
+from app.whatsapp.types import DeliveryStatus, StatusUpdate
+
+# The order a message moves through them (PLAYED is READ).
+FORWARD = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ)
+
+
+async def apply_statuses(ctx: PlanContext, device: Device, updates: Sequence[StatusUpdate]) -> None:
+    """Apply ``updates``, statuses of ``device``'s sends, as ``apply_status`` would each."""
+    if telemetry.enabled():
+        for update in updates:
+            await apply_status(ctx, device, update)
+        return
+    together = [u for u in updates if u.status is not DeliveryStatus.FAILED]
+    if together:
+        await events.happened(
+            events.DeliveryStatusesReceived(ctx.settings, ctx.broker, device, together)
+        )
+        for update in await _apply_known(ctx, device, together):
+            await apply_to_message(ctx, device, update)
+    for update in updates:
+        if update.status is DeliveryStatus.FAILED:
+            await apply_status(ctx, device, update)
+
+
+async def _apply_known(
+    ctx: PlanContext, device: Device, updates: Sequence[StatusUpdate]
+) -> list[StatusUpdate]:
+    """Apply the updates whose message is known; returns the others."""
+    named = sorted({u.provider_message_id for u in updates})
+    by_id = {
+        m.provider_message_id: m
+        for m in await Message.filter(device_id=device.id, provider_message_id__in=named)
+    }
+    known = [(by_id[u.provider_message_id], u) for u in updates if u.provider_message_id in by_id]
+    detailed = await _merge_details(ctx, known)
+    moves: dict[MessageStatus, list[Message]] = {}
+    for message, update in known:
+        moves.setdefault(DELIVERY_STATUS[update.status], []).append(message)
+    async with events.transaction():
+        await _save_details(detailed)
+        moved: list[events.LiveEvent] = []
+        for status in FORWARD:
+            # Each message's current status in memory moves with it, so one that goes from
+            # SENT to READ in this batch takes both steps, as one status at a time would.
+            candidates = {
+                m.id: m for m in moves.get(status, ()) if m.status in STATUS_MAY_REPLACE[status]
+            }
+            for message_id in await _advance(sorted(candidates), status):
+                message = candidates[message_id]
+                message.status = status
+                moved.append(events.MessageEvent.of(message, "STATUS_CHANGED"))
+        await events.publish_many(ctx.broker, moved)
+    return [u for u in updates if u.provider_message_id not in by_id]
+
+
+async def _merge_details(
+    ctx: PlanContext, known: Iterable[tuple[Message, StatusUpdate]]
+) -> list[Message]:
+    """Fold what each status said besides the status into its message (pricing, conversation),
+    as ``pipeline.record_details`` does one at a time; the plan's usage moves to Meta's
+    category first (should the process die before the rows are saved, a redelivery moves it,
+    once). Returns the messages that changed."""
+    changed: dict[int, Message] = {}
+    for message, update in known:
+        if not update.details:
+            continue
+        merged = dict(message.delivery_details or {}) | dict(update.details)
+        if merged == message.delivery_details:
+            continue
+        message.delivery_details = merged
+        changed[message.id] = message
+        pricing = merged.get("pricing")
+        if not isinstance(pricing, Mapping):
+            continue
+        category, billable = pricing.get("category"), pricing.get("billable")
+        if isinstance(category, str) and category.lower() != message.pricing_category:
+            if message.direction is Direction.OUTBOUND:
+                await metering.priced(ctx, message.organization_id, message.id, category)
+            message.pricing_category = category.lower()[:32]
+        if isinstance(billable, bool):
+            message.billable = billable
+    return list(changed.values())
+
+
+async def _save_details(messages: Sequence[Message]) -> None:
+    if not messages:
+        return
+    connection = connections.get("default")
+    bind = Binder(connection)
+    rows = bind.table(
+        "detail",
+        [("id", "bigint"), ("details", "text"), ("category", "text"), ("billable", "boolean")],
+        [
+            (m.id, orjson.dumps(m.delivery_details).decode(), m.pricing_category, m.billable)
+            for m in messages
+        ],
+    )
+    details = "detail.details::jsonb" if bind.postgres else "detail.details"
+    table = Message._meta.db_table
+    await connection.execute_query(
+        f"WITH {rows} UPDATE {table} SET delivery_details = {details},"
+        " pricing_category = detail.category, billable = detail.billable,"
+        f" updated_at = {bind(clock.now(), 'timestamptz')}"
+        f" FROM detail WHERE {table}.id = detail.id",
+        bind.params,
+    )
+
+
+async def _advance(ids: Sequence[int], status: MessageStatus) -> list[int]:
+    """Move the messages ``ids`` that may take ``status`` to it; returns those that moved."""
+    if not ids:
+        return []
+    connection = connections.get("default")
+    bind = Binder(connection)
+    now = clock.now()
+    sets = f"status = {bind(status.value)}, updated_at = {bind(now, 'timestamptz')}"
+    if status is MessageStatus.SENT:
+        sets += f", sent_at = {bind(now, 'timestamptz')}"
+    allowed = [s.value for s in STATUS_MAY_REPLACE[status]]
+    sql = (
+        f"UPDATE {Message._meta.db_table} SET {sets}"
+        f" WHERE id {bind.ids(ids)} AND status {bind.one_of(allowed, 'text')} RETURNING id"
+    )
+    return sorted(row["id"] for row in await connection.execute_query_dict(sql, bind.params))
