@@ -56,7 +56,7 @@ class LimitExceeded:
             return f"The subscription to the plan {self.plan!r} is cancelled."
         per = " this month" if self.limit.monthly else ""
         return (
-            f"The plan {self.plan!r} allows {self.allowed} {self.limit.noun}{per}: "
+            f"The plan {self.plan!r} allows {self.allowed} {self.limit.noun(self.allowed)}{per}: "
             f"{self.used} used, {self.remaining} left, {self.requested} asked for "
             f"(limit {self.limit.value})."
         )

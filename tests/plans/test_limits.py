@@ -112,6 +112,18 @@ async def test_the_device_beyond_the_plan_is_refused_naming_limit_usage_and_plan
     assert (await usage(owner))["devices"] == 2
 
 
+async def test_a_limit_of_one_is_named_in_the_singular(server: RunningServer, api: Api) -> None:
+    owner = await member(server, api)
+    admin = await staff(server, api)
+    await on_plan(admin, owner, devices=1)
+    assert (await _device(owner))["userErrors"] == []
+
+    second = await _device(owner)
+
+    [error] = second["userErrors"]
+    assert "allows 1 device: 1 used, 0 left, 1 asked for" in error["message"]
+
+
 async def test_many_concurrent_creates_never_pass_the_last_slot(
     server: RunningServer, api: Api
 ) -> None:
