@@ -32,8 +32,9 @@ def child_page_sql(
     args: PageArgs,
 ) -> str:
     """``limit + 1`` rows of ``model`` for each of ``parent_ids`` in keyset order, in one
-    statement: a LATERAL walk of the ``(parent, status, id)`` / primary key index per parent on
-    PostgreSQL, ``ROW_NUMBER()`` on SQLite. Placeholders are bound in the order they appear."""
+    statement: a LATERAL walk per parent on PostgreSQL (of the ``(campaign_id, status, id)``
+    index for recipients), ``ROW_NUMBER()`` on SQLite. Placeholders are bound in the order
+    they appear."""
     order = "DESC" if args.backwards else "ASC"
     columns = select_columns(model)
     table = model._meta.db_table
