@@ -39,14 +39,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
 from tortoise import Tortoise  # noqa: E402
 
 from app.models.campaigns import CampaignRecipient, RecipientStatus  # noqa: E402
 from app.models.messaging import Contact  # noqa: E402
 from app.platform.config import tortoise_config  # noqa: E402
 from app.platform.ids import from_global_id  # noqa: E402
-from app.platform.redis import EmbeddedRedis  # noqa: E402
+from bench.stores import redis_for_run, reset_database  # noqa: E402
 from tests.campaigns.processes import (  # noqa: E402
     APP_SECRET,
     START,
@@ -80,22 +79,6 @@ class Result:
     @property
     def e2e(self) -> float:
         return self.recipients / self.seconds
-
-
-async def reset_database(url: str) -> None:
-    dsn = url.replace("postgres://", "postgresql://", 1)
-    base, _, name = dsn.rpartition("/")
-    admin = await asyncpg.connect(f"{base}/postgres")
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-    finally:
-        await connection.close()
 
 
 async def seed(org_pk: int, count: int) -> None:
@@ -193,39 +176,36 @@ def report(result: Result) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     var_dir = Path(tempfile.mkdtemp(prefix="parley-cb-"))
-    embedded: EmbeddedRedis | None = None
     try:
         await reset_database(args.database_url)
-        redis_url = args.redis_url
-        if not redis_url:
-            embedded = EmbeddedRedis(var_dir / "redis.sock")
-            await embedded.start()
-            redis_url = embedded.url
-        stores = Stores(database_url=args.database_url, redis_url=redis_url, var_dir=var_dir)
-        await _migrate(stores)
-        await Tortoise.init(config=tortoise_config(args.database_url))
-        async with FakeGraphApi(app_secret=APP_SECRET) as fake:
-            running = Cluster(stores, {"PARLEY_WHATSAPP_GRAPH_URL": fake.base_url}, [])
-            try:
-                await running.start_api()
-                api, _, _ = await owner_with_device(running, fake, per_second=80)
-                args.api = api
-                organization = await api.data("{ organization { id } }")
-                await seed(from_global_id(organization["organization"]["id"])[1], args.recipients)
-                print(f"{args.recipients} recipients, load before: {os.getloadavg()}", flush=True)
-                for rate in args.rates:
-                    for workers in args.workers:
-                        report(await one_run(running, fake, args, workers, rate))
-            finally:
-                _stop(running.processes)
-                if args.keep_logs:
-                    print(f"logs kept in {var_dir}")
-        await Tortoise.close_connections()
+        async with redis_for_run(args.redis_url, var_dir) as redis_url:
+            await _runs(args, var_dir, redis_url)
     finally:
-        if embedded is not None:
-            await embedded.stop()
         if not args.keep_logs:
             shutil.rmtree(var_dir, ignore_errors=True)
+
+
+async def _runs(args: argparse.Namespace, var_dir: Path, redis_url: str) -> None:
+    stores = Stores(database_url=args.database_url, redis_url=redis_url, var_dir=var_dir)
+    await _migrate(stores)
+    await Tortoise.init(config=tortoise_config(args.database_url))
+    async with FakeGraphApi(app_secret=APP_SECRET) as fake:
+        running = Cluster(stores, {"PARLEY_WHATSAPP_GRAPH_URL": fake.base_url}, [])
+        try:
+            await running.start_api()
+            api, _, _ = await owner_with_device(running, fake, per_second=80)
+            args.api = api
+            organization = await api.data("{ organization { id } }")
+            await seed(from_global_id(organization["organization"]["id"])[1], args.recipients)
+            print(f"{args.recipients} recipients, load before: {os.getloadavg()}", flush=True)
+            for rate in args.rates:
+                for workers in args.workers:
+                    report(await one_run(running, fake, args, workers, rate))
+        finally:
+            _stop(running.processes)
+            if args.keep_logs:
+                print(f"logs kept in {var_dir}")
+    await Tortoise.close_connections()
 
 
 def _ints(text: str) -> list[int]:

@@ -38,7 +38,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
 import orjson  # noqa: E402
 import uvicorn  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
@@ -66,9 +65,9 @@ from app.platform import events  # noqa: E402
 from app.platform.config import Settings  # noqa: E402
 from app.platform.ids import to_global_id  # noqa: E402
 from app.platform.migrations import apply_migrations  # noqa: E402
-from app.platform.redis import EmbeddedRedis  # noqa: E402
 from app.platform.runtime import start_runtime  # noqa: E402
 from app.schema import schema  # noqa: E402
+from bench.stores import redis_for_run, reset_database  # noqa: E402
 
 SECRET_KEY = "bench-webhooks-secret-key-0123456789abcdef"
 DOCUMENT = "subscription { messageEvents { kind message { id body status } } }"
@@ -109,22 +108,6 @@ class Receiver:
             if len(self.received) >= self.expected:
                 self.done.set()
         return Response("ok")
-
-
-async def reset_postgres(url: str) -> None:
-    dsn = url.replace("postgres://", "postgresql://", 1)
-    base, _, name = dsn.rpartition("/")
-    admin = await asyncpg.connect(f"{base}/postgres")
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-    finally:
-        await connection.close()
 
 
 async def seed(settings: Settings, url: str, webhooks: int, count: int) -> Any:
@@ -214,17 +197,22 @@ def percentile(values: list[float], fraction: float) -> float:
 
 async def run(args: argparse.Namespace) -> None:
     var_dir = Path(tempfile.mkdtemp(prefix="parley-wb-"))
-    embedded: EmbeddedRedis | None = None
-    worker: subprocess.Popen[bytes] | None = None
     try:
         database_url = args.database_url or f"sqlite://{var_dir / 'parley.sqlite3'}"
         if database_url.startswith("postgres"):
-            await reset_postgres(database_url)
-        redis_url = args.redis_url
-        if not redis_url:
-            embedded = EmbeddedRedis(var_dir / "redis.sock")
-            await embedded.start()
-            redis_url = embedded.url
+            await reset_database(database_url)
+        async with redis_for_run(args.redis_url, var_dir) as redis_url:
+            await _runs(args, var_dir, database_url, redis_url)
+    finally:
+        if args.keep_logs:
+            print(f"logs kept in {var_dir}")
+        else:
+            shutil.rmtree(var_dir, ignore_errors=True)
+
+
+async def _runs(args: argparse.Namespace, var_dir: Path, database_url: str, redis_url: str) -> None:
+    worker: subprocess.Popen[bytes] | None = None
+    try:
         await apply_migrations(database_url)
         settings = Settings(
             env="development",
@@ -330,12 +318,6 @@ async def run(args: argparse.Namespace) -> None:
                 worker.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 worker.kill()
-        if embedded is not None:
-            await embedded.stop()
-        if args.keep_logs:
-            print(f"logs kept in {var_dir}")
-        else:
-            shutil.rmtree(var_dir, ignore_errors=True)
 
 
 def main() -> None:

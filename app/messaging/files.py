@@ -6,14 +6,9 @@ from collections.abc import Iterable
 
 from app.media import delete_unreferenced
 from app.plans import quotas
+from app.plans.keys import file_key
 from app.plans.limits import Limit
 from app.platform.config import Settings
-
-
-def storage_key(media_file_id: int) -> str:
-    """The plan's record of a stored file (``storageBytes``), counted once however often the
-    same bytes are uploaded again."""
-    return f"media:{media_file_id}"
 
 
 async def delete_files(
@@ -23,6 +18,6 @@ async def delete_files(
     objects) and release the storage they took; returns the ids deleted."""
     deleted = await delete_unreferenced(settings, organization_id, media_ids)
     await quotas.release_each(
-        organization_id, Limit.STORAGE_BYTES, [storage_key(media_id) for media_id in deleted]
+        organization_id, Limit.STORAGE_BYTES, [file_key(media_id) for media_id in deleted]
     )
     return deleted

@@ -47,7 +47,8 @@ from app.messaging.template_messages import MediaHeaders
 from app.models.media import MediaFile
 from app.models.messaging import Device, Message, MessageStatus, MessageType, Provider, Template
 from app.models.messaging import DeviceStatus as DeviceStatusModel
-from app.plans import metering, quotas
+from app.plans import quotas
+from app.plans.keys import message_key
 from app.plans.limits import Limit, message_limit
 from app.platform import clock, metrics, telemetry
 from app.whatsapp.cloud_api import RetryPolicy
@@ -158,7 +159,7 @@ async def _send(
         runtime,
         message.organization_id,
         await _limit_of(message),
-        key=usage_key(message.id),
+        key=message_key(message.id),
         force=True,
     )
     refusals = 0
@@ -189,11 +190,6 @@ async def _send(
         return None
 
 
-def usage_key(message_id: int) -> str:
-    """What a send is counted under in the plan's usage (campaign sends use the same)."""
-    return metering.message_key(message_id)
-
-
 async def _limit_of(message: Message) -> Limit:
     """The limit a send counts against: its template's category; SERVICE for the rest."""
     if message.type is not MessageType.TEMPLATE:
@@ -209,7 +205,7 @@ async def _limit_of(message: Message) -> Limit:
 async def _uncount(message: Message) -> None:
     """A send that never reached Meta is taken back from the plan's usage."""
     await quotas.release(
-        message.organization_id, await _limit_of(message), key=usage_key(message.id)
+        message.organization_id, await _limit_of(message), key=message_key(message.id)
     )
 
 

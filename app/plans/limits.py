@@ -33,24 +33,30 @@ class Limit(str, Enum):
     def monthly(self) -> bool:
         return self.value.endswith("PerMonth")
 
-    @property
-    def noun(self) -> str:
-        return _NOUNS[self]
+    def noun(self, count: int) -> str:
+        """What ``count`` of this limit are called, in agreement with the number
+        ("1 device", "2 devices", "0 devices")."""
+        singular, plural = _NOUNS[self]
+        return singular if count == 1 else plural
 
 
+# (one, several): the qualifier of seats stays plural, it says what is counted.
 _NOUNS = {
-    Limit.DEVICES: "devices",
-    Limit.SEATS: "seats (members and pending invitations)",
-    Limit.CONTACTS: "contacts",
-    Limit.API_KEYS: "API keys",
-    Limit.WEBHOOKS: "webhooks",
-    Limit.STORAGE_BYTES: "bytes of storage",
-    Limit.MARKETING_MESSAGES: "marketing messages",
-    Limit.UTILITY_MESSAGES: "utility messages",
-    Limit.AUTHENTICATION_MESSAGES: "authentication messages",
-    Limit.SERVICE_MESSAGES: "service messages",
-    Limit.CAMPAIGNS: "campaigns",
-    Limit.AI_RUNS: "AI runs",
+    Limit.DEVICES: ("device", "devices"),
+    Limit.SEATS: (
+        "seat (members and pending invitations)",
+        "seats (members and pending invitations)",
+    ),
+    Limit.CONTACTS: ("contact", "contacts"),
+    Limit.API_KEYS: ("API key", "API keys"),
+    Limit.WEBHOOKS: ("webhook", "webhooks"),
+    Limit.STORAGE_BYTES: ("byte of storage", "bytes of storage"),
+    Limit.MARKETING_MESSAGES: ("marketing message", "marketing messages"),
+    Limit.UTILITY_MESSAGES: ("utility message", "utility messages"),
+    Limit.AUTHENTICATION_MESSAGES: ("authentication message", "authentication messages"),
+    Limit.SERVICE_MESSAGES: ("service message", "service messages"),
+    Limit.CAMPAIGNS: ("campaign", "campaigns"),
+    Limit.AI_RUNS: ("AI run", "AI runs"),
 }
 
 # A send's category (the template's, Meta's pricing category; SERVICE for free-form

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from app.plans import quotas
 from app.plans.context import PlanContext
+from app.plans.keys import message_key
 from app.plans.limits import MESSAGE_LIMITS, Limit
+
+__all__ = ["META_CATEGORIES", "SEND_LIMITS", "message_key", "meta_limit", "priced"]
 
 # Meta's pricing categories (lower case in webhooks) and the limit each counts against.
 # marketing_lite: marketing messages sent through the Marketing Messages Lite API;
@@ -29,11 +32,6 @@ META_CATEGORIES = {
     "referral_conversion": Limit.SERVICE_MESSAGES,
 }
 SEND_LIMITS = tuple(dict.fromkeys(MESSAGE_LIMITS.values()))
-
-
-def message_key(message_id: int) -> str:
-    """What a send is counted under (single sends and campaign sends alike)."""
-    return f"message:{message_id}"
 
 
 def meta_limit(category: str | None) -> Limit | None:

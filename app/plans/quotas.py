@@ -8,8 +8,9 @@ requests racing for the last slot are decided one after the other, whichever pro
 - Limits counted from rows (devices, seats, contacts): :func:`capacity` counts the rows under
   the lock and the caller creates its rows inside, in the same transaction.
 - Everything else: :func:`reserve` adds to the counter. With a ``key`` (``message:42``,
-  ``run:7``) it counts at most once per key, however often a retry or another worker asks;
-  :func:`release` takes a keyed reservation back when the thing never happened.
+  ``media:7``: :mod:`app.plans.keys`) it counts at most once per key, however often a retry or
+  another worker asks; :func:`release` takes a keyed reservation back when the thing never
+  happened.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class LimitExceeded:
             return f"The subscription to the plan {self.plan!r} is cancelled."
         per = " this month" if self.limit.monthly else ""
         return (
-            f"The plan {self.plan!r} allows {self.allowed} {self.limit.noun}{per}: "
+            f"The plan {self.plan!r} allows {self.allowed} {self.limit.noun(self.allowed)}{per}: "
             f"{self.used} used, {self.remaining} left, {self.requested} asked for "
             f"(limit {self.limit.value})."
         )

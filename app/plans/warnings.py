@@ -17,6 +17,7 @@ from tortoise.exceptions import IntegrityError
 from app.models.plans import UsageRecord
 from app.plans import counters
 from app.plans.context import PlanContext
+from app.plans.keys import WARNINGS, warning_key
 from app.plans.limits import ALWAYS, Limit
 from app.plans.subscriptions import month_of
 from app.platform import clock, events
@@ -24,7 +25,6 @@ from app.platform import clock, events
 log = structlog.get_logger("parley.plans")
 
 THRESHOLDS = (80, 100)
-WARNINGS = "warnings"
 
 
 def reached(before: int, after: int, allowed: int) -> list[int]:
@@ -54,7 +54,7 @@ async def crossed(
         try:
             async with events.transaction():
                 await UsageRecord.create(
-                    counter_id=counter.id, key=f"{limit.value}:{threshold}:{period}", amount=0
+                    counter_id=counter.id, key=warning_key(limit, threshold, period), amount=0
                 )
                 await events.publish(ctx.broker, event)
         except IntegrityError:

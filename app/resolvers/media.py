@@ -8,9 +8,10 @@ import structlog
 from starlette.datastructures import UploadFile
 
 from app import media
-from app.messaging.files import delete_files, storage_key
+from app.messaging.files import delete_files
 from app.models.media import MediaFile
 from app.plans import quotas
+from app.plans.keys import file_key
 from app.plans.limits import Limit
 from app.platform.context import Info
 from app.platform.scope import organization_id
@@ -41,7 +42,7 @@ async def upload_media(info: Info, file: Any) -> tuple[MediaFile | None, list[Us
     # Counted against the plan's storage once per file (the same bytes again are the same
     # file); over the limit, a file that is new goes again (no message carries it yet).
     if refused := await quotas.reserve(
-        info.context.runtime, org_id, Limit.STORAGE_BYTES, row.size, key=storage_key(row.id)
+        info.context.runtime, org_id, Limit.STORAGE_BYTES, row.size, key=file_key(row.id)
     ):
         await delete_files(settings, org_id, [row.id])
         return None, [refused.user_error("file")]

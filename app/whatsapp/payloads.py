@@ -44,6 +44,20 @@ def invalid(detail: str) -> ProviderError:
 
 
 def build_send_body(message: OutboundMessage) -> dict[str, Any]:
+    return _send_body(message, upload_pending=False)
+
+
+def check_send_body(message: OutboundMessage, *, upload_pending: bool = False) -> None:
+    """Raise what :func:`build_send_body` would, before the message is queued.
+
+    ``upload_pending``: the message's media (its own, or a template's media header given as
+    ``{"type": "image", "media_file_id": …}``) is a file the sender uploads to Meta first, so
+    Meta's id for it does not exist yet. Everything but that id is checked: the kind of media,
+    the caption and file name, and the rest of the message."""
+    _send_body(message, upload_pending=upload_pending)
+
+
+def _send_body(message: OutboundMessage, *, upload_pending: bool) -> dict[str, Any]:
     try:
         kind = MessageType(message.type)  # also accepts the plain string "text" etc.
     except ValueError:
@@ -57,7 +71,7 @@ def build_send_body(message: OutboundMessage) -> dict[str, Any]:
     else:
         # A customer known only by their business-scoped user id (Meta: `recipient`).
         body["recipient"] = message.recipient
-    body |= {"type": str(kind), str(kind): _build_object(kind, message.payload)}
+    body |= {"type": str(kind), str(kind): _build_object(kind, message.payload, upload_pending)}
     if message.context_message_id:
         body["context"] = {"message_id": message.context_message_id}
     if message.biz_opaque_callback_data is not None:
@@ -80,16 +94,16 @@ def build_typing_body(provider_message_id: str) -> dict[str, Any]:
     return build_mark_read_body(provider_message_id) | {"typing_indicator": {"type": "text"}}
 
 
-def _build_object(kind: MessageType, p: Mapping[str, Any]) -> dict[str, Any]:
+def _build_object(kind: MessageType, p: Mapping[str, Any], upload_pending: bool) -> dict[str, Any]:
     if kind is MessageType.TEXT:
         preview = p.get("preview_url", False)
         if not isinstance(preview, bool):
             raise invalid("text.preview_url must be a boolean")
         return {"body": _str(p, "body", max_len=4096), "preview_url": preview}
     if kind is MessageType.TEMPLATE:
-        return _template(p)
+        return _template(p, upload_pending)
     if kind in _MEDIA:
-        return _media(kind, p)
+        return _media(kind, p, upload_pending)
     if kind is MessageType.LOCATION:
         location: dict[str, Any] = {
             "latitude": _number(p, "latitude", 90),
@@ -104,7 +118,7 @@ def _build_object(kind: MessageType, p: Mapping[str, Any]) -> dict[str, Any]:
     return _interactive(p)
 
 
-def _template(p: Mapping[str, Any]) -> dict[str, Any]:
+def _template(p: Mapping[str, Any], upload_pending: bool) -> dict[str, Any]:
     language = p.get("language")
     if isinstance(language, Mapping):
         language = language.get("code")
@@ -119,7 +133,9 @@ def _template(p: Mapping[str, Any]) -> dict[str, Any]:
     if p.get("header") is not None:
         if "header" in given:
             raise invalid("give the template header either in `header` or in `components`")
-        built.append({"type": "header", "parameters": [_template_header(p["header"])]})
+        built.append(
+            {"type": "header", "parameters": [_template_header(p["header"], upload_pending)]}
+        )
     parameters = p.get("parameters")
     if parameters is not None:
         if not isinstance(parameters, list) or not all(isinstance(v, str) for v in parameters):
@@ -149,17 +165,19 @@ _ORDER = {"header": 0, "body": 1, "button": 2}
 _BUTTON_PARAMETER = {"url": "text", "quick_reply": "payload", "copy_code": "coupon_code"}
 
 
-def _template_header(header: Any) -> dict[str, Any]:
+def _template_header(header: Any, upload_pending: bool) -> dict[str, Any]:
     kind = header.get("type") if isinstance(header, Mapping) else None
     if kind == "text":
         return {"type": "text", "text": _str(header, "text", max_len=60)}
     if kind not in _HEADER_MEDIA:
         raise invalid("template.header is a text, image, video or document parameter")
     media = header.get(kind)
+    if upload_pending and media is None and header.get("media_file_id") is not None:
+        # A Parley file, not yet uploaded to Meta: its kind is all there is to check.
+        return {"type": kind}
     if not isinstance(media, Mapping):
-        # {"type": "image", "media_file_id": …}: a Parley file, not yet uploaded to Meta.
         raise invalid(f"template.header needs Meta's `{kind}` object (an id or a link)")
-    return {"type": kind, kind: _media(MessageType(kind), media)}
+    return {"type": kind, kind: _media(MessageType(kind), media, upload_pending=False)}
 
 
 def _template_button(button: Mapping[str, Any]) -> dict[str, Any]:
@@ -179,11 +197,15 @@ def _template_button(button: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _media(kind: MessageType, p: Mapping[str, Any]) -> dict[str, Any]:
+def _media(kind: MessageType, p: Mapping[str, Any], upload_pending: bool) -> dict[str, Any]:
     has_id, has_link = p.get("id") is not None, p.get("link") is not None
-    if has_id == has_link:
+    media: dict[str, Any]
+    if upload_pending and not has_id and not has_link:
+        # The sender uploads the file and puts Meta's id in: the rest is checked now.
+        media = {}
+    elif has_id == has_link:
         raise invalid(f"{kind} needs exactly one of `id` or `link`")
-    if has_link:
+    elif has_link:
         link = _str(p, "link")
         if not link.startswith(("https://", "http://")):
             raise invalid(f"{kind}.link must be an http(s) URL")

@@ -1,4 +1,5 @@
-"""Factories for plans tests: staff, plans put on organizations, usage read back."""
+"""Factories for plans tests: staff, plans put on organizations, usage read back, and the
+devices, templates and campaigns that count against a plan."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import uuid
 from typing import Any
 
 from app.models.accounts import Membership, Organization, Role, User
+from app.models.messaging import Template
 from app.plans.limits import FEATURES
-from app.platform.ids import to_global_id
+from app.platform.ids import decode_id, to_global_id
 from app.platform.security import issue_access_token
+from tests.campaigns.support import CREATE
 from tests.support.client import Api
-from tests.support.messaging import Member
+from tests.support.cloud_api import CloudDevice
+from tests.support.messaging import CREATE_DEVICE, Member, unique_phone
 from tests.support.server import RunningServer
 
 LIMIT_FIELDS = """
@@ -49,6 +53,8 @@ query {{
   }}
 }}
 """
+
+WARNINGS = "subscription { usageWarnings { limit threshold used allowed } }"
 
 
 async def staff(server: RunningServer, api: Api) -> Member:
@@ -102,3 +108,55 @@ async def usage(who: Member) -> dict[str, Any]:
     data = await who.api.data(USAGE)
     result: dict[str, Any] = data["organization"]["usage"]
     return result
+
+
+async def add_device(who: Member) -> dict[str, Any]:
+    """``createDevice``'s payload for a new sandbox line (refused when the plan has no room)."""
+    data = await who.api.data(
+        CREATE_DEVICE,
+        {"input": {"name": "Line", "phoneNumber": unique_phone(), "provider": "SANDBOX"}},
+    )
+    payload: dict[str, Any] = data["createDevice"]
+    return payload
+
+
+async def new_device(who: Member) -> str:
+    """A new sandbox line's id; the plan must have room for it."""
+    payload = await add_device(who)
+    assert payload["userErrors"] == [], payload
+    device_id: str = payload["device"]["id"]
+    return device_id
+
+
+async def synced_template(
+    who: Member, device: CloudDevice, name: str, category: str, text: str
+) -> None:
+    """A template as synced from Meta: the category we count its sends in when they go."""
+    await Template.create(
+        organization_id=who.organization_id,
+        device_id=decode_id(device.id, "Device"),
+        name=name,
+        language="en_US",
+        category=category,
+        components=[{"type": "BODY", "text": text}],
+    )
+
+
+async def template_campaign(
+    who: Member, device: CloudDevice, template: str, name: str, **audience: Any
+) -> str:
+    """A draft campaign of ``template`` (no parameters) to ``audience`` (``tags``, ...)."""
+    data = await who.api.data(
+        CREATE,
+        {
+            "input": {
+                "name": name,
+                "deviceId": device.id,
+                "template": {"name": template, "language": "en_US", "parameters": []},
+                **audience,
+            }
+        },
+    )
+    assert data["createCampaign"]["userErrors"] == [], data
+    campaign_id: str = data["createCampaign"]["campaign"]["id"]
+    return campaign_id

@@ -12,9 +12,8 @@ from pydantic import SecretStr
 
 from app.plans.billing import SIGNATURE_HEADER, sign
 from app.platform.ids import to_global_id
-from tests.plans.support import USAGE, create_plan, staff
-from tests.support.client import Api
-from tests.support.messaging import member
+from tests.plans.support import USAGE, create_plan
+from tests.support.messaging import Member
 from tests.support.server import RunningServer
 
 SECRET = "billing-test-secret"
@@ -30,11 +29,9 @@ async def _post(
 
 
 async def test_a_signed_call_sets_the_plan_status_and_period(
-    server: RunningServer, api: Api, monkeypatch: pytest.MonkeyPatch
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch, owner: Member, admin: Member
 ) -> None:
     monkeypatch.setattr(server.settings, "billing_secret", SecretStr(SECRET))
-    owner = await member(server, api)
-    admin = await staff(server, api)
     await create_plan(admin, devices=7)
     plan_name = (await admin.api.data("query { plans { name limits { devices } } }"))["plans"]
     name = next(p["name"] for p in plan_name if p["limits"]["devices"] == 7)
@@ -62,9 +59,8 @@ async def test_a_signed_call_sets_the_plan_status_and_period(
 
 
 async def test_unsigned_calls_and_unknown_plans_are_refused(
-    server: RunningServer, api: Api, monkeypatch: pytest.MonkeyPatch
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch, owner: Member
 ) -> None:
-    owner = await member(server, api)
     body = {
         "organizationId": to_global_id("Organization", owner.organization_id),
         "status": "ACTIVE",

@@ -10,8 +10,7 @@ import uuid
 from pathlib import Path
 
 from tests.plans.support import USAGE
-from tests.support.client import Api
-from tests.support.messaging import member
+from tests.support.messaging import Member
 from tests.support.server import RunningServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,9 +29,8 @@ async def _parley(server: RunningServer, *args: str) -> subprocess.CompletedProc
 
 
 async def test_staff_create_list_update_and_assign_plans_from_the_shell(
-    server: RunningServer, api: Api
+    server: RunningServer, owner: Member
 ) -> None:
-    owner = await member(server, api)
     name = f"Team {uuid.uuid4().hex[:6]}"
 
     created = await _parley(server, "create", name, "--limits", '{"devices": 2, "seats": 5}')

@@ -18,7 +18,7 @@ from tests.integrations.support import (
     create_webhook,
     deliveries,
 )
-from tests.plans.support import CREATE_PLAN, UPDATE_PLAN, on_plan, staff, usage
+from tests.plans.support import CREATE_PLAN, UPDATE_PLAN, on_plan, usage
 from tests.support.client import Api
 from tests.support.messaging import (
     Member,
@@ -55,10 +55,8 @@ def _bodies(receiver: Receiver) -> list[str]:
 
 
 async def test_without_outbound_webhooks_nothing_is_created_resumed_redelivered_or_sent(
-    server: RunningServer, api: Api, receiver: Receiver, moved_clock: MovableClock
+    receiver: Receiver, moved_clock: MovableClock, owner: Member, admin: Member
 ) -> None:
-    owner = await member(server, api)
-    admin = await staff(server, api)
     plan_id = await on_plan(admin, owner, features=["outbound_webhooks"])
     plan_name = (await owner.api.data(FEATURES))["organization"]["subscription"]["plan"]["name"]
     device_id = await sandbox_device(owner)
@@ -120,10 +118,8 @@ async def _requests(receiver: Receiver, n: int) -> bool:
 
 
 async def test_without_ai_teams_campaign_copy_is_refused_and_single_agents_still_run(
-    server: RunningServer, api: Api, llm: FakeOpenAI
+    llm: FakeOpenAI, owner: Member, admin: Member
 ) -> None:
-    owner = await member(server, api)
-    admin = await staff(server, api)
     plan_id = await on_plan(admin, owner, features=[])
     plan_name = (await owner.api.data(FEATURES))["organization"]["subscription"]["plan"]["name"]
     agent_id = await create_agent(owner)
@@ -164,11 +160,9 @@ async def test_without_ai_teams_campaign_copy_is_refused_and_single_agents_still
 
 
 async def test_members_see_their_plans_features_and_the_default_plan_has_them_all(
-    server: RunningServer, api: Api
+    server: RunningServer, api: Api, owner: Member, admin: Member
 ) -> None:
     newcomer = await member(server, api)
-    owner = await member(server, api)
-    admin = await staff(server, api)
     await on_plan(admin, owner, features=["ai_teams"])
 
     default = await newcomer.api.data(FEATURES)
@@ -181,9 +175,7 @@ async def test_members_see_their_plans_features_and_the_default_plan_has_them_al
     assert chosen["organization"]["subscription"]["plan"]["features"] == ["ai_teams"]
 
 
-async def test_a_plan_naming_an_unknown_feature_is_refused(server: RunningServer, api: Api) -> None:
-    admin = await staff(server, api)
-
+async def test_a_plan_naming_an_unknown_feature_is_refused(admin: Member) -> None:
     data: dict[str, Any] = await admin.api.data(
         CREATE_PLAN, {"input": {"name": "Typo", "features": ["ai-teams"]}}
     )

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from tests.integrations.support import CREATE_API_KEY, CREATE_WEBHOOK, REVOKE_API_KEY
-from tests.plans.support import on_plan, staff, usage
-from tests.support.client import Api
-from tests.support.messaging import member
-from tests.support.server import RunningServer
+from tests.plans.support import on_plan, usage
+from tests.support.messaging import Member
 
 DELETE_WEBHOOK = """
 mutation($input: WebhookIdInput!) {
@@ -22,10 +20,8 @@ QUERY = "subscription { messageEvents { kind message { id } } }"
 
 
 async def test_api_keys_and_webhooks_beyond_the_plan_are_refused_and_free_their_place_when_gone(
-    server: RunningServer, api: Api
+    owner: Member, admin: Member
 ) -> None:
-    owner = await member(server, api)
-    admin = await staff(server, api)
     await on_plan(admin, owner, apiKeys=1, webhooks=1, seats=1)
 
     async def key(name: str) -> dict:

@@ -7,11 +7,8 @@ import random
 import uuid
 from typing import Any
 
-from app.models.accounts import Role
-from tests.plans.support import USAGE, create_plan, on_plan, staff, usage
-from tests.support.client import Api
-from tests.support.messaging import CREATE_DEVICE, member, unique_phone
-from tests.support.server import RunningServer
+from tests.plans.support import USAGE, add_device, create_plan, on_plan, usage
+from tests.support.messaging import Member, unique_phone
 
 CREATE_CONTACT = """
 mutation($input: CreateContactInput!) {
@@ -41,20 +38,9 @@ mutation($input: CreateCampaignInput!) {
 PLANS = "query { plans { id name } }"
 
 
-async def _device(who: Any) -> dict[str, Any]:
-    data = await who.api.data(
-        CREATE_DEVICE,
-        {"input": {"name": "Line", "phoneNumber": unique_phone(), "provider": "SANDBOX"}},
-    )
-    payload: dict[str, Any] = data["createDevice"]
-    return payload
-
-
 async def test_an_organization_sees_its_plan_and_usage_with_each_limit_beside_it(
-    server: RunningServer, api: Api
+    owner: Member,
 ) -> None:
-    owner = await member(server, api)
-
     data = await owner.api.data(USAGE)
 
     subscription = data["organization"]["subscription"]
@@ -68,10 +54,7 @@ async def test_an_organization_sees_its_plan_and_usage_with_each_limit_beside_it
     assert {item["limit"] for item in used["items"]} >= {"devices", "marketingMessagesPerMonth"}
 
 
-async def test_only_staff_manage_plans(server: RunningServer, api: Api) -> None:
-    owner = await member(server, api)
-    admin = await staff(server, api)
-
+async def test_only_staff_manage_plans(owner: Member, admin: Member) -> None:
     refused = await owner.api.call(PLANS)
     created = await create_plan(admin, devices=1)
 
@@ -79,10 +62,7 @@ async def test_only_staff_manage_plans(server: RunningServer, api: Api) -> None:
     assert created in {plan["id"] for plan in (await admin.api.data(PLANS))["plans"]}
 
 
-async def test_unknown_limits_are_refused_when_a_plan_is_made(
-    server: RunningServer, api: Api
-) -> None:
-    admin = await staff(server, api)
+async def test_unknown_limits_are_refused_when_a_plan_is_made(admin: Member) -> None:
     from tests.plans.support import CREATE_PLAN
 
     data = await admin.api.data(
@@ -94,15 +74,13 @@ async def test_unknown_limits_are_refused_when_a_plan_is_made(
 
 
 async def test_the_device_beyond_the_plan_is_refused_naming_limit_usage_and_plan(
-    server: RunningServer, api: Api
+    owner: Member, admin: Member
 ) -> None:
-    owner = await member(server, api)
-    admin = await staff(server, api)
     await on_plan(admin, owner, devices=2)
-    assert (await _device(owner))["userErrors"] == []
-    assert (await _device(owner))["userErrors"] == []
+    assert (await add_device(owner))["userErrors"] == []
+    assert (await add_device(owner))["userErrors"] == []
 
-    third = await _device(owner)
+    third = await add_device(owner)
 
     [error] = third["userErrors"]
     assert third["device"] is None
@@ -112,19 +90,27 @@ async def test_the_device_beyond_the_plan_is_refused_naming_limit_usage_and_plan
     assert (await usage(owner))["devices"] == 2
 
 
+async def test_a_limit_of_one_is_named_in_the_singular(owner: Member, admin: Member) -> None:
+    await on_plan(admin, owner, devices=1)
+    assert (await add_device(owner))["userErrors"] == []
+
+    second = await add_device(owner)
+
+    [error] = second["userErrors"]
+    assert "allows 1 device: 1 used, 0 left, 1 asked for" in error["message"]
+
+
 async def test_many_concurrent_creates_never_pass_the_last_slot(
-    server: RunningServer, api: Api
+    owner: Member, admin: Member
 ) -> None:
-    owner = await member(server, api)
-    admin = await staff(server, api)
     await on_plan(admin, owner, devices=3, contacts=5)
-    await _device(owner)
-    await _device(owner)
+    await add_device(owner)
+    await add_device(owner)
     phones = [f"+1415{n:07d}" for n in random.sample(range(2_000_000, 9_999_999), 24)]
     for phone in phones[:4]:
         await owner.api.data(CREATE_CONTACT, {"input": {"phoneNumber": phone}})
 
-    devices = await asyncio.gather(*(_device(owner) for _ in range(20)))
+    devices = await asyncio.gather(*(add_device(owner) for _ in range(20)))
     contacts = await asyncio.gather(
         *(owner.api.data(CREATE_CONTACT, {"input": {"phoneNumber": phone}}) for phone in phones[4:])
     )
@@ -139,10 +125,8 @@ async def test_many_concurrent_creates_never_pass_the_last_slot(
 
 
 async def test_inviting_beyond_the_seats_is_refused_and_inviting_again_takes_no_seat(
-    server: RunningServer, api: Api
+    owner: Member, admin: Member
 ) -> None:
-    owner = await member(server, api)
-    admin = await staff(server, api)
     await on_plan(admin, owner, seats=2)
     first = f"{uuid.uuid4().hex}@example.com"
 
@@ -160,10 +144,8 @@ async def test_inviting_beyond_the_seats_is_refused_and_inviting_again_takes_no_
 
 
 async def test_an_import_creates_the_contacts_that_fit_and_reports_the_rest(
-    server: RunningServer, api: Api
+    owner: Member, admin: Member
 ) -> None:
-    owner = await member(server, api)
-    admin = await staff(server, api)
     await on_plan(admin, owner, contacts=3)
     await owner.api.data(CREATE_CONTACT, {"input": {"phoneNumber": unique_phone()}})
     csv = "phone_number,name\n" + "".join(f"+1415555{i:04d},P{i}\n" for i in range(4))
@@ -183,27 +165,23 @@ async def test_an_import_creates_the_contacts_that_fit_and_reports_the_rest(
     assert (await usage(owner))["contacts"] == 3
 
 
-async def test_campaigns_beyond_the_month_are_refused(server: RunningServer, api: Api) -> None:
-    owner = await member(server, api, Role.ADMIN)
-    admin = await staff(server, api)
-    await on_plan(admin, owner, campaignsPerMonth=1)
-    device = (await _device(owner))["device"]["id"]
+async def test_campaigns_beyond_the_month_are_refused(org_admin: Member, admin: Member) -> None:
+    await on_plan(admin, org_admin, campaignsPerMonth=1)
+    device = (await add_device(org_admin))["device"]["id"]
     fields = {"name": "Spring", "deviceId": device, "text": "Hi", "tags": ["vip"]}
 
-    first = await owner.api.data(CREATE_CAMPAIGN, {"input": fields})
-    second = await owner.api.data(CREATE_CAMPAIGN, {"input": fields})
+    first = await org_admin.api.data(CREATE_CAMPAIGN, {"input": fields})
+    second = await org_admin.api.data(CREATE_CAMPAIGN, {"input": fields})
 
     assert first["createCampaign"]["userErrors"] == []
     [error] = second["createCampaign"]["userErrors"]
     assert error["code"] == "LIMIT_EXCEEDED" and "campaignsPerMonth" in error["message"]
-    assert (await usage(owner))["campaigns"] == 1
+    assert (await usage(org_admin))["campaigns"] == 1
 
 
 async def test_a_cancelled_subscription_refuses_counted_actions(
-    server: RunningServer, api: Api
+    owner: Member, admin: Member
 ) -> None:
-    owner = await member(server, api)
-    admin = await staff(server, api)
     await on_plan(admin, owner, devices=10)
     from app.platform.ids import to_global_id
 
@@ -215,7 +193,7 @@ async def test_a_cancelled_subscription_refuses_counted_actions(
     org = to_global_id("Organization", owner.organization_id)
     await admin.api.data(set_status, {"input": {"organizationId": org, "status": "CANCELED"}})
 
-    refused = await _device(owner)
+    refused = await add_device(owner)
 
     assert refused["userErrors"][0]["code"] == "LIMIT_EXCEEDED"
     assert "cancelled" in refused["userErrors"][0]["message"]

@@ -8,15 +8,11 @@ import time
 from collections import Counter
 from typing import Any
 
-from app.models.accounts import Role
-from app.models.messaging import Template
-from app.platform.ids import decode_id
-from tests.campaigns.support import CREATE, contacts, until_status
+from tests.campaigns.support import contacts, until_status
 from tests.fakes.graph_api import FakeGraphApi, signed, webhook_envelope
-from tests.plans.support import on_plan, staff, usage
-from tests.support.client import Api
+from tests.plans.support import on_plan, synced_template, template_campaign, usage
 from tests.support.cloud_api import APP_SECRET, CloudDevice, cloud_device, inbound, post, status_of
-from tests.support.messaging import SEND, Member, eventually, member
+from tests.support.messaging import SEND, Member, eventually
 from tests.support.server import RunningServer
 
 START = """
@@ -28,32 +24,11 @@ CATEGORIES = ("marketingMessages", "utilityMessages", "authenticationMessages", 
 
 
 async def _template(owner: Member, device: CloudDevice, name: str, category: str) -> None:
-    """A template as synced from Meta: the category we count its sends in when they go."""
-    await Template.create(
-        organization_id=owner.organization_id,
-        device_id=decode_id(device.id, "Device"),
-        name=name,
-        language="en_US",
-        category=category,
-        components=[{"type": "BODY", "text": "Your plan renews soon."}],
-    )
+    await synced_template(owner, device, name, category, "Your plan renews soon.")
 
 
 async def _campaign(owner: Member, device: CloudDevice, template: str, tag: str) -> str:
-    data = await owner.api.data(
-        CREATE,
-        {
-            "input": {
-                "name": template,
-                "deviceId": device.id,
-                "template": {"name": template, "language": "en_US", "parameters": []},
-                "tags": [tag],
-            }
-        },
-    )
-    assert data["createCampaign"]["userErrors"] == [], data
-    campaign_id: str = data["createCampaign"]["campaign"]["id"]
-    return campaign_id
+    return await template_campaign(owner, device, template, template, tags=[tag])
 
 
 async def _counted(owner: Member, expected: dict[str, int]) -> dict[str, Any]:
@@ -68,28 +43,26 @@ async def _counted(owner: Member, expected: dict[str, int]) -> dict[str, Any]:
 
 
 async def test_a_campaign_meta_prices_as_marketing_counts_against_the_marketing_limit_once(
-    server: RunningServer, api: Api, fake: FakeGraphApi
+    server: RunningServer, fake: FakeGraphApi, org_admin: Member, admin: Member
 ) -> None:
-    owner = await member(server, api, Role.ADMIN)
-    admin = await staff(server, api)
-    await on_plan(admin, owner, marketingMessagesPerMonth=3)
-    device = await cloud_device(server, fake, owner)
+    await on_plan(admin, org_admin, marketingMessagesPerMonth=3)
+    device = await cloud_device(server, fake, org_admin)
     # Synced as UTILITY, so the marketing limit does not stop it when it goes; Meta prices it
     # as marketing, and delivers every status webhook twice.
-    await _template(owner, device, "renewal", "UTILITY")
-    await _template(owner, device, "promo", "MARKETING")
+    await _template(org_admin, device, "renewal", "UTILITY")
+    await _template(org_admin, device, "promo", "MARKETING")
     fake.pricing_categories["renewal"] = "marketing"
     fake.duplicate_rate = 1.0
-    await contacts(owner, 3, tag="renew", prefix="+1650931")
-    await contacts(owner, 1, tag="later", prefix="+1650932")
-    renewal = await _campaign(owner, device, "renewal", "renew")
+    await contacts(org_admin, 3, tag="renew", prefix="+1650931")
+    await contacts(org_admin, 1, tag="later", prefix="+1650932")
+    renewal = await _campaign(org_admin, device, "renewal", "renew")
 
-    started = await owner.api.data(START, {"input": {"campaignId": renewal}})
-    await until_status(owner, renewal, "COMPLETED")
+    started = await org_admin.api.data(START, {"input": {"campaignId": renewal}})
+    await until_status(org_admin, renewal, "COMPLETED")
     await fake.drain()
-    counted = await _counted(owner, {"marketingMessages": 3})
-    promo = await _campaign(owner, device, "promo", "later")
-    refused = await owner.api.data(START, {"input": {"campaignId": promo}})
+    counted = await _counted(org_admin, {"marketingMessages": 3})
+    promo = await _campaign(org_admin, device, "promo", "later")
+    refused = await org_admin.api.data(START, {"input": {"campaignId": promo}})
 
     assert started["startCampaign"]["userErrors"] == []
     assert fake.sends_by_category() == Counter(marketing=3)
@@ -102,21 +75,19 @@ async def test_a_campaign_meta_prices_as_marketing_counts_against_the_marketing_
 
 
 async def test_single_sends_move_to_metas_category_and_service_replies_stay_service(
-    server: RunningServer, api: Api, fake: FakeGraphApi
+    server: RunningServer, fake: FakeGraphApi, org_admin: Member, admin: Member
 ) -> None:
-    owner = await member(server, api, Role.ADMIN)
-    admin = await staff(server, api)
     # No marketing sends allowed at all: a reply in the open window still goes.
-    await on_plan(admin, owner, marketingMessagesPerMonth=0)
-    device = await cloud_device(server, fake, owner)
+    await on_plan(admin, org_admin, marketingMessagesPerMonth=0)
+    device = await cloud_device(server, fake, org_admin)
     fake.pricing_categories["welcome"] = "utility"  # not synced here: we count it MARKETING
     fake.duplicate_rate = 1.0
-    conversation_id = await inbound(owner, fake, device, "16509330001")
+    conversation_id = await inbound(org_admin, fake, device, "16509330001")
 
-    reply = await owner.api.data(
+    reply = await org_admin.api.data(
         SEND, {"input": {"conversationId": conversation_id, "text": "Thanks, on it!"}}
     )
-    template = await owner.api.data(
+    template = await org_admin.api.data(
         SEND,
         {
             "input": {
@@ -128,7 +99,7 @@ async def test_single_sends_move_to_metas_category_and_service_replies_stay_serv
     )
     await eventually(lambda: _sent(fake, 2))
     await fake.drain()
-    counted = await _counted(owner, {"utilityMessages": 1, "serviceMessages": 1})
+    counted = await _counted(org_admin, {"utilityMessages": 1, "serviceMessages": 1})
 
     assert reply["sendMessage"]["userErrors"] == []
     assert template["sendMessage"]["userErrors"] == []
@@ -141,14 +112,12 @@ async def _sent(fake: FakeGraphApi, n: int) -> bool:
 
 
 async def test_copies_of_a_priced_status_applied_at_once_by_many_jobs_move_the_count_once(
-    server: RunningServer, api: Api, fake: FakeGraphApi
+    server: RunningServer, fake: FakeGraphApi, org_admin: Member, admin: Member
 ) -> None:
-    owner = await member(server, api, Role.ADMIN)
-    admin = await staff(server, api)
-    await on_plan(admin, owner)
-    device = await cloud_device(server, fake, owner, statuses=False)  # the test plays Meta
-    await _template(owner, device, "renewal", "UTILITY")
-    sent = await owner.api.data(
+    await on_plan(admin, org_admin)
+    device = await cloud_device(server, fake, org_admin, statuses=False)  # the test plays Meta
+    await _template(org_admin, device, "renewal", "UTILITY")
+    sent = await org_admin.api.data(
         SEND,
         {
             "input": {
@@ -159,7 +128,7 @@ async def test_copies_of_a_priced_status_applied_at_once_by_many_jobs_move_the_c
         },
     )
     message_id = sent["sendMessage"]["message"]["id"]
-    await status_of(owner, message_id, "SENT")
+    await status_of(org_admin, message_id, "SENT")
     wamid = fake.sends[0].wamid
 
     # Meta's "sent" and "delivered", each delivered five times, all at once: ten webhook
@@ -171,10 +140,10 @@ async def test_copies_of_a_priced_status_applied_at_once_by_many_jobs_move_the_c
             for copy in range(5)
         )
     )
-    await status_of(owner, message_id, "DELIVERED")
-    counted = await _counted(owner, {"marketingMessages": 1})
+    await status_of(org_admin, message_id, "DELIVERED")
+    counted = await _counted(org_admin, {"marketingMessages": 1})
     await asyncio.sleep(1)  # any copy still being applied
-    again = await usage(owner)
+    again = await usage(org_admin)
 
     assert [counted[c] for c in CATEGORIES] == [1, 0, 0, 0]
     assert [again[c] for c in CATEGORIES] == [1, 0, 0, 0]

@@ -3,10 +3,9 @@ beyond the limit is refused and leaves nothing stored, and a deleted file gives 
 
 from __future__ import annotations
 
-from tests.plans.support import on_plan, staff, usage
-from tests.support.client import Api
+from tests.plans.support import on_plan, usage
 from tests.support.media import png, upload, uploaded
-from tests.support.messaging import member, sandbox_device
+from tests.support.messaging import Member, sandbox_device
 from tests.support.server import RunningServer
 
 DELETE_DEVICE = """
@@ -22,10 +21,8 @@ mutation($input: SimulateInboundMessageInput!) {
 
 
 async def test_uploads_beyond_the_plans_storage_are_refused_and_deleted_files_give_it_back(
-    server: RunningServer, api: Api
+    server: RunningServer, owner: Member, admin: Member
 ) -> None:
-    owner = await member(server, api)
-    admin = await staff(server, api)
     first, second = png(width=40, height=40, seed=1), png(width=40, height=40, seed=2)
     await on_plan(admin, owner, storageBytes=len(first) + len(second) // 2)
 

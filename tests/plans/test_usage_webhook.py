@@ -7,30 +7,20 @@ from app.platform import events
 from tests.integrations.conftest import receiver
 from tests.integrations.receiver import Receiver
 from tests.integrations.support import create_webhook
-from tests.plans.support import on_plan, staff
-from tests.support.client import Api
-from tests.support.messaging import CREATE_DEVICE, eventually, member, unique_phone
-from tests.support.server import RunningServer
+from tests.plans.support import WARNINGS, new_device, on_plan
+from tests.support.messaging import Member, eventually
 
 __all__ = ["receiver"]  # the fixture, used by name
 
-WARNINGS = "subscription { usageWarnings { limit threshold used allowed } }"
-
 
 async def test_usage_warnings_are_delivered_to_a_webhook_that_asks_for_them(
-    server: RunningServer, api: Api, receiver: Receiver
+    receiver: Receiver, owner: Member, admin: Member
 ) -> None:
-    owner = await member(server, api)
-    admin = await staff(server, api)
     await on_plan(admin, owner, devices=5)
     await create_webhook(owner, receiver.url, WARNINGS, role="ADMIN")
 
     for _ in range(5):
-        created = await owner.api.data(
-            CREATE_DEVICE,
-            {"input": {"name": "Line", "phoneNumber": unique_phone(), "provider": "SANDBOX"}},
-        )
-        assert created["createDevice"]["userErrors"] == []
+        await new_device(owner)
 
     async def both() -> bool:
         return len(receiver.accepted) >= 2

@@ -11,13 +11,11 @@ from gql import gql
 from app.models.accounts import Organization, User
 from tests.ai.support import RUN_AGENT, create_agent
 from tests.fakes.openai_server import FakeOpenAI, text
-from tests.plans.support import on_plan, staff, usage
+from tests.plans.support import WARNINGS, new_device, on_plan, usage
 from tests.support.accounts import mails_to
-from tests.support.client import Api
 from tests.support.messaging import (
-    CREATE_DEVICE,
+    Member,
     eventually,
-    member,
     sandbox_device,
     simulate,
     unique_phone,
@@ -25,7 +23,6 @@ from tests.support.messaging import (
 )
 from tests.support.server import RunningServer
 
-WARNINGS = "subscription { usageWarnings { limit threshold used allowed } }"
 DELETE_DEVICE = """
 mutation($input: DeleteDeviceInput!) { deleteDevice(input: $input) { userErrors { message } } }
 """
@@ -36,21 +33,9 @@ async def _listen(session: Any, into: list[dict[str, Any]]) -> None:
         into.append(event["usageWarnings"])
 
 
-async def _device(who: Any) -> str:
-    data = await who.api.data(
-        CREATE_DEVICE,
-        {"input": {"name": "Line", "phoneNumber": unique_phone(), "provider": "SANDBOX"}},
-    )
-    assert data["createDevice"]["userErrors"] == []
-    device_id: str = data["createDevice"]["device"]["id"]
-    return device_id
-
-
 async def test_members_are_warned_at_80_and_100_percent_once_per_period(
-    server: RunningServer, api: Api, log_lines: Any
+    server: RunningServer, log_lines: Any, owner: Member, admin: Member
 ) -> None:
-    owner = await member(server, api)
-    admin = await staff(server, api)
     await on_plan(admin, owner, devices=5)
     email = (await User.get(id=owner.user_id)).email
     seen: list[dict[str, Any]] = []
@@ -58,11 +43,11 @@ async def test_members_are_warned_at_80_and_100_percent_once_per_period(
     async with owner.api.websocket() as session:
         listener = asyncio.create_task(_listen(session, seen))
         await wait_for_subscribers(server, f"org:{owner.organization_id}:usage")
-        devices = [await _device(owner) for _ in range(5)]
+        devices = [await new_device(owner) for _ in range(5)]
         await eventually(lambda: _at_least(seen, 2))
         # Down and up again in the same period: no second warning.
         await owner.api.data(DELETE_DEVICE, {"input": {"deviceId": devices[-1]}})
-        await _device(owner)
+        await new_device(owner)
         await asyncio.sleep(0.5)
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -91,10 +76,8 @@ async def _mails(log_lines: Any, email: str, n: int) -> list[dict[str, Any]] | N
 
 
 async def test_ai_runs_beyond_the_month_are_refused(
-    server: RunningServer, api: Api, llm: FakeOpenAI
+    llm: FakeOpenAI, owner: Member, admin: Member
 ) -> None:
-    owner = await member(server, api)
-    admin = await staff(server, api)
     await on_plan(admin, owner, aiRunsPerMonth=1)
     device_id = await sandbox_device(owner)
     agent_id = await create_agent(owner)

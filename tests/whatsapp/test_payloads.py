@@ -3,7 +3,7 @@ from typing import Any
 import pytest
 
 from app.whatsapp.errors import FailureReason, ProviderError
-from app.whatsapp.payloads import build_send_body
+from app.whatsapp.payloads import build_send_body, check_send_body
 from app.whatsapp.types import MessageType, OutboundMessage
 
 
@@ -130,3 +130,35 @@ def test_payloads_meta_would_reject_are_refused_as_invalid_parameters(
         FailureReason.INVALID_PARAMETER,
         False,
     )
+
+
+def test_a_file_still_to_be_uploaded_is_checked_without_metas_id() -> None:
+    document = OutboundMessage(
+        "16505555555", MessageType.DOCUMENT, {"caption": "Menu", "filename": "menu.pdf"}
+    )
+    header = {"type": "image", "media_file_id": 7}
+    template = OutboundMessage(
+        "16505555555", MessageType.TEMPLATE, {"name": "promo", "language": "en", "header": header}
+    )
+
+    check_send_body(document, upload_pending=True)
+    check_send_body(template, upload_pending=True)
+
+    with pytest.raises(ProviderError, match="needs exactly one of `id` or `link`"):
+        check_send_body(document)
+    with pytest.raises(ProviderError, match="needs Meta's `image` object"):
+        check_send_body(template)
+
+
+def test_a_file_still_to_be_uploaded_is_refused_for_what_meta_would_refuse_besides() -> None:
+    bad_caption = OutboundMessage("16505555555", MessageType.IMAGE, {"caption": 7})
+    location_header = OutboundMessage(
+        "16505555555",
+        MessageType.TEMPLATE,
+        {"name": "promo", "language": "en", "header": {"type": "location", "media_file_id": 7}},
+    )
+
+    with pytest.raises(ProviderError, match="caption"):
+        check_send_body(bad_caption, upload_pending=True)
+    with pytest.raises(ProviderError, match="text, image, video or document"):
+        check_send_body(location_header, upload_pending=True)

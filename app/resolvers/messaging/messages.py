@@ -52,7 +52,7 @@ from app.resolvers.messaging.outbound import (
 from app.whatsapp.content import Content as InboundContent
 from app.whatsapp.content import content_of
 from app.whatsapp.errors import ProviderError
-from app.whatsapp.payloads import build_send_body
+from app.whatsapp.payloads import check_send_body
 from app.whatsapp.types import InboundMessage, InboundType, OutboundMessage
 
 MAX_TEXT = 4096
@@ -213,13 +213,10 @@ async def send_message(
     elif text is not None:
         content = Content(MessageType.TEXT, {"body": text}, text)
     assert content is not None
-    # A file of Parley's has its Meta id only in the send job; the rest is checked now.
-    checked = (
-        Content(content.type, {**content.payload, "id": "0"}, content.body)
-        if media_file is not None
-        else content
+    problem = await _provider_problem(
+        conversation, content, kind_field, uploads_file=media_file is not None
     )
-    if problem := await _provider_problem(conversation, checked, kind_field):
+    if problem:
         return None, [problem]
     viewer = info.context.viewer
     assert viewer is not None
@@ -334,27 +331,30 @@ async def _media_file(org_id: int, media: MediaContent) -> tuple[MediaFile | Non
 
 
 async def _provider_problem(
-    conversation: Conversation, content: Content, kind_field: str
+    conversation: Conversation, content: Content, kind_field: str, *, uploads_file: bool
 ) -> UserError | None:
-    """The providers' own check of the request body, so nothing is queued that they refuse."""
+    """The providers' own check of the request body, so nothing is queued that they refuse.
+
+    A file of Parley's (the media sent, or a template's media header) gets Meta's id only in
+    the send job, which uploads it first: the check leaves that id out and checks the rest."""
     contact = await Contact.get(id=conversation.contact_id)
-    payload = content.payload
-    header = payload.get("header")
-    if isinstance(header, dict) and "media_file_id" in header:
-        # The send job puts Meta's id for the file in; checked here as any media header.
-        media_header = template_messages.header_parameter(str(header["type"]), media_id="0")
-        payload = {**payload, "header": media_header}
     outbound = OutboundMessage(
         to=contact.phone_number or "",
         recipient=contact.user_id,
         type=wire_type(content.type),
-        payload=payload,
+        payload=content.payload,
     )
     try:
-        build_send_body(outbound)
+        check_send_body(outbound, upload_pending=uploads_file or _header_file(content))
     except ProviderError as error:
         return user_error(kind_field, error.message, UserErrorCode.INVALID)
     return None
+
+
+def _header_file(content: Content) -> bool:
+    """A template whose media header names a file of Parley's (``stored_header``)."""
+    header = content.payload.get("header")
+    return isinstance(header, dict) and header.get("media_file_id") is not None
 
 
 _TEMPLATE_PATH = ["input", "template"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from app.dataloaders import inbox as loaders
+from app.dataloaders import routing as loaders
 from app.models import routing as models
 from app.platform.context import Info
 from app.platform.ids import to_global_id

@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 from app.dataloaders import inbox as inbox_loaders
 from app.dataloaders import media as media_loaders
 from app.dataloaders import messaging as loaders
-from app.dataloaders.inbox import team_by_conversation
+from app.dataloaders.routing import team_by_conversation
 from app.models import messaging as models
 from app.models.accounts import Role
 from app.platform import clock
