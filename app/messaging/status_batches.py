@@ -90,6 +90,7 @@ async def _merge_details(
     category first (should the process die before the rows are saved, a redelivery moves it,
     once). Returns the messages that changed."""
     changed: dict[int, Message] = {}
+    prices: list[tuple[int, int, str]] = []
     for message, update in known:
         if not update.details:
             continue
@@ -104,10 +105,11 @@ async def _merge_details(
         category, billable = pricing.get("category"), pricing.get("billable")
         if isinstance(category, str) and category.lower() != message.pricing_category:
             if message.direction is Direction.OUTBOUND:
-                await metering.priced(ctx, message.organization_id, message.id, category)
+                prices.append((message.organization_id, message.id, category))
             message.pricing_category = category.lower()[:32]
         if isinstance(billable, bool):
             message.billable = billable
+    await metering.priced_many(ctx, prices)
     return list(changed.values())
 
 

@@ -10,12 +10,14 @@ many workers apply it (:func:`app.plans.quotas.move`). A move is never refused: 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from app.plans import quotas
 from app.plans.context import PlanContext
 from app.plans.keys import message_key
 from app.plans.limits import MESSAGE_LIMITS, Limit
 
-__all__ = ["META_CATEGORIES", "SEND_LIMITS", "message_key", "meta_limit", "priced"]
+__all__ = ["META_CATEGORIES", "SEND_LIMITS", "message_key", "meta_limit", "priced", "priced_many"]
 
 # Meta's pricing categories (lower case in webhooks) and the limit each counts against.
 # marketing_lite: marketing messages sent through the Marketing Messages Lite API;
@@ -47,3 +49,25 @@ async def priced(ctx: PlanContext, organization_id: int, message_id: int, catego
     if limit is None:
         return False
     return await quotas.move(ctx, organization_id, message_key(message_id), SEND_LIMITS, limit)
+
+
+async def priced_many(ctx: PlanContext, prices: Sequence[tuple[int, int, str]]) -> None:
+    """:func:`priced` for each ``(organization id, message id, Meta's category)``: one query
+    finds the messages counted under a limit other than their category's, and only those move
+    (a batch of statuses, app.messaging.status_batches)."""
+    targets = {
+        message_key(message_id): (organization_id, limit)
+        for organization_id, message_id, category in prices
+        if (limit := meta_limit(category)) is not None
+    }
+    if not targets:
+        return
+    counted = await quotas.counted_under(
+        sorted({organization_id for organization_id, _ in targets.values()}),
+        sorted(targets),
+        SEND_LIMITS,
+    )
+    for key, limit in sorted(counted.items()):
+        organization_id, target = targets[key]
+        if limit is not target:
+            await quotas.move(ctx, organization_id, key, SEND_LIMITS, target)

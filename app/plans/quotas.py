@@ -299,6 +299,19 @@ async def release_each(organization_id: int, limit: Limit, keys: Sequence[str]) 
             await UsageCounter.filter(id=counter_id).update(used=F("used") - taken)
 
 
+async def counted_under(
+    organization_ids: Sequence[int], keys: Sequence[str], among: Sequence[Limit]
+) -> dict[str, Limit]:
+    """Each of ``keys`` counted against one of ``among`` in these organizations: the limit it
+    is counted under now."""
+    rows = await UsageRecord.filter(
+        key__in=list(keys),
+        counter__organization_id__in=list(organization_ids),
+        counter__limit__in=[limit.value for limit in among],
+    ).values_list("key", "counter__limit")
+    return {str(key): Limit(limit) for key, limit in rows}
+
+
 async def move(
     ctx: PlanContext, organization_id: int, key: str, among: Sequence[Limit], to: Limit
 ) -> bool:

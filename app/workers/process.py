@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import signal
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -13,6 +14,7 @@ import structlog
 from saq import CronJob, Worker
 
 from app import reactions
+from app.ai import config as ai_config
 from app.integrations import delivery as webhook_delivery
 from app.integrations import outbox
 from app.platform import metrics, telemetry
@@ -93,6 +95,11 @@ async def run_worker_process(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        if ai_config.is_configured(settings):
+            # Semantic Kernel costs a second or more of CPU to import. Imported before the
+            # worker takes jobs rather than at its first AI run, where the import's hold on the
+            # GIL stalled every job the worker was running (webhooks, sends) for that long.
+            await asyncio.to_thread(importlib.import_module, "app.ai.agents")
         # What is loaded by now (modules, schema, models) lives as long as the process: kept out
         # of the collector's passes, a full collection stops every thread for a few ms rather
         # than ~100 ms (which cost a fast campaign a tenth of a second of its device's slots).

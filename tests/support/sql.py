@@ -43,3 +43,27 @@ def statements_by_request() -> Iterator[dict[str, list[str]]]:
     finally:
         for name, original in originals.items():
             setattr(client_class, name, original)
+
+
+@contextlib.contextmanager
+def all_statements() -> Iterator[list[str]]:
+    """Every SQL statement this process sends through the ORM's connection meanwhile (its
+    requests' and its in-process workers' jobs')."""
+    client_class = type(connections.get("default"))
+    seen: list[str] = []
+    originals = {name: getattr(client_class, name) for name in _EXECUTE}
+
+    def counting(original: Any) -> Any:
+        async def execute(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+            seen.append(sql)
+            return await original(self, sql, *args, **kwargs)
+
+        return execute
+
+    for name, original in originals.items():
+        setattr(client_class, name, counting(original))
+    try:
+        yield seen
+    finally:
+        for name, original in originals.items():
+            setattr(client_class, name, original)
