@@ -59,6 +59,15 @@ def openai_client(config: ModelConfig) -> AsyncOpenAI:
     )
 
 
+def import_frameworks() -> None:
+    """Import what a single agent's run needs (Semantic Kernel and its OpenAI connector): a
+    second or more of CPU, for a worker to do in a thread before it takes jobs."""
+    import importlib
+
+    importlib.import_module("app.ai.agents")
+    importlib.import_module("semantic_kernel.connectors.ai.open_ai")
+
+
 def kernel_chat_service(config: ModelConfig) -> Any:
     """Semantic Kernel's chat completion service on the configured endpoint."""
     from semantic_kernel.connectors.ai.open_ai import OpenAIChatCompletion

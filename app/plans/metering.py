@@ -52,22 +52,14 @@ async def priced(ctx: PlanContext, organization_id: int, message_id: int, catego
 
 
 async def priced_many(ctx: PlanContext, prices: Sequence[tuple[int, int, str]]) -> None:
-    """:func:`priced` for each ``(organization id, message id, Meta's category)``: one query
-    finds the messages counted under a limit other than their category's, and only those move
-    (a batch of statuses, app.messaging.status_batches)."""
-    targets = {
-        message_key(message_id): (organization_id, limit)
-        for organization_id, message_id, category in prices
-        if (limit := meta_limit(category)) is not None
-    }
-    if not targets:
-        return
-    counted = await quotas.counted_under(
-        sorted({organization_id for organization_id, _ in targets.values()}),
-        sorted(targets),
-        SEND_LIMITS,
-    )
-    for key, limit in sorted(counted.items()):
-        organization_id, target = targets[key]
-        if limit is not target:
-            await quotas.move(ctx, organization_id, key, SEND_LIMITS, target)
+    """:func:`priced` for each ``(organization id, message id, Meta's category)``: the counts
+    of each organization that go to one limit move together (app.plans.quotas.move_many: one
+    lock of each counter for a batch of statuses, app.messaging.status_batches)."""
+    groups: dict[tuple[int, Limit], list[str]] = {}
+    for organization_id, message_id, category in prices:
+        if (limit := meta_limit(category)) is not None:
+            groups.setdefault((organization_id, limit), []).append(message_key(message_id))
+    for (organization_id, limit), keys in sorted(
+        groups.items(), key=lambda g: (g[0][0], g[0][1].value)
+    ):
+        await quotas.move_many(ctx, organization_id, keys, SEND_LIMITS, limit)

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from tortoise import connections
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
@@ -31,6 +32,7 @@ from app.plans.context import PlanContext
 from app.plans.limits import ALWAYS, Limit, PlanLimits
 from app.plans.subscriptions import period_of, plan_and_subscription
 from app.platform import clock
+from app.platform.sql import Binder
 from app.platform.user_errors import UserError, UserErrorCode, user_error
 
 ROW_COUNTED = (Limit.DEVICES, Limit.SEATS, Limit.CONTACTS)
@@ -299,64 +301,91 @@ async def release_each(organization_id: int, limit: Limit, keys: Sequence[str]) 
             await UsageCounter.filter(id=counter_id).update(used=F("used") - taken)
 
 
-async def counted_under(
-    organization_ids: Sequence[int], keys: Sequence[str], among: Sequence[Limit]
-) -> dict[str, Limit]:
-    """Each of ``keys`` counted against one of ``among`` in these organizations: the limit it
-    is counted under now."""
-    rows = await UsageRecord.filter(
-        key__in=list(keys),
-        counter__organization_id__in=list(organization_ids),
-        counter__limit__in=[limit.value for limit in among],
-    ).values_list("key", "counter__limit")
-    return {str(key): Limit(limit) for key, limit in rows}
-
-
 async def move(
     ctx: PlanContext, organization_id: int, key: str, among: Sequence[Limit], to: Limit
 ) -> bool:
-    """Move what was counted under ``key`` against one of ``among`` to ``to``, in the period
-    it was counted in, never refused (it happened). Exactly once however many callers ask at
-    once: the counters are locked (in id order, so two movers never wait on each other) before
-    the record is taken, and only the caller that deletes it adds it to ``to``. True when this
-    caller moved it."""
-    found = (
-        await UsageRecord.filter(
+    """Move what was counted under ``key`` against one of ``among`` to ``to`` (see
+    :func:`move_many`); True when this caller moved it."""
+    return await move_many(ctx, organization_id, [key], among, to) == 1
+
+
+async def move_many(
+    ctx: PlanContext, organization_id: int, keys: Sequence[str], among: Sequence[Limit], to: Limit
+) -> int:
+    """Move what was counted under each of ``keys`` against one of ``among`` to ``to``, in the
+    period it was counted in, never refused (it happened). Exactly once however many callers
+    ask at once: the counters are locked (in id order, so two movers never wait on each other)
+    before the records are taken, and only the caller that deletes a record adds it to ``to``.
+    A batch takes each counter's lock once. Returns how many this caller moved."""
+    found = [
+        record
+        for record in await UsageRecord.filter(
             counter__organization_id=organization_id,
             counter__limit__in=[limit.value for limit in among],
-            key=key,
-        )
-        .select_related("counter")
-        .first()
-    )
-    if found is None or found.counter.limit == to.value:
-        return False  # never counted (or given back), or where it belongs already
-    source = found.counter
-    target = await counters.counter(organization_id, to.value, source.period)
+            key__in=list(keys),
+        ).select_related("counter")
+        if record.counter.limit != to.value  # else where it belongs already
+    ]
+    if not found:
+        return 0  # never counted (or given back), or where they belong already
+    sources = {record.counter.id: record.counter for record in found}
+    targets = {
+        period: await counters.counter(organization_id, to.value, period)
+        for period in sorted({source.period for source in sources.values()})
+    }
+    added: dict[int, int] = {}  # target counter → what it gained
     async with in_transaction():
-        used = {
-            counter_id: await _lock(counter_id) for counter_id in sorted({source.id, target.id})
-        }
-        if not await UsageRecord.filter(id=found.id).delete():
-            return False  # another caller moved it (or it was given back) meanwhile
-        await UsageCounter.filter(id=source.id).update(used=F("used") - found.amount)
-        if await UsageRecord.exists(counter_id=target.id, key=key):
-            return True  # counted there too already: the count it had here was one too many
-        await UsageRecord.create(counter_id=target.id, key=key, amount=found.amount)
-        await UsageCounter.filter(id=target.id).update(used=F("used") + found.amount)
-    state = await standing(ctx, organization_id, to)
-    if state.allowed is not None and state.period == source.period:
-        before = used[target.id]
-        await warnings.crossed(
-            ctx,
-            organization_id,
-            to,
-            before,
-            before + int(found.amount),
-            state.allowed,
-            state.period,
+        lock_ids = sorted({*sources, *(target.id for target in targets.values())})
+        used = {counter_id: await _lock(counter_id) for counter_id in lock_ids}
+        # Another caller may have moved (or given back) some meanwhile: what this one deletes
+        # is its to move.
+        taken = await _take_records([record.id for record in found])
+        for counter_id in sorted({counter_id for counter_id, _, _ in taken}):
+            amount = sum(a for c, _, a in taken if c == counter_id)
+            await UsageCounter.filter(id=counter_id).update(used=F("used") - amount)
+        moving = [(targets[sources[c].period].id, key, amount) for c, key, amount in taken]
+        # Counted there too already: the count it had where it was was one too many.
+        there = set(
+            await UsageRecord.filter(
+                counter_id__in=sorted({t for t, _, _ in moving}),
+                key__in=sorted({key for _, key, _ in moving}),
+            ).values_list("counter_id", "key")
         )
-    return True
+        new = [(t, key, amount) for t, key, amount in moving if (t, key) not in there]
+        if new:
+            await UsageRecord.bulk_create(
+                [UsageRecord(counter_id=t, key=key, amount=amount) for t, key, amount in new]
+            )
+        for target_id in sorted({t for t, _, _ in new}):
+            added[target_id] = sum(a for t, _, a in new if t == target_id)
+            await UsageCounter.filter(id=target_id).update(used=F("used") + added[target_id])
+    if added:
+        state = await standing(ctx, organization_id, to)
+        target = targets.get(state.period)
+        if state.allowed is not None and target is not None and target.id in added:
+            before = used[target.id]
+            await warnings.crossed(
+                ctx,
+                organization_id,
+                to,
+                before,
+                before + added[target.id],
+                state.allowed,
+                state.period,
+            )
+    return len(taken)
+
+
+async def _take_records(ids: Sequence[int]) -> list[tuple[int, str, int]]:
+    """Delete the usage records ``ids`` still there; (counter id, key, amount) of each."""
+    connection = connections.get("default")
+    bind = Binder(connection)
+    rows = await connection.execute_query_dict(
+        f"DELETE FROM {UsageRecord._meta.db_table} WHERE id {bind.ids(ids)}"
+        " RETURNING counter_id, key, amount",
+        bind.params,
+    )
+    return [(int(r["counter_id"]), str(r["key"]), int(r["amount"])) for r in rows]
 
 
 async def used(organization_id: int, limit: Limit, period: date) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib
 import signal
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -99,7 +98,7 @@ async def run_worker_process(settings: Settings) -> None:
             # Semantic Kernel costs a second or more of CPU to import. Imported before the
             # worker takes jobs rather than at its first AI run, where the import's hold on the
             # GIL stalled every job the worker was running (webhooks, sends) for that long.
-            await asyncio.to_thread(importlib.import_module, "app.ai.agents")
+            await asyncio.to_thread(ai_config.import_frameworks)
         # What is loaded by now (modules, schema, models) lives as long as the process: kept out
         # of the collector's passes, a full collection stops every thread for a few ms rather
         # than ~100 ms (which cost a fast campaign a tenth of a second of its device's slots).
