@@ -303,7 +303,10 @@ def publisher_process(pipe: Connection, params: dict[str, Any]) -> None:
 async def _publisher_main(pipe: Connection, params: dict[str, Any]) -> None:
     import redis.asyncio as aioredis
 
+    from app.platform.pubsub import redis_channel
+
     redis = aioredis.from_url(params["redis_url"])
+    channel = redis_channel(redis, params["channel"])
     rate, count = params["rate"], params["count"]
     times = array.array("d")
     start = time.time() + 0.2
@@ -314,7 +317,7 @@ async def _publisher_main(pipe: Connection, params: dict[str, Any]) -> None:
         published_at = time.time()
         times.append(published_at)
         await redis.publish(
-            params["channel"],
+            channel,
             orjson.dumps(
                 {
                     "kind": "STATUS_CHANGED",

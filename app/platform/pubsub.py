@@ -5,6 +5,11 @@ channel. Each API process holds ONE Redis subscription per channel, however many
 subscribers it has, and hands each event to them through bounded queues: a subscriber that
 falls behind is dropped (its iterator raises :class:`SubscriberTooSlow`, a typed
 SUBSCRIBER_TOO_SLOW error ending that one subscription) instead of growing memory without end.
+
+Redis pub/sub channels belong to the whole server, not to one of its numbered databases: two
+deployments (or two test servers) on one Redis server but different databases would hear each
+other's events, their organization ids colliding. So on Redis each channel carries the number
+of the database (:func:`redis_channel`); callers name channels plainly (``org:1:templates``).
 """
 
 from __future__ import annotations
@@ -47,6 +52,17 @@ class EventsInterrupted(ServiceUnavailable):
 _INTERRUPTED: dict[str, Any] = {}  # the wake-up an interruption puts in a queue
 
 
+def redis_channel(redis: aioredis.Redis, name: str) -> str:
+    """The Redis channel that carries channel ``name`` for the database ``redis`` uses
+    (``org:1:templates`` on database 3 is ``db3:org:1:templates``). Whatever publishes,
+    subscribes or counts subscribers on Redis directly names its channels with this."""
+    return _prefix(redis) + name
+
+
+def _prefix(redis: aioredis.Redis) -> str:
+    return f"db{int(redis.connection_pool.connection_kwargs.get('db') or 0)}:"
+
+
 class _Subscriber:
     __slots__ = ("interrupted", "overflowed", "queue")
 
@@ -73,6 +89,7 @@ class _Subscriber:
 class Broker:
     def __init__(self, redis: aioredis.Redis, *, queue_size: int = 1000) -> None:
         self._redis = redis
+        self._prefix = _prefix(redis)
         self._queue_size = queue_size
         self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
         self._subscribers: dict[str, set[_Subscriber]] = {}
@@ -84,8 +101,12 @@ class Broker:
         """The process's Redis client the broker publishes on, for other short commands."""
         return self._redis
 
+    def redis_channel(self, name: str) -> str:
+        """:func:`redis_channel` of ``name`` for this broker's database."""
+        return self._prefix + name
+
     async def publish(self, channel: str, event: dict[str, Any]) -> None:
-        await self._redis.publish(channel, orjson.dumps(event))
+        await self._redis.publish(self.redis_channel(channel), orjson.dumps(event))
 
     async def publish_many(self, events: list[tuple[str, dict[str, Any]]]) -> None:
         """Publish ``(channel, event)`` pairs in order, in one round trip."""
@@ -93,7 +114,7 @@ class Broker:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for channel, event in events:
-                pipe.publish(channel, orjson.dumps(event))
+                pipe.publish(self.redis_channel(channel), orjson.dumps(event))
             await pipe.execute()
 
     @contextlib.asynccontextmanager
@@ -107,7 +128,7 @@ class Broker:
             new = [c for c in channels if c not in self._subscribers]
             if new:
                 try:
-                    await self._pubsub.subscribe(*new)
+                    await self._pubsub.subscribe(*map(self.redis_channel, new))
                 except (aioredis.RedisError, OSError) as error:
                     raise ServiceUnavailable() from error  # the client subscribes again
             for channel in channels:
@@ -128,7 +149,7 @@ class Broker:
                             gone.append(channel)
                 if gone:
                     with contextlib.suppress(aioredis.RedisError, OSError):
-                        await self._pubsub.unsubscribe(*gone)
+                        await self._pubsub.unsubscribe(*map(self.redis_channel, gone))
 
     async def _events(
         self, subscriber: _Subscriber, idle_seconds: float | None
@@ -169,6 +190,7 @@ class Broker:
             channel = message["channel"]
             if isinstance(channel, bytes):
                 channel = channel.decode()
+            channel = channel.removeprefix(self._prefix)
             event = orjson.loads(message["data"])
             for subscriber in tuple(self._subscribers.get(channel, ())):
                 subscriber.offer(event)

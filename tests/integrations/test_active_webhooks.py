@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import orjson
-
 from app.integrations.active_webhooks import CHANNEL, ActiveWebhooks
 from app.models.integrations import Webhook
 from app.platform.ids import decode_id
@@ -32,7 +30,7 @@ async def test_a_process_remembers_an_organizations_webhooks_until_a_change_is_a
         pk = decode_id(webhook_id, "Webhook")
         await Webhook.filter(id=pk).update(active=False)
         remembered = await elsewhere.of([org])
-        await server.runtime.redis.publish(CHANNEL, orjson.dumps({"organization_id": org}))
+        await server.runtime.broker.publish(CHANNEL, {"organization_id": org})
         await eventually(lambda: _none(elsewhere.of([org])))
     finally:
         await elsewhere.stop()

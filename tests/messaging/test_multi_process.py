@@ -27,6 +27,7 @@ import redis.asyncio as aioredis
 from gql import gql
 
 from app.platform.ids import from_global_id
+from app.platform.pubsub import redis_channel
 from app.platform.redis import EmbeddedRedis
 from tests.support.accounts import PASSWORD, REGISTER, client_from, unique_email
 from tests.support.client import Api
@@ -222,7 +223,7 @@ async def _wait_for_redis_subscriber(redis_url: str, channel: str, within: float
     try:
         deadline = asyncio.get_running_loop().time() + within
         while True:
-            [(_, count)] = await client.pubsub_numsub(channel)
+            [(_, count)] = await client.pubsub_numsub(redis_channel(client, channel))
             if count:
                 return
             assert asyncio.get_running_loop().time() < deadline, f"nobody listens on {channel}"
