@@ -69,10 +69,17 @@ class Intake:
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
             try:
                 await self._write(batch)
-            except Exception as error:  # every waiting request learns what happened
-                for delivery in batch:
+            except BaseException as error:  # every waiting request learns what happened
+                cancelled = not isinstance(error, Exception)
+                failed = error if isinstance(error, Exception) else NotStored("stopping")
+                # Cancelled (the process stops): the deliveries still waiting go unanswered too.
+                gone = [*batch, *self._waiting] if cancelled else batch
+                for delivery in gone:
                     if not delivery.stored.done():
-                        delivery.stored.set_exception(_not_stored(error))
+                        delivery.stored.set_exception(_not_stored(failed))
+                if cancelled:
+                    self._waiting = []
+                    raise
             else:
                 for delivery in batch:
                     if not delivery.stored.done():
