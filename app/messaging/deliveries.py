@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("parley.messaging")
 
+# Statuses applied in one transaction (app.messaging.status_batches): ~10 statements for them all.
+STATUSES_AT_ONCE = 20
 MAX_REASON = 500  # characters of an item's error kept on its event
 
 
@@ -133,20 +135,36 @@ async def apply_statuses_together(
         device = await Device.get(id=device_id)
         mine = [(e, updates) for e, updates in items if not _wrong_targets(device, updates)]
         others.extend(e for e, updates in items if _wrong_targets(device, updates))
-        if not mine:
-            continue
-        await apply_statuses(runtime, device, [u for _, updates in mine for u in updates])
-        now = clock.now()
-        await WebhookEvent.filter(id__in=[e.id for e, _ in mine]).update(
-            status=WebhookEventStatus.PROCESSED,
-            errors=[],
-            error=None,
-            processed_at=now,
-            updated_at=now,
-        )
-        for event, _ in mine:
-            event.status, event.processed_at = WebhookEventStatus.PROCESSED, now
+        for chunk in _chunks(mine):
+            await apply_statuses(runtime, device, [u for _, updates in chunk for u in updates])
+            now = clock.now()
+            await WebhookEvent.filter(id__in=[e.id for e, _ in chunk]).update(
+                status=WebhookEventStatus.PROCESSED,
+                errors=[],
+                error=None,
+                processed_at=now,
+                updated_at=now,
+            )
+            for event, _ in chunk:
+                event.status, event.processed_at = WebhookEventStatus.PROCESSED, now
     return sorted(others, key=lambda e: e.id)
+
+
+def _chunks(
+    items: list[tuple[WebhookEvent, list[StatusUpdate]]],
+) -> list[list[tuple[WebhookEvent, list[StatusUpdate]]]]:
+    """At most STATUSES_AT_ONCE statuses a chunk (a delivery's are never split): the work
+    between two awaits grows with a chunk, and a worker's other jobs (a campaign's sends, due at
+    their slots) wait for it."""
+    chunks: list[list[tuple[WebhookEvent, list[StatusUpdate]]]] = [[]]
+    size = 0
+    for item in items:
+        if chunks[-1] and size + len(item[1]) > STATUSES_AT_ONCE:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += len(item[1])
+    return [chunk for chunk in chunks if chunk]
 
 
 def _wrong_targets(device: Device, updates: Sequence[StatusUpdate]) -> bool:

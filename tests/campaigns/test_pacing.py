@@ -52,13 +52,14 @@ async def test_a_worker_reserves_the_device_slots_a_run_at_a_time(
     owner = await member(server, api)
     device = await cloud_device(server, fake, owner, per_second=200)
     await contacts(owner, 100, tag="runs")
-    reservations: list[Any] = []
+    reservations: list[int] = []  # the slots each round trip reserved
     original = AsyncScript.__call__
 
     async def counted(self: AsyncScript, keys: Any = None, *args: Any, **kwargs: Any) -> Any:
+        answer = await original(self, keys, *args, **kwargs)
         if keys and str(keys[0]).startswith("pace:device:"):
-            reservations.append(keys[0])
-        return await original(self, keys, *args, **kwargs)
+            reservations.append(int(answer[2]))
+        return answer
 
     monkeypatch.setattr(AsyncScript, "__call__", counted)
     campaign_id = await _campaign(owner, device.id, "runs")
@@ -68,9 +69,13 @@ async def test_a_worker_reserves_the_device_slots_a_run_at_a_time(
 
     assert set(fake.send_counts().values()) == {1} and len(fake.sends) == 100
     # Up to a tenth of a second of the rate per round trip (20 slots; a batch of 25 takes two),
-    # not one round trip a send (100 or more). Late wake-ups on a busy machine skip slots and
-    # cost further round trips (CI saw 57-77), so the bound is the one-a-send figure.
-    assert len(reservations) < len(fake.sends), len(reservations)
+    # not one round trip a send. Late wake-ups on a busy machine skip slots and cost further
+    # round trips, more or fewer with the machine's load (CI saw 57-100 round trips for the
+    # 100 sends, and this machine 80-165 for the same code), so what is checked is the runs
+    # themselves: most round trips reserve several slots (one a send would reserve one each).
+    several = [count for count in reservations if count > 1]
+    assert len(several) > len(reservations) / 2, reservations
+    assert sum(reservations) >= len(fake.sends), reservations
     assert fake.max_sends_per_second(device.phone_number_id) <= 200
     assert _refused(fake, device.phone_number_id) == 0
 
