@@ -146,5 +146,13 @@ class AdminQueues:
         await self.router(scope, receive, send)
 
 
-def admin_routes() -> list[Mount]:
-    return [Mount(ROOT, app=AdminQueues())]
+async def _root(request: Request) -> Response:
+    """``/admin/queues`` without its slash: the dashboard for a staff user, the same 404 for
+    anyone else (the router's own redirect to the slash would tell them something is there)."""
+    if await staff_viewer(request) is None:
+        return _not_found()
+    return RedirectResponse(f"{ROOT}/", status_code=307)
+
+
+def admin_routes() -> list[Route | Mount]:
+    return [Route(ROOT, _root, methods=["GET", "HEAD"]), Mount(ROOT, app=AdminQueues())]

@@ -22,6 +22,7 @@ async def test_a_staff_user_sees_the_queues_and_a_queued_job_and_can_abort_it(
     bearer = {"Authorization": f"Bearer {staff.token}"}
 
     async with httpx.AsyncClient(base_url=server.url, headers=bearer) as http:
+        bare = await http.get("/admin/queues")
         page = await http.get("/admin/queues/")
         queues = (await http.get("/admin/queues/api/queues")).json()["queues"]
         default = (await http.get("/admin/queues/api/queues/default")).json()["queue"]
@@ -29,6 +30,7 @@ async def test_a_staff_user_sees_the_queues_and_a_queued_job_and_can_abort_it(
         aborted = await http.post("/admin/queues/api/queues/default/jobs/dashboard-job/abort")
         script = await http.get("/admin/queues/static/app.js")
 
+    assert (bare.status_code, bare.headers["location"]) == (307, "/admin/queues/")
     assert page.status_code == 200 and 'root_path = "/admin/queues"' in page.text
     assert {queue["name"] for queue in queues} == {"default", "campaigns", "ai"}
     assert any(j["key"] == "dashboard-job" for j in default["jobs"])
@@ -65,7 +67,13 @@ async def test_anyone_but_a_staff_user_gets_404_everywhere_under_admin_queues(
         "member": {"Authorization": f"Bearer {owner.token}"},
         "bad token": {"Authorization": "Bearer not-a-token"},
     }
-    paths = ["/admin/queues/", "/admin/queues/api/queues", "/admin/queues/static/app.js"]
+    # Without its slash too: the router's redirect to the slash would say something is there.
+    paths = [
+        "/admin/queues",
+        "/admin/queues/",
+        "/admin/queues/api/queues",
+        "/admin/queues/static/app.js",
+    ]
 
     async with httpx.AsyncClient(base_url=server.url) as http:
         answers = {
