@@ -72,9 +72,9 @@ async def test_a_worker_reserves_the_device_slots_a_run_at_a_time(
     # not one round trip a send. Late wake-ups on a busy machine skip slots and cost further
     # round trips, more or fewer with the machine's load (CI saw 57-100 round trips for the
     # 100 sends, and this machine 80-165 for the same code), so what is checked is the runs
-    # themselves: most round trips reserve several slots (one a send would reserve one each).
-    several = [count for count in reservations if count > 1]
-    assert len(several) > len(reservations) / 2, reservations
+    # themselves: round trips reserve several slots on average (one a send would reserve one
+    # each, however many round trips there were).
+    assert sum(reservations) / len(reservations) > 1 and max(reservations) > 1, reservations
     assert sum(reservations) >= len(fake.sends), reservations
     assert fake.max_sends_per_second(device.phone_number_id) <= 200
     assert _refused(fake, device.phone_number_id) == 0

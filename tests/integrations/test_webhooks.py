@@ -179,6 +179,12 @@ async def test_every_webhooks_deliveries_are_read_in_one_statement(
     await simulate(owner, device_id, unique_phone(), "to every webhook")
     await eventually(lambda: _accepted_count(receiver, 3))
 
+    async def recorded() -> bool:
+        # The receiver answers before the worker records the outcome of its batch.
+        data = await owner.api.data(WEBHOOKS_WITH_DELIVERIES, {"status": "DELIVERED"})
+        return all(node["deliveries"]["nodes"] for node in data["webhooks"]["nodes"])
+
+    await eventually(recorded)
     caplog.set_level(logging.DEBUG, logger="tortoise.db_client")
     data = await owner.api.data(WEBHOOKS_WITH_DELIVERIES, {"status": "DELIVERED"})
     pending = await owner.api.data(WEBHOOKS_WITH_DELIVERIES, {"status": "PENDING"})
