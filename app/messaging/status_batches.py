@@ -66,6 +66,7 @@ async def _apply_known(
     for message, update in known:
         moves.setdefault(DELIVERY_STATUS[update.status], []).append(message)
     async with events.transaction():
+        await _lock_in_order(sorted({m.id for m, _ in known}))
         await _save_details(detailed)
         moved: list[events.LiveEvent] = []
         for status in FORWARD:
@@ -111,6 +112,20 @@ async def _merge_details(
             message.billable = billable
     await metering.priced_many(ctx, prices)
     return list(changed.values())
+
+
+async def _lock_in_order(ids: Sequence[int]) -> None:
+    """Lock the batch's messages in id order before changing any: two batches that share
+    messages then wait for each other instead of deadlocking (each step's UPDATE would lock
+    them in its own order). SQLite's transactions hold its one write lock already."""
+    connection = connections.get("default")
+    bind = Binder(connection)
+    if not ids or not bind.postgres:
+        return
+    await connection.execute_query(
+        f"SELECT id FROM {Message._meta.db_table} WHERE id {bind.ids(ids)} ORDER BY id FOR UPDATE",
+        bind.params,
+    )
 
 
 async def _save_details(messages: Sequence[Message]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import asyncpg
 import structlog
 
 from app.messaging import deliveries, media, pairing, retention, sending, snoozing, typing
@@ -252,7 +253,9 @@ async def process_webhook_events(ctx: JobContext, *, event_ids: list[int]) -> No
             raise
         # Something in the batch cannot be applied: one at a time, each delivery records
         # which of its items failed and why.
-        log.warning("messaging.webhook_batch_failed", events=len(received), error=_brief(error))
+        # A deadlock with another transaction is PostgreSQL settling a race, not a fault.
+        report = log.info if _deadlock(error) else log.warning
+        report("messaging.webhook_batch_failed", events=len(received), error=_brief(error))
         others = list(received)
     for event in received:
         if event.status is WebhookEventStatus.PROCESSED and event.processed_at is not None:
@@ -280,6 +283,16 @@ async def _process(ctx: JobContext, event: WebhookEvent) -> None:
                 await deliveries.give_up(event, error)
         raise
     metrics.WEBHOOK_LAG.observe((clock.now() - event.created_at).total_seconds())
+
+
+def _deadlock(error: BaseException | None) -> bool:
+    for _ in range(10):
+        if error is None:
+            return False
+        if isinstance(error, asyncpg.exceptions.DeadlockDetectedError):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _brief(error: BaseException) -> str:
