@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import structlog
@@ -21,17 +21,14 @@ _EXECUTE = (
 
 
 @contextlib.contextmanager
-def statements_by_request() -> Iterator[dict[str, list[str]]]:
-    """The SQL each request (by its X-Request-Id) sends through the ORM's connection."""
+def _each_statement(record: Callable[[str], None]) -> Iterator[None]:
+    """Call ``record`` with every SQL statement sent through the ORM's connection meanwhile."""
     client_class = type(connections.get("default"))
-    seen: dict[str, list[str]] = defaultdict(list)
     originals = {name: getattr(client_class, name) for name in _EXECUTE}
 
     def counting(original: Any) -> Any:
         async def execute(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
-            request_id = structlog.contextvars.get_contextvars().get("request_id")
-            if request_id is not None:
-                seen[request_id].append(sql)
+            record(sql)
             return await original(self, sql, *args, **kwargs)
 
         return execute
@@ -39,31 +36,30 @@ def statements_by_request() -> Iterator[dict[str, list[str]]]:
     for name, original in originals.items():
         setattr(client_class, name, counting(original))
     try:
-        yield seen
+        yield
     finally:
         for name, original in originals.items():
             setattr(client_class, name, original)
 
 
 @contextlib.contextmanager
+def statements_by_request() -> Iterator[dict[str, list[str]]]:
+    """The SQL each request (by its X-Request-Id) sends through the ORM's connection."""
+    seen: dict[str, list[str]] = defaultdict(list)
+
+    def record(sql: str) -> None:
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        if request_id is not None:
+            seen[request_id].append(sql)
+
+    with _each_statement(record):
+        yield seen
+
+
+@contextlib.contextmanager
 def all_statements() -> Iterator[list[str]]:
     """Every SQL statement this process sends through the ORM's connection meanwhile (its
     requests' and its in-process workers' jobs')."""
-    client_class = type(connections.get("default"))
     seen: list[str] = []
-    originals = {name: getattr(client_class, name) for name in _EXECUTE}
-
-    def counting(original: Any) -> Any:
-        async def execute(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
-            seen.append(sql)
-            return await original(self, sql, *args, **kwargs)
-
-        return execute
-
-    for name, original in originals.items():
-        setattr(client_class, name, counting(original))
-    try:
+    with _each_statement(seen.append):
         yield seen
-    finally:
-        for name, original in originals.items():
-            setattr(client_class, name, original)
