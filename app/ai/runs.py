@@ -22,6 +22,7 @@ from app.models.messaging import Conversation, Direction, Message
 from app.plans import features
 from app.plans.limits import Feature
 from app.platform import clock, events
+from app.platform.failures import causes
 from app.platform.runtime import Runtime
 from app.whatsapp.errors import ProviderError
 
@@ -185,12 +186,7 @@ async def _watch_for_cancel(run_id: int, work: asyncio.Task[Any]) -> None:
 
 def _reason(error: BaseException) -> str:
     """The most telling error of the chain: the endpoint's, not the framework's wrapper."""
-    seen: BaseException | None = error
-    chain: list[BaseException] = []
-    while seen is not None and len(chain) < 10:
-        chain.append(seen)
-        seen = seen.__cause__ or seen.__context__
-    for candidate in chain:
+    for candidate in causes(error):
         module = type(candidate).__module__
         if module.startswith("openai"):
             return f"model endpoint: {type(candidate).__name__}: {candidate}"

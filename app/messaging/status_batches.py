@@ -66,7 +66,8 @@ async def _apply_known(
     for message, update in known:
         moves.setdefault(DELIVERY_STATUS[update.status], []).append(message)
     async with events.transaction():
-        await _lock_in_order(sorted({m.id for m, _ in known}))
+        if not await _lock_in_order(device, sorted({m.id for m, _ in known})):
+            return []  # the device was deleted meanwhile, and its messages with it
         await _save_details(detailed)
         moved: list[events.LiveEvent] = []
         for status in FORWARD:
@@ -114,18 +115,32 @@ async def _merge_details(
     return list(changed.values())
 
 
-async def _lock_in_order(ids: Sequence[int]) -> None:
-    """Lock the batch's messages in id order before changing any: two batches that share
-    messages then wait for each other instead of deadlocking (each step's UPDATE would lock
-    them in its own order). SQLite's transactions hold its one write lock already."""
+async def _lock_in_order(device: Device, ids: Sequence[int]) -> bool:
+    """Lock the batch's device, then its messages in id order, before changing any; False when
+    the device is gone.
+
+    Two batches that share messages then wait for each other instead of deadlocking (each
+    step's UPDATE would lock them in its own order), and so does a batch and the device's
+    deletion, whose cascade locks the device before its messages. SQLite's transactions hold
+    its one write lock already."""
     connection = connections.get("default")
     bind = Binder(connection)
-    if not ids or not bind.postgres:
-        return
-    await connection.execute_query(
-        f"SELECT id FROM {Message._meta.db_table} WHERE id {bind.ids(ids)} ORDER BY id FOR UPDATE",
+    if not bind.postgres:
+        return True
+    _, devices = await connection.execute_query(
+        f"SELECT id FROM {Device._meta.db_table} WHERE id = {bind(device.id)} FOR KEY SHARE",
         bind.params,
     )
+    if not devices:
+        return False
+    if ids:
+        bind = Binder(connection)
+        await connection.execute_query(
+            f"SELECT id FROM {Message._meta.db_table} WHERE id {bind.ids(ids)}"
+            " ORDER BY id FOR UPDATE",
+            bind.params,
+        )
+    return True
 
 
 async def _save_details(messages: Sequence[Message]) -> None:

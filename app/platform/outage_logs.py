@@ -21,6 +21,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from tortoise.exceptions import DBConnectionError
 
+from app.platform.failures import causes
+
 Store = Literal["redis", "database"]
 
 _REDIS_AWAY = (RedisConnectionError, RedisTimeoutError)
@@ -52,20 +54,17 @@ def _from_database_driver(tb: TracebackType | None) -> bool:
 
 def store_away(error: BaseException | None) -> tuple[Store, BaseException] | None:
     """Which store is away, and the error that says so, if that is what ``error`` is."""
-    seen = 0
-    while error is not None and seen < 10:
-        if isinstance(error, _DATABASE_AWAY):
-            return "database", error
-        if isinstance(error, (asyncpg.InterfaceError, InternalClientError)) and any(
-            says in str(error) for says in _BROKEN_CONNECTION
+    for link in causes(error):
+        if isinstance(link, _DATABASE_AWAY):
+            return "database", link
+        if isinstance(link, (asyncpg.InterfaceError, InternalClientError)) and any(
+            says in str(link) for says in _BROKEN_CONNECTION
         ):
-            return "database", error
-        if isinstance(error, _REDIS_AWAY):
-            return "redis", error
-        if isinstance(error, _SOCKET):
-            return ("database" if _from_database_driver(error.__traceback__) else "redis"), error
-        error = error.__cause__ or error.__context__
-        seen += 1
+            return "database", link
+        if isinstance(link, _REDIS_AWAY):
+            return "redis", link
+        if isinstance(link, _SOCKET):
+            return ("database" if _from_database_driver(link.__traceback__) else "redis"), link
     return None
 
 

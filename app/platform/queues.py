@@ -65,11 +65,14 @@ async def stop_workers(workers: Sequence[Worker]) -> None:
 
 
 async def _stop(worker: Worker) -> None:
-    # A worker running no job holds only SAQ's upkeep loops (asleep for up to their timer)
-    # and dequeues waiting in Redis: they end now, rather than outliving the grace period and
-    # being cancelled with a warning. A running job still gets the grace period.
-    if not worker.job_task_contexts:
-        worker.event.set()
-        for task in list(worker.tasks):
+    # SAQ's stop waits for every task of the worker, and its upkeep loops (asleep for up to
+    # their timer) never end by themselves: they are cancelled now, rather than outliving the
+    # grace period and being cancelled with a warning. A worker running no job holds only
+    # those and dequeues waiting in Redis, which end now too; a running job gets the grace
+    # period to finish, and the other dequeues end within their timeout.
+    worker.event.set()
+    idle = not worker.job_task_contexts
+    for task in list(worker.tasks):
+        if idle or task.get_name() != "process":
             task.cancel()
     await worker.stop()

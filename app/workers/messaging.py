@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-import asyncpg
 import structlog
 
 from app.messaging import deliveries, media, pairing, retention, sending, snoozing, typing
@@ -30,7 +29,7 @@ from app.models.messaging import (
     WebhookEventStatus,
 )
 from app.models.messaging import DeviceStatus as DeviceStatusModel
-from app.platform import clock, metrics
+from app.platform import clock, failures, metrics
 from app.platform.outage_logs import store_away
 from app.platform.runtime import JobContext
 from app.whatsapp.errors import ProviderError
@@ -254,7 +253,7 @@ async def process_webhook_events(ctx: JobContext, *, event_ids: list[int]) -> No
         # Something in the batch cannot be applied: one at a time, each delivery records
         # which of its items failed and why.
         # A deadlock with another transaction is PostgreSQL settling a race, not a fault.
-        report = log.info if _deadlock(error) else log.warning
+        report = log.info if failures.deadlock(error) else log.warning
         report("messaging.webhook_batch_failed", events=len(received), error=_brief(error))
         others = list(received)
     for event in received:
@@ -283,16 +282,6 @@ async def _process(ctx: JobContext, event: WebhookEvent) -> None:
                 await deliveries.give_up(event, error)
         raise
     metrics.WEBHOOK_LAG.observe((clock.now() - event.created_at).total_seconds())
-
-
-def _deadlock(error: BaseException | None) -> bool:
-    for _ in range(10):
-        if error is None:
-            return False
-        if isinstance(error, asyncpg.exceptions.DeadlockDetectedError):
-            return True
-        error = error.__cause__ or error.__context__
-    return False
 
 
 def _brief(error: BaseException) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
-from saq import CronJob, Worker
+from saq import CronJob, Queue, Worker
 
 from app import reactions
 from app.ai import config as ai_config
@@ -23,9 +23,14 @@ from app.platform.queues import QUEUE_NAMES, Queues, stop_workers
 from app.platform.runtime import JobContext, WorkerFactory, start_runtime
 from app.workers import registry
 
+# How long a running job has to finish once its worker stops. More than the dequeue timeout
+# below, so a worker's idle dequeues end within it too.
+STOP_GRACE_SECONDS = 5
 
-class _InProcessWorker(Worker):
-    # Inside the API process uvicorn owns SIGINT/SIGTERM; the lifespan stops the worker.
+
+class _OwnedWorker(Worker):
+    # Its owner handles SIGINT/SIGTERM and stops it: uvicorn and the API's lifespan, or
+    # run_worker_process.
     SIGNALS: list[Any] = []
 
 
@@ -34,41 +39,52 @@ def build_workers(
     *,
     concurrency: int,
     startup: Callable[[JobContext], Any],
-    in_process: bool,
 ) -> list[Worker]:
-    worker_class = _InProcessWorker if in_process else Worker
-    workers: list[Worker] = []
-    for name in QUEUE_NAMES:
-        functions: Sequence[Any] = registry.functions(name)
-        cron: Sequence[CronJob[Any]] = registry.CRON_JOBS.get(name, [])
-        workers.append(
-            worker_class(
-                queues[name],
-                functions=list(functions),
-                cron_jobs=list(cron),
-                concurrency=concurrency,
-                startup=startup,
-                # A job's span and its latency (app.platform.telemetry, app.platform.metrics).
-                before_process=[telemetry.job_started, metrics.job_started],
-                after_process=[metrics.job_finished, telemetry.job_finished],
-                timers={"schedule": 1, "sweep": 30, "abort": 1, "worker_info": 10},
-                # Short blocking dequeues let a stopping worker notice promptly; running
-                # jobs get the grace period to finish.
-                dequeue_timeout=1.0,
-                # SAQ's stop waits the whole grace period for its upkeep loops, which never
-                # end by themselves; jobs are safe to rerun, so an interrupted one is swept
-                # and retried rather than holding the shutdown.
-                shutdown_grace_period_s=1 if in_process else 10,
-            )
+    return [
+        owned_worker(
+            queues[name],
+            functions=registry.functions(name),
+            cron_jobs=registry.CRON_JOBS.get(name, []),
+            concurrency=concurrency,
+            startup=startup,
         )
-    return workers
+        for name in QUEUE_NAMES
+    ]
+
+
+def owned_worker(
+    queue: Queue,
+    *,
+    functions: Sequence[Any],
+    cron_jobs: Sequence[CronJob[Any]],
+    concurrency: int,
+    startup: Callable[[JobContext], Any],
+) -> Worker:
+    """A worker of ``queue`` whose owner stops it (app.platform.queues.stop_workers)."""
+    return _OwnedWorker(
+        queue,
+        functions=list(functions),
+        cron_jobs=list(cron_jobs),
+        concurrency=concurrency,
+        startup=startup,
+        # A job's span and its latency (app.platform.telemetry, app.platform.metrics).
+        before_process=[telemetry.job_started, metrics.job_started],
+        after_process=[metrics.job_finished, telemetry.job_finished],
+        timers={"schedule": 1, "sweep": 30, "abort": 1, "worker_info": 10},
+        # Short blocking dequeues let a stopping worker notice promptly; running jobs get the
+        # grace period to finish.
+        dequeue_timeout=1.0,
+        # Upkeep loops are cancelled at once (stop_workers); jobs are safe to rerun, so one
+        # still running after the grace period is cancelled and retried.
+        shutdown_grace_period_s=STOP_GRACE_SECONDS,
+    )
 
 
 def in_process_workers(concurrency: int) -> WorkerFactory:
     """The workers an API process runs beside itself (the embedded default)."""
 
     def build(queues: Queues, startup: Callable[[JobContext], None]) -> list[Worker]:
-        return build_workers(queues, concurrency=concurrency, startup=startup, in_process=True)
+        return build_workers(queues, concurrency=concurrency, startup=startup)
 
     return build
 
@@ -86,7 +102,6 @@ async def run_worker_process(settings: Settings) -> None:
             runtime.queues,
             concurrency=settings.worker_concurrency,
             startup=runtime.job_context,
-            in_process=True,  # this function owns the signals and stops every worker
         )
         runtime.workers = workers
         await outbox.attach(runtime)

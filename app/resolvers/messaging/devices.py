@@ -18,6 +18,7 @@ from app.plans import quotas
 from app.plans.limits import Limit
 from app.platform.config import Settings
 from app.platform.context import Info
+from app.platform.failures import retrying_deadlocks
 from app.platform.ids import decode_id, to_global_id
 from app.platform.pubsub import Broker
 from app.platform.scope import organization_id
@@ -157,7 +158,10 @@ async def delete_device(info: Info, *, device_id: str) -> tuple[int | None, list
     media_ids = await Message.filter(device_id=device.id, media_id__isnull=False).values_list(
         "media_id", flat=True
     )
-    await device.delete()
+    # The cascade reaches conversations, messages and campaigns, locking them in its own order:
+    # a send or a status being applied meanwhile can deadlock with it, and the delete that
+    # PostgreSQL fails to settle it is simply run again.
+    await retrying_deadlocks(device.delete, name="delete_device")
     await delete_files(
         info.context.runtime.settings, device.organization_id, cast("list[int]", media_ids)
     )
