@@ -283,12 +283,10 @@ def _json(value: Any) -> Any:
 async def link_messages(message_ids: dict[int, int]) -> None:
     """Record each recipient's message (recipient id → message id)."""
     connection, bind = _binder()
-    new = bind.table(
-        "linked", [("id", "bigint"), ("message_id", "bigint")], list(message_ids.items())
-    )
-    sql = (
-        f"WITH {new} UPDATE campaign_recipients SET message_id = linked.message_id"
-        " FROM linked WHERE campaign_recipients.id = linked.id"
+    sql = bind.update_from(
+        "campaign_recipients",
+        [("id", "bigint"), ("message_id", "bigint")],
+        list(message_ids.items()),
     )
     await connection.execute_query(sql, bind.params)
 

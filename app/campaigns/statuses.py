@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from tortoise import connections
 from tortoise.expressions import Q
 
 from app.campaigns import progress
@@ -22,7 +21,7 @@ from app.messaging.pipeline import reconcile
 from app.models.campaigns import RECIPIENT_MAY_REPLACE, CampaignRecipient, RecipientStatus
 from app.models.messaging import Device, Message
 from app.platform.events import DeliveryStatusesReceived, DeliveryStatusReceived
-from app.platform.sql import Binder
+from app.platform.sql import move_status
 from app.whatsapp.types import DeliveryStatus, StatusUpdate
 
 CALLBACK_PREFIX = "campaign-recipient:"
@@ -152,17 +151,14 @@ async def on_status_updates(event: DeliveryStatusesReceived) -> None:
 
 async def _advance(ids: Sequence[int], status: RecipientStatus) -> set[int]:
     """Move the recipients ``ids`` that may take ``status`` to it; returns their campaigns."""
-    if not ids:
-        return set()
-    connection = connections.get("default")
-    bind = Binder(connection)
-    allowed = [s.value for s in RECIPIENT_MAY_REPLACE[status]]
-    sql = (
-        f"UPDATE {CampaignRecipient._meta.db_table} SET status = {bind(status.value)}"
-        f" WHERE id {bind.ids(ids)} AND status {bind.one_of(allowed, 'text')}"
-        " RETURNING campaign_id"
+    moved = await move_status(
+        CampaignRecipient._meta.db_table,
+        ids,
+        status.value,
+        allowed=[s.value for s in RECIPIENT_MAY_REPLACE[status]],
+        returning="campaign_id",
     )
-    return {row["campaign_id"] for row in await connection.execute_query_dict(sql, bind.params)}
+    return {row["campaign_id"] for row in moved}
 
 
 async def lookup_unprocessed(device: Device, recipients: list[CampaignRecipient]) -> dict[int, str]:

@@ -209,18 +209,12 @@ async def _record_outcomes(tried: Sequence[WebhookDelivery]) -> None:
         return
     connection = connections.get("default")
     bind = Binder(connection)
-    outcomes = bind.table(
-        "outcome",
+    sql = bind.update_from(
+        WebhookDelivery._meta.db_table,
         [("id", "bigint"), *OUTCOME_COLUMNS],
         [(d.id, *(_db_value(getattr(d, column)) for column, _ in OUTCOME_COLUMNS)) for d in tried],
     )
-    assignments = ", ".join(f"{column} = outcome.{column}" for column, _ in OUTCOME_COLUMNS)
-    table = WebhookDelivery._meta.db_table
-    await connection.execute_query(
-        f"WITH {outcomes} UPDATE {table} SET {assignments}"
-        f" FROM outcome WHERE {table}.id = outcome.id",
-        bind.params,
-    )
+    await connection.execute_query(sql, bind.params)
 
 
 def _db_value(value: object) -> object:

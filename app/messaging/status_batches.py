@@ -26,7 +26,7 @@ from app.models.messaging import STATUS_MAY_REPLACE, Device, Direction, Message,
 from app.plans import metering
 from app.plans.context import PlanContext
 from app.platform import clock, events, telemetry
-from app.platform.sql import Binder
+from app.platform.sql import Binder, move_status
 from app.whatsapp.types import DeliveryStatus, StatusUpdate
 
 # The order a message moves through them (PLAYED is READ).
@@ -148,38 +148,35 @@ async def _save_details(messages: Sequence[Message]) -> None:
         return
     connection = connections.get("default")
     bind = Binder(connection)
-    rows = bind.table(
-        "detail",
-        [("id", "bigint"), ("details", "text"), ("category", "text"), ("billable", "boolean")],
+    sql = bind.update_from(
+        Message._meta.db_table,
+        [
+            ("id", "bigint"),
+            ("delivery_details", "jsonb"),
+            ("pricing_category", "text"),
+            ("billable", "boolean"),
+        ],
         [
             (m.id, orjson.dumps(m.delivery_details).decode(), m.pricing_category, m.billable)
             for m in messages
         ],
+        constants={"updated_at": (clock.now(), "timestamptz")},
     )
-    details = "detail.details::jsonb" if bind.postgres else "detail.details"
-    table = Message._meta.db_table
-    await connection.execute_query(
-        f"WITH {rows} UPDATE {table} SET delivery_details = {details},"
-        " pricing_category = detail.category, billable = detail.billable,"
-        f" updated_at = {bind(clock.now(), 'timestamptz')}"
-        f" FROM detail WHERE {table}.id = detail.id",
-        bind.params,
-    )
+    await connection.execute_query(sql, bind.params)
 
 
 async def _advance(ids: Sequence[int], status: MessageStatus) -> list[int]:
     """Move the messages ``ids`` that may take ``status`` to it; returns those that moved."""
-    if not ids:
-        return []
-    connection = connections.get("default")
-    bind = Binder(connection)
     now = clock.now()
-    sets = f"status = {bind(status.value)}, updated_at = {bind(now, 'timestamptz')}"
+    constants = {"updated_at": (now, "timestamptz")}
     if status is MessageStatus.SENT:
-        sets += f", sent_at = {bind(now, 'timestamptz')}"
-    allowed = [s.value for s in STATUS_MAY_REPLACE[status]]
-    sql = (
-        f"UPDATE {Message._meta.db_table} SET {sets}"
-        f" WHERE id {bind.ids(ids)} AND status {bind.one_of(allowed, 'text')} RETURNING id"
+        constants["sent_at"] = (now, "timestamptz")
+    moved = await move_status(
+        Message._meta.db_table,
+        ids,
+        status.value,
+        allowed=[s.value for s in STATUS_MAY_REPLACE[status]],
+        returning="id",
+        constants=constants,
     )
-    return sorted(row["id"] for row in await connection.execute_query_dict(sql, bind.params))
+    return sorted(row["id"] for row in moved)

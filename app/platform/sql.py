@@ -7,9 +7,10 @@ than running it. ``Binder`` keeps such SQL parameterized on PostgreSQL and SQLit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
@@ -63,6 +64,62 @@ class Binder:
         for values in rows:
             self.params.extend(values)
         return f"{name}({names}) AS (VALUES {', '.join([row] * len(rows))})"
+
+    def update_from(
+        self,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        rows: Sequence[Sequence[Any]],
+        *,
+        constants: Mapping[str, tuple[Any, str]] | None = None,
+    ) -> str:
+        """One ``UPDATE`` of ``table`` for a batch of rows, each different: ``rows`` hold the
+        key (the first of ``columns``) then the new value of each other column, the columns
+        given as (name, PostgreSQL type) and named as in the table; ``constants`` set a column
+        to one value for them all, as (value, type). A ``jsonb`` column is sent as text."""
+        (key, _), *changed = columns
+        sent = [(name, "text" if kind == "jsonb" else kind) for name, kind in columns]
+        batch = self.table("batch", sent, rows)
+        sets = [
+            f"{name} = batch.{name}::jsonb"
+            if kind == "jsonb" and self.postgres
+            else f"{name} = batch.{name}"
+            for name, kind in changed
+        ]
+        sets += [
+            f"{name} = {self(value, kind)}" for name, (value, kind) in (constants or {}).items()
+        ]
+        return (
+            f"WITH {batch} UPDATE {table} SET {', '.join(sets)}"
+            f" FROM batch WHERE {table}.{key} = batch.{key}"
+        )
+
+
+async def move_status(
+    table: str,
+    ids: Sequence[int],
+    status: str,
+    *,
+    allowed: Sequence[str],
+    returning: str,
+    constants: Mapping[str, tuple[Any, str]] | None = None,
+) -> list[dict[str, Any]]:
+    """Move the rows ``ids`` of ``table`` whose status is one of ``allowed`` to ``status``
+    (and set each of ``constants``, as (value, type)), in one statement; returns the
+    ``returning`` columns of those that moved."""
+    if not ids:
+        return []
+    connection = connections.get("default")
+    bind = Binder(connection)
+    sets = [f"status = {bind(status)}"]
+    sets += [f"{name} = {bind(value, kind)}" for name, (value, kind) in (constants or {}).items()]
+    sql = (
+        f"UPDATE {table} SET {', '.join(sets)}"
+        f" WHERE id {bind.ids(ids)} AND status {bind.one_of(allowed, 'text')}"
+        f" RETURNING {returning}"
+    )
+    rows: list[dict[str, Any]] = await connection.execute_query_dict(sql, bind.params)
+    return rows
 
 
 def columns(model: type[Model], alias: str | None = None) -> str:
