@@ -52,6 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -158,7 +159,8 @@ async def _poster_main(statuses: Any, pipe: Connection, params: dict[str, Any]) 
     loop = asyncio.get_running_loop()
     secret, delay, window = params["app_secret"], params["status_delay"], params["redeliver"]
     acks = array.array("d")
-    attempts, failures = 0, 0
+    attempts = 0
+    refusals: Counter[str] = Counter()  # a post not answered 200: its status, or the error
     posted: set[tuple[str, str]] = set()
     acknowledged: set[tuple[str, str]] = set()
     tasks: set[asyncio.Task[None]] = set()
@@ -168,17 +170,19 @@ async def _poster_main(statuses: Any, pipe: Connection, params: dict[str, Any]) 
     ) as session:
 
         async def post(url: str, key: tuple[str, str], body: bytes, headers: Any) -> bool:
-            nonlocal attempts, failures
+            nonlocal attempts
             attempts += 1
             began = time.perf_counter()
             try:
                 async with session.post(url, data=body, headers=headers) as response:
                     await response.read()
                     ok = response.status == 200
-            except (aiohttp.ClientError, TimeoutError):
-                ok = False
+                    refusal = str(response.status)
+            except (aiohttp.ClientError, TimeoutError) as error:
+                ok, refusal = False, type(error).__name__
             acks.append(time.perf_counter() - began)
-            failures += not ok
+            if not ok:
+                refusals[refusal] += 1
             if ok:
                 acknowledged.add(key)
             return ok
@@ -210,7 +214,7 @@ async def _poster_main(statuses: Any, pipe: Connection, params: dict[str, Any]) 
         {
             "acks": acks.tobytes(),
             "attempts": attempts,
-            "failures": failures,
+            "refusals": dict(refusals),
             "posted": len(posted),
             "acknowledged": len(acknowledged),
         }
@@ -331,6 +335,13 @@ def pct(values: list[float], fraction: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def _tally(refusals: Counter[str]) -> str:
+    """ " (429 ×3, ServerDisconnectedError ×2)": what the posts not answered 200 got."""
+    if not refusals:
+        return ""
+    return " (" + ", ".join(f"{what} ×{n}" for what, n in refusals.most_common()) + ")"
 
 
 def cpu_seconds(processes: list[Process]) -> dict[str, float]:
@@ -766,7 +777,9 @@ async def report(
     status_acks = list(array.array("d", posts["acks"]))
     inbound_acks = [a.seconds for a in fake.acks]
     all_acks = status_acks + inbound_acks
-    not_ok = posts["failures"] + sum(1 for a in fake.acks if a.status != 200)
+    refusals = Counter(posts["refusals"])
+    refusals.update(str(a.status) for a in fake.acks if a.status != 200)
+    not_ok = sum(refusals.values())
     events = await db.fetch(
         "SELECT status, extract(epoch FROM processed_at - created_at) AS lag,"
         " raw_body LIKE '%\"statuses\"%' AS is_status"
@@ -830,7 +843,7 @@ async def report(
         f"webhook ack (the fake's POST → 200): p50 {ms(all_acks, 0.5)}, "
         f"p99 {ms(all_acks, 0.99)}, max {ms(all_acks, 1.0)} over {len(all_acks)} posts "
         f"(statuses p99 {ms(status_acks, 0.99)}, inbound p99 {ms(inbound_acks, 0.99)}); "
-        f"{not_ok} not 200\n"
+        f"{not_ok} not 200{_tally(refusals)}\n"
         f"webhook processing lag (stored → processed): p50 {ms(lags, 0.5)}, "
         f"p99 {ms(lags, 0.99)}, max {ms(lags, 1.0)}\n"
         f"subscription delivery (change recorded → received, {sampled} sampled subscribers):"

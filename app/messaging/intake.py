@@ -24,6 +24,11 @@ from app.platform.queues import Queues
 from app.platform.sql import Binder
 
 MAX_BATCH = 200  # deliveries in one INSERT and one job
+# A batch job's time to run before SAQ cancels it and tries again. Its deliveries share the
+# worker with a campaign's sends, so a busy worker takes many seconds over a large batch: the
+# 10 s default cancelled batches that were making progress (bench/pipeline.py), only to apply
+# them again. A worker that dies mid-batch leaves its job to the sweep this much later.
+BATCH_JOB_TIMEOUT_SECONDS = 60
 
 
 class NotStored(Exception):
@@ -92,6 +97,7 @@ class Intake:
                 PROCESS_WEBHOOK_EVENTS,
                 key=f"webhooks:{ids[0]}:{len(ids)}",
                 event_ids=ids,
+                timeout=BATCH_JOB_TIMEOUT_SECONDS,
                 retries=3,
                 retry_delay=1.0,
                 retry_backoff=True,

@@ -18,7 +18,7 @@ from limits.storage import storage_from_string
 
 from app.platform.config import Settings
 from app.platform.errors import RateLimited
-from app.platform.redis import redis_url
+from app.platform.redis import connection_pool, redis_url
 
 _storages: dict[str, Storage] = {}
 _moving: dict[str, MovingWindowRateLimiter] = {}
@@ -40,7 +40,12 @@ def _storage_uri(url: str) -> str:
 def _storage(url: str) -> Storage:
     if url not in _storages:
         storage = storage_from_string(
-            _storage_uri(url), implementation="redispy", key_prefix="parley-rl"
+            _storage_uri(url),
+            implementation="redispy",
+            key_prefix="parley-rl",
+            # Not the library's own pool, which refuses the 101st concurrent hit (its options
+            # are typed as scalars, though a pool is documented).
+            connection_pool=connection_pool(url),  # type: ignore[arg-type]
         )
         assert isinstance(storage, Storage)  # an `async+` URI
         _storages[url] = storage

@@ -119,10 +119,11 @@ def redis_url(settings: Settings) -> str:
     return f"unix://{settings.redis_socket_path}"
 
 
-def connect(url: str) -> aioredis.Redis:
-    # Blocking: a burst of more than 100 concurrent commands (hundreds of WebSockets
-    # authenticating at once) waits up to 5 s for a connection instead of failing at once.
-    pool = aioredis.BlockingConnectionPool.from_url(
+def connection_pool(url: str) -> aioredis.BlockingConnectionPool:
+    """Every Redis client's pool. Blocking: a burst of more than 100 concurrent commands
+    (hundreds of WebSockets authenticating at once, a flood of webhooks) waits up to 5 s for a
+    connection instead of failing at once, as redis-py's default pool does past 100."""
+    return aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=100,
         timeout=5,
@@ -130,4 +131,7 @@ def connect(url: str) -> aioredis.Redis:
         socket_timeout=5,
         health_check_interval=30,
     )
-    return aioredis.Redis.from_pool(pool)
+
+
+def connect(url: str) -> aioredis.Redis:
+    return aioredis.Redis.from_pool(connection_pool(url))

@@ -119,3 +119,31 @@ async def test_a_failure_and_an_unknown_id_posted_with_others_take_their_own_way
     failed = await Message.get(id=decode_id(ids[1], "Message"))
     assert failed.error_code == 131026
     assert await UnmatchedStatus.exists(device_id=device_pk, provider_message_id=unknown)
+
+
+async def test_a_burst_of_more_deliveries_than_redis_connections_is_all_acknowledged(
+    server: RunningServer, api: Api, fake: FakeGraphApi
+) -> None:
+    """Each delivery takes a Redis connection for its URL's rate limit: a burst of more than
+    the 100 a pool holds waits for one rather than being refused 503."""
+    owner = await member(server, api)
+    device = await cloud_device(server, fake, owner, statuses=False)
+    device_pk = decode_id(device.id, "Device")
+    burst = [
+        _delivery(
+            device.phone_number_id,
+            {
+                "id": f"wamid.{uuid.uuid4().hex}",
+                "status": "delivered",
+                "timestamp": "1767225600",
+                "recipient_id": CUSTOMER,
+            },
+        )
+        for _ in range(250)
+    ]
+
+    answers = await asyncio.gather(*(post(device.webhook_url, b, h) for b, h in burst))
+
+    assert answers == [200] * len(burst)
+    await eventually(lambda: _processed(device_pk, len(burst)), within=60)
+    assert await UnmatchedStatus.filter(device_id=device_pk).count() == len(burst)
