@@ -16,7 +16,8 @@ requests racing for the last slot are decided one after the other, whichever pro
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -333,15 +334,13 @@ async def move_many(
         period: await counters.counter(organization_id, to.value, period)
         for period in sorted({source.period for source in sources.values()})
     }
-    added: dict[int, int] = {}  # target counter → what it gained
     async with in_transaction():
         lock_ids = sorted({*sources, *(target.id for target in targets.values())})
         used = {counter_id: await _lock(counter_id) for counter_id in lock_ids}
         # Another caller may have moved (or given back) some meanwhile: what this one deletes
         # is its to move.
         taken = await _take_records([record.id for record in found])
-        for counter_id in sorted({counter_id for counter_id, _, _ in taken}):
-            amount = sum(a for c, _, a in taken if c == counter_id)
+        for counter_id, amount in _per_counter(taken).items():
             await UsageCounter.filter(id=counter_id).update(used=F("used") - amount)
         moving = [(targets[sources[c].period].id, key, amount) for c, key, amount in taken]
         # Counted there too already: the count it had where it was was one too many.
@@ -356,9 +355,9 @@ async def move_many(
             await UsageRecord.bulk_create(
                 [UsageRecord(counter_id=t, key=key, amount=amount) for t, key, amount in new]
             )
-        for target_id in sorted({t for t, _, _ in new}):
-            added[target_id] = sum(a for t, _, a in new if t == target_id)
-            await UsageCounter.filter(id=target_id).update(used=F("used") + added[target_id])
+        added = _per_counter(new)  # target counter → what it gained
+        for target_id, amount in added.items():
+            await UsageCounter.filter(id=target_id).update(used=F("used") + amount)
     if added:
         state = await standing(ctx, organization_id, to)
         target = targets.get(state.period)
@@ -374,6 +373,14 @@ async def move_many(
                 state.period,
             )
     return len(taken)
+
+
+def _per_counter(rows: Iterable[tuple[int, str, int]]) -> dict[int, int]:
+    """The amounts of (counter id, key, amount) rows summed by counter, in counter id order."""
+    totals: Counter[int] = Counter()
+    for counter_id, _, amount in rows:
+        totals[counter_id] += amount
+    return dict(sorted(totals.items()))
 
 
 async def _take_records(ids: Sequence[int]) -> list[tuple[int, str, int]]:
