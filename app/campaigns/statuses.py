@@ -152,11 +152,7 @@ async def on_status_updates(event: DeliveryStatusesReceived) -> None:
 async def _advance(ids: Sequence[int], status: RecipientStatus) -> set[int]:
     """Move the recipients ``ids`` that may take ``status`` to it; returns their campaigns."""
     moved = await move_status(
-        CampaignRecipient._meta.db_table,
-        ids,
-        status.value,
-        allowed=[s.value for s in RECIPIENT_MAY_REPLACE[status]],
-        returning="campaign_id",
+        CampaignRecipient, ids, status, RECIPIENT_MAY_REPLACE, returning="campaign_id"
     )
     return {row["campaign_id"] for row in moved}
 

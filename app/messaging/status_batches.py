@@ -172,11 +172,6 @@ async def _advance(ids: Sequence[int], status: MessageStatus) -> list[int]:
     if status is MessageStatus.SENT:
         constants["sent_at"] = (now, "timestamptz")
     moved = await move_status(
-        Message._meta.db_table,
-        ids,
-        status.value,
-        allowed=[s.value for s in STATUS_MAY_REPLACE[status]],
-        returning="id",
-        constants=constants,
+        Message, ids, status, STATUS_MAY_REPLACE, returning="id", constants=constants
     )
     return sorted(row["id"] for row in moved)

@@ -8,11 +8,14 @@ than running it. ``Binder`` keeps such SQL parameterized on PostgreSQL and SQLit
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
+
+S = TypeVar("S", bound=Enum)  # a model's status
 
 
 class Binder:
@@ -96,25 +99,26 @@ class Binder:
 
 
 async def move_status(
-    table: str,
+    model: type[Model],
     ids: Sequence[int],
-    status: str,
+    status: S,
+    may_replace: Mapping[S, Sequence[S]],
     *,
-    allowed: Sequence[str],
     returning: str,
     constants: Mapping[str, tuple[Any, str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Move the rows ``ids`` of ``table`` whose status is one of ``allowed`` to ``status``
-    (and set each of ``constants``, as (value, type)), in one statement; returns the
-    ``returning`` columns of those that moved."""
+    """Move the rows ``ids`` of ``model`` whose status ``status`` may replace (per
+    ``may_replace``) to it, and set each of ``constants`` (as (value, type)), in one statement;
+    returns the ``returning`` columns of those that moved."""
     if not ids:
         return []
     connection = connections.get("default")
     bind = Binder(connection)
-    sets = [f"status = {bind(status)}"]
+    sets = [f"status = {bind(status.value)}"]
     sets += [f"{name} = {bind(value, kind)}" for name, (value, kind) in (constants or {}).items()]
+    allowed = [s.value for s in may_replace[status]]
     sql = (
-        f"UPDATE {table} SET {', '.join(sets)}"
+        f"UPDATE {model._meta.db_table} SET {', '.join(sets)}"
         f" WHERE id {bind.ids(ids)} AND status {bind.one_of(allowed, 'text')}"
         f" RETURNING {returning}"
     )
